@@ -1,0 +1,125 @@
+// The resolved configuration of one emulated host: what the model core needs to run.
+// Scenario files and CLI flags are parsed into this shape by cli/; the model never reads files.
+
+/** Kernel build and boot switches (DESIGN.md §1.9). */
+export interface Profile {
+  name: string;
+  /** CONFIG_PREEMPT_RT: force-threaded irqs, softirq raised in hardirq wakes ksoftirqd. */
+  preempt_rt: boolean;
+  /** Backlog NAPI runs in smpboot threads `backlog_napi/N` (patch 2; always on RT after it). */
+  backlog_threads: boolean;
+  /** Patch 1: `unconditional` sets SCHED_THREADED on every wake-up; `conditional` skips it
+   *  when the thread sleeps in TASK_INTERRUPTIBLE (the lost wake-up). */
+  threaded_wakeup: "conditional" | "unconditional";
+  /** Patch 2's use_local_napi: a backlog scheduled on its own CPU stays in softirq. */
+  local_napi_shortcut: boolean;
+}
+
+/** The sysctls of §1.8, with the kernel's names (net.core.*) minus the prefix. */
+export interface Sysctls {
+  netdev_max_backlog: number;
+  netdev_budget: number;
+  /** In microseconds, as the sysctl; converted to jiffies with `hz` (at least 1 jiffy... see net_rx_action). */
+  netdev_budget_usecs: number;
+  dev_weight: number;
+  dev_weight_rx_bias: number;
+  /** CPUs whose flow limiter is on (net.core.flow_limit_cpu_bitmap). */
+  flow_limit_cpu_bitmap: number[];
+  flow_limit_table_len: number;
+  rps_sock_flow_entries: number;
+}
+
+/** Costs of the execution model, in virtual nanoseconds. Defaults in model/costs.ts. */
+export interface CostModel {
+  /** Driver RX work per packet in a device NAPI poll (DMA unmap, skb build, GRO). */
+  nic_rx_per_packet_ns: number;
+  /** get_rps_cpu + enqueue_to_backlog on the enqueuing CPU, per packet. */
+  rps_enqueue_per_packet_ns: number;
+  /** __netif_receive_skb_core and the protocol stack up to the socket, per packet. */
+  process_per_packet_ns: number;
+  /** A loopback sender's sendmsg() down to netif_rx(), per packet. */
+  send_per_packet_ns: number;
+  /** Hardirq entry and exit (NIC IRQ, call-function IPI). */
+  irq_entry_ns: number;
+  /** Entering and leaving net_rx_action (one NET_RX run). */
+  softirq_entry_ns: number;
+  /** Sending one IPI (net_rps_send_ipi → smp_call_function_single_async). */
+  ipi_send_ns: number;
+  /** From IPI send to the target seeing it. */
+  ipi_latency_ns: number;
+  /** From enqueue on a remote backlog to the target seeing the packet (cache-line transfer). */
+  rps_latency_ns: number;
+  /** From wake_up_process() on another CPU to the thread being runnable there. */
+  wakeup_latency_ns: number;
+  /** A context switch between tasks on one CPU. */
+  context_switch_ns: number;
+  /** From the start of CPU hotplug (offline) to dev_cpu_dead running on the survivor. */
+  hotplug_latency_ns: number;
+}
+
+/** One NIC RX queue. */
+export interface RxQueueConfig {
+  id: number;
+  /** CPUs the queue's IRQ may run on; the first online one takes it. */
+  irq_affinity: number[];
+  /** RX descriptor ring size: packets beyond it are dropped by the NIC (`rx_ring_full`). */
+  ring_size: number;
+  /** rps_cpus as a list of CPU ids (empty = RPS off on this queue). */
+  rps_cpus: number[];
+  /** rps_flow_cnt: size of this queue's RFS flow table (0 = no RFS on this queue). */
+  rps_flow_cnt: number;
+}
+
+/** A task that sends UDP over loopback (netif_rx from process context). */
+export interface LoopbackSenderConfig {
+  id: number;
+  cpu: number;
+  /** rps_cpus of the loopback device's RX queue. */
+  rps_cpus: number[];
+  rps_flow_cnt: number;
+}
+
+export type RateConfig =
+  | { kind: "constant"; pps: number }
+  | { kind: "poisson"; pps: number }
+  | { kind: "onoff"; pps: number; on_ns: number; off_ns: number };
+
+export type PopularityConfig = { kind: "uniform" } | { kind: "zipf"; s: number };
+
+/** A load phase feeds one source (a NIC queue or a loopback sender) between two times. */
+export interface LoadPhaseConfig {
+  source: { kind: "nic"; queue: number } | { kind: "loopback"; sender: number };
+  start_ns: number;
+  end_ns: number;
+  rate: RateConfig;
+  flows: number;
+  popularity: PopularityConfig;
+  packet_bytes: number;
+}
+
+export interface HotplugEventConfig {
+  at_ns: number;
+  cpu: number;
+  action: "offline" | "online";
+}
+
+export interface EmuConfig {
+  cpus: number;
+  seed: number;
+  duration_ns: number;
+  /** Synchronisation window (DESIGN.md §2.2). */
+  window_ns: number;
+  profile: Profile;
+  sysctls: Sysctls;
+  costs: CostModel;
+  /** Timer frequency, for netdev_budget_usecs → jiffies. */
+  hz: number;
+  /** An idle CPU polls (TIF_POLLING_NRFLAG): IPIs to it are handled by flush_smp_call_function_queue in do_idle. */
+  idle_poll: boolean;
+  queues: RxQueueConfig[];
+  senders: LoopbackSenderConfig[];
+  load: LoadPhaseConfig[];
+  events: HotplugEventConfig[];
+  /** softnet_stat format: 13 columns (6.6) or 15 (6.12+: input_qlen, process_qlen). */
+  softnet_stat_columns: 13 | 15;
+}

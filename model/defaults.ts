@@ -1,0 +1,43 @@
+// Defaults: the kernel's sysctl defaults (§1.8) and the cost model's documented figures.
+import type { CostModel, Sysctls } from "./config.ts";
+
+export const DEFAULT_SYSCTLS: Readonly<Sysctls> = {
+  netdev_max_backlog: 1000,
+  netdev_budget: 300,
+  netdev_budget_usecs: 8000, // 2 jiffies at HZ=250, Debian's kernels
+  dev_weight: 64,
+  dev_weight_rx_bias: 1,
+  flow_limit_cpu_bitmap: [],
+  flow_limit_table_len: 4096,
+  rps_sock_flow_entries: 0,
+};
+
+export const DEFAULT_HZ = 250;
+
+/**
+ * Costs in virtual ns, in the range measured on current x86 servers; every one is a knob
+ * (`costs:` in a scenario file). The cross-CPU latencies bound the exact window (§2.2):
+ * the smallest of rps_latency_ns, ipi_latency_ns, wakeup_latency_ns, hotplug_latency_ns.
+ */
+export const DEFAULT_COSTS: Readonly<CostModel> = {
+  nic_rx_per_packet_ns: 250,
+  rps_enqueue_per_packet_ns: 120,
+  process_per_packet_ns: 600,
+  send_per_packet_ns: 900,
+  irq_entry_ns: 600,
+  softirq_entry_ns: 300,
+  ipi_send_ns: 250,
+  ipi_latency_ns: 2000,
+  rps_latency_ns: 2000,
+  wakeup_latency_ns: 3000,
+  context_switch_ns: 2000,
+  hotplug_latency_ns: 50_000,
+};
+
+/** The largest window that keeps the window semantics exact for these costs. */
+export function exactWindowNs(costs: CostModel): number {
+  return Math.min(costs.rps_latency_ns, costs.ipi_latency_ns, costs.wakeup_latency_ns, costs.hotplug_latency_ns);
+}
+
+export const DEFAULT_RING_SIZE = 1024;
+export const DEFAULT_PACKET_BYTES = 64;

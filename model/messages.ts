@@ -1,0 +1,105 @@
+// Everything that crosses CPUs, as data. The model emits these into per-peer batches; an engine
+// carries them (in memory, or as protobuf over ZeroMQ) and hands them to the target CPU's
+// `deliver()`. Nothing here knows about transport.
+//
+// Timing (DESIGN.md §2.2): a record sent at virtual time `send` with latency L takes effect at
+// deliverAt(send, L, window) = max(send + L, next window boundary after send). With a window no
+// longer than the smallest latency this is exactly send + L.
+
+/** Packets in flight, as parallel arrays (packed on the wire). */
+export interface PacketArrays {
+  /** Global flow id. */
+  flow: number[];
+  /** Per-flow sequence number, from 0. */
+  seq: number[];
+  /** Source index: NIC queues first (queue id), then loopback senders (queues.length + sender id). */
+  source: number[];
+  /** Virtual time the packet was injected (arrived at the NIC or was handed to sendmsg). */
+  inject_ns: number[];
+}
+
+/** A remote enqueue_to_backlog() call, issued by the sender at `send_ns[i]`. */
+export interface EnqueueRecords extends PacketArrays {
+  send_ns: number[];
+}
+
+/**
+ * A point where the sender sent its pending RPS IPIs (net_rps_action_and_irq_enable at the end
+ * of net_rx_action, or at the start of process_backlog). The sender cannot know which targets
+ * it must IPI — the target decides that under its own queue lock — so it tells every target it
+ * enqueued to since its last flush; a target whose backlog this sender scheduled takes the IPI.
+ */
+export interface FlushRecords {
+  at_ns: number[];
+  /** Sender-local counter, so the IPIs of one flush are counted as one NET_RX run at the sender. */
+  flush_id: number[];
+  /** 1 when the sender raised NET_RX only to send these IPIs (enqueue from task context). */
+  raised_softirq: number[];
+}
+
+/** A NIC RX queue moving to another CPU with its ring and generator (IRQ migration). */
+export interface QueueHandover {
+  queue: number;
+  at_ns: number;
+  /** The device NAPI was scheduled: it goes on the new CPU's poll_list. */
+  napi_scheduled: boolean;
+  ring: PacketArrays;
+  /** Opaque load-generator state, from LoadGenerator.save(). */
+  generator: number[];
+}
+
+/** dev_cpu_dead(): the dead CPU's queues, handed to the surviving CPU that re-injects them. */
+export interface CpuDeadHandover {
+  oldcpu: number;
+  at_ns: number;
+  /** process_queue first, then input_pkt_queue, as dev_cpu_dead re-injects them. */
+  packets: PacketArrays;
+}
+
+/** One batch from one CPU to one peer: what the wire carries. */
+export interface PeerBatch {
+  from: number;
+  to: number;
+  enqueues: EnqueueRecords;
+  flushes: FlushRecords;
+  queue_handovers: QueueHandover[];
+  cpu_dead: CpuDeadHandover[];
+  /** Packets that arrived at an offline CPU and are forwarded to the survivor's netif_rx. */
+  forwarded: EnqueueRecords;
+}
+
+export function emptyPacketArrays(): PacketArrays {
+  return { flow: [], seq: [], source: [], inject_ns: [] };
+}
+
+export function emptyEnqueueRecords(): EnqueueRecords {
+  return { ...emptyPacketArrays(), send_ns: [] };
+}
+
+export function emptyBatch(from: number, to: number): PeerBatch {
+  return {
+    from,
+    to,
+    enqueues: emptyEnqueueRecords(),
+    flushes: { at_ns: [], flush_id: [], raised_softirq: [] },
+    queue_handovers: [],
+    cpu_dead: [],
+    forwarded: emptyEnqueueRecords(),
+  };
+}
+
+export function batchIsEmpty(b: PeerBatch): boolean {
+  return (
+    b.enqueues.flow.length === 0 &&
+    b.flushes.at_ns.length === 0 &&
+    b.queue_handovers.length === 0 &&
+    b.cpu_dead.length === 0 &&
+    b.forwarded.flow.length === 0
+  );
+}
+
+/** Effect time of a cross-CPU record (DESIGN.md §2.2). */
+export function deliverAt(sendNs: number, latencyNs: number, windowNs: number): number {
+  const boundary = (Math.floor(sendNs / windowNs) + 1) * windowNs;
+  return Math.max(sendNs + latencyNs, boundary);
+}

@@ -1,0 +1,95 @@
+// Counters and results: what a CPU reports and what a run writes as JSON. Shared by both engines,
+// the CLI, the metrics exporter and the report writers.
+
+/** Why a packet was dropped; every drop has exactly one reason (cf. SKB_DROP_REASON_*). */
+export const DROP_REASONS = ["rx_ring_full", "cpu_backlog", "flow_limit"] as const;
+export type DropReason = (typeof DROP_REASONS)[number];
+
+/** Where a NET_RX softirq was raised from. */
+export const RAISE_SOURCES = ["nic_irq", "rps_ipi", "local_enqueue", "repoll", "hotplug"] as const;
+export type RaiseSource = (typeof RAISE_SOURCES)[number];
+
+/** Execution contexts the CPU spends time in. */
+export const CONTEXTS = ["hardirq", "softirq", "task", "idle_flush"] as const;
+export type ExecContext = (typeof CONTEXTS)[number];
+
+/** Upper bounds (ns) of the latency histogram buckets (enqueue → processed); +Inf implied. */
+export const LATENCY_BUCKETS_NS = [
+  1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000, 2_000_000, 5_000_000,
+  10_000_000, 50_000_000,
+] as const;
+
+/** One CPU's counters. Never reset, also across offline/online (DESIGN.md §1.7). */
+export interface CpuCounters {
+  cpu: number;
+  online: boolean;
+  /** softnet_data.processed */
+  processed: number;
+  /** softnet_data.dropped: backlog full or flow limit, counted on the target. */
+  dropped: number;
+  time_squeeze: number;
+  received_rps: number;
+  flow_limit_count: number;
+  input_qlen: number;
+  process_qlen: number;
+  /** IPIs this CPU sent (filled in by the engine from its targets' reports). */
+  ipis_sent: number;
+  /** NET_RX runs, as /proc/softirqs counts them. */
+  net_rx_softirqs: number;
+  thread_wakeups: number;
+  /** Wake-ups of a sleeping backlog thread that did not set SCHED_THREADED (patch 1 missing). */
+  lost_wakeups: number;
+  ksoftirqd_wakeups: number;
+  rt_flush_warnings: number;
+  softirq_raises: Record<RaiseSource, number>;
+  busy_ns: Record<ExecContext, number>;
+  /** Drops whose exit is on this CPU, by reason (rx_ring_full on the queue's CPU). */
+  drops_by_reason: Record<DropReason, number>;
+  /** Packets this CPU's sources injected (NIC arrivals, sendmsg calls). */
+  injected: number;
+  /** Packets held on this CPU: backlog queues and owned NIC rings. */
+  queued: number;
+  /** Packets seen out of per-flow order when processed on this CPU. */
+  reordered: number;
+  latency_buckets: number[];
+  latency_sum_ns: number;
+  latency_max_ns: number;
+  hotplug_offline: number;
+  hotplug_online: number;
+  /** Virtual time this CPU has advanced to. */
+  now_ns: number;
+}
+
+export interface CheckerResult {
+  ok: boolean;
+  violations: string[];
+}
+
+export interface CpuResult extends CpuCounters {
+  backlog_len: number;
+}
+
+export interface Totals {
+  injected: number;
+  processed: number;
+  dropped: number;
+  dropped_by_reason: Record<DropReason, number>;
+  queued: number;
+  in_flight: number;
+  lost_on_crash: number;
+  reordered: number;
+}
+
+export interface RunResults {
+  profile: string;
+  seed: number;
+  engine: "inprocess" | "processes";
+  virtual_ns: number;
+  window_ns: number;
+  cpus: CpuResult[];
+  totals: Totals;
+  latency_ns: { p50: number; p99: number; max: number; mean: number };
+  checker: CheckerResult;
+  softnet_stat: string;
+  events: { at_ns: number; cpu: number; action: string }[];
+}

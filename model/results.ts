@@ -92,4 +92,23 @@ export interface RunResults {
   checker: CheckerResult;
   softnet_stat: string;
   events: { at_ns: number; cpu: number; action: string }[];
+  /** Counters sampled every `series_interval_ns` of virtual time (absent when sampling is off). */
+  series?: TimeSeries;
+}
+
+/** Per-CPU samples at t_ns[k]; counters are cumulative (rates are differences). */
+export interface TimeSeries {
+  interval_ns: number;
+  t_ns: number[];
+  cpus: {
+    cpu: number;
+    online: number[];
+    processed: number[];
+    dropped: number[];
+    time_squeeze: number[];
+    received_rps: number[];
+    backlog_len: number[];
+    latency_sum_ns: number[];
+    latency_count: number[];
+  }[];
 }

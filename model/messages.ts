@@ -103,3 +103,13 @@ export function deliverAt(sendNs: number, latencyNs: number, windowNs: number): 
   const boundary = (Math.floor(sendNs / windowNs) + 1) * windowNs;
   return Math.max(sendNs + latencyNs, boundary);
 }
+
+/**
+ * A command from the coordinator, broadcast to every CPU (each CPU needs the online mask for RPS
+ * and IRQ affinity). Takes effect at at_ns, which must not be earlier than any CPU's advance.
+ */
+export type CpuCommand =
+  | { kind: "offline"; cpu: number; at_ns: number }
+  | { kind: "online"; cpu: number; at_ns: number }
+  /** Change the offered rate of a load source (index as in PacketArrays.source). */
+  | { kind: "rate"; source: number; pps: number; at_ns: number };

@@ -1,0 +1,281 @@
+// Encode and decode the wire Envelope (proto/softnet.proto). One place that knows protobuf: the
+// rest of the distributed engine sees plain objects. Runtime reflection (protobufjs compiles
+// encoders/decoders per type on first use) measured as fast as pbjs static code, see
+// bench/codec.ts, so the .proto file is the only source of truth and no generated file exists.
+import { fileURLToPath } from "node:url";
+import protobuf from "protobufjs";
+import type { CpuCommand, PacketArrays, EnqueueRecords, PeerBatch } from "../model/messages.ts";
+
+export const PROTOCOL_VERSION = 1;
+/** `from` of the coordinator's messages. */
+export const COORDINATOR_ID = 65535;
+/** The largest CPU id a message may name (the coordinator id excluded). */
+export const MAX_CPU_ID = 4095;
+
+const PROTO_PATH = fileURLToPath(new URL("./softnet.proto", import.meta.url));
+// keepCase: wire names are the model's snake_case names, so batches map 1:1 without renaming.
+const root = new protobuf.Root().loadSync(PROTO_PATH, { keepCase: true });
+export const EnvelopeType = root.lookupType("softnet.Envelope");
+
+export interface WirePackets {
+  flow: number[];
+  seq: number[];
+  source: number[];
+  inject_ns: number[];
+  send_ns: number[];
+}
+export interface WireBatch {
+  to: number;
+  enqueues: WirePackets;
+  flushes: PeerBatch["flushes"];
+  queue_handovers: { queue: number; at_ns: number; napi_scheduled: boolean; ring: WirePackets; generator: number[] }[];
+  cpu_dead: { oldcpu: number; at_ns: number; packets: WirePackets }[];
+  forwarded: WirePackets;
+  last_report_ns: number;
+  rfs_heads: PeerBatch["rfs_heads"];
+}
+export interface Hello {
+  requested_id: number;
+  endpoint: string;
+  pid: number;
+}
+export interface WireCommand {
+  kind: string;
+  cpu: number;
+  source: number;
+  pps: number;
+  at_ns: number;
+}
+export interface Welcome {
+  cpu: number;
+  endpoints: string[];
+  config_json: string;
+  commands: WireCommand[];
+  lease_ns: number;
+  heartbeat_ms: number;
+  coordinator_timeout_ms: number;
+  max_step_ns: number;
+}
+export interface DeadPeerReceipts {
+  cpu: number;
+  report_ns: number;
+  held: number;
+  fresh: number;
+}
+export interface Report {
+  final: boolean;
+  now_ns: number;
+  counters_json: string;
+  tx_packets: number[];
+  rx_packets: number[];
+  lease_wait: boolean;
+  malformed_messages: number;
+  dead_receipts: DeadPeerReceipts[];
+  pending_in: number;
+}
+
+/** The oneof body, tagged by its field name. */
+export type Body =
+  | { kind: "hello"; hello: Hello }
+  | { kind: "welcome"; welcome: Welcome }
+  | { kind: "batch"; batch: WireBatch }
+  | { kind: "promise" }
+  | { kind: "command"; command: WireCommand }
+  | { kind: "report"; report: Report }
+  | { kind: "done" }
+  | { kind: "shutdown"; reason: string }
+  | { kind: "error"; code: string; message: string }
+  | { kind: "lease"; lease_ns: number }
+  | { kind: "peer_dead"; cpu: number; report_ns: number }
+  | { kind: "heartbeat" };
+export type BodyKind = Body["kind"];
+
+export interface Envelope {
+  from: number;
+  vouch_ns: number;
+  body: Body;
+}
+
+/** Field value of each body kind on the wire. */
+function wireBody(body: Body): object {
+  switch (body.kind) {
+    case "hello": return body.hello;
+    case "welcome": return body.welcome;
+    case "batch": return body.batch;
+    case "command": return body.command;
+    case "report": return body.report;
+    case "shutdown": return { reason: body.reason };
+    case "error": return { code: body.code, message: body.message };
+    case "lease": return { lease_ns: body.lease_ns };
+    case "peer_dead": return { cpu: body.cpu, report_ns: body.report_ns };
+    case "promise":
+    case "done":
+    case "heartbeat":
+      return {};
+  }
+}
+
+export function encode(env: Envelope): Uint8Array {
+  const msg = { version: PROTOCOL_VERSION, from: env.from, vouch_ns: env.vouch_ns, [env.body.kind]: wireBody(env.body) };
+  return EnvelopeType.encode(msg).finish();
+}
+
+/** Why a frame was refused; the receiver counts and logs it, never throws. */
+export class MalformedMessage extends Error {}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- parse boundary: protobufjs message objects */
+function packets(p: any, withSend: boolean): WirePackets {
+  const out: WirePackets = {
+    flow: p?.flow ?? [],
+    seq: p?.seq ?? [],
+    source: p?.source ?? [],
+    inject_ns: p?.inject_ns ?? [],
+    send_ns: p?.send_ns ?? [],
+  };
+  const n = out.flow.length;
+  if (out.seq.length !== n || out.source.length !== n || out.inject_ns.length !== n || (withSend && out.send_ns.length !== n))
+    throw new MalformedMessage(`packet arrays of unequal length (flow ${n}, seq ${out.seq.length}, source ${out.source.length}, inject_ns ${out.inject_ns.length}, send_ns ${out.send_ns.length})`);
+  return out;
+}
+
+function batch(b: any): WireBatch {
+  const flushes = { at_ns: b.flushes?.at_ns ?? [], flush_id: b.flushes?.flush_id ?? [], raised_softirq: b.flushes?.raised_softirq ?? [] };
+  if (flushes.flush_id.length !== flushes.at_ns.length || flushes.raised_softirq.length !== flushes.at_ns.length)
+    throw new MalformedMessage("flush arrays of unequal length");
+  const rfs_heads = { at_ns: b.rfs_heads?.at_ns ?? [], passed: b.rfs_heads?.passed ?? [] };
+  if (rfs_heads.passed.length !== rfs_heads.at_ns.length) throw new MalformedMessage("rfs_heads arrays of unequal length");
+  return {
+    to: b.to,
+    enqueues: packets(b.enqueues, true),
+    flushes,
+    queue_handovers: (b.queue_handovers ?? []).map((q: any) => ({
+      queue: q.queue, at_ns: q.at_ns, napi_scheduled: q.napi_scheduled, ring: packets(q.ring, false), generator: q.generator ?? [],
+    })),
+    cpu_dead: (b.cpu_dead ?? []).map((d: any) => ({ oldcpu: d.oldcpu, at_ns: d.at_ns, packets: packets(d.packets, false) })),
+    forwarded: packets(b.forwarded, true),
+    last_report_ns: b.last_report_ns,
+    rfs_heads,
+  };
+}
+
+function body(m: any): Body {
+  const kind: string | undefined = m.body;
+  switch (kind) {
+    case "hello": return { kind, hello: { requested_id: m.hello.requested_id, endpoint: m.hello.endpoint, pid: m.hello.pid } };
+    case "welcome": {
+      const w = m.welcome;
+      return { kind, welcome: { cpu: w.cpu, endpoints: w.endpoints, config_json: w.config_json, commands: w.commands.map(command), lease_ns: w.lease_ns, heartbeat_ms: w.heartbeat_ms, coordinator_timeout_ms: w.coordinator_timeout_ms, max_step_ns: w.max_step_ns } };
+    }
+    case "batch": return { kind, batch: batch(m.batch) };
+    case "command": return { kind, command: command(m.command) };
+    case "report": {
+      const r = m.report;
+      return { kind, report: { final: r.final, now_ns: r.now_ns, counters_json: r.counters_json, tx_packets: r.tx_packets, rx_packets: r.rx_packets, lease_wait: r.lease_wait, malformed_messages: r.malformed_messages, pending_in: r.pending_in,
+        dead_receipts: r.dead_receipts.map((d: any) => ({ cpu: d.cpu, report_ns: d.report_ns, held: d.held, fresh: d.fresh })) } };
+    }
+    case "shutdown": return { kind, reason: m.shutdown.reason };
+    case "error": return { kind, code: m.error.code, message: m.error.message };
+    case "lease": return { kind, lease_ns: m.lease.lease_ns };
+    case "peer_dead": return { kind, cpu: m.peer_dead.cpu, report_ns: m.peer_dead.report_ns };
+    case "promise":
+    case "done":
+    case "heartbeat":
+      return { kind };
+    default:
+      throw new MalformedMessage("no message body");
+  }
+}
+
+function command(c: any): WireCommand {
+  return { kind: c.kind, cpu: c.cpu, source: c.source, pps: c.pps, at_ns: c.at_ns };
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+/**
+ * Decode one frame. Throws MalformedMessage (never anything else) for garbage, truncation, a wrong
+ * version or inconsistent arrays; `from` is the best guess at the sender for the log line.
+ */
+export function decode(frame: Uint8Array): Envelope {
+  let m;
+  try {
+    m = EnvelopeType.decode(frame) as unknown as { version: number; from: number; vouch_ns: number };
+  } catch (e) {
+    throw new MalformedMessage(`undecodable frame of ${frame.length} bytes (${(e as Error).message})`);
+  }
+  if (m.version !== PROTOCOL_VERSION)
+    throw new MalformedMessage(`protocol version ${m.version} from ${m.from}, expected ${PROTOCOL_VERSION}`);
+  if (m.from > MAX_CPU_ID && m.from !== COORDINATOR_ID) throw new MalformedMessage(`sender id ${m.from} out of range`);
+  if (Number.isNaN(m.vouch_ns)) throw new MalformedMessage(`vouch_ns is NaN from ${m.from}`);
+  try {
+    return { from: m.from, vouch_ns: m.vouch_ns, body: body(m) };
+  } catch (e) {
+    if (e instanceof MalformedMessage) throw new MalformedMessage(`${e.message} (from ${m.from})`);
+    throw new MalformedMessage(`bad message from ${m.from}: ${(e as Error).message}`);
+  }
+}
+
+// ---- model <-> wire ---------------------------------------------------------------------
+
+function wirePackets(p: PacketArrays | EnqueueRecords): WirePackets {
+  return { flow: p.flow, seq: p.seq, source: p.source, inject_ns: p.inject_ns, send_ns: "send_ns" in p ? p.send_ns : [] };
+}
+
+export function batchToWire(b: PeerBatch, lastReportNs: number): WireBatch {
+  return {
+    to: b.to,
+    enqueues: wirePackets(b.enqueues),
+    flushes: b.flushes,
+    queue_handovers: b.queue_handovers.map((q) => ({ ...q, ring: wirePackets(q.ring) })),
+    cpu_dead: b.cpu_dead.map((d) => ({ ...d, packets: wirePackets(d.packets) })),
+    forwarded: wirePackets(b.forwarded),
+    last_report_ns: lastReportNs,
+    rfs_heads: b.rfs_heads,
+  };
+}
+
+function modelPackets(p: WirePackets): PacketArrays {
+  return { flow: p.flow, seq: p.seq, source: p.source, inject_ns: p.inject_ns };
+}
+
+export function wireToBatch(from: number, w: WireBatch): PeerBatch {
+  return {
+    from,
+    to: w.to,
+    enqueues: w.enqueues,
+    flushes: w.flushes,
+    queue_handovers: w.queue_handovers.map((q) => ({ ...q, ring: modelPackets(q.ring) })),
+    cpu_dead: w.cpu_dead.map((d) => ({ ...d, packets: modelPackets(d.packets) })),
+    forwarded: w.forwarded,
+    rfs_heads: w.rfs_heads,
+  };
+}
+
+/** Packet records a batch moves from sender to receiver (what tx/rx accounting counts). */
+export function batchPackets(b: { enqueues: { flow: number[] }; forwarded: { flow: number[] }; queue_handovers: { ring: { flow: number[] } }[]; cpu_dead: { packets: { flow: number[] } }[] }): number {
+  let n = b.enqueues.flow.length + b.forwarded.flow.length;
+  for (const q of b.queue_handovers) n += q.ring.flow.length;
+  for (const d of b.cpu_dead) n += d.packets.flow.length;
+  return n;
+}
+
+export function commandToWire(c: CpuCommand): WireCommand {
+  switch (c.kind) {
+    case "offline":
+    case "online":
+      return { kind: c.kind, cpu: c.cpu, source: 0, pps: 0, at_ns: c.at_ns };
+    case "rate":
+      return { kind: c.kind, cpu: 0, source: c.source, pps: c.pps, at_ns: c.at_ns };
+  }
+}
+
+export function wireToCommand(c: WireCommand): CpuCommand {
+  switch (c.kind) {
+    case "offline":
+    case "online":
+      return { kind: c.kind, cpu: c.cpu, at_ns: c.at_ns };
+    case "rate":
+      return { kind: "rate", source: c.source, pps: c.pps, at_ns: c.at_ns };
+    default:
+      throw new MalformedMessage(`unknown command kind '${c.kind}'`);
+  }
+}

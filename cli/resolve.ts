@@ -1,0 +1,270 @@
+// Scenario file + flags → one fully resolved EmuConfig. Flags override the file; what neither
+// gives comes from the default scenario: 4 CPUs, profile 6.6-patched, seed 1, 50ms, one NIC RX
+// queue with its IRQ on CPU 0 fed 200 kpps over 64 uniform flows, RPS to every other CPU (e for
+// 4 CPUs, so the user sees IPIs), the exact window of the cost model.
+// Checks that need more than one field (CPU ids against the CPU count, sources, the event
+// sequence) live here, after the flags are applied, and name the file field or the flag at fault.
+import type {
+  CostModel,
+  EmuConfig,
+  HotplugEventConfig,
+  LoadPhaseConfig,
+  LoopbackSenderConfig,
+  Profile,
+  RxQueueConfig,
+  Sysctls,
+} from "../model/config.ts";
+import { DEFAULT_COSTS, DEFAULT_HZ, DEFAULT_PACKET_BYTES, DEFAULT_RING_SIZE, DEFAULT_SYSCTLS, exactWindowNs } from "../model/defaults.ts";
+import { applyBootArgs, DEFAULT_PROFILE, PROFILE_NAMES, profileByName } from "../model/profiles.ts";
+import { fieldError, UsageError, type FieldPath } from "./errors.ts";
+import type { Scenario } from "./scenario.ts";
+import type { ScenarioPhase, ScenarioSpec } from "./scenario-schema.ts";
+import { checkCpuId, cpuRange, formatCpuMask, formatNs, type CpuAtTime } from "./units.ts";
+
+/** The `run` flags that shape the config, already parsed (cli/main.ts); all optional. */
+export interface RunFlags {
+  profile?: string;
+  cpus?: number;
+  seed?: number;
+  duration_ns?: number;
+  /** Applied to every load phase. */
+  rate_pps?: number;
+  /** Applied to every load phase. */
+  flows?: number;
+  /** Applied to every RX queue and loopback sender. */
+  rps_cpus?: number[];
+  /** Replaces the file's queues, senders and load with one default source of this kind. */
+  load?: "nic" | "loopback";
+  /** --offline/--online together replace the file's `events`. */
+  offline?: CpuAtTime[];
+  online?: CpuAtTime[];
+  window_ns?: number;
+  /** Override the file's sysctls one by one. */
+  sysctls?: { name: string; patch: Partial<Sysctls> }[];
+  /** Replaces the file's `boot`. */
+  boot?: string[];
+}
+
+export const DEFAULT_CPUS = 4;
+export const DEFAULT_SEED = 1;
+export const DEFAULT_DURATION_NS = 50_000_000;
+export const DEFAULT_RATE_PPS = 200_000;
+export const DEFAULT_FLOWS = 64;
+
+/** Reports a problem at a field of the file (when there is one) or at a flag. */
+interface Blame {
+  file(path: FieldPath, message: string): UsageError;
+}
+
+export function resolveConfig(scenario: Scenario | undefined, flags: RunFlags = {}): EmuConfig {
+  const spec: ScenarioSpec = scenario?.spec ?? {};
+  const blame: Blame = {
+    file: (path, message) => (scenario ? fieldError(scenario, path, message) : new UsageError(message)),
+  };
+  const cpus = flags.cpus ?? spec.cpus ?? DEFAULT_CPUS;
+  if (!Number.isInteger(cpus) || cpus < 1) throw new UsageError(`${flags.cpus !== undefined ? "--cpus" : "cpus"}: must be at least 1`);
+  const duration_ns = flags.duration_ns ?? spec.duration ?? DEFAULT_DURATION_NS;
+  if (duration_ns <= 0) throw flags.duration_ns !== undefined ? new UsageError("--duration: must be > 0") : blame.file(["duration"], "must be > 0");
+  const costs = resolveCosts(spec, blame);
+  const window_ns = flags.window_ns ?? spec.window ?? exactWindowNs(costs);
+  if (window_ns <= 0) throw flags.window_ns !== undefined ? new UsageError("--window: must be > 0") : blame.file(["window"], "must be > 0");
+
+  const cfg: EmuConfig = {
+    cpus,
+    seed: flags.seed ?? spec.seed ?? DEFAULT_SEED,
+    duration_ns,
+    window_ns,
+    profile: resolveProfile(spec, flags, blame),
+    sysctls: resolveSysctls(spec, flags, cpus, blame),
+    costs,
+    hz: spec.hz ?? DEFAULT_HZ,
+    // Idle CPUs poll (TIF_POLLING_NRFLAG), as with the default x86 idle loop: IPIs then land in
+    // flush_smp_call_function_queue() from do_idle, where RT's warning fires (DESIGN.md §1.6).
+    idle_poll: spec.idle_poll ?? true,
+    ...resolveTopology(spec, flags, cpus, duration_ns, blame),
+    events: resolveEvents(spec, flags, cpus, duration_ns, blame),
+    softnet_stat_columns: spec.softnet_stat_columns ?? 13,
+  };
+  return cfg;
+}
+
+function resolveCosts(spec: ScenarioSpec, blame: Blame): CostModel {
+  const costs: CostModel = { ...DEFAULT_COSTS, ...spec.costs };
+  // A remote enqueue must be visible on the target before the IPI announcing it is handled;
+  // the model relies on it (an IPI never finds an empty backlog it was sent for).
+  if (costs.rps_latency_ns > costs.ipi_latency_ns)
+    throw blame.file(
+      ["costs", spec.costs?.rps_latency_ns !== undefined ? "rps_latency_ns" : "ipi_latency_ns"],
+      `rps_latency_ns (${costs.rps_latency_ns}) must be <= ipi_latency_ns (${costs.ipi_latency_ns}): an enqueue is visible before its IPI`,
+    );
+  return costs;
+}
+
+function resolveProfile(spec: ScenarioSpec, flags: RunFlags, blame: Blame): Profile {
+  let profile: Profile;
+  if (flags.profile !== undefined) {
+    // --profile replaces the file's profile, switches included.
+    if (!PROFILE_NAMES.includes(flags.profile))
+      throw new UsageError(`--profile: unknown profile '${flags.profile}' (known: ${PROFILE_NAMES.join(", ")})`);
+    profile = profileByName(flags.profile);
+  } else {
+    const { name = DEFAULT_PROFILE, ...switches } = spec.profile ?? {};
+    if (!PROFILE_NAMES.includes(name))
+      throw blame.file(["profile", ...(typeof spec.profile === "object" ? ["name"] : [])], `unknown profile '${name}' (known: ${PROFILE_NAMES.join(", ")})`);
+    profile = profileByName(name);
+    const changed = Object.entries(switches).filter(([k, v]) => v !== undefined && profile[k as keyof Profile] !== v);
+    if (changed.length) profile = { ...profile, ...switches, name: `${name}+${changed.map(([k, v]) => `${k}=${String(v)}`).join("+")}` };
+  }
+  const boot = flags.boot ?? spec.boot ?? [];
+  boot.forEach((arg, i) => {
+    try {
+      profile = applyBootArgs(profile, [arg]);
+    } catch (err) {
+      throw flags.boot ? new UsageError(`--boot ${arg}: ${(err as Error).message}`) : blame.file(["boot", i], (err as Error).message);
+    }
+  });
+  return profile;
+}
+
+function resolveSysctls(spec: ScenarioSpec, flags: RunFlags, cpus: number, blame: Blame): Sysctls {
+  let sysctls: Sysctls = { ...DEFAULT_SYSCTLS, ...spec.sysctls };
+  for (const { patch } of flags.sysctls ?? []) sysctls = { ...sysctls, ...patch };
+  const bitmap = [...sysctls.flow_limit_cpu_bitmap];
+  const outOfRange = bitmap.find((cpu) => cpu >= cpus);
+  if (outOfRange !== undefined) {
+    const fromFlag = flags.sysctls?.some((s) => s.patch.flow_limit_cpu_bitmap !== undefined);
+    const message = `CPU mask '${formatCpuMask(bitmap)}' sets CPU ${outOfRange}, but there are only ${cpus} CPUs (${cpuRange(cpus)})`;
+    throw fromFlag
+      ? new UsageError(`--sysctl net.core.flow_limit_cpu_bitmap: ${message}`)
+      : blame.file(["sysctls", "net.core.flow_limit_cpu_bitmap"], message);
+  }
+  return { ...sysctls, flow_limit_cpu_bitmap: bitmap };
+}
+
+type Topology = Pick<EmuConfig, "queues" | "senders" | "load">;
+
+/** RPS to every CPU but CPU 0, where the IRQ or sender sits: `e` on 4 CPUs, off on 1. */
+function defaultRpsCpus(cpus: number): number[] {
+  return Array.from({ length: cpus - 1 }, (_, i) => i + 1);
+}
+
+function defaultTopology(kind: "nic" | "loopback", cpus: number, duration_ns: number): Topology {
+  const rps_cpus = defaultRpsCpus(cpus);
+  const phase: LoadPhaseConfig = {
+    source: kind === "nic" ? { kind, queue: 0 } : { kind, sender: 0 },
+    start_ns: 0,
+    end_ns: duration_ns,
+    rate: { kind: "constant", pps: DEFAULT_RATE_PPS },
+    flows: DEFAULT_FLOWS,
+    popularity: { kind: "uniform" },
+    packet_bytes: DEFAULT_PACKET_BYTES,
+  };
+  return kind === "nic"
+    ? { queues: [{ id: 0, irq_affinity: [0], ring_size: DEFAULT_RING_SIZE, rps_cpus, rps_flow_cnt: 0 }], senders: [], load: [phase] }
+    : { queues: [], senders: [{ id: 0, cpu: 0, rps_cpus, rps_flow_cnt: 0 }], load: [phase] };
+}
+
+function resolveTopology(spec: ScenarioSpec, flags: RunFlags, cpus: number, duration_ns: number, blame: Blame): Topology {
+  const fromFile = !flags.load && (spec.queues !== undefined || spec.senders !== undefined || spec.load !== undefined);
+  const topo = fromFile ? fileTopology(spec, cpus, duration_ns, blame) : defaultTopology(flags.load ?? "nic", cpus, duration_ns);
+  if (flags.rps_cpus) {
+    const outOfRange = flags.rps_cpus.find((cpu) => cpu >= cpus);
+    if (outOfRange !== undefined)
+      throw new UsageError(`--rps-cpus: CPU mask '${formatCpuMask(flags.rps_cpus)}' sets CPU ${outOfRange}, but there are only ${cpus} CPUs (${cpuRange(cpus)})`);
+    for (const q of topo.queues) q.rps_cpus = [...flags.rps_cpus];
+    for (const s of topo.senders) s.rps_cpus = [...flags.rps_cpus];
+  }
+  for (const phase of topo.load) {
+    if (flags.rate_pps !== undefined) phase.rate = { ...phase.rate, pps: flags.rate_pps };
+    if (flags.flows !== undefined) phase.flows = flags.flows;
+  }
+  return topo;
+}
+
+function fileTopology(spec: ScenarioSpec, cpus: number, duration_ns: number, blame: Blame): Topology {
+  const inRange = (path: FieldPath, list: readonly number[]): number[] => {
+    for (const cpu of list) {
+      try {
+        checkCpuId(cpu, cpus);
+      } catch (err) {
+        throw blame.file(path, (err as Error).message);
+      }
+    }
+    return [...list];
+  };
+  const checkId = (path: FieldPath, id: number | undefined, index: number): number => {
+    // Sources are numbered in order (see PacketArrays.source): an id is only a cross-check.
+    if (id !== undefined && id !== index) throw blame.file([...path, "id"], `must be ${index}: ids are numbered in order from 0`);
+    return index;
+  };
+  const queues: RxQueueConfig[] = (spec.queues ?? []).map((q, i) => {
+    if (q.irq_affinity.length === 0) throw blame.file(["queues", i, "irq_affinity"], "needs at least one CPU");
+    return {
+      id: checkId(["queues", i], q.id, i),
+      irq_affinity: inRange(["queues", i, "irq_affinity"], q.irq_affinity),
+      ring_size: q.ring_size ?? DEFAULT_RING_SIZE,
+      rps_cpus: inRange(["queues", i, "rps_cpus"], q.rps_cpus ?? []),
+      rps_flow_cnt: q.rps_flow_cnt ?? 0,
+    };
+  });
+  const senders: LoopbackSenderConfig[] = (spec.senders ?? []).map((s, i) => ({
+    id: checkId(["senders", i], s.id, i),
+    cpu: inRange(["senders", i, "cpu"], [s.cpu ?? 0])[0] ?? 0,
+    rps_cpus: inRange(["senders", i, "rps_cpus"], s.rps_cpus ?? []),
+    rps_flow_cnt: s.rps_flow_cnt ?? 0,
+  }));
+  const load = (spec.load ?? []).map((p, i) => filePhase(p, ["load", i], queues.length, senders.length, duration_ns, blame));
+  return { queues, senders, load };
+}
+
+function filePhase(p: ScenarioPhase, path: FieldPath, queueCount: number, senderCount: number, duration_ns: number, blame: Blame): LoadPhaseConfig {
+  const [kind, id, count, key] =
+    p.source.kind === "nic" ? ["nic", p.source.queue, queueCount, "queues"] : ["loopback", p.source.sender, senderCount, "senders"];
+  if (id >= count)
+    throw blame.file([...path, "source"], `${kind}:${id} does not exist (${count ? `${key} has ids 0-${count - 1}` : `no ${key} are declared`})`);
+  const start_ns = p.start ?? 0;
+  // A phase may run past the end (e.g. --duration shortened the run): it is cut there.
+  const end_ns = Math.min(p.end ?? duration_ns, duration_ns);
+  if (start_ns >= duration_ns) throw blame.file([...path, "start"], `${formatNs(start_ns)} is not before the end of the run (${formatNs(duration_ns)})`);
+  if (start_ns >= end_ns) throw blame.file([...path, "end"], `${formatNs(end_ns)} must be after start (${formatNs(start_ns)})`);
+  return {
+    source: p.source,
+    start_ns,
+    end_ns,
+    rate: p.rate ?? { kind: "constant", pps: DEFAULT_RATE_PPS },
+    flows: p.flows ?? DEFAULT_FLOWS,
+    popularity: p.popularity ?? { kind: "uniform" },
+    packet_bytes: p.packet_bytes ?? DEFAULT_PACKET_BYTES,
+  };
+}
+
+/** Hotplug events in time order, checked as sysfs would: no double offline, never the last CPU. */
+function resolveEvents(spec: ScenarioSpec, flags: RunFlags, cpus: number, duration_ns: number, blame: Blame): HotplugEventConfig[] {
+  type Located = HotplugEventConfig & { fail(message: string): UsageError };
+  const fromFlags = flags.offline !== undefined || flags.online !== undefined;
+  const located: Located[] = fromFlags
+    ? (["offline", "online"] as const).flatMap((action) =>
+        (flags[action] ?? []).map((e) => ({
+          ...e,
+          action,
+          fail: (m: string) => new UsageError(`--${action} ${e.cpu}@${formatNs(e.at_ns)}: ${m}`),
+        })),
+      )
+    : (spec.events ?? []).map((e, i) => ({ ...e, fail: (m: string) => blame.file(["events", i], m) }));
+  // Stable sort: two events at one time keep the order they were given in.
+  located.sort((a, b) => a.at_ns - b.at_ns);
+  const online = new Set(Array.from({ length: cpus }, (_, i) => i));
+  for (const e of located) {
+    if (e.cpu >= cpus) throw e.fail(`CPU ${e.cpu} is out of range: there are ${cpus} CPUs (${cpuRange(cpus)})`);
+    if (e.at_ns >= duration_ns) throw e.fail(`at ${formatNs(e.at_ns)} is not before the end of the run (${formatNs(duration_ns)})`);
+    if (e.action === "offline") {
+      if (!online.has(e.cpu)) throw e.fail(`CPU ${e.cpu} is already offline at ${formatNs(e.at_ns)}`);
+      if (online.size === 1) throw e.fail(`CPU ${e.cpu} is the last online CPU (the kernel refuses to offline it)`);
+      online.delete(e.cpu);
+    } else {
+      if (online.has(e.cpu)) throw e.fail(`CPU ${e.cpu} is already online at ${formatNs(e.at_ns)}`);
+      online.add(e.cpu);
+    }
+  }
+  return located.map(({ at_ns, cpu, action }) => ({ at_ns, cpu, action }));
+}

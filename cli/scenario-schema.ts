@@ -1,0 +1,243 @@
+// The scenario file's schema (zod). Objects are strict, so a misspelt key is an error rather
+// than a silently ignored setting. Scalars go through the same parsers as the flags
+// (cli/units.ts), so `10ms`, `e` and `net.core.netdev_max_backlog` mean the same in both places.
+// What needs more than one field (CPU ids against `cpus`, load sources against `queues`) is
+// checked when the scenario is resolved (cli/resolve.ts), after the flags are applied.
+import { z } from "zod";
+import type { CostModel, PopularityConfig, RateConfig, Sysctls } from "../model/config.ts";
+import { DEFAULT_COSTS } from "../model/defaults.ts";
+import { UsageError } from "./errors.ts";
+import {
+  MAX_CPUS,
+  MAX_PPS,
+  parseCpuMask,
+  parseDurationNs,
+  parseSysctlValue,
+  roundUpPow2,
+  SYSCTL_NAMES,
+} from "./units.ts";
+
+/**
+ * Keys whose values are text even when they look like numbers: hex CPU masks and profile names
+ * (`6.6`). The loader hands them over as written in the file.
+ */
+export const TEXT_KEYS: ReadonlySet<string> = new Set(["rps_cpus", "irq_affinity", "net.core.flow_limit_cpu_bitmap", "profile", "name"]);
+
+const MAX_DURATION_NS = 3600e9;
+export const MAX_FLOWS = 1 << 20;
+
+function describe(v: unknown): string {
+  if (typeof v === "string") return `'${v}'`;
+  if (Array.isArray(v)) return "a list";
+  if (v === null) return "nothing";
+  return typeof v === "object" ? "a mapping" : String(v);
+}
+
+/** A scalar checked by a units.ts-style parser: its UsageError becomes a zod issue at this path. */
+function scalar<T>(parse: (v: unknown) => T) {
+  return z.unknown().transform((v, ctx): T => {
+    try {
+      return parse(v);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      ctx.addIssue({ code: "custom", message: err.message });
+      return z.NEVER;
+    }
+  });
+}
+
+function int(min: number, max: number) {
+  return scalar((v) => {
+    if (typeof v !== "number") throw new UsageError(`expected a whole number, got ${describe(v)}`);
+    if (!Number.isInteger(v)) throw new UsageError(`${v} is not a whole number`);
+    if (v < min) throw new UsageError(`must be >= ${min}`);
+    if (v > max) throw new UsageError(`must be <= ${max}`);
+    return v;
+  });
+}
+
+/** `10ms` or integer nanoseconds. */
+const duration = scalar((v) => {
+  if (typeof v === "string") {
+    const ns = parseDurationNs(v);
+    if (ns > MAX_DURATION_NS) throw new UsageError(`duration '${v}' is too long: must be <= 3600s`);
+    return ns;
+  }
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_DURATION_NS) return v;
+  if (typeof v === "number" && v < 0) throw new UsageError(`duration ${v} is negative`);
+  throw new UsageError(`expected a duration such as 10ms or whole nanoseconds, got ${describe(v)}`);
+});
+
+/** Masks are always hex, as in sysfs: `rps_cpus: 10` means CPU 4 (the loader keeps the text). */
+function parseMask(v: unknown): number[] {
+  if (typeof v !== "string" && typeof v !== "number") throw new UsageError(`expected a hex CPU mask such as e, got ${describe(v)}`);
+  return parseCpuMask(String(v));
+}
+const mask = scalar(parseMask);
+
+/** irq_affinity: a hex mask (smp_affinity) or a list of CPU ids (smp_affinity_list). */
+const affinity = scalar((v): number[] => {
+  if (!Array.isArray(v)) return parseMask(v);
+  for (const cpu of v)
+    if (typeof cpu !== "number" || !Number.isInteger(cpu) || cpu < 0 || cpu >= MAX_CPUS)
+      throw new UsageError(`expected CPU ids from 0, got ${describe(cpu)}`);
+  return [...new Set(v as number[])].sort((a, b) => a - b);
+});
+
+const pps = scalar((v) => {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new UsageError(`expected packets per second, got ${describe(v)}`);
+  if (v < 0) throw new UsageError("must be >= 0");
+  if (v > MAX_PPS) throw new UsageError(`must be <= ${MAX_PPS}`);
+  return v;
+});
+
+/** `nic:0`, `loopback:1`; `nic` and `loopback` alone mean id 0. */
+const source = scalar((v) => {
+  const m = typeof v === "string" ? /^(nic|loopback)(?::(\d+))?$/.exec(v.trim()) : null;
+  if (!m) throw new UsageError(`expected nic:QUEUE or loopback:SENDER (e.g. nic:0), got ${describe(v)}`);
+  const id = Number(m[2] ?? 0);
+  return m[1] === "nic" ? { kind: "nic" as const, queue: id } : { kind: "loopback" as const, sender: id };
+});
+
+/** A strict object whose unknown-key error lists the keys it knows. */
+function strict<S extends z.core.$ZodLooseShape>(shape: S) {
+  const known = Object.keys(shape).join(", ");
+  return z.strictObject(shape, {
+    error: (iss) =>
+      iss.code === "unrecognized_keys"
+        ? `unknown key${iss.keys.length > 1 ? "s" : ""} ${iss.keys.map((k) => `'${k}'`).join(", ")} (known: ${known})`
+        : undefined,
+  });
+}
+
+const switches = {
+  preempt_rt: z.boolean().optional(),
+  backlog_threads: z.boolean().optional(),
+  threaded_wakeup: z.enum(["conditional", "unconditional"]).optional(),
+  local_napi_shortcut: z.boolean().optional(),
+};
+
+/** `profile: rt-6.6` or `profile: { name: rt-6.6, backlog_threads: true }`. */
+const profile = z.preprocess((v) => (typeof v === "string" ? { name: v } : v), strict({ name: z.string(), ...switches }));
+
+/** `rate: { kind: poisson, pps: 1e5 }`; kind defaults to constant; onoff needs `on` and `off`. */
+const rate = strict({
+  kind: z.enum(["constant", "poisson", "onoff"]).optional(),
+  pps,
+  on: duration.optional(),
+  off: duration.optional(),
+}).transform((r, ctx): RateConfig | typeof z.NEVER => {
+  const kind = r.kind ?? "constant";
+  if (kind !== "onoff") {
+    if (r.on === undefined && r.off === undefined) return { kind, pps: r.pps };
+    ctx.addIssue({ code: "custom", message: `'on' and 'off' belong to kind: onoff, not ${kind}` });
+    return z.NEVER;
+  }
+  if (r.on && r.off) return { kind, pps: r.pps, on_ns: r.on, off_ns: r.off };
+  ctx.addIssue({ code: "custom", message: "kind: onoff needs on: and off: durations, both > 0" });
+  return z.NEVER;
+});
+
+/** `popularity: uniform`, `popularity: zipf` (s = 1) or `popularity: { kind: zipf, s: 1.2 }`. */
+const popularity = z.preprocess(
+  (v) => (typeof v === "string" ? { kind: v } : v),
+  strict({ kind: z.enum(["uniform", "zipf"]), s: scalar(zipfS).optional() }),
+).transform((p, ctx): PopularityConfig | typeof z.NEVER => {
+  if (p.kind === "zipf") return { kind: "zipf", s: p.s ?? 1 };
+  if (p.s === undefined) return { kind: "uniform" };
+  ctx.addIssue({ code: "custom", message: "'s' belongs to kind: zipf" });
+  return z.NEVER;
+});
+
+function zipfS(v: unknown): number {
+  if (typeof v !== "number" || !(v > 0) || v > 10) throw new UsageError(`zipf exponent must be a number in (0, 10], got ${describe(v)}`);
+  return v;
+}
+
+const queue = strict({
+  id: int(0, 1023).optional(),
+  irq_affinity: affinity,
+  ring_size: int(1, 1 << 16).optional(),
+  rps_cpus: mask.optional(),
+  rps_flow_cnt: int(0, 1 << 20).transform(roundUpPow2).optional(),
+});
+
+const sender = strict({
+  id: int(0, 1023).optional(),
+  cpu: int(0, MAX_CPUS - 1).optional(),
+  rps_cpus: mask.optional(),
+  rps_flow_cnt: int(0, 1 << 20).transform(roundUpPow2).optional(),
+});
+
+const phase = strict({
+  source,
+  start: duration.optional(),
+  end: duration.optional(),
+  rate: rate.optional(),
+  flows: int(1, MAX_FLOWS).optional(),
+  popularity: popularity.optional(),
+  packet_bytes: int(1, 65535).optional(),
+});
+
+const event = strict({
+  at: duration,
+  offline: int(0, MAX_CPUS - 1).optional(),
+  online: int(0, MAX_CPUS - 1).optional(),
+}).transform((e, ctx) => {
+  if ((e.offline === undefined) === (e.online === undefined)) {
+    ctx.addIssue({ code: "custom", message: "give exactly one of offline: CPU or online: CPU" });
+    return z.NEVER;
+  }
+  return e.offline !== undefined
+    ? { at_ns: e.at, cpu: e.offline, action: "offline" as const }
+    : { at_ns: e.at, cpu: e.online as number, action: "online" as const };
+});
+
+/** `sysctls:` with the kernel's names; values parsed as `--sysctl KEY=VALUE` would be. */
+const sysctls = z.record(z.string(), z.unknown()).transform((map, ctx): Partial<Sysctls> => {
+  let out: Partial<Sysctls> = {};
+  for (const [name, value] of Object.entries(map)) {
+    try {
+      if (typeof value !== "number" && typeof value !== "string") throw new UsageError(`expected a value, got ${describe(value)}`);
+      out = { ...out, ...parseSysctlValue(name, String(value)) };
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      // A bad name is reported at `sysctls`, a bad value at `sysctls.<name>`.
+      const known = SYSCTL_NAMES.includes(name);
+      ctx.addIssue({ code: "custom", path: known ? [name] : [], message: known ? err.message.replace(`${name}: `, "") : err.message });
+    }
+  }
+  return out;
+});
+
+/** costs: any subset of the cost model; latencies must be positive (they bound the window). */
+const costs = strict(
+  Object.fromEntries(
+    Object.keys(DEFAULT_COSTS).map((k) => [k, int(k.endsWith("latency_ns") ? 1 : 0, 10e9).optional()]),
+  ) as Record<keyof CostModel, z.ZodOptional<ReturnType<typeof int>>>,
+).transform((c) => c as Partial<CostModel>);
+
+export const scenarioSchema = strict({
+  cpus: int(1, MAX_CPUS).optional(),
+  seed: int(0, 2 ** 32 - 1).optional(),
+  duration: duration.optional(),
+  window: duration.optional(),
+  profile: profile.optional(),
+  boot: z.array(z.string()).optional(),
+  sysctls: sysctls.optional(),
+  hz: int(1, 10_000).optional(),
+  idle_poll: z.boolean().optional(),
+  costs: costs.optional(),
+  softnet_stat_columns: scalar((v) => {
+    if (v !== 13 && v !== 15) throw new UsageError(`must be 13 (6.6) or 15 (6.12+), got ${describe(v)}`);
+    return v;
+  }).optional(),
+  queues: z.array(queue).optional(),
+  senders: z.array(sender).optional(),
+  load: z.array(phase).optional(),
+  events: z.array(event).optional(),
+});
+
+/** A validated scenario: every field optional, durations in ns, masks as CPU lists. */
+export type ScenarioSpec = z.output<typeof scenarioSchema>;
+export type ScenarioPhase = z.output<typeof phase>;

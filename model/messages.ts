@@ -66,6 +66,11 @@ export interface PeerBatch {
   cpu_dead: CpuDeadHandover[];
   /** Packets that arrived at an offline CPU and are forwarded to the survivor's netif_rx. */
   forwarded: EnqueueRecords;
+  /**
+   * RFS only: how many of the peer's packets have left this CPU's backlog (processed, dropped or
+   * handed on) — the per-pair form of input_queue_head that get_rps_cpu() compares with last_qtail.
+   */
+  rfs_heads: { at_ns: number[]; passed: number[] };
 }
 
 export function emptyPacketArrays(): PacketArrays {
@@ -85,6 +90,7 @@ export function emptyBatch(from: number, to: number): PeerBatch {
     queue_handovers: [],
     cpu_dead: [],
     forwarded: emptyEnqueueRecords(),
+    rfs_heads: { at_ns: [], passed: [] },
   };
 }
 
@@ -94,7 +100,8 @@ export function batchIsEmpty(b: PeerBatch): boolean {
     b.flushes.at_ns.length === 0 &&
     b.queue_handovers.length === 0 &&
     b.cpu_dead.length === 0 &&
-    b.forwarded.flow.length === 0
+    b.forwarded.flow.length === 0 &&
+    b.rfs_heads.at_ns.length === 0
   );
 }
 

@@ -58,6 +58,15 @@ export interface CpuCounters {
   hotplug_online: number;
   /** Virtual time this CPU has advanced to. */
   now_ns: number;
+  /** Packets this CPU put into batches / took out of batches (in_flight = Σ out − Σ in). */
+  packets_out: number;
+  packets_in: number;
+  /**
+   * Counts that belong on another CPU's row but are decided here, under this CPU's queue lock:
+   * IPIs and flow-limit refusals of each enqueuing CPU, and the ids of its flushes that raised
+   * NET_RX only to send an IPI. Indexed by CPU; summed onto the rows by engine/aggregate.ts.
+   */
+  attributed: { ipis_sent: number[]; flow_limit_count: number[]; ipi_softirq_flushes: number[][] };
 }
 
 export interface CheckerResult {

@@ -1,0 +1,116 @@
+// From per-CPU counters to the results of a run: the counts a target measured for its enqueuers
+// go onto the enqueuers' rows, totals and the conservation law are computed, softnet_stat rendered.
+// Both engines end here, so their results can only differ if their counters differ.
+import type { EmuConfig } from "../model/config.ts";
+import { renderSoftnetStat } from "../model/softnet-stat.ts";
+import {
+  DROP_REASONS,
+  LATENCY_BUCKETS_NS,
+  type CpuCounters,
+  type CpuResult,
+  type DropReason,
+  type RunResults,
+  type Totals,
+} from "../model/results.ts";
+
+/** Rows with the attributed counts moved onto the CPUs they belong to. */
+export function attribute(counters: readonly CpuCounters[]): CpuResult[] {
+  const n = counters.length;
+  return counters.map((c) => {
+    let ipis = 0;
+    let flowLimit = 0;
+    const flushes = new Set<number>();
+    for (let t = 0; t < n; t++) {
+      const a = counters[t]!.attributed;
+      ipis += a.ipis_sent[c.cpu] ?? 0;
+      flowLimit += a.flow_limit_count[c.cpu] ?? 0;
+      for (const id of a.ipi_softirq_flushes[c.cpu] ?? []) flushes.add(id);
+    }
+    const { attributed: _omit, ...rest } = c;
+    return {
+      ...rest,
+      attributed: { ipis_sent: [], flow_limit_count: [], ipi_softirq_flushes: [] },
+      ipis_sent: ipis,
+      flow_limit_count: flowLimit,
+      // The NET_RX runs an enqueuer raised only to send IPIs (loopback from task context).
+      net_rx_softirqs: c.net_rx_softirqs + flushes.size,
+      backlog_len: c.input_qlen + c.process_qlen,
+    };
+  });
+}
+
+export function totalsOf(rows: readonly CpuCounters[], lostOnCrash: number): Totals {
+  const byReason = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>;
+  let injected = 0, processed = 0, queued = 0, out = 0, inn = 0, reordered = 0;
+  for (const c of rows) {
+    injected += c.injected;
+    processed += c.processed;
+    queued += c.queued;
+    out += c.packets_out;
+    inn += c.packets_in;
+    reordered += c.reordered;
+    for (const r of DROP_REASONS) byReason[r] += c.drops_by_reason[r];
+  }
+  const dropped = DROP_REASONS.reduce((s, r) => s + byReason[r], 0);
+  return { injected, processed, dropped, dropped_by_reason: byReason, queued, in_flight: out - inn - lostOnCrash, lost_on_crash: lostOnCrash, reordered };
+}
+
+/** injected = processed + dropped + queued + in_flight + lost_on_crash (DESIGN.md §2.4). */
+export function conservationViolation(t: Totals, atNs: number): string | null {
+  const accounted = t.processed + t.dropped + t.queued + t.in_flight + t.lost_on_crash;
+  if (accounted === t.injected && t.in_flight >= 0) return null;
+  return (
+    `conservation broken at ${atNs} ns: injected ${t.injected} != processed ${t.processed} + dropped ${t.dropped}` +
+    ` + queued ${t.queued} + in_flight ${t.in_flight} + lost_on_crash ${t.lost_on_crash}`
+  );
+}
+
+function percentile(buckets: number[], count: number, q: number, max: number): number {
+  if (count === 0) return 0;
+  let cum = 0;
+  for (let b = 0; b < buckets.length; b++) {
+    cum += buckets[b]!;
+    if (cum >= q * count) return Math.min(LATENCY_BUCKETS_NS[b] ?? max, max);
+  }
+  return max;
+}
+
+export interface AggregateExtra {
+  engine: RunResults["engine"];
+  lostOnCrash: number;
+  violations: string[];
+}
+
+export function aggregate(cfg: EmuConfig, counters: readonly CpuCounters[], extra: AggregateExtra): RunResults {
+  const cpus = attribute(counters);
+  const totals = totalsOf(counters, extra.lostOnCrash);
+  const violations = [...extra.violations];
+  const v = conservationViolation(totals, cfg.duration_ns);
+  if (v) violations.push(v);
+  const buckets = new Array<number>(LATENCY_BUCKETS_NS.length + 1).fill(0);
+  let sum = 0, max = 0;
+  for (const c of counters) {
+    c.latency_buckets.forEach((n, i) => (buckets[i]! += n));
+    sum += c.latency_sum_ns;
+    max = Math.max(max, c.latency_max_ns);
+  }
+  const count = buckets.reduce((a, b) => a + b, 0);
+  return {
+    profile: cfg.profile.name,
+    seed: cfg.seed,
+    engine: extra.engine,
+    virtual_ns: cfg.duration_ns,
+    window_ns: cfg.window_ns,
+    cpus,
+    totals,
+    latency_ns: {
+      p50: percentile(buckets, count, 0.5, max),
+      p99: percentile(buckets, count, 0.99, max),
+      max,
+      mean: count ? Math.round(sum / count) : 0,
+    },
+    checker: { ok: violations.length === 0, violations },
+    softnet_stat: renderSoftnetStat(cpus, cfg.softnet_stat_columns),
+    events: cfg.events.map((e) => ({ at_ns: e.at_ns, cpu: e.cpu, action: e.action })),
+  };
+}

@@ -1,0 +1,618 @@
+// One emulated CPU: its softnet_data, its sources, its tasks and a small scheduler that runs
+// hardirq, softirq and task work in virtual time. The same object runs in the in-process engine
+// and inside a cpu-node process; only the carrier of PeerBatches differs.
+//
+// Execution model. Work runs in atomic steps (a hardirq, one NAPI poll, one task slice); a step's
+// effects happen at its start and it keeps the CPU busy for its cost. What other agents do to this
+// CPU's state — a remote enqueue under our queue lock, a NIC DMA into the ring — happens at its own
+// time, also while a step runs. At a step boundary the next work is chosen in kernel order:
+// hotplug, hardirqs, the rest of a running net_rx_action, pending softirqs, then tasks (FIFO).
+// Ties at equal virtual times: events before steps; events by (time, kind, sender, sequence).
+import type { CostModel, EmuConfig } from "./config.ts";
+import { exactWindowNs } from "./defaults.ts";
+import { Heap } from "./heap.ts";
+import {
+  deliverAt,
+  emptyBatch,
+  emptyPacketArrays,
+  type CpuCommand,
+  type PacketArrays,
+  type PeerBatch,
+} from "./messages.ts";
+import { NAPI_STATE_SCHED_THREADED } from "./napi.ts";
+import { LATENCY_BUCKETS_NS, type CpuCounters, type DropReason, type ExecContext, type RaiseSource } from "./results.ts";
+import { SoftnetData } from "./softnet-data.ts";
+import { newSource, sourceCount, sourceOwner, type SourceState } from "./sources.ts";
+import { PacketQueue } from "./packet-queue.ts";
+import * as rx from "./receive.ts";
+import * as softirq from "./softirq.ts";
+import * as hotplug from "./hotplug.ts";
+
+export type TaskKind = "ksoftirqd" | "backlog_napi" | "sender";
+
+export interface Task {
+  kind: TaskKind;
+  /** Source index for senders, -1 otherwise. */
+  source: number;
+  /** TASK_RUNNING (woken or on the run queue) vs TASK_INTERRUPTIBLE (asleep); parked when offline. */
+  state: "running" | "interruptible" | "parked";
+  onRq: boolean;
+}
+
+interface Timer {
+  at: number;
+  prio: number;
+  seq: number;
+  kind: "command" | "wake" | "sender";
+  command?: CpuCommand;
+  task?: Task;
+}
+
+/** A cursor over one kind of record in one delivered batch. */
+interface Cursor {
+  at: number;
+  kind: number;
+  from: number;
+  batchSeq: number;
+  idx: number;
+  len: number;
+  batch: PeerBatch;
+}
+
+const K_CPU_DEAD = 0;
+const K_QUEUE = 1;
+const K_FORWARD = 2;
+const K_ENQUEUE = 3;
+const K_FLUSH = 4;
+const K_RFS = 5;
+
+/** The run of net_rx_action in progress: it spans several poll steps (see softirq.ts). */
+export interface NetRxRun {
+  budget: number;
+  timeLimitJiffies: number;
+  list: import("./napi.ts").Napi[];
+  repoll: import("./napi.ts").Napi[];
+  context: ExecContext;
+  /** The task whose context runs it (ksoftirqd), or null for softirq on irq exit / bh enable. */
+  task: Task | null;
+  entryCharged: boolean;
+}
+
+export class Cpu {
+  readonly sd: SoftnetData;
+  readonly costs: CostModel;
+  readonly windowNs: number;
+  readonly threadsMode: boolean;
+  /** Global view of cpu_online_mask, updated by broadcast commands at their virtual time. */
+  readonly onlineMask: Uint8Array;
+  online = true;
+  /** Virtual time of the item being handled; during a step, the step's start. */
+  now = 0;
+  /** Time the current step ends. */
+  busyUntil = 0;
+  /** How far advance() has gone (items < clock are done). */
+  clock = 0;
+
+  readonly sources = new Map<number, SourceState>();
+  /** Packets waiting for netif_rx on this CPU: dev_cpu_dead re-injection and forwards. */
+  readonly reinject = new PacketQueue();
+
+  readonly backlogThread: Task = { kind: "backlog_napi", source: -1, state: "interruptible", onRq: false };
+  readonly ksoftirqd: Task = { kind: "ksoftirqd", source: -1, state: "interruptible", onRq: false };
+  readonly senderTasks = new Map<number, Task>();
+  readonly runqueue: Task[] = [];
+  lastTask: Task | null = null;
+
+  // Interrupt and softirq state.
+  ipiPending = 0;
+  readonly nicIrqPending: number[] = [];
+  softirqPending = false;
+  /** NET_RX is left to ksoftirqd (raised from hardirq on RT, or __do_softirq gave up). */
+  deferToKsoftirqd = false;
+  /** __do_softirq restart bookkeeping for softirq on irq exit. */
+  softirqRestarts = 0;
+  softirqChainStartNs = 0;
+  run: NetRxRun | null = null;
+  pendingHotplug: ("offline" | "online")[] = [];
+
+  // RPS IPI bookkeeping (IPI mode): targets enqueued to since the last flush; and, as a target,
+  // which enqueuers owe this CPU an IPI because their enqueue scheduled our backlog.
+  readonly remoteSinceFlush = new Set<number>();
+  flushSeq = 0;
+  readonly ipiOwed: Uint8Array;
+  readonly ipiOwedRaised: Int32Array;
+
+  // RFS per-pair counters (see messages.ts rfs_heads).
+  readonly rfsSent: Float64Array;
+  readonly rfsPassedSeen: Float64Array;
+  readonly rfsPassedFrom: Float64Array;
+  readonly rfsPassedReported: Float64Array;
+  readonly rfsOn: boolean;
+
+  /** Flow limiter history tables, one per enqueuing CPU (the kernel keeps it per enqueuer). */
+  readonly flowLimit = new Map<number, { history: Uint16Array; head: number; buckets: Uint8Array }>();
+  readonly flowLimitCpus: Uint8Array;
+
+  private readonly timers = new Heap<Timer>((a, b) => a.at < b.at || (a.at === b.at && (a.prio < b.prio || (a.prio === b.prio && a.seq < b.seq))));
+  private timerSeq = 0;
+  private readonly inbound = new Heap<Cursor>(
+    (a, b) =>
+      a.at < b.at ||
+      (a.at === b.at &&
+        (a.kind < b.kind || (a.kind === b.kind && (a.from < b.from || (a.from === b.from && (a.batchSeq < b.batchSeq || (a.batchSeq === b.batchSeq && a.idx < b.idx)))))))
+  );
+  private readonly batchSeqFrom: Int32Array;
+  private readonly outbox = new Map<number, PeerBatch>();
+  /** Commands scheduled and not yet applied (for promiseNs: they can make this CPU send). */
+  private pendingCommandTimes: number[] = [];
+  readonly maxLatencyMin: number;
+  readonly c: CpuCounters;
+  readonly reorderMax = new Map<number, number>();
+  warnLog: ((line: string) => void) | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly cfg: EmuConfig,
+  ) {
+    const n = cfg.cpus;
+    this.costs = cfg.costs;
+    this.windowNs = cfg.window_ns;
+    this.threadsMode = cfg.profile.backlog_threads;
+    this.sd = new SoftnetData(cfg.sysctls.dev_weight * cfg.sysctls.dev_weight_rx_bias);
+    if (this.threadsMode) this.sd.backlog.state |= 1 << 1; // NAPI_STATE_THREADED: backlog_napi_setup()
+    this.onlineMask = new Uint8Array(n).fill(1);
+    this.ipiOwed = new Uint8Array(n);
+    this.ipiOwedRaised = new Int32Array(n).fill(-1);
+    this.rfsSent = new Float64Array(n);
+    this.rfsPassedSeen = new Float64Array(n);
+    this.rfsPassedFrom = new Float64Array(n);
+    this.rfsPassedReported = new Float64Array(n);
+    this.rfsOn = cfg.sysctls.rps_sock_flow_entries > 0;
+    this.flowLimitCpus = new Uint8Array(n);
+    for (const c of cfg.sysctls.flow_limit_cpu_bitmap) if (c < n) this.flowLimitCpus[c] = 1;
+    this.batchSeqFrom = new Int32Array(n);
+    this.maxLatencyMin = exactWindowNs(cfg.costs);
+    this.c = newCounters(id, n);
+    for (let s = 0; s < sourceCount(cfg); s++) if (sourceOwner(cfg, s, this.onlineMask) === id) this.adoptSource(newSource(cfg, s), false, 0);
+    for (const ev of cfg.events) this.command({ kind: ev.action, cpu: ev.cpu, at_ns: ev.at_ns });
+  }
+
+  // ---------------------------------------------------------------- engine-facing API
+
+  deliver(batch: PeerBatch): void {
+    const seq = this.batchSeqFrom[batch.from]!++;
+    const add = (kind: number, len: number) => {
+      if (len > 0) this.inbound.push({ at: this.recordAt(batch, kind, 0), kind, from: batch.from, batchSeq: seq, idx: 0, len, batch });
+    };
+    add(K_CPU_DEAD, batch.cpu_dead.length);
+    add(K_QUEUE, batch.queue_handovers.length);
+    add(K_FORWARD, batch.forwarded.flow.length);
+    add(K_ENQUEUE, batch.enqueues.flow.length);
+    add(K_FLUSH, batch.flushes.at_ns.length);
+    add(K_RFS, batch.rfs_heads.at_ns.length);
+  }
+
+  command(cmd: CpuCommand): void {
+    this.pushTimer({ at: cmd.at_ns, prio: 0, seq: 0, kind: "command", command: cmd });
+    if (cmd.kind !== "rate") {
+      this.pendingCommandTimes.push(cmd.at_ns);
+      this.everHotplugged = true;
+    }
+  }
+
+  advance(untilNs: number): void {
+    for (;;) {
+      const tEvent = this.nextEventNs();
+      const tStep = this.hasWork() ? Math.max(this.now, this.busyUntil) : Infinity;
+      if (tEvent <= tStep) {
+        if (tEvent >= untilNs) break;
+        this.now = Math.max(this.now, tEvent);
+        this.handleEvent(tEvent);
+      } else {
+        if (tStep >= untilNs) break;
+        this.now = tStep;
+        this.step();
+      }
+    }
+    if (untilNs > this.clock && untilNs !== Infinity) this.clock = untilNs;
+  }
+
+  takeOutbox(): PeerBatch[] {
+    const out = [...this.outbox.values()];
+    this.outbox.clear();
+    return out;
+  }
+
+  promiseNs(inputBoundNs: number): number {
+    const t = Math.min(this.nextSendCapableNs(), this.inputsCanCauseSends() ? inputBoundNs : Infinity);
+    if (t === Infinity) return Infinity;
+    return deliverAt(t, this.maxLatencyMin, this.windowNs);
+  }
+
+  counters(): CpuCounters {
+    const sd = this.sd;
+    const c = this.c;
+    c.online = this.online;
+    c.processed = sd.processed;
+    c.dropped = sd.dropped;
+    c.time_squeeze = sd.time_squeeze;
+    c.received_rps = sd.received_rps;
+    c.input_qlen = sd.input_pkt_queue.length;
+    c.process_qlen = sd.process_queue.length;
+    let ring = 0;
+    for (const s of this.sources.values()) ring += s.ring.length;
+    c.queued = sd.backlogLen + ring + this.reinject.length;
+    c.now_ns = this.clock;
+    return structuredClone(c);
+  }
+
+  // ---------------------------------------------------------------- helpers used by the kernel files
+
+  jiffies(atNs: number): number {
+    return Math.floor((atNs * this.cfg.hz) / 1e9);
+  }
+
+  charge(ctx: ExecContext, ns: number): void {
+    this.busyUntil = Math.max(this.busyUntil, this.now) + ns;
+    this.c.busy_ns[ctx] += ns;
+  }
+
+  /** __raise_softirq_irqoff(NET_RX_SOFTIRQ), counted by where it came from. */
+  raiseNetRx(source: RaiseSource): void {
+    this.softirqPending = true;
+    this.c.softirq_raises[source]++;
+  }
+
+  /** The batch to `to`, created on first use. */
+  batchTo(to: number): PeerBatch {
+    let b = this.outbox.get(to);
+    if (!b) this.outbox.set(to, (b = emptyBatch(this.id, to)));
+    return b;
+  }
+
+  drop(reason: DropReason): void {
+    this.c.drops_by_reason[reason]++;
+  }
+
+  /** __netif_receive_skb(): the packet is consumed on this CPU at atNs. */
+  deliverSkb(flow: number, seq: number, injectNs: number, atNs: number): void {
+    this.sd.processed++;
+    const lat = atNs - injectNs;
+    const c = this.c;
+    let b = 0;
+    while (b < LATENCY_BUCKETS_NS.length && lat > LATENCY_BUCKETS_NS[b]!) b++;
+    c.latency_buckets[b]!++;
+    c.latency_sum_ns += lat;
+    if (lat > c.latency_max_ns) c.latency_max_ns = lat;
+    const max = this.reorderMax.get(flow);
+    if (max !== undefined && seq < max) c.reordered++;
+    else this.reorderMax.set(flow, seq);
+  }
+
+  /** wake_up_process(): false when the task was already running. */
+  wakeTask(t: Task, atNs: number): boolean {
+    if (t.state === "parked" || t.state === "running") return false;
+    t.state = "running";
+    if (atNs <= this.now) this.enqueueTask(t);
+    else this.pushTimer({ at: atNs, prio: 1, seq: 0, kind: "wake", task: t });
+    return true;
+  }
+
+  /** wakeup_softirqd() */
+  wakeKsoftirqd(): void {
+    this.deferToKsoftirqd = true;
+    if (this.wakeTask(this.ksoftirqd, this.now)) this.c.ksoftirqd_wakeups++;
+  }
+
+  enqueueTask(t: Task): void {
+    if (!t.onRq && t.state === "running") {
+      t.onRq = true;
+      this.runqueue.push(t);
+    }
+  }
+
+  /** The first of the RT kernel's do_softirq_post_smp_call_flush warnings is logged, all counted. */
+  warnPostSmpCallFlush(): void {
+    this.c.rt_flush_warnings++;
+    if (this.c.rt_flush_warnings === 1 && this.warnLog)
+      this.warnLog(
+        `WARNING: CPU: ${this.id} PID: 0 at kernel/softirq.c:316 do_softirq_post_smp_call_flush+0x2f/0x40 ` +
+          `(vt ${this.now} ns) Call Trace: flush_smp_call_function_queue <- do_idle <- cpu_startup_entry`,
+      );
+  }
+
+  adoptSource(s: SourceState, napiScheduled: boolean, atNs: number): void {
+    this.sources.set(s.index, s);
+    if (s.kind === "sender") {
+      const t: Task = { kind: "sender", source: s.index, state: "interruptible", onRq: false };
+      this.senderTasks.set(s.index, t);
+      this.scheduleSenderWake(t, atNs);
+    } else if (napiScheduled) {
+      s.napi.state |= 1;
+      softirq.napiScheduleDevice(this, s.napi);
+    }
+  }
+
+  scheduleSenderWake(t: Task, fromNs: number): void {
+    const s = this.sources.get(t.source);
+    if (!s) return;
+    const due = s.gen.peekNs();
+    if (due === Infinity) return;
+    this.pushTimer({ at: Math.max(due, fromNs), prio: 1, seq: 0, kind: "sender", task: t });
+  }
+
+  pushTimer(t: Timer): void {
+    t.seq = this.timerSeq++;
+    this.timers.push(t);
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private nextEventNs(): number {
+    let t = Infinity;
+    const tt = this.timers.peek();
+    if (tt) t = tt.at;
+    const ib = this.inbound.peek();
+    if (ib && ib.at < t) t = ib.at;
+    // A NIC whose IRQ is armed interrupts at its next arrival (or now, if the ring is not empty).
+    for (const s of this.sources.values()) {
+      if (s.kind !== "nic" || s.napi.state & 1) continue;
+      const at = s.ring.length > 0 ? this.now : s.gen.peekNs();
+      if (at < t) t = at;
+    }
+    return t;
+  }
+
+  private hasWork(): boolean {
+    return (
+      this.pendingHotplug.length > 0 ||
+      this.ipiPending > 0 ||
+      this.nicIrqPending.length > 0 ||
+      this.run !== null ||
+      this.reinject.length > 0 ||
+      (this.softirqPending && !this.deferToKsoftirqd && this.online) ||
+      this.runqueue.length > 0
+    );
+  }
+
+  private handleEvent(at: number): void {
+    const tt = this.timers.peek();
+    const ib = this.inbound.peek();
+    if (tt && tt.at === at && (!ib || ib.at > at || tt.prio === 0)) {
+      this.timers.pop();
+      this.handleTimer(tt);
+      return;
+    }
+    if (ib && ib.at === at) {
+      this.handleRecord(ib);
+      ib.idx++;
+      if (ib.idx >= ib.len) this.inbound.pop();
+      else {
+        ib.at = this.recordAt(ib.batch, ib.kind, ib.idx);
+        this.inbound.updateTop();
+      }
+      return;
+    }
+    // A NIC IRQ: packets reached an armed queue.
+    for (const s of this.sources.values()) {
+      if (s.kind !== "nic" || s.napi.state & 1) continue;
+      const t = s.ring.length > 0 ? this.now : s.gen.peekNs();
+      if (t === at) {
+        rx.nicFillRing(this, s, at);
+        s.napi.state |= 1; // the IRQ is masked until the NAPI completes (napi_schedule in the handler)
+        this.nicIrqPending.push(s.index);
+        return;
+      }
+    }
+  }
+
+  private handleTimer(t: Timer): void {
+    if (t.kind === "wake") {
+      if (t.task && t.task.state === "running") this.enqueueTask(t.task);
+    } else if (t.kind === "sender") {
+      const task = t.task!;
+      if (this.senderTasks.get(task.source) === task && task.state === "interruptible") {
+        task.state = "running";
+        this.enqueueTask(task);
+      }
+    } else if (t.command) {
+      this.applyCommand(t.command);
+    }
+  }
+
+  private applyCommand(cmd: CpuCommand): void {
+    if (cmd.kind === "rate") {
+      const s = this.sources.get(cmd.source);
+      if (s) {
+        if (s.kind === "nic") rx.nicFillRing(this, s, cmd.at_ns);
+        s.gen.setRate(cmd.pps, cmd.at_ns);
+        const task = this.senderTasks.get(cmd.source);
+        if (task && task.state === "interruptible") this.scheduleSenderWake(task, cmd.at_ns);
+      }
+      return;
+    }
+    const i = this.pendingCommandTimes.indexOf(cmd.at_ns);
+    if (i >= 0) this.pendingCommandTimes.splice(i, 1);
+    this.onlineMask[cmd.cpu] = cmd.kind === "online" ? 1 : 0;
+    if (cmd.cpu === this.id) {
+      if (cmd.kind === "offline" && this.online) this.pendingHotplug.push("offline");
+      if (cmd.kind === "online" && !this.online) this.pendingHotplug.push("online");
+    }
+    if (this.online) hotplug.rehomeSources(this);
+  }
+
+  private handleRecord(cur: Cursor): void {
+    const b = cur.batch;
+    const i = cur.idx;
+    switch (cur.kind) {
+      case K_ENQUEUE: {
+        const e = b.enqueues;
+        this.c.packets_in++;
+        rx.enqueueFromRemote(this, b.from, e.flow[i]!, e.seq[i]!, e.source[i]!, e.inject_ns[i]!, e.send_ns[i]!);
+        break;
+      }
+      case K_FORWARD: {
+        const e = b.forwarded;
+        this.c.packets_in++;
+        if (!this.online) rx.forward(this, e.flow[i]!, e.seq[i]!, e.source[i]!, e.inject_ns[i]!);
+        else this.reinject.push(e.flow[i]!, e.seq[i]!, e.source[i]!, e.inject_ns[i]!);
+        break;
+      }
+      case K_FLUSH:
+        rx.ipiFlushArrived(this, b.from, b.flushes.flush_id[i]!, b.flushes.raised_softirq[i]! === 1);
+        break;
+      case K_QUEUE:
+        hotplug.queueHandoverArrived(this, b.queue_handovers[i]!);
+        break;
+      case K_CPU_DEAD:
+        hotplug.cpuDeadArrived(this, b.cpu_dead[i]!);
+        break;
+      case K_RFS:
+        this.rfsPassedSeen[b.from] = Math.max(this.rfsPassedSeen[b.from]!, b.rfs_heads.passed[i]!);
+        break;
+    }
+  }
+
+  private recordAt(b: PeerBatch, kind: number, i: number): number {
+    const L = this.costs;
+    const w = this.windowNs;
+    switch (kind) {
+      case K_ENQUEUE:
+        return deliverAt(b.enqueues.send_ns[i]!, L.rps_latency_ns, w);
+      case K_FORWARD:
+        return deliverAt(b.forwarded.send_ns[i]!, L.rps_latency_ns, w);
+      case K_FLUSH:
+        return deliverAt(b.flushes.at_ns[i]!, L.ipi_latency_ns, w);
+      case K_QUEUE:
+        return deliverAt(b.queue_handovers[i]!.at_ns, L.hotplug_latency_ns, w);
+      case K_CPU_DEAD:
+        return deliverAt(b.cpu_dead[i]!.at_ns, L.hotplug_latency_ns, w);
+      default:
+        return deliverAt(b.rfs_heads.at_ns[i]!, L.rps_latency_ns, w);
+    }
+  }
+
+  /** Run one atomic piece of work at this.now. */
+  private step(): void {
+    if (this.pendingHotplug.length > 0 && this.run === null) {
+      const what = this.pendingHotplug.shift()!;
+      if (what === "offline") hotplug.cpuOffline(this);
+      else hotplug.cpuOnline(this);
+      return;
+    }
+    if (!this.online) {
+      // An offline CPU runs nothing; what reaches it is forwarded or ignored.
+      this.ipiPending = 0;
+      this.nicIrqPending.length = 0;
+      this.runqueue.length = 0;
+      this.softirqPending = false;
+      this.run = null;
+      if (this.reinject.length > 0) rx.forwardAll(this, this.reinject);
+      return;
+    }
+    if (this.ipiPending > 0 || this.nicIrqPending.length > 0) return softirq.hardirq(this);
+    if (this.reinject.length > 0) return rx.reinjectStep(this);
+    if (this.run) return softirq.netRxActionPoll(this);
+    if (this.softirqPending && !this.deferToKsoftirqd) return softirq.doSoftirq(this, "softirq", null);
+    const task = this.runqueue.shift();
+    if (task) {
+      task.onRq = false;
+      return this.runTask(task);
+    }
+  }
+
+  private runTask(task: Task): void {
+    if (this.lastTask !== task) this.charge("task", this.costs.context_switch_ns);
+    this.lastTask = task;
+    switch (task.kind) {
+      case "sender":
+        return rx.senderStep(this, task);
+      case "backlog_napi":
+        return softirq.backlogThreadStep(this, task);
+      case "ksoftirqd":
+        return softirq.ksoftirqdStep(this, task);
+    }
+  }
+
+  /** Earliest time this CPU could emit a record with no further input. */
+  private nextSendCapableNs(): number {
+    const base = Math.max(this.clock, this.busyUntil, this.now);
+    if (this.remoteSinceFlush.size > 0 || this.run !== null || this.reinject.length > 0) return base;
+    let t = Infinity;
+    for (const s of this.sources.values()) {
+      if (s.napi.state & 1 || s.ring.length > 0) return base;
+      const at = s.gen.peekNs();
+      if (at < t) t = at;
+    }
+    for (const at of this.pendingCommandTimes) if (at < t) t = at;
+    if (this.pendingHotplug.length > 0) return base;
+    if (this.rfsOn && this.sd.backlogLen > 0) return base;
+    return t === Infinity ? t : Math.max(t, base);
+  }
+
+  /**
+   * Inputs that can make this CPU send: RFS head reports, and once hotplug is in play, forwards
+   * and hand-overs (an offline CPU forwards what reaches it; a survivor re-injects it).
+   */
+  private inputsCanCauseSends(): boolean {
+    return this.rfsOn || this.everHotplugged;
+  }
+
+  everHotplugged = false;
+
+  /** Packets moved into batches (conservation: in_flight = Σ out − Σ in). */
+  countOut(n: number): void {
+    this.c.packets_out += n;
+  }
+
+  emptyPackets(): PacketArrays {
+    return emptyPacketArrays();
+  }
+
+  flowLimited(enqueuer: number): boolean {
+    return this.flowLimitCpus[enqueuer] === 1;
+  }
+
+  get napiSchedThreaded(): number {
+    return NAPI_STATE_SCHED_THREADED;
+  }
+}
+
+function newCounters(cpu: number, n: number): CpuCounters {
+  return {
+    cpu,
+    online: true,
+    processed: 0,
+    dropped: 0,
+    time_squeeze: 0,
+    received_rps: 0,
+    flow_limit_count: 0,
+    input_qlen: 0,
+    process_qlen: 0,
+    ipis_sent: 0,
+    net_rx_softirqs: 0,
+    thread_wakeups: 0,
+    lost_wakeups: 0,
+    ksoftirqd_wakeups: 0,
+    rt_flush_warnings: 0,
+    softirq_raises: { nic_irq: 0, rps_ipi: 0, local_enqueue: 0, repoll: 0, hotplug: 0 },
+    busy_ns: { hardirq: 0, softirq: 0, task: 0, idle_flush: 0 },
+    drops_by_reason: { rx_ring_full: 0, cpu_backlog: 0, flow_limit: 0 },
+    injected: 0,
+    queued: 0,
+    reordered: 0,
+    latency_buckets: new Array<number>(LATENCY_BUCKETS_NS.length + 1).fill(0),
+    latency_sum_ns: 0,
+    latency_max_ns: 0,
+    hotplug_offline: 0,
+    hotplug_online: 0,
+    now_ns: 0,
+    packets_out: 0,
+    packets_in: 0,
+    attributed: {
+      ipis_sent: new Array<number>(n).fill(0),
+      flow_limit_count: new Array<number>(n).fill(0),
+      ipi_softirq_flushes: Array.from({ length: n }, () => []),
+    },
+  };
+}

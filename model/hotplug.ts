@@ -1,0 +1,142 @@
+// CPU hotplug: offline runs dev_cpu_dead() for the dead CPU — its backlog is re-injected through
+// netif_rx on a survivor — parks its threads and moves its IRQs; online brings empty queues and
+// unparked threads, with every counter kept (DESIGN.md §1.7).
+// see net/core/dev.c: dev_cpu_dead()
+import type { Cpu } from "./cpu.ts";
+import type { CpuDeadHandover, QueueHandover } from "./messages.ts";
+import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
+import { lowestOnline, newSource, sourceOwner, type SourceState } from "./sources.ts";
+import * as rx from "./receive.ts";
+
+/** The CPU goes away: hand its queues and sources on, park its threads. */
+export function cpuOffline(cpu: Cpu): void {
+  const sd = cpu.sd;
+  cpu.online = false;
+  cpu.everHotplugged = true;
+  cpu.c.hotplug_offline++;
+  cpu.c.online = false;
+  const survivor = lowestOnline(cpu.onlineMask);
+
+  // Pending IPIs of a dead CPU: every step of ours ends with a flush, so none are left here.
+  rx.flushRpsIpis(cpu, cpu.now, false);
+
+  // The device NAPIs on poll_list move with their queues (below); the backlog's state is reset.
+  sd.poll_list = [];
+  sd.backlog.listed = false;
+  sd.backlog.state &= NAPI_STATE_THREADED;
+  sd.in_net_rx_action = false;
+  sd.in_napi_threaded_poll = false;
+
+  // process_queue first, then input_pkt_queue, to netif_rx() on the survivor.
+  const h: CpuDeadHandover = { oldcpu: cpu.id, at_ns: cpu.now, packets: cpu.emptyPackets() };
+  for (const q of [sd.process_queue, sd.input_pkt_queue]) {
+    while (q.length > 0) {
+      rx.rfsPassed(cpu, q.peekEnqueuer());
+      h.packets.flow.push(q.peekFlow());
+      h.packets.seq.push(q.peekSeq());
+      h.packets.source.push(q.peekSource());
+      h.packets.inject_ns.push(q.peekInject());
+      q.shift();
+      sd.input_queue_head++;
+    }
+  }
+  if (h.packets.flow.length > 0) {
+    cpu.batchTo(survivor).cpu_dead.push(h);
+    cpu.countOut(h.packets.flow.length);
+  }
+  rx.rfsReport(cpu, cpu.now);
+  if (cpu.reinject.length > 0) rx.forwardAll(cpu, cpu.reinject);
+
+  for (const s of [...cpu.sources.values()]) handOver(cpu, s, sourceOwner(cpu.cfg, s.index, cpu.onlineMask));
+
+  // smpboot parks backlog_napi/N and ksoftirqd/N; nothing runs here any more.
+  cpu.backlogThread.state = "parked";
+  cpu.ksoftirqd.state = "parked";
+  cpu.backlogThread.onRq = false;
+  cpu.ksoftirqd.onRq = false;
+  cpu.runqueue.length = 0;
+  cpu.ipiPending = 0;
+  cpu.nicIrqPending.length = 0;
+  cpu.softirqPending = false;
+  cpu.deferToKsoftirqd = false;
+  cpu.run = null;
+  cpu.ipiOwed.fill(0);
+  cpu.lastTask = null;
+}
+
+/** The CPU comes back: empty queues, threads unparked, counters untouched. */
+export function cpuOnline(cpu: Cpu): void {
+  cpu.online = true;
+  cpu.c.online = true;
+  cpu.c.hotplug_online++;
+  cpu.backlogThread.state = "interruptible";
+  cpu.ksoftirqd.state = "interruptible";
+  rehomeSources(cpu);
+}
+
+/**
+ * Give away the sources whose owner changed with the online mask (IRQ affinity, task pinning).
+ * A NIC queue whose NAPI is being polled moves when the poll completes, as an IRQ does.
+ */
+export function rehomeSources(cpu: Cpu): void {
+  if (!cpu.online) return;
+  for (const s of [...cpu.sources.values()]) {
+    const owner = sourceOwner(cpu.cfg, s.index, cpu.onlineMask);
+    if (owner === cpu.id) continue;
+    if (s.kind === "nic" && s.napi.state & NAPI_STATE_SCHED) continue;
+    handOver(cpu, s, owner);
+  }
+}
+
+function handOver(cpu: Cpu, s: SourceState, to: number): void {
+  if (s.kind === "nic") rx.nicFillRing(cpu, s, cpu.now);
+  const scheduled = s.kind === "nic" && (s.napi.state & NAPI_STATE_SCHED) !== 0;
+  const h: QueueHandover = {
+    queue: s.index,
+    at_ns: cpu.now,
+    napi_scheduled: scheduled,
+    ring: cpu.emptyPackets(),
+    generator: s.gen.save(),
+  };
+  s.ring.drainInto(h.ring);
+  cpu.countOut(h.ring.flow.length);
+  cpu.batchTo(to).queue_handovers.push(h);
+  cpu.sources.delete(s.index);
+  // Off every list of ours: poll_list, the running net_rx_action's lists, the IRQ queue.
+  cpu.sd.poll_list = cpu.sd.poll_list.filter((n) => n !== s.napi);
+  if (cpu.run) {
+    cpu.run.list = cpu.run.list.filter((n) => n !== s.napi);
+    cpu.run.repoll = cpu.run.repoll.filter((n) => n !== s.napi);
+  }
+  const irq = cpu.nicIrqPending.indexOf(s.index);
+  if (irq >= 0) cpu.nicIrqPending.splice(irq, 1);
+  const task = cpu.senderTasks.get(s.index);
+  if (task) {
+    cpu.senderTasks.delete(s.index);
+    const i = cpu.runqueue.indexOf(task);
+    if (i >= 0) cpu.runqueue.splice(i, 1);
+    if (cpu.lastTask === task) cpu.lastTask = null;
+  }
+}
+
+export function queueHandoverArrived(cpu: Cpu, h: QueueHandover): void {
+  cpu.c.packets_in += h.ring.flow.length;
+  const s = newSource(cpu.cfg, h.queue, h.generator);
+  for (let i = 0; i < h.ring.flow.length; i++) s.ring.push(h.ring.flow[i]!, h.ring.seq[i]!, h.ring.source[i]!, h.ring.inject_ns[i]!, cpu.id);
+  if (!cpu.online) {
+    // Sent to us before we went away: pass it on.
+    cpu.sources.set(s.index, s);
+    if (h.napi_scheduled) s.napi.state |= NAPI_STATE_SCHED;
+    handOver(cpu, s, sourceOwner(cpu.cfg, s.index, cpu.onlineMask));
+    return;
+  }
+  cpu.adoptSource(s, h.napi_scheduled, cpu.now);
+  rehomeSources(cpu);
+}
+
+export function cpuDeadArrived(cpu: Cpu, h: CpuDeadHandover): void {
+  const p = h.packets;
+  cpu.c.packets_in += p.flow.length;
+  for (let i = 0; i < p.flow.length; i++) cpu.reinject.push(p.flow[i]!, p.seq[i]!, p.source[i]!, p.inject_ns[i]!, cpu.id);
+  if (!cpu.online) rx.forwardAll(cpu, cpu.reinject);
+}

@@ -1,0 +1,332 @@
+// The receive path up to the backlog: get_rps_cpu, skb_flow_limit, enqueue_to_backlog,
+// napi_schedule_rps, netif_receive_skb / netif_rx, and the loopback sender.
+// see net/core/dev.c
+import type { Cpu, Task } from "./cpu.ts";
+import { NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, napiSchedulePrep, type Napi } from "./napi.ts";
+import type { PacketQueue } from "./packet-queue.ts";
+import { flowHash, reciprocalScale } from "./rng.ts";
+import { lowestOnline, type SourceState } from "./sources.ts";
+
+/** FLOW_LIMIT_HISTORY: the flow limiter remembers the last 128 enqueues. */
+const FLOW_LIMIT_HISTORY = 128;
+
+/** The NIC DMAs every packet that arrived up to atNs into the ring; a full ring drops. */
+export function nicFillRing(cpu: Cpu, s: SourceState, atNs: number): void {
+  const g = s.gen;
+  while (g.peekNs() <= atNs) {
+    const at = g.take();
+    cpu.c.injected++;
+    if (s.ring.length >= s.ringSize) cpu.drop("rx_ring_full");
+    else s.ring.push(g.flow, g.seq, s.index, at, cpu.id);
+  }
+}
+
+/**
+ * get_rps_cpu(): the CPU whose backlog should take this packet, or -1 to handle it here.
+ * An offline target gives -1: no re-hash (DESIGN.md §1.2).
+ * see net/core/dev.c: get_rps_cpu()
+ */
+export function getRpsCpu(cpu: Cpu, rpsCpus: readonly number[], s: SourceState | null, flow: number): number {
+  const rfs = s !== null && cpu.rfsOn && s.rpsFlowCnt > 0;
+  if (rpsCpus.length === 0 && !rfs) return -1;
+  const hash = flowHash(flow, cpu.cfg.seed);
+  const online = cpu.onlineMask;
+  if (rfs) {
+    const nextCpu = rfsDesiredCpu(cpu, flow);
+    if (nextCpu >= 0) {
+      const slot = hash & (s.rpsFlowCnt - 1);
+      let tcpu = s.rfsCpu[slot]!;
+      // Move the flow only when its old CPU can no longer reorder it: unset, offline, or every
+      // packet we queued there (last_qtail) has left its backlog (input_queue_head passed it).
+      if (tcpu !== nextCpu && (tcpu < 0 || !online[tcpu] || cpu.rfsPassedSeen[tcpu]! - s.rfsLastQtail[slot]! >= 0)) {
+        tcpu = nextCpu;
+        s.rfsCpu[slot] = nextCpu; // set_rps_cpu()
+        s.rfsLastQtail[slot] = cpu.rfsPassedSeen[nextCpu]!;
+      }
+      if (tcpu >= 0 && online[tcpu]) return tcpu;
+    }
+  }
+  if (rpsCpus.length > 0) {
+    const tcpu = rpsCpus[reciprocalScale(hash, rpsCpus.length)]!;
+    if (online[tcpu]) return tcpu;
+  }
+  return -1;
+}
+
+/**
+ * rps_sock_flow_table: where the flow's consumer last called recvmsg(). The emulator pins each
+ * flow's consumer to a CPU chosen by a seeded hash; a consumer whose CPU is offline has no entry.
+ */
+function rfsDesiredCpu(cpu: Cpu, flow: number): number {
+  const c = reciprocalScale(flowHash(flow, cpu.cfg.seed ^ 0x5f5f5f5f), cpu.cfg.cpus);
+  return cpu.onlineMask[c] ? c : -1;
+}
+
+/** After an enqueue on `target` through an RFS slot, remember its tail (rflow->last_qtail). */
+function rfsSaveTail(cpu: Cpu, s: SourceState | null, flow: number, target: number): void {
+  if (!cpu.rfsOn) return;
+  const tail = ++cpu.rfsSent[target]!;
+  if (s === null || s.rpsFlowCnt === 0) return;
+  const slot = flowHash(flow, cpu.cfg.seed) & (s.rpsFlowCnt - 1);
+  if (s.rfsCpu[slot] === target) s.rfsLastQtail[slot] = tail;
+}
+
+/**
+ * skb_flow_limit(): only when the target's backlog is at least half full, and only for enqueuing
+ * CPUs in flow_limit_cpu_bitmap. The history table is the enqueuer's; this CPU keeps the part of
+ * it that concerns its own backlog (exact while one target at a time is over half full).
+ */
+function skbFlowLimit(cpu: Cpu, enqueuer: number, flow: number, qlen: number): boolean {
+  if (qlen < cpu.cfg.sysctls.netdev_max_backlog >> 1) return false;
+  if (!cpu.flowLimited(enqueuer)) return false;
+  let fl = cpu.flowLimit.get(enqueuer);
+  if (!fl) {
+    fl = { history: new Uint16Array(FLOW_LIMIT_HISTORY), head: 0, buckets: new Uint8Array(cpu.cfg.sysctls.flow_limit_table_len) };
+    cpu.flowLimit.set(enqueuer, fl);
+  }
+  const newFlow = flowHash(flow, cpu.cfg.seed) & (fl.buckets.length - 1);
+  const oldFlow = fl.history[fl.head]!;
+  fl.history[fl.head] = newFlow;
+  fl.head = (fl.head + 1) & (FLOW_LIMIT_HISTORY - 1);
+  if (fl.buckets[oldFlow]) fl.buckets[oldFlow]!--;
+  if (++fl.buckets[newFlow]! > FLOW_LIMIT_HISTORY >> 1) {
+    cpu.c.attributed.flow_limit_count[enqueuer]!++;
+    return true;
+  }
+  return false;
+}
+
+/**
+ * enqueue_to_backlog() on this CPU's backlog, run by the CPU that owns the queue (the kernel takes
+ * the target's lock from the enqueuing CPU; here the enqueue travels to the owner and runs there).
+ * Returns false when dropped; every drop is counted on this (the target) CPU.
+ * see net/core/dev.c: enqueue_to_backlog()
+ */
+export function enqueueToBacklog(
+  cpu: Cpu,
+  enqueuer: number,
+  flow: number,
+  seq: number,
+  source: number,
+  injectNs: number,
+  sendNs: number,
+): boolean {
+  const sd = cpu.sd;
+  const qlen = sd.input_pkt_queue.length;
+  if (qlen <= cpu.cfg.sysctls.netdev_max_backlog) {
+    if (!skbFlowLimit(cpu, enqueuer, flow, qlen)) {
+      // We own the queue lock: SCHED can be tested and set without atomics.
+      if (qlen === 0 && napiSchedulePrep(sd.backlog)) napiScheduleRps(cpu, enqueuer, sendNs);
+      sd.input_pkt_queue.push(flow, seq, source, injectNs, enqueuer);
+      sd.input_queue_tail++;
+      return true;
+    }
+    cpu.drop("flow_limit");
+  } else {
+    cpu.drop("cpu_backlog");
+  }
+  sd.dropped++;
+  rfsPassed(cpu, enqueuer);
+  return false;
+}
+
+/**
+ * napi_schedule_rps(): schedule this CPU's backlog for `enqueuer`.
+ * see net/core/dev.c: napi_schedule_rps()
+ */
+function napiScheduleRps(cpu: Cpu, enqueuer: number, sendNs: number): void {
+  if (enqueuer === cpu.id) return napiSchedule(cpu, cpu.sd.backlog, true, "local_enqueue", cpu.now);
+  if (cpu.threadsMode) {
+    // __napi_schedule_irqoff(&sd->backlog) on the enqueuing CPU: the thread is not its own.
+    const wakeAt = Math.max(cpu.now, sendNs + cpu.costs.wakeup_latency_ns);
+    return napiSchedule(cpu, cpu.sd.backlog, false, "local_enqueue", wakeAt);
+  }
+  // IPI mode: we are now on the enqueuer's rps_ipi_list; its next flush sends the IPI.
+  cpu.ipiOwed[enqueuer] = 1;
+}
+
+/**
+ * ____napi_schedule(): a threaded NAPI wakes its thread — except this CPU's own backlog thread
+ * with the use_local_napi shortcut — others go on poll_list and raise NET_RX.
+ * see net/core/dev.c: ____napi_schedule()
+ */
+export function napiSchedule(cpu: Cpu, napi: Napi, local: boolean, raise: "local_enqueue" | "rps_ipi" | "nic_irq" | "hotplug", wakeAt: number): void {
+  const p = cpu.cfg.profile;
+  if (napi.state & NAPI_STATE_THREADED && !(local && p.local_napi_shortcut)) {
+    const thread = cpu.backlogThread;
+    // Before patch 1 the bit was skipped for a sleeping thread, relying on a `woken` flag that
+    // smpboot threads do not have: that wake-up is lost.
+    if (p.threaded_wakeup === "unconditional" || thread.state !== "interruptible") napi.state |= NAPI_STATE_SCHED_THREADED;
+    else cpu.c.lost_wakeups++;
+    if (cpu.wakeTask(thread, wakeAt)) cpu.c.thread_wakeups++;
+    return;
+  }
+  if (!napi.listed) {
+    napi.listed = true;
+    cpu.sd.poll_list.push(napi);
+  }
+  if (!cpu.sd.in_net_rx_action) cpu.raiseNetRx(raise);
+}
+
+/** An enqueue record from a peer reached this CPU. */
+export function enqueueFromRemote(cpu: Cpu, from: number, flow: number, seq: number, source: number, injectNs: number, sendNs: number): void {
+  if (!cpu.online) return forward(cpu, flow, seq, source, injectNs);
+  enqueueToBacklog(cpu, from, flow, seq, source, injectNs, sendNs);
+}
+
+/** Hand a packet that reached an offline CPU to the survivor's netif_rx (dev_cpu_dead's job). */
+export function forward(cpu: Cpu, flow: number, seq: number, source: number, injectNs: number): void {
+  const to = lowestOnline(cpu.onlineMask);
+  const f = cpu.batchTo(to).forwarded;
+  f.flow.push(flow);
+  f.seq.push(seq);
+  f.source.push(source);
+  f.inject_ns.push(injectNs);
+  f.send_ns.push(cpu.now);
+  cpu.countOut(1);
+}
+
+export function forwardAll(cpu: Cpu, q: PacketQueue): void {
+  while (q.length > 0) {
+    forward(cpu, q.peekFlow(), q.peekSeq(), q.peekSource(), q.peekInject());
+    q.shift();
+  }
+}
+
+/** Send one packet towards `target`'s backlog at atNs (the local one is a direct call). */
+function enqueueTo(cpu: Cpu, target: number, s: SourceState | null, flow: number, seq: number, source: number, injectNs: number, atNs: number): void {
+  rfsSaveTail(cpu, s, flow, target);
+  if (target === cpu.id) {
+    enqueueToBacklog(cpu, cpu.id, flow, seq, source, injectNs, atNs);
+    return;
+  }
+  const e = cpu.batchTo(target).enqueues;
+  e.flow.push(flow);
+  e.seq.push(seq);
+  e.source.push(source);
+  e.inject_ns.push(injectNs);
+  e.send_ns.push(atNs);
+  cpu.countOut(1);
+  if (!cpu.threadsMode) cpu.remoteSinceFlush.add(target);
+}
+
+/**
+ * netif_receive_skb() from a device poll at atNs: RPS, or straight into the stack here.
+ * Returns the CPU cost of the packet after the driver's part.
+ */
+export function netifReceiveSkb(cpu: Cpu, s: SourceState, flow: number, seq: number, injectNs: number, atNs: number): number {
+  const target = getRpsCpu(cpu, s.rpsCpus, s, flow);
+  if (target >= 0) {
+    enqueueTo(cpu, target, s, flow, seq, s.index, injectNs, atNs);
+    return cpu.costs.rps_enqueue_per_packet_ns;
+  }
+  cpu.deliverSkb(flow, seq, injectNs, atNs + cpu.costs.process_per_packet_ns);
+  return cpu.costs.process_per_packet_ns;
+}
+
+/** netif_rx(): RPS, or the local backlog (never processed in place). */
+export function netifRx(cpu: Cpu, flow: number, seq: number, source: number, injectNs: number, atNs: number): void {
+  const s = cpu.sources.get(source) ?? null;
+  const rpsCpus = s ? s.rpsCpus : rpsCpusOf(cpu, source);
+  let target = getRpsCpu(cpu, rpsCpus, s, flow);
+  if (target < 0) target = cpu.id;
+  enqueueTo(cpu, target, s, flow, seq, source, injectNs, atNs);
+}
+
+function rpsCpusOf(cpu: Cpu, source: number): readonly number[] {
+  const nq = cpu.cfg.queues.length;
+  return source < nq ? cpu.cfg.queues[source]!.rps_cpus : cpu.cfg.senders[source - nq]!.rps_cpus;
+}
+
+/**
+ * net_rps_action_and_irq_enable(): send the RPS IPIs this CPU owes. The targets decide which
+ * ones are due (see messages.ts FlushRecords); `raisedSoftirq` marks a NET_RX raised only for this.
+ */
+export function flushRpsIpis(cpu: Cpu, atNs: number, raisedSoftirq: boolean): void {
+  if (cpu.remoteSinceFlush.size === 0) return;
+  const id = ++cpu.flushSeq;
+  for (const target of cpu.remoteSinceFlush) {
+    const f = cpu.batchTo(target).flushes;
+    f.at_ns.push(atNs);
+    f.flush_id.push(id);
+    f.raised_softirq.push(raisedSoftirq ? 1 : 0);
+  }
+  cpu.remoteSinceFlush.clear();
+}
+
+/** A peer's flush arrived: if its enqueue scheduled our backlog, its IPI is here now. */
+export function ipiFlushArrived(cpu: Cpu, from: number, flushId: number, raised: boolean): void {
+  if (!cpu.ipiOwed[from]) return;
+  cpu.ipiOwed[from] = 0;
+  if (!cpu.online) return; // net_rps_send_ipi() skips offline CPUs
+  cpu.ipiPending++;
+  cpu.c.attributed.ipis_sent[from]!++;
+  if (raised) cpu.c.attributed.ipi_softirq_flushes[from]!.push(flushId);
+}
+
+/** rps_trigger_softirq(): the IPI's callback on this CPU. */
+export function rpsTriggerSoftirq(cpu: Cpu): void {
+  napiSchedule(cpu, cpu.sd.backlog, true, "rps_ipi", cpu.now);
+  cpu.sd.received_rps++;
+}
+
+/** A packet left this CPU's backlog: RFS accounting per enqueuer (see messages.ts rfs_heads). */
+export function rfsPassed(cpu: Cpu, enqueuer: number): void {
+  if (cpu.rfsOn) cpu.rfsPassedFrom[enqueuer]!++;
+}
+
+/** Report moved input_queue_heads to the enqueuers (RFS only). */
+export function rfsReport(cpu: Cpu, atNs: number): void {
+  if (!cpu.rfsOn) return;
+  for (let e = 0; e < cpu.cfg.cpus; e++) {
+    const passed = cpu.rfsPassedFrom[e]!;
+    if (passed === cpu.rfsPassedReported[e]) continue;
+    cpu.rfsPassedReported[e] = passed;
+    if (e === cpu.id) cpu.rfsPassedSeen[e] = passed;
+    else {
+      const r = cpu.batchTo(e).rfs_heads;
+      r.at_ns.push(atNs);
+      r.passed.push(passed);
+    }
+  }
+}
+
+/**
+ * A loopback sender's time slice: one sendmsg() → netif_rx() inside local_bh_disable/enable;
+ * the bh enable runs NET_RX if it was raised (next step) and sends the IPIs (flush).
+ */
+export function senderStep(cpu: Cpu, task: Task): void {
+  const s = cpu.sources.get(task.source);
+  if (!s || s.gen.peekNs() > cpu.now) {
+    task.state = "interruptible";
+    cpu.scheduleSenderWake(task, cpu.now);
+    return;
+  }
+  s.gen.take();
+  cpu.c.injected++;
+  const start = Math.max(cpu.now, cpu.busyUntil);
+  cpu.charge("task", cpu.costs.send_per_packet_ns);
+  netifRx(cpu, s.gen.flow, s.gen.seq, s.index, start, cpu.busyUntil);
+  cpu.charge("task", cpu.costs.rps_enqueue_per_packet_ns);
+  flushRpsIpis(cpu, cpu.busyUntil, true);
+  if (s.gen.peekNs() <= cpu.busyUntil) cpu.enqueueTask(task);
+  else {
+    task.state = "interruptible";
+    cpu.scheduleSenderWake(task, cpu.busyUntil);
+  }
+}
+
+/** dev_cpu_dead()'s re-injection (and forwarded packets) through netif_rx on this CPU. */
+export function reinjectStep(cpu: Cpu): void {
+  const q = cpu.reinject;
+  let t = Math.max(cpu.now, cpu.busyUntil);
+  while (q.length > 0) {
+    netifRx(cpu, q.peekFlow(), q.peekSeq(), q.peekSource(), q.peekInject(), t);
+    q.shift();
+    t += cpu.costs.rps_enqueue_per_packet_ns;
+  }
+  cpu.charge("task", t - Math.max(cpu.now, cpu.busyUntil));
+  flushRpsIpis(cpu, cpu.busyUntil, true);
+}
+
+export { NAPI_STATE_SCHED };

@@ -1,0 +1,266 @@
+// Hardirqs, NET_RX softirq processing and the threads that poll: net_rx_action, napi_poll,
+// process_backlog, the device poll, backlog_napi/N and ksoftirqd/N.
+// see net/core/dev.c, kernel/softirq.c, kernel/smp.c
+import type { Cpu, Task } from "./cpu.ts";
+import { NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, type Napi } from "./napi.ts";
+import type { ExecContext } from "./results.ts";
+import * as rx from "./receive.ts";
+import { rehomeSources } from "./hotplug.ts";
+
+/** __do_softirq() gives up after 10 restarts or 2 ms and wakes ksoftirqd. */
+const MAX_SOFTIRQ_RESTART = 10;
+const MAX_SOFTIRQ_TIME_NS = 2_000_000;
+
+/**
+ * Pending hardirqs: NIC IRQs and call-function IPIs. An IPI that finds the CPU polling in idle is
+ * not an interrupt: do_idle() runs flush_smp_call_function_queue(), and on PREEMPT_RT
+ * do_softirq_post_smp_call_flush() warns when a callback raised a softirq (DESIGN.md §1.6).
+ */
+export function hardirq(cpu: Cpu): void {
+  const idle =
+    cpu.cfg.idle_poll &&
+    cpu.nicIrqPending.length === 0 &&
+    cpu.busyUntil <= cpu.now &&
+    cpu.run === null &&
+    cpu.runqueue.length === 0 &&
+    !cpu.softirqPending;
+  if (idle) return idleFlush(cpu);
+
+  cpu.charge("hardirq", cpu.costs.irq_entry_ns);
+  for (const q of cpu.nicIrqPending) {
+    const s = cpu.sources.get(q);
+    if (s) napiScheduleDevice(cpu, s.napi);
+  }
+  cpu.nicIrqPending.length = 0;
+  const ipis = cpu.ipiPending;
+  for (let i = 0; i < ipis; i++) rx.rpsTriggerSoftirq(cpu);
+  cpu.ipiPending = 0;
+  // irq_exit(): on PREEMPT_RT a softirq raised in hardirq context (the IPI) goes to ksoftirqd;
+  // the NIC's handler is force-threaded there and runs its softirq on the way out, like non-RT.
+  if (ipis > 0 && cpu.softirqPending && cpu.cfg.profile.preempt_rt) cpu.wakeKsoftirqd();
+  else startChain(cpu);
+}
+
+/** napi_schedule() from a NIC's IRQ handler: device NAPIs are never threaded here. */
+export function napiScheduleDevice(cpu: Cpu, napi: Napi): void {
+  if (!napi.listed) {
+    napi.listed = true;
+    cpu.sd.poll_list.push(napi);
+  }
+  if (!cpu.sd.in_net_rx_action) cpu.raiseNetRx("nic_irq");
+}
+
+function idleFlush(cpu: Cpu): void {
+  const wasPending = cpu.softirqPending;
+  cpu.charge("idle_flush", cpu.costs.irq_entry_ns);
+  const ipis = cpu.ipiPending;
+  cpu.ipiPending = 0;
+  for (let i = 0; i < ipis; i++) rx.rpsTriggerSoftirq(cpu);
+  // do_softirq_post_smp_call_flush(was_pending)
+  if (cpu.softirqPending !== wasPending) {
+    if (cpu.cfg.profile.preempt_rt) {
+      cpu.warnPostSmpCallFlush();
+      cpu.wakeKsoftirqd(); // invoke_softirq() on RT
+    } else startChain(cpu); // do_softirq()
+  }
+}
+
+/** A fresh __do_softirq() invocation (irq exit, bh enable): reset the restart budget. */
+function startChain(cpu: Cpu): void {
+  cpu.softirqRestarts = 0;
+  cpu.softirqChainStartNs = cpu.now;
+}
+
+/** Start net_rx_action() in `context` (softirq on irq exit / bh enable, or ksoftirqd's task). */
+export function doSoftirq(cpu: Cpu, context: ExecContext, task: Task | null): void {
+  const sd = cpu.sd;
+  const s = cpu.cfg.sysctls;
+  cpu.softirqPending = false;
+  cpu.c.net_rx_softirqs++;
+  if (task === null && cpu.softirqRestarts === 0) cpu.softirqChainStartNs = cpu.now;
+  const budgetJiffies = Math.ceil((s.netdev_budget_usecs * cpu.cfg.hz) / 1e6); // usecs_to_jiffies()
+  cpu.run = {
+    budget: s.netdev_budget,
+    timeLimitJiffies: cpu.jiffies(cpu.now) + budgetJiffies,
+    list: sd.poll_list,
+    repoll: [],
+    context,
+    task,
+    entryCharged: false,
+  };
+  sd.poll_list = [];
+  sd.in_net_rx_action = true;
+  cpu.charge(context, cpu.costs.softirq_entry_ns);
+  netRxActionPoll(cpu);
+}
+
+/**
+ * One iteration of net_rx_action()'s loop: poll the next NAPI, then stop on budget or time.
+ * see net/core/dev.c: net_rx_action()
+ */
+export function netRxActionPoll(cpu: Cpu): void {
+  const run = cpu.run!;
+  const sd = cpu.sd;
+  if (run.list.length === 0) {
+    if (run.repoll.length === 0) {
+      sd.in_net_rx_action = false;
+      // ____napi_schedule() may have refilled poll_list while in_net_rx_action was set.
+      if (sd.poll_list.length > 0) {
+        sd.in_net_rx_action = true;
+        run.list = sd.poll_list;
+        sd.poll_list = [];
+        return netRxActionPoll(cpu);
+      }
+      if (cpu.threadsMode || cpu.remoteSinceFlush.size === 0) return finishRun(cpu, false);
+    }
+    return finishRun(cpu, true);
+  }
+  const n = run.list.shift()!;
+  n.listed = false;
+  run.budget -= napiPoll(cpu, n, run.repoll, run.context);
+  // "Allow this to run for 2 jiffies since which will allow an average latency of 1.5/HZ."
+  if (run.budget <= 0 || cpu.jiffies(cpu.busyUntil) >= run.timeLimitJiffies) {
+    sd.time_squeeze++;
+    finishRun(cpu, true);
+  }
+}
+
+/** The end of net_rx_action(): put back what is left, re-raise, send the RPS IPIs. */
+function finishRun(cpu: Cpu, splice: boolean): void {
+  const run = cpu.run!;
+  const sd = cpu.sd;
+  if (splice) {
+    const list = [...run.list, ...sd.poll_list, ...run.repoll];
+    for (const n of list) n.listed = true;
+    sd.poll_list = list;
+    if (list.length > 0) cpu.raiseNetRx("repoll");
+    else sd.in_net_rx_action = false;
+    if (!cpu.threadsMode) rx.flushRpsIpis(cpu, cpu.busyUntil, false);
+  }
+  cpu.run = null;
+  if (run.task) {
+    // ksoftirqd: loop while NET_RX is pending, else sleep.
+    if (cpu.softirqPending) cpu.enqueueTask(run.task);
+    else {
+      run.task.state = "interruptible";
+      cpu.deferToKsoftirqd = false;
+    }
+    return;
+  }
+  if (!cpu.softirqPending) return;
+  // __do_softirq(): restart, unless it has run too long, too often, or a task wants the CPU.
+  cpu.softirqRestarts++;
+  if (
+    cpu.softirqRestarts >= MAX_SOFTIRQ_RESTART ||
+    cpu.busyUntil - cpu.softirqChainStartNs >= MAX_SOFTIRQ_TIME_NS ||
+    cpu.runqueue.length > 0
+  ) {
+    cpu.wakeKsoftirqd();
+    cpu.softirqRestarts = 0;
+  }
+}
+
+/** napi_poll(): a NAPI that used its whole weight goes on the repoll list, still scheduled. */
+function napiPoll(cpu: Cpu, n: Napi, repoll: Napi[], ctx: ExecContext): number {
+  const weight = n.weight;
+  const work = n.kind === "device" ? devicePoll(cpu, n, weight, ctx) : processBacklog(cpu, weight, ctx);
+  if (work >= weight) {
+    n.listed = true;
+    repoll.push(n);
+  }
+  return work;
+}
+
+/** A NIC driver's poll: up to `quota` packets from the ring; below quota, napi_complete_done(). */
+function devicePoll(cpu: Cpu, n: Napi, quota: number, ctx: ExecContext): number {
+  const s = cpu.sources.get(n.queue);
+  if (!s) return 0;
+  const start = Math.max(cpu.now, cpu.busyUntil);
+  rx.nicFillRing(cpu, s, start);
+  let t = start;
+  let work = 0;
+  const ring = s.ring;
+  while (work < quota && ring.length > 0) {
+    const flow = ring.peekFlow();
+    const seq = ring.peekSeq();
+    const inject = ring.peekInject();
+    ring.shift();
+    t += cpu.costs.nic_rx_per_packet_ns;
+    t += rx.netifReceiveSkb(cpu, s, flow, seq, inject, t);
+    work++;
+  }
+  cpu.charge(ctx, t - start);
+  if (work < quota) {
+    n.state &= ~NAPI_STATE_SCHED; // napi_complete_done(): the IRQ is armed again
+    rehomeSources(cpu);
+  }
+  return work;
+}
+
+/**
+ * process_backlog(): send pending IPIs first, then process up to `quota` packets, splicing the
+ * input queue under the lock; an empty backlog completes (state &= THREADED).
+ * see net/core/dev.c: process_backlog()
+ */
+export function processBacklog(cpu: Cpu, quota: number, ctx: ExecContext): number {
+  const sd = cpu.sd;
+  const start = Math.max(cpu.now, cpu.busyUntil);
+  if (!cpu.threadsMode) rx.flushRpsIpis(cpu, start, false);
+  const cost = cpu.costs.process_per_packet_ns;
+  const pq = sd.process_queue;
+  let t = start;
+  let work = 0;
+  for (;;) {
+    while (pq.length > 0) {
+      t += cost;
+      cpu.deliverSkb(pq.peekFlow(), pq.peekSeq(), pq.peekInject(), t);
+      rx.rfsPassed(cpu, pq.peekEnqueuer());
+      pq.shift();
+      sd.input_queue_head++;
+      if (++work >= quota) return finishBacklog(cpu, ctx, start, t, work);
+    }
+    if (sd.input_pkt_queue.length === 0) {
+      // We own the lock: a plain write, keeping only THREADED.
+      sd.backlog.state &= NAPI_STATE_THREADED;
+      break;
+    }
+    sd.input_pkt_queue.spliceTailInto(pq);
+  }
+  return finishBacklog(cpu, ctx, start, t, work);
+}
+
+function finishBacklog(cpu: Cpu, ctx: ExecContext, start: number, end: number, work: number): number {
+  cpu.charge(ctx, end - start);
+  rx.rfsReport(cpu, end);
+  return work;
+}
+
+/**
+ * backlog_napi/N: smpboot_thread_fn() runs run_backlog_napi() while thread_should_run() (the
+ * SCHED_THREADED bit) holds, else sleeps. Threaded polling counts no time_squeeze.
+ */
+export function backlogThreadStep(cpu: Cpu, task: Task): void {
+  const sd = cpu.sd;
+  if (!(sd.backlog.state & NAPI_STATE_SCHED_THREADED)) {
+    task.state = "interruptible";
+    return;
+  }
+  sd.in_napi_threaded_poll = true;
+  const work = processBacklog(cpu, sd.backlog.weight, "task");
+  sd.in_napi_threaded_poll = false;
+  // Repoll (the whole weight used), or loop back to thread_should_run().
+  if (work >= sd.backlog.weight || sd.backlog.state & NAPI_STATE_SCHED_THREADED) cpu.enqueueTask(task);
+  else task.state = "interruptible";
+}
+
+/** ksoftirqd/N: run NET_RX while it is pending. */
+export function ksoftirqdStep(cpu: Cpu, task: Task): void {
+  if (!cpu.softirqPending) {
+    task.state = "interruptible";
+    cpu.deferToKsoftirqd = false;
+    return;
+  }
+  doSoftirq(cpu, "task", task);
+}
+
+export { NAPI_STATE_SCHED };

@@ -1,0 +1,78 @@
+// Packet sources: NIC RX queues (a ring filled by DMA, drained by the device NAPI) and loopback
+// sender tasks. A source is owned by exactly one CPU at a time — the queue's IRQ CPU, the sender's
+// CPU — and moves with its generator state when hotplug moves the IRQ or the task.
+import type { EmuConfig, LoadPhaseConfig } from "./config.ts";
+import { LoadGenerator } from "./load.ts";
+import { newNapi, type Napi } from "./napi.ts";
+import { PacketQueue } from "./packet-queue.ts";
+
+/** NAPI_POLL_WEIGHT: the weight drivers give their device NAPI. */
+export const NAPI_POLL_WEIGHT = 64;
+
+export interface SourceState {
+  /** Index as in PacketArrays.source: queues first, then senders. */
+  index: number;
+  kind: "nic" | "sender";
+  gen: LoadGenerator;
+  /** NIC only: the RX descriptor ring and the device NAPI. */
+  ring: PacketQueue;
+  ringSize: number;
+  napi: Napi;
+  /** rps_cpus of the queue (or of the loopback device for senders). */
+  rpsCpus: readonly number[];
+  rpsFlowCnt: number;
+  /** RFS: rps_dev_flow_table of this queue: flow slot → {cpu, last_qtail}. Reset on a move. */
+  rfsCpu: Int32Array;
+  rfsLastQtail: Float64Array;
+}
+
+export function sourceCount(cfg: EmuConfig): number {
+  return cfg.queues.length + cfg.senders.length;
+}
+
+export function phasesOf(cfg: EmuConfig, index: number): LoadPhaseConfig[] {
+  const nq = cfg.queues.length;
+  return cfg.load.filter((p) =>
+    p.source.kind === "nic" ? p.source.queue === index : nq + p.source.sender === index,
+  );
+}
+
+export function newSource(cfg: EmuConfig, index: number, generator?: number[]): SourceState {
+  const nq = cfg.queues.length;
+  const phases = phasesOf(cfg, index);
+  const gen = generator
+    ? LoadGenerator.restore(index, phases, cfg.seed, generator)
+    : new LoadGenerator(index, phases, cfg.seed);
+  const q = index < nq ? cfg.queues[index]! : undefined;
+  const s = index >= nq ? cfg.senders[index - nq]! : undefined;
+  const rpsFlowCnt = (q ?? s)!.rps_flow_cnt;
+  return {
+    index,
+    kind: q ? "nic" : "sender",
+    gen,
+    ring: new PacketQueue(),
+    ringSize: q ? q.ring_size : 0,
+    napi: newNapi("device", index, NAPI_POLL_WEIGHT),
+    rpsCpus: (q ?? s)!.rps_cpus,
+    rpsFlowCnt,
+    rfsCpu: new Int32Array(rpsFlowCnt).fill(-1),
+    rfsLastQtail: new Float64Array(rpsFlowCnt),
+  };
+}
+
+/**
+ * Which CPU owns a source given the online mask: a queue's IRQ goes to the first online CPU of
+ * its affinity mask, else (affinity broken, as the kernel does on offline) the lowest online CPU;
+ * a pinned sender runs on its CPU, else it is migrated to the lowest online CPU.
+ */
+export function sourceOwner(cfg: EmuConfig, index: number, online: Uint8Array): number {
+  const nq = cfg.queues.length;
+  const wanted = index < nq ? cfg.queues[index]!.irq_affinity : [cfg.senders[index - nq]!.cpu];
+  for (const cpu of wanted) if (online[cpu]) return cpu;
+  return lowestOnline(online);
+}
+
+export function lowestOnline(online: Uint8Array): number {
+  for (let cpu = 0; cpu < online.length; cpu++) if (online[cpu]) return cpu;
+  return -1;
+}

@@ -201,7 +201,11 @@ async function readJsonObject(req: IncomingMessage): Promise<Record<string, unkn
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) return TOO_LARGE;
+    if (size > MAX_BODY_BYTES) {
+      // Discard the rest so the client can still read our 413.
+      req.resume();
+      return TOO_LARGE;
+    }
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString("utf8").trim();

@@ -1,0 +1,149 @@
+// The coordinator's registry: node_exporter's softnet series for online CPUs only, the emulator's
+// own series for every CPU, run labels on every sample, valid exposition text.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { SoftnetMetrics, cumulativeLatencyBuckets, type RunStatus } from "../../coordinator/metrics.ts";
+import { LATENCY_BUCKETS_NS } from "../../model/results.ts";
+import { fakeCounters } from "./fixtures.ts";
+import { runTool, skipUnless } from "./harness.ts";
+
+const RUN: RunStatus = { scenario: "rps-flood", profile: "6.6", virtualNs: 2e9, lostOnCrash: 0, checkerOk: true };
+
+/** Parsed exposition: `name{labels}` → value, labels in text order. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const i = line.lastIndexOf(" ");
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+function value(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const want = Object.entries(labels);
+  for (const [key, v] of samples(text)) {
+    const brace = key.indexOf("{");
+    if ((brace < 0 ? key : key.slice(0, brace)) !== name) continue;
+    if (want.every(([k, lv]) => key.includes(`${k}="${lv}"`))) return v;
+  }
+  return undefined;
+}
+
+async function exposition(online: boolean[], run: RunStatus = RUN): Promise<{ m: SoftnetMetrics; text: string }> {
+  const m = new SoftnetMetrics();
+  m.update(online.map((o, cpu) => fakeCounters(cpu, o)), run);
+  return { m, text: await m.metrics() };
+}
+
+describe("coordinator metrics", () => {
+  it("uses node_exporter's softnet names and help texts", async () => {
+    const { text } = await exposition([true, true]);
+    const help = new Map(
+      text
+        .split("\n")
+        .filter((l) => l.startsWith("# HELP node_softnet_"))
+        .map((l) => {
+          const [, , name, ...rest] = l.split(" ");
+          return [name, rest.join(" ")] as const;
+        }),
+    );
+    // From prometheus/node_exporter collector/softnet_linux.go.
+    assert.deepEqual(Object.fromEntries(help), {
+      node_softnet_processed_total: "Number of processed packets",
+      node_softnet_dropped_total: "Number of dropped packets",
+      node_softnet_times_squeezed_total: "Number of times processing packets ran out of quota",
+      node_softnet_cpu_collision_total: "Number of collision occur while obtaining device lock while transmitting",
+      node_softnet_received_rps_total: "Number of times cpu woken up received_rps",
+      node_softnet_flow_limit_count_total: "Number of times flow limit has been reached",
+      node_softnet_backlog_len: "Softnet backlog status",
+    });
+    assert.match(text, /# TYPE node_softnet_processed_total counter/);
+    assert.match(text, /# TYPE node_softnet_backlog_len gauge/);
+  });
+
+  it("shows an offline CPU's softnet series nowhere, but keeps it in softnet_emu_*", async () => {
+    const { text } = await exposition([true, true, false, true]);
+    const c2 = fakeCounters(2, false);
+    for (const name of ["node_softnet_processed_total", "node_softnet_dropped_total", "node_softnet_backlog_len"]) {
+      assert.equal(value(text, name, { cpu: "2" }), undefined, `${name}{cpu="2"} must be absent while CPU 2 is offline`);
+      assert.notEqual(value(text, name, { cpu: "3" }), undefined);
+    }
+    assert.equal(value(text, "softnet_emu_processed_total", { cpu: "2" }), c2.processed);
+    assert.equal(value(text, "softnet_emu_cpu_online", { cpu: "2" }), 0);
+    assert.equal(value(text, "softnet_emu_cpu_online", { cpu: "1" }), 1);
+    assert.equal(value(text, "softnet_emu_hotplug_events_total", { cpu: "2", action: "offline" }), 1);
+  });
+
+  it("brings a returning CPU's series back with its kept counters", async () => {
+    const m = new SoftnetMetrics();
+    const before = fakeCounters(1, true);
+    m.update([fakeCounters(0), before], RUN);
+    m.update([fakeCounters(0), { ...before, online: false }], RUN);
+    assert.equal(value(await m.metrics(), "node_softnet_processed_total", { cpu: "1" }), undefined);
+    m.update([fakeCounters(0), { ...before, processed: before.processed + 5 }], RUN);
+    assert.equal(value(await m.metrics(), "node_softnet_processed_total", { cpu: "1" }), before.processed + 5);
+  });
+
+  it("exports every softnet_stat column per online CPU with the counters' values", async () => {
+    const { text } = await exposition([true, true, true]);
+    for (const cpu of [0, 1, 2]) {
+      const c = fakeCounters(cpu);
+      const l = { cpu: String(cpu) };
+      assert.equal(value(text, "node_softnet_processed_total", l), c.processed);
+      assert.equal(value(text, "node_softnet_dropped_total", l), c.dropped);
+      assert.equal(value(text, "node_softnet_times_squeezed_total", l), c.time_squeeze);
+      assert.equal(value(text, "node_softnet_received_rps_total", l), c.received_rps);
+      assert.equal(value(text, "node_softnet_flow_limit_count_total", l), c.flow_limit_count);
+      assert.equal(value(text, "node_softnet_backlog_len", l), c.input_qlen + c.process_qlen);
+      assert.equal(value(text, "softnet_emu_ipis_sent_total", l), c.ipis_sent);
+      assert.equal(value(text, "softnet_emu_lost_wakeups_total", l), c.lost_wakeups);
+      assert.equal(value(text, "softnet_emu_softirq_raises_total", { ...l, source: "rps_ipi" }), c.softirq_raises.rps_ipi);
+      assert.equal(value(text, "softnet_emu_busy_seconds_total", { ...l, context: "softirq" }), c.busy_ns.softirq / 1e9);
+      assert.equal(value(text, "softnet_emu_drops_total", { ...l, reason: "flow_limit" }), c.drops_by_reason.flow_limit);
+      assert.equal(value(text, "softnet_emu_input_queue_length", l), c.input_qlen);
+    }
+  });
+
+  it("builds a cumulative latency histogram in seconds", async () => {
+    const { text } = await exposition([true]);
+    const c = fakeCounters(0);
+    const cumulative = cumulativeLatencyBuckets(c.latency_buckets);
+    const total = c.latency_buckets.reduce((a, b) => a + b, 0);
+    assert.equal(cumulative.length, LATENCY_BUCKETS_NS.length + 1);
+    LATENCY_BUCKETS_NS.forEach((ns, i) => {
+      assert.equal(value(text, "softnet_emu_latency_seconds_bucket", { cpu: "0", le: String(ns / 1e9) }), cumulative[i]);
+    });
+    assert.equal(value(text, "softnet_emu_latency_seconds_bucket", { cpu: "0", le: "+Inf" }), total);
+    assert.equal(value(text, "softnet_emu_latency_seconds_count", { cpu: "0" }), total);
+    assert.equal(value(text, "softnet_emu_latency_seconds_sum", { cpu: "0" }), c.latency_sum_ns / 1e9);
+  });
+
+  it("labels every sample with the run's scenario and profile", async () => {
+    const { text } = await exposition([true, false], { ...RUN, windowRate: 1900, lagSeconds: 0.25, malformed: { decode_error: 3 } });
+    const lines = [...samples(text).keys()];
+    assert.ok(lines.length > 100);
+    for (const key of lines) assert.match(key, /scenario="rps-flood",profile="6\.6"/, key);
+    assert.equal(value(text, "softnet_emu_window_rate", {}), 1900);
+    assert.equal(value(text, "softnet_emu_lag_seconds", {}), 0.25);
+    assert.equal(value(text, "softnet_emu_malformed_messages_total", { kind: "decode_error" }), 3);
+    assert.equal(value(text, "softnet_emu_malformed_messages_total", { kind: "bad_version" }), 0);
+    assert.equal(value(text, "softnet_emu_virtual_time_seconds", {}), 2);
+    assert.equal(value(text, "softnet_emu_checker_ok", {}), 1);
+  });
+
+  it("leaves unknown run values out instead of inventing zeros", async () => {
+    const { text } = await exposition([true]);
+    assert.equal(value(text, "softnet_emu_window_rate", {}), undefined);
+    assert.equal(value(text, "softnet_emu_lag_seconds", {}), undefined);
+    const empty = await new SoftnetMetrics().metrics();
+    assert.equal([...samples(empty).keys()].length, 0, "no samples before the first snapshot");
+  });
+
+  it("passes promtool check metrics", { skip: skipUnless("promtool") }, async () => {
+    const { text } = await exposition([true, false, true, true], { ...RUN, windowRate: 10, lagSeconds: 0, malformed: {} });
+    const r = runTool("promtool", ["check", "metrics"], { input: text });
+    assert.equal(r.status, 0, r.output);
+    assert.equal(r.output.trim(), "", `promtool lint findings:\n${r.output}`);
+  });
+});

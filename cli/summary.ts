@@ -1,0 +1,103 @@
+// The human-readable end of a run: header, per-CPU table, the accounting identity, latency,
+// the checker's verdict and /proc/net/softnet_stat as the kernel would print it.
+import Table from "cli-table3";
+import { DROP_REASONS, type RunResults } from "../model/results.ts";
+import { formatNs } from "./units.ts";
+
+export interface SummaryOptions {
+  wallMs: number;
+  /** Colour the table header (terminals only). */
+  color: boolean;
+}
+
+const MAX_VIOLATIONS_SHOWN = 10;
+
+export function renderSummary(r: RunResults, opts: SummaryOptions): string {
+  return [
+    header(r, opts.wallMs),
+    cpuTable(r, opts.color),
+    totalsLine(r),
+    latencyLine(r),
+    ...eventsLine(r),
+    ...checkerLines(r),
+    "",
+    "/proc/net/softnet_stat:",
+    r.softnet_stat.trimEnd(),
+    "",
+  ].join("\n");
+}
+
+function header(r: RunResults, wallMs: number): string {
+  const perWallSecond = wallMs > 0 ? r.totals.injected / (wallMs / 1000) : 0;
+  return [
+    `profile ${r.profile}`,
+    `seed ${r.seed}`,
+    `engine ${r.engine}`,
+    `${r.cpus.length} CPUs`,
+    `virtual ${formatNs(r.virtual_ns)}`,
+    `wall ${(wallMs / 1000).toFixed(2)}s`,
+    `${si(perWallSecond)} packets/wall-s`,
+  ].join(" · ");
+}
+
+function cpuTable(r: RunResults, color: boolean): string {
+  const head = ["cpu", "online", "processed", "dropped", "squeeze", "rcv_rps", "flow_lim", "backlog", "ipis_sent", "NET_RX", "wakeups", "rt_warn"];
+  const table = new Table({
+    head,
+    style: { head: color ? ["cyan"] : [], border: [], compact: true },
+    colAligns: head.map((_, i) => (i === 1 ? "center" : "right")),
+  });
+  for (const c of r.cpus) {
+    table.push([
+      c.cpu,
+      c.online ? "yes" : "no",
+      c.processed,
+      c.dropped,
+      c.time_squeeze,
+      c.received_rps,
+      c.flow_limit_count,
+      c.backlog_len,
+      c.ipis_sent,
+      c.net_rx_softirqs,
+      c.thread_wakeups,
+      c.rt_flush_warnings,
+    ]);
+  }
+  return table.toString();
+}
+
+/** The accounting identity of DESIGN.md §2.4, with the drop reasons that occurred. */
+function totalsLine(r: RunResults): string {
+  const t = r.totals;
+  const reasons = DROP_REASONS.filter((k) => t.dropped_by_reason[k] > 0).map((k) => `${k} ${t.dropped_by_reason[k]}`);
+  return (
+    `injected ${t.injected} = processed ${t.processed} + dropped ${t.dropped}${reasons.length ? ` (${reasons.join(", ")})` : ""}` +
+    ` + queued ${t.queued} + in_flight ${t.in_flight} + lost_on_crash ${t.lost_on_crash} · reordered ${t.reordered}`
+  );
+}
+
+function latencyLine(r: RunResults): string {
+  const l = r.latency_ns;
+  return `latency injected→processed: p50 ${formatNs(l.p50)} · p99 ${formatNs(l.p99)} · max ${formatNs(l.max)} · mean ${formatNs(Math.round(l.mean))}`;
+}
+
+function eventsLine(r: RunResults): string[] {
+  if (r.events.length === 0) return [];
+  return [`hotplug: ${r.events.map((e) => `${e.action} CPU ${e.cpu} at ${formatNs(e.at_ns)}`).join(", ")}`];
+}
+
+function checkerLines(r: RunResults): string[] {
+  const v = r.checker.violations;
+  if (r.checker.ok) return ["checker: OK (every packet accounted for)"];
+  const shown = v.slice(0, MAX_VIOLATIONS_SHOWN).map((s) => `  - ${s}`);
+  const more = v.length > MAX_VIOLATIONS_SHOWN ? [`  ... and ${v.length - MAX_VIOLATIONS_SHOWN} more (see --json)`] : [];
+  return [`checker: FAILED, ${v.length} violation${v.length === 1 ? "" : "s"}:`, ...shown, ...more];
+}
+
+/** 2380000 → `2.38M` */
+function si(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return n.toFixed(0);
+}

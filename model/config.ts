@@ -55,6 +55,8 @@ export interface CostModel {
   context_switch_ns: number;
   /** From the start of CPU hotplug (offline) to dev_cpu_dead running on the survivor. */
   hotplug_latency_ns: number;
+  /** Leaving idle when work arrives (C-state exit; a halted vCPU being rescheduled by the host). */
+  idle_exit_ns: number;
 }
 
 /** One NIC RX queue. */
@@ -68,6 +70,8 @@ export interface RxQueueConfig {
   rps_cpus: number[];
   /** rps_flow_cnt: size of this queue's RFS flow table (0 = no RFS on this queue). */
   rps_flow_cnt: number;
+  /** Interrupt coalescing (ethtool rx-usecs, in ns): the IRQ fires this long after the first packet. */
+  irq_coalesce_ns?: number;
 }
 
 /** A task that sends UDP over loopback (netif_rx from process context). */

@@ -24,9 +24,10 @@ import { LATENCY_BUCKETS_NS, type CpuCounters, type DropReason, type ExecContext
 import { SoftnetData } from "./softnet-data.ts";
 import { newSource, sourceCount, sourceOwner, type SourceState } from "./sources.ts";
 import { PacketQueue } from "./packet-queue.ts";
-import * as rx from "./receive.ts";
-import * as softirq from "./softirq.ts";
-import * as hotplug from "./hotplug.ts";
+import { FLOWS_PER_SOURCE } from "./load.ts";
+import { enqueueFromRemote, forward, forwardAll, ipiFlushArrived, nicFillRing, reinjectStep, senderStep } from "./receive.ts";
+import { backlogThreadStep, doSoftirq, hardirq, ksoftirqdStep, napiScheduleDevice, netRxActionPoll } from "./softirq.ts";
+import { cpuDeadArrived, cpuOffline, cpuOnline, queueHandoverArrived, rehomeSources } from "./hotplug.ts";
 
 export type TaskKind = "ksoftirqd" | "backlog_napi" | "sender";
 
@@ -66,7 +67,7 @@ const K_ENQUEUE = 3;
 const K_FLUSH = 4;
 const K_RFS = 5;
 
-/** The run of net_rx_action in progress: it spans several poll steps (see softirq.ts). */
+/** The run of net_rx_action in progress: it spans several poll steps (see ts). */
 export interface NetRxRun {
   budget: number;
   timeLimitJiffies: number;
@@ -94,6 +95,10 @@ export class Cpu {
   clock = 0;
 
   readonly sources = new Map<number, SourceState>();
+  /** The NIC sources of `sources`, as an array for the event loop. */
+  nicSources: SourceState[] = [];
+  /** The online mask changed: sources may have to move (see hotplug.ts rehomeSources). */
+  rehomeNeeded = false;
   /** Packets waiting for netif_rx on this CPU: dev_cpu_dead re-injection and forwards. */
   readonly reinject = new PacketQueue();
 
@@ -147,7 +152,9 @@ export class Cpu {
   private pendingCommandTimes: number[] = [];
   readonly maxLatencyMin: number;
   readonly c: CpuCounters;
-  readonly reorderMax = new Map<number, number>();
+  /** Highest sequence processed here per flow (index: source * flowsPerSource + flow), -1 = none. */
+  private readonly reorderMax: Int32Array;
+  private readonly flowsPerSource: number;
   warnLog: ((line: string) => void) | null = null;
 
   constructor(
@@ -173,6 +180,8 @@ export class Cpu {
     this.batchSeqFrom = new Int32Array(n);
     this.maxLatencyMin = exactWindowNs(cfg.costs);
     this.c = newCounters(id, n);
+    this.flowsPerSource = Math.max(1, ...cfg.load.map((p) => p.flows));
+    this.reorderMax = new Int32Array(sourceCount(cfg) * this.flowsPerSource).fill(-1);
     for (let s = 0; s < sourceCount(cfg); s++) if (sourceOwner(cfg, s, this.onlineMask) === id) this.adoptSource(newSource(cfg, s), false, 0);
     for (const ev of cfg.events) this.command({ kind: ev.action, cpu: ev.cpu, at_ns: ev.at_ns });
   }
@@ -207,7 +216,10 @@ export class Cpu {
       if (tEvent <= tStep) {
         if (tEvent >= untilNs) break;
         this.now = Math.max(this.now, tEvent);
+        const idle = tStep === Infinity && this.busyUntil <= tEvent && this.online;
         this.handleEvent(tEvent);
+        // Work that finds the CPU idle starts once it has left its idle state.
+        if (idle && this.hasWork()) this.busyUntil = tEvent + this.costs.idle_exit_ns;
       } else {
         if (tStep >= untilNs) break;
         this.now = tStep;
@@ -284,9 +296,10 @@ export class Cpu {
     c.latency_buckets[b]!++;
     c.latency_sum_ns += lat;
     if (lat > c.latency_max_ns) c.latency_max_ns = lat;
-    const max = this.reorderMax.get(flow);
-    if (max !== undefined && seq < max) c.reordered++;
-    else this.reorderMax.set(flow, seq);
+    const source = Math.floor(flow / FLOWS_PER_SOURCE);
+    const slot = source * this.flowsPerSource + (flow - source * FLOWS_PER_SOURCE);
+    if (seq < this.reorderMax[slot]!) c.reordered++;
+    else this.reorderMax[slot] = seq;
   }
 
   /** wake_up_process(): false when the task was already running. */
@@ -316,20 +329,21 @@ export class Cpu {
     this.c.rt_flush_warnings++;
     if (this.c.rt_flush_warnings === 1 && this.warnLog)
       this.warnLog(
-        `WARNING: CPU: ${this.id} PID: 0 at kernel/softirq.c:316 do_softirq_post_smp_call_flush+0x2f/0x40 ` +
+        `WARNING: CPU: ${this.id} PID: 0 at kernel/c:316 do_softirq_post_smp_call_flush+0x2f/0x40 ` +
           `(vt ${this.now} ns) Call Trace: flush_smp_call_function_queue <- do_idle <- cpu_startup_entry`,
       );
   }
 
   adoptSource(s: SourceState, napiScheduled: boolean, atNs: number): void {
     this.sources.set(s.index, s);
+    this.nicSources = [...this.sources.values()].filter((x) => x.kind === "nic");
     if (s.kind === "sender") {
       const t: Task = { kind: "sender", source: s.index, state: "interruptible", onRq: false };
       this.senderTasks.set(s.index, t);
       this.scheduleSenderWake(t, atNs);
     } else if (napiScheduled) {
       s.napi.state |= 1;
-      softirq.napiScheduleDevice(this, s.napi);
+      napiScheduleDevice(this, s.napi);
     }
   }
 
@@ -355,9 +369,11 @@ export class Cpu {
     const ib = this.inbound.peek();
     if (ib && ib.at < t) t = ib.at;
     // A NIC whose IRQ is armed interrupts at its next arrival (or now, if the ring is not empty).
-    for (const s of this.sources.values()) {
-      if (s.kind !== "nic" || s.napi.state & 1) continue;
-      const at = s.ring.length > 0 ? this.now : s.gen.peekNs();
+    const nics = this.nicSources;
+    for (let i = 0; i < nics.length; i++) {
+      const s = nics[i]!;
+      if (s.napi.state & 1) continue;
+      const at = this.irqAt(s);
       if (at < t) t = at;
     }
     return t;
@@ -394,16 +410,21 @@ export class Cpu {
       return;
     }
     // A NIC IRQ: packets reached an armed queue.
-    for (const s of this.sources.values()) {
-      if (s.kind !== "nic" || s.napi.state & 1) continue;
-      const t = s.ring.length > 0 ? this.now : s.gen.peekNs();
-      if (t === at) {
-        rx.nicFillRing(this, s, at);
+    for (const s of this.nicSources) {
+      if (s.napi.state & 1) continue;
+      if (this.irqAt(s) === at) {
+        nicFillRing(this, s, at);
         s.napi.state |= 1; // the IRQ is masked until the NAPI completes (napi_schedule in the handler)
         this.nicIrqPending.push(s.index);
         return;
       }
     }
+  }
+
+  /** When an armed queue interrupts: its first waiting packet's arrival plus the coalescing delay. */
+  private irqAt(s: SourceState): number {
+    const first = s.ring.length > 0 ? s.ring.peekInject() : s.gen.peekNs();
+    return Math.max(this.now, first + s.coalesceNs);
   }
 
   private handleTimer(t: Timer): void {
@@ -424,7 +445,7 @@ export class Cpu {
     if (cmd.kind === "rate") {
       const s = this.sources.get(cmd.source);
       if (s) {
-        if (s.kind === "nic") rx.nicFillRing(this, s, cmd.at_ns);
+        if (s.kind === "nic") nicFillRing(this, s, cmd.at_ns);
         s.gen.setRate(cmd.pps, cmd.at_ns);
         const task = this.senderTasks.get(cmd.source);
         if (task && task.state === "interruptible") this.scheduleSenderWake(task, cmd.at_ns);
@@ -434,11 +455,12 @@ export class Cpu {
     const i = this.pendingCommandTimes.indexOf(cmd.at_ns);
     if (i >= 0) this.pendingCommandTimes.splice(i, 1);
     this.onlineMask[cmd.cpu] = cmd.kind === "online" ? 1 : 0;
+    this.rehomeNeeded = true;
     if (cmd.cpu === this.id) {
       if (cmd.kind === "offline" && this.online) this.pendingHotplug.push("offline");
       if (cmd.kind === "online" && !this.online) this.pendingHotplug.push("online");
     }
-    if (this.online) hotplug.rehomeSources(this);
+    if (this.online) rehomeSources(this);
   }
 
   private handleRecord(cur: Cursor): void {
@@ -448,24 +470,24 @@ export class Cpu {
       case K_ENQUEUE: {
         const e = b.enqueues;
         this.c.packets_in++;
-        rx.enqueueFromRemote(this, b.from, e.flow[i]!, e.seq[i]!, e.source[i]!, e.inject_ns[i]!, e.send_ns[i]!);
+        enqueueFromRemote(this, b.from, e.flow[i]!, e.seq[i]!, e.source[i]!, e.inject_ns[i]!, e.send_ns[i]!);
         break;
       }
       case K_FORWARD: {
         const e = b.forwarded;
         this.c.packets_in++;
-        if (!this.online) rx.forward(this, e.flow[i]!, e.seq[i]!, e.source[i]!, e.inject_ns[i]!);
+        if (!this.online) forward(this, e.flow[i]!, e.seq[i]!, e.source[i]!, e.inject_ns[i]!);
         else this.reinject.push(e.flow[i]!, e.seq[i]!, e.source[i]!, e.inject_ns[i]!);
         break;
       }
       case K_FLUSH:
-        rx.ipiFlushArrived(this, b.from, b.flushes.flush_id[i]!, b.flushes.raised_softirq[i]! === 1);
+        ipiFlushArrived(this, b.from, b.flushes.flush_id[i]!, b.flushes.raised_softirq[i]! === 1);
         break;
       case K_QUEUE:
-        hotplug.queueHandoverArrived(this, b.queue_handovers[i]!);
+        queueHandoverArrived(this, b.queue_handovers[i]!);
         break;
       case K_CPU_DEAD:
-        hotplug.cpuDeadArrived(this, b.cpu_dead[i]!);
+        cpuDeadArrived(this, b.cpu_dead[i]!);
         break;
       case K_RFS:
         this.rfsPassedSeen[b.from] = Math.max(this.rfsPassedSeen[b.from]!, b.rfs_heads.passed[i]!);
@@ -496,8 +518,8 @@ export class Cpu {
   private step(): void {
     if (this.pendingHotplug.length > 0 && this.run === null) {
       const what = this.pendingHotplug.shift()!;
-      if (what === "offline") hotplug.cpuOffline(this);
-      else hotplug.cpuOnline(this);
+      if (what === "offline") cpuOffline(this);
+      else cpuOnline(this);
       return;
     }
     if (!this.online) {
@@ -507,13 +529,13 @@ export class Cpu {
       this.runqueue.length = 0;
       this.softirqPending = false;
       this.run = null;
-      if (this.reinject.length > 0) rx.forwardAll(this, this.reinject);
+      if (this.reinject.length > 0) forwardAll(this, this.reinject);
       return;
     }
-    if (this.ipiPending > 0 || this.nicIrqPending.length > 0) return softirq.hardirq(this);
-    if (this.reinject.length > 0) return rx.reinjectStep(this);
-    if (this.run) return softirq.netRxActionPoll(this);
-    if (this.softirqPending && !this.deferToKsoftirqd) return softirq.doSoftirq(this, "softirq", null);
+    if (this.ipiPending > 0 || this.nicIrqPending.length > 0) return hardirq(this);
+    if (this.reinject.length > 0) return reinjectStep(this);
+    if (this.run) return netRxActionPoll(this);
+    if (this.softirqPending && !this.deferToKsoftirqd) return doSoftirq(this, "softirq", null);
     const task = this.runqueue.shift();
     if (task) {
       task.onRq = false;
@@ -526,11 +548,11 @@ export class Cpu {
     this.lastTask = task;
     switch (task.kind) {
       case "sender":
-        return rx.senderStep(this, task);
+        return senderStep(this, task);
       case "backlog_napi":
-        return softirq.backlogThreadStep(this, task);
+        return backlogThreadStep(this, task);
       case "ksoftirqd":
-        return softirq.ksoftirqdStep(this, task);
+        return ksoftirqdStep(this, task);
     }
   }
 

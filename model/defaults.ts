@@ -22,16 +22,17 @@ export const DEFAULT_HZ = 250;
 export const DEFAULT_COSTS: Readonly<CostModel> = {
   nic_rx_per_packet_ns: 250,
   rps_enqueue_per_packet_ns: 120,
-  process_per_packet_ns: 600,
+  process_per_packet_ns: 1000,
   send_per_packet_ns: 900,
   irq_entry_ns: 600,
   softirq_entry_ns: 300,
   ipi_send_ns: 250,
-  ipi_latency_ns: 2000,
+  ipi_latency_ns: 4000,
   rps_latency_ns: 2000,
   wakeup_latency_ns: 3000,
   context_switch_ns: 2000,
   hotplug_latency_ns: 50_000,
+  idle_exit_ns: 10_000,
 };
 
 /** The largest window that keeps the window semantics exact for these costs. */

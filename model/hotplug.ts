@@ -6,7 +6,7 @@ import type { Cpu } from "./cpu.ts";
 import type { CpuDeadHandover, QueueHandover } from "./messages.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
 import { lowestOnline, newSource, sourceOwner, type SourceState } from "./sources.ts";
-import * as rx from "./receive.ts";
+import { flushRpsIpis, forwardAll, nicFillRing, rfsPassed, rfsReport } from "./receive.ts";
 
 /** The CPU goes away: hand its queues and sources on, park its threads. */
 export function cpuOffline(cpu: Cpu): void {
@@ -18,7 +18,7 @@ export function cpuOffline(cpu: Cpu): void {
   const survivor = lowestOnline(cpu.onlineMask);
 
   // Pending IPIs of a dead CPU: every step of ours ends with a flush, so none are left here.
-  rx.flushRpsIpis(cpu, cpu.now, false);
+  flushRpsIpis(cpu, cpu.now, false);
 
   // The device NAPIs on poll_list move with their queues (below); the backlog's state is reset.
   sd.poll_list = [];
@@ -31,7 +31,7 @@ export function cpuOffline(cpu: Cpu): void {
   const h: CpuDeadHandover = { oldcpu: cpu.id, at_ns: cpu.now, packets: cpu.emptyPackets() };
   for (const q of [sd.process_queue, sd.input_pkt_queue]) {
     while (q.length > 0) {
-      rx.rfsPassed(cpu, q.peekEnqueuer());
+      rfsPassed(cpu, q.peekEnqueuer());
       h.packets.flow.push(q.peekFlow());
       h.packets.seq.push(q.peekSeq());
       h.packets.source.push(q.peekSource());
@@ -44,8 +44,8 @@ export function cpuOffline(cpu: Cpu): void {
     cpu.batchTo(survivor).cpu_dead.push(h);
     cpu.countOut(h.packets.flow.length);
   }
-  rx.rfsReport(cpu, cpu.now);
-  if (cpu.reinject.length > 0) rx.forwardAll(cpu, cpu.reinject);
+  rfsReport(cpu, cpu.now);
+  if (cpu.reinject.length > 0) forwardAll(cpu, cpu.reinject);
 
   for (const s of [...cpu.sources.values()]) handOver(cpu, s, sourceOwner(cpu.cfg, s.index, cpu.onlineMask));
 
@@ -71,6 +71,7 @@ export function cpuOnline(cpu: Cpu): void {
   cpu.c.hotplug_online++;
   cpu.backlogThread.state = "interruptible";
   cpu.ksoftirqd.state = "interruptible";
+  cpu.rehomeNeeded = true;
   rehomeSources(cpu);
 }
 
@@ -79,17 +80,19 @@ export function cpuOnline(cpu: Cpu): void {
  * A NIC queue whose NAPI is being polled moves when the poll completes, as an IRQ does.
  */
 export function rehomeSources(cpu: Cpu): void {
-  if (!cpu.online) return;
+  if (!cpu.online || !cpu.rehomeNeeded) return;
+  let waiting = false;
   for (const s of [...cpu.sources.values()]) {
     const owner = sourceOwner(cpu.cfg, s.index, cpu.onlineMask);
     if (owner === cpu.id) continue;
-    if (s.kind === "nic" && s.napi.state & NAPI_STATE_SCHED) continue;
-    handOver(cpu, s, owner);
+    if (s.kind === "nic" && s.napi.state & NAPI_STATE_SCHED) waiting = true;
+    else handOver(cpu, s, owner);
   }
+  cpu.rehomeNeeded = waiting;
 }
 
 function handOver(cpu: Cpu, s: SourceState, to: number): void {
-  if (s.kind === "nic") rx.nicFillRing(cpu, s, cpu.now);
+  if (s.kind === "nic") nicFillRing(cpu, s, cpu.now);
   const scheduled = s.kind === "nic" && (s.napi.state & NAPI_STATE_SCHED) !== 0;
   const h: QueueHandover = {
     queue: s.index,
@@ -102,6 +105,7 @@ function handOver(cpu: Cpu, s: SourceState, to: number): void {
   cpu.countOut(h.ring.flow.length);
   cpu.batchTo(to).queue_handovers.push(h);
   cpu.sources.delete(s.index);
+  cpu.nicSources = cpu.nicSources.filter((x) => x !== s);
   // Off every list of ours: poll_list, the running net_rx_action's lists, the IRQ queue.
   cpu.sd.poll_list = cpu.sd.poll_list.filter((n) => n !== s.napi);
   if (cpu.run) {
@@ -126,11 +130,13 @@ export function queueHandoverArrived(cpu: Cpu, h: QueueHandover): void {
   if (!cpu.online) {
     // Sent to us before we went away: pass it on.
     cpu.sources.set(s.index, s);
+    cpu.nicSources.push(s);
     if (h.napi_scheduled) s.napi.state |= NAPI_STATE_SCHED;
     handOver(cpu, s, sourceOwner(cpu.cfg, s.index, cpu.onlineMask));
     return;
   }
   cpu.adoptSource(s, h.napi_scheduled, cpu.now);
+  cpu.rehomeNeeded = true;
   rehomeSources(cpu);
 }
 
@@ -138,5 +144,5 @@ export function cpuDeadArrived(cpu: Cpu, h: CpuDeadHandover): void {
   const p = h.packets;
   cpu.c.packets_in += p.flow.length;
   for (let i = 0; i < p.flow.length; i++) cpu.reinject.push(p.flow[i]!, p.seq[i]!, p.source[i]!, p.inject_ns[i]!, cpu.id);
-  if (!cpu.online) rx.forwardAll(cpu, cpu.reinject);
+  if (!cpu.online) forwardAll(cpu, cpu.reinject);
 }

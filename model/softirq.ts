@@ -4,7 +4,7 @@
 import type { Cpu, Task } from "./cpu.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, type Napi } from "./napi.ts";
 import type { ExecContext } from "./results.ts";
-import * as rx from "./receive.ts";
+import { flushRpsIpis, netifReceiveSkb, nicFillRing, rfsPassed, rfsReport, rpsTriggerSoftirq } from "./receive.ts";
 import { rehomeSources } from "./hotplug.ts";
 
 /** __do_softirq() gives up after 10 restarts or 2 ms and wakes ksoftirqd. */
@@ -33,7 +33,7 @@ export function hardirq(cpu: Cpu): void {
   }
   cpu.nicIrqPending.length = 0;
   const ipis = cpu.ipiPending;
-  for (let i = 0; i < ipis; i++) rx.rpsTriggerSoftirq(cpu);
+  for (let i = 0; i < ipis; i++) rpsTriggerSoftirq(cpu);
   cpu.ipiPending = 0;
   // irq_exit(): on PREEMPT_RT a softirq raised in hardirq context (the IPI) goes to ksoftirqd;
   // the NIC's handler is force-threaded there and runs its softirq on the way out, like non-RT.
@@ -55,7 +55,7 @@ function idleFlush(cpu: Cpu): void {
   cpu.charge("idle_flush", cpu.costs.irq_entry_ns);
   const ipis = cpu.ipiPending;
   cpu.ipiPending = 0;
-  for (let i = 0; i < ipis; i++) rx.rpsTriggerSoftirq(cpu);
+  for (let i = 0; i < ipis; i++) rpsTriggerSoftirq(cpu);
   // do_softirq_post_smp_call_flush(was_pending)
   if (cpu.softirqPending !== wasPending) {
     if (cpu.cfg.profile.preempt_rt) {
@@ -130,12 +130,12 @@ function finishRun(cpu: Cpu, splice: boolean): void {
   const run = cpu.run!;
   const sd = cpu.sd;
   if (splice) {
-    const list = [...run.list, ...sd.poll_list, ...run.repoll];
+    const list = run.list.length + sd.poll_list.length + run.repoll.length === 0 ? sd.poll_list : [...run.list, ...sd.poll_list, ...run.repoll];
     for (const n of list) n.listed = true;
     sd.poll_list = list;
     if (list.length > 0) cpu.raiseNetRx("repoll");
     else sd.in_net_rx_action = false;
-    if (!cpu.threadsMode) rx.flushRpsIpis(cpu, cpu.busyUntil, false);
+    if (!cpu.threadsMode) flushRpsIpis(cpu, cpu.busyUntil, false);
   }
   cpu.run = null;
   if (run.task) {
@@ -176,7 +176,7 @@ function devicePoll(cpu: Cpu, n: Napi, quota: number, ctx: ExecContext): number 
   const s = cpu.sources.get(n.queue);
   if (!s) return 0;
   const start = Math.max(cpu.now, cpu.busyUntil);
-  rx.nicFillRing(cpu, s, start);
+  nicFillRing(cpu, s, start);
   let t = start;
   let work = 0;
   const ring = s.ring;
@@ -186,7 +186,7 @@ function devicePoll(cpu: Cpu, n: Napi, quota: number, ctx: ExecContext): number 
     const inject = ring.peekInject();
     ring.shift();
     t += cpu.costs.nic_rx_per_packet_ns;
-    t += rx.netifReceiveSkb(cpu, s, flow, seq, inject, t);
+    t += netifReceiveSkb(cpu, s, flow, seq, inject, t);
     work++;
   }
   cpu.charge(ctx, t - start);
@@ -205,7 +205,7 @@ function devicePoll(cpu: Cpu, n: Napi, quota: number, ctx: ExecContext): number 
 export function processBacklog(cpu: Cpu, quota: number, ctx: ExecContext): number {
   const sd = cpu.sd;
   const start = Math.max(cpu.now, cpu.busyUntil);
-  if (!cpu.threadsMode) rx.flushRpsIpis(cpu, start, false);
+  if (!cpu.threadsMode) flushRpsIpis(cpu, start, false);
   const cost = cpu.costs.process_per_packet_ns;
   const pq = sd.process_queue;
   let t = start;
@@ -214,7 +214,7 @@ export function processBacklog(cpu: Cpu, quota: number, ctx: ExecContext): numbe
     while (pq.length > 0) {
       t += cost;
       cpu.deliverSkb(pq.peekFlow(), pq.peekSeq(), pq.peekInject(), t);
-      rx.rfsPassed(cpu, pq.peekEnqueuer());
+      rfsPassed(cpu, pq.peekEnqueuer());
       pq.shift();
       sd.input_queue_head++;
       if (++work >= quota) return finishBacklog(cpu, ctx, start, t, work);
@@ -231,7 +231,7 @@ export function processBacklog(cpu: Cpu, quota: number, ctx: ExecContext): numbe
 
 function finishBacklog(cpu: Cpu, ctx: ExecContext, start: number, end: number, work: number): number {
   cpu.charge(ctx, end - start);
-  rx.rfsReport(cpu, end);
+  rfsReport(cpu, end);
   return work;
 }
 

@@ -17,6 +17,8 @@ export interface SourceState {
   /** NIC only: the RX descriptor ring and the device NAPI. */
   ring: PacketQueue;
   ringSize: number;
+  /** ethtool rx-usecs: the IRQ waits this long after the first packet. */
+  coalesceNs: number;
   napi: Napi;
   /** rps_cpus of the queue (or of the loopback device for senders). */
   rpsCpus: readonly number[];
@@ -52,6 +54,7 @@ export function newSource(cfg: EmuConfig, index: number, generator?: number[]): 
     gen,
     ring: new PacketQueue(),
     ringSize: q ? q.ring_size : 0,
+    coalesceNs: q?.irq_coalesce_ns ?? 0,
     napi: newNapi("device", index, NAPI_POLL_WEIGHT),
     rpsCpus: (q ?? s)!.rps_cpus,
     rpsFlowCnt,

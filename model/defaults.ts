@@ -22,8 +22,8 @@ export const DEFAULT_HZ = 250;
 export const DEFAULT_COSTS: Readonly<CostModel> = {
   nic_rx_per_packet_ns: 250,
   rps_enqueue_per_packet_ns: 120,
-  process_per_packet_ns: 1000,
-  send_per_packet_ns: 900,
+  process_per_packet_ns: 2000,
+  send_per_packet_ns: 500,
   irq_entry_ns: 600,
   softirq_entry_ns: 300,
   ipi_send_ns: 250,

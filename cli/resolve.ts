@@ -133,7 +133,7 @@ function resolveSysctls(spec: ScenarioSpec, flags: RunFlags, cpus: number, blame
   const outOfRange = bitmap.find((cpu) => cpu >= cpus);
   if (outOfRange !== undefined) {
     const fromFlag = flags.sysctls?.some((s) => s.patch.flow_limit_cpu_bitmap !== undefined);
-    const message = `CPU mask '${formatCpuMask(bitmap)}' sets CPU ${outOfRange}, but there are only ${cpus} CPUs (${cpuRange(cpus)})`;
+    const message = `CPU mask '${formatCpuMask(bitmap)}' sets CPU ${outOfRange}, but the host has only ${cpuRange(cpus)}`;
     throw fromFlag
       ? new UsageError(`--sysctl net.core.flow_limit_cpu_bitmap: ${message}`)
       : blame.file(["sysctls", "net.core.flow_limit_cpu_bitmap"], message);
@@ -170,7 +170,7 @@ function resolveTopology(spec: ScenarioSpec, flags: RunFlags, cpus: number, dura
   if (flags.rps_cpus) {
     const outOfRange = flags.rps_cpus.find((cpu) => cpu >= cpus);
     if (outOfRange !== undefined)
-      throw new UsageError(`--rps-cpus: CPU mask '${formatCpuMask(flags.rps_cpus)}' sets CPU ${outOfRange}, but there are only ${cpus} CPUs (${cpuRange(cpus)})`);
+      throw new UsageError(`--rps-cpus: CPU mask '${formatCpuMask(flags.rps_cpus)}' sets CPU ${outOfRange}, but the host has only ${cpuRange(cpus)}`);
     for (const q of topo.queues) q.rps_cpus = [...flags.rps_cpus];
     for (const s of topo.senders) s.rps_cpus = [...flags.rps_cpus];
   }
@@ -255,7 +255,7 @@ function resolveEvents(spec: ScenarioSpec, flags: RunFlags, cpus: number, durati
   located.sort((a, b) => a.at_ns - b.at_ns);
   const online = new Set(Array.from({ length: cpus }, (_, i) => i));
   for (const e of located) {
-    if (e.cpu >= cpus) throw e.fail(`CPU ${e.cpu} is out of range: there are ${cpus} CPUs (${cpuRange(cpus)})`);
+    if (e.cpu >= cpus) throw e.fail(`CPU ${e.cpu} is out of range: the host has ${cpuRange(cpus)}`);
     if (e.at_ns >= duration_ns) throw e.fail(`at ${formatNs(e.at_ns)} is not before the end of the run (${formatNs(duration_ns)})`);
     if (e.action === "offline") {
       if (!online.has(e.cpu)) throw e.fail(`CPU ${e.cpu} is already offline at ${formatNs(e.at_ns)}`);

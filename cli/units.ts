@@ -70,7 +70,7 @@ export function parseCpuMask(text: string, cpuCount?: number): number[] {
   const last = cpus[cpus.length - 1];
   if (last !== undefined && last >= MAX_CPUS) throw new UsageError(`CPU mask '${text}' sets CPU ${last}, above the limit of ${MAX_CPUS} CPUs`);
   if (cpuCount !== undefined && last !== undefined && last >= cpuCount)
-    throw new UsageError(`CPU mask '${text}' sets CPU ${last}, but there are only ${cpuCount} CPUs (${cpuRange(cpuCount)})`);
+    throw new UsageError(`CPU mask '${text}' sets CPU ${last}, but the host has only ${cpuRange(cpuCount)}`);
   return cpus;
 }
 
@@ -81,9 +81,9 @@ export function formatCpuMask(cpus: readonly number[]): string {
   return mask.toString(16);
 }
 
-/** `0-3` (or `0` for one CPU): how messages name the valid ids. */
+/** `4 CPUs (CPUs 0-3)`, `1 CPU (CPU 0)`: how messages name the valid ids. */
 export function cpuRange(cpuCount: number): string {
-  return cpuCount === 1 ? "CPU 0" : `CPUs 0-${cpuCount - 1}`;
+  return cpuCount === 1 ? "1 CPU (CPU 0)" : `${cpuCount} CPUs (CPUs 0-${cpuCount - 1})`;
 }
 
 /** A CPU id; checked against `cpuCount` when given. */
@@ -96,7 +96,7 @@ export function parseCpuId(text: string, cpuCount?: number): number {
 }
 
 export function checkCpuId(cpu: number, cpuCount: number): void {
-  if (cpu >= cpuCount) throw new UsageError(`CPU ${cpu} is out of range: there are ${cpuCount} CPUs (${cpuRange(cpuCount)})`);
+  if (cpu >= cpuCount) throw new UsageError(`CPU ${cpu} is out of range: the host has ${cpuRange(cpuCount)}`);
 }
 
 export interface CpuAtTime {

@@ -69,9 +69,14 @@ export interface Report {
   tx_packets: number[];
   rx_packets: number[];
   lease_wait: boolean;
-  malformed_messages: number;
+  /** [decode_error, bad_version, unexpected], cumulative. */
+  malformed: number[];
   dead_receipts: DeadPeerReceipts[];
-  pending_in: number;
+  messages_sent: number;
+  bytes_sent: number;
+  loop_iterations: number;
+  waits: number;
+  max_rss_bytes: number;
 }
 
 /** The oneof body, tagged by its field name. */
@@ -85,7 +90,7 @@ export type Body =
   | { kind: "done" }
   | { kind: "shutdown"; reason: string }
   | { kind: "error"; code: string; message: string }
-  | { kind: "lease"; lease_ns: number }
+  | { kind: "lease"; lease_ns: number; end_ns: number }
   | { kind: "peer_dead"; cpu: number; report_ns: number }
   | { kind: "heartbeat" };
 export type BodyKind = Body["kind"];
@@ -106,7 +111,7 @@ function wireBody(body: Body): object {
     case "report": return body.report;
     case "shutdown": return { reason: body.reason };
     case "error": return { code: body.code, message: body.message };
-    case "lease": return { lease_ns: body.lease_ns };
+    case "lease": return { lease_ns: body.lease_ns, end_ns: body.end_ns };
     case "peer_dead": return { cpu: body.cpu, report_ns: body.report_ns };
     case "promise":
     case "done":
@@ -120,8 +125,19 @@ export function encode(env: Envelope): Uint8Array {
   return EnvelopeType.encode(msg).finish();
 }
 
+/** Kinds of bad frame, as coordinator/metrics.ts MALFORMED_KINDS counts them. */
+export const MALFORMED_KINDS = ["decode_error", "bad_version", "unexpected"] as const;
+export type MalformedKind = (typeof MALFORMED_KINDS)[number];
+
 /** Why a frame was refused; the receiver counts and logs it, never throws. */
-export class MalformedMessage extends Error {}
+export class MalformedMessage extends Error {
+  constructor(
+    message: string,
+    readonly kind: MalformedKind = "decode_error",
+  ) {
+    super(message);
+  }
+}
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- parse boundary: protobufjs message objects */
 function packets(p: any, withSend: boolean): WirePackets {
@@ -170,12 +186,13 @@ function body(m: any): Body {
     case "command": return { kind, command: command(m.command) };
     case "report": {
       const r = m.report;
-      return { kind, report: { final: r.final, now_ns: r.now_ns, counters_json: r.counters_json, tx_packets: r.tx_packets, rx_packets: r.rx_packets, lease_wait: r.lease_wait, malformed_messages: r.malformed_messages, pending_in: r.pending_in,
+      return { kind, report: { final: r.final, now_ns: r.now_ns, counters_json: r.counters_json, tx_packets: r.tx_packets, rx_packets: r.rx_packets, lease_wait: r.lease_wait, malformed: r.malformed,
+        messages_sent: r.messages_sent, bytes_sent: r.bytes_sent, loop_iterations: r.loop_iterations, waits: r.waits, max_rss_bytes: r.max_rss_bytes,
         dead_receipts: r.dead_receipts.map((d: any) => ({ cpu: d.cpu, report_ns: d.report_ns, held: d.held, fresh: d.fresh })) } };
     }
     case "shutdown": return { kind, reason: m.shutdown.reason };
     case "error": return { kind, code: m.error.code, message: m.error.message };
-    case "lease": return { kind, lease_ns: m.lease.lease_ns };
+    case "lease": return { kind, lease_ns: m.lease.lease_ns, end_ns: m.lease.end_ns };
     case "peer_dead": return { kind, cpu: m.peer_dead.cpu, report_ns: m.peer_dead.report_ns };
     case "promise":
     case "done":
@@ -203,7 +220,7 @@ export function decode(frame: Uint8Array): Envelope {
     throw new MalformedMessage(`undecodable frame of ${frame.length} bytes (${(e as Error).message})`);
   }
   if (m.version !== PROTOCOL_VERSION)
-    throw new MalformedMessage(`protocol version ${m.version} from ${m.from}, expected ${PROTOCOL_VERSION}`);
+    throw new MalformedMessage(`protocol version ${m.version} from ${m.from}, expected ${PROTOCOL_VERSION}`, "bad_version");
   if (m.from > MAX_CPU_ID && m.from !== COORDINATOR_ID) throw new MalformedMessage(`sender id ${m.from} out of range`);
   if (Number.isNaN(m.vouch_ns)) throw new MalformedMessage(`vouch_ns is NaN from ${m.from}`);
   try {

@@ -1,0 +1,488 @@
+// The coordinator of a distributed run: membership (Hello/Welcome, duplicate ids refused), the
+// clock (leases, optionally paced to the wall clock), runtime commands, crash detection and the
+// crash policy, and the final aggregation into the same RunResults as the in-process engine.
+// It is not in the data path: CPUs exchange batches directly (proto/PROTOCOL.md).
+import { performance } from "node:perf_hooks";
+import * as zmq from "zeromq";
+import { aggregate } from "../engine/aggregate.ts";
+import type { EmuConfig } from "../model/config.ts";
+import type { CpuCommand } from "../model/messages.ts";
+import type { CpuCounters, RunResults } from "../model/results.ts";
+import {
+  COORDINATOR_ID,
+  MALFORMED_KINDS,
+  MalformedMessage,
+  commandToWire,
+  decode,
+  encode,
+  type Body,
+  type Hello,
+  type MalformedKind,
+  type Report,
+} from "../proto/codec.ts";
+import { Link } from "../cpu-node/link.ts";
+import { accountCrash } from "./crash.ts";
+
+export interface CoordinatorOptions {
+  cfg: EmuConfig;
+  /** ROUTER endpoint, e.g. tcp://127.0.0.1:* or tcp://0.0.0.0:5555. */
+  bind: string;
+  /** CPUs report (and the coordinator beats) this often. */
+  heartbeatMs: number;
+  /** A CPU silent this long is declared dead (SIGKILL, SIGSTOP, hung). */
+  cpuTimeoutMs: number;
+  /** CPUs exit when the coordinator is silent this long. */
+  coordinatorTimeoutMs: number;
+  /** How long to wait for all CPUs to register. */
+  registerTimeoutMs: number;
+  /** Virtual time CPUs may run ahead of the slowest one before a new lease (bounds command latency). */
+  leaseSpanNs: number;
+  /** Longest virtual stretch of one advance() call in a CPU. */
+  maxStepNs: number;
+  /** Virtual seconds per wall second (undefined: as fast as possible). */
+  pace?: number;
+  log: (line: string) => void;
+  onProgress?: (virtualNs: number, totalNs: number) => void;
+  /** Called with every new snapshot of counters (for /metrics). */
+  onSnapshot?: (counters: CpuCounters[], status: CoordinatorStatus) => void;
+}
+
+export interface CoordinatorStatus {
+  phase: "registering" | "running" | "finishing" | "done" | "failed";
+  cpus: number;
+  registered: number[];
+  dead: number[];
+  /** Slowest and fastest CPU's virtual time. */
+  virtual_ns_min: number;
+  virtual_ns_max: number;
+  lease_ns: number;
+  end_ns: number;
+  /** Under --pace: how far the slowest CPU is behind the wall clock, in virtual ns. */
+  lag_ns?: number;
+  /** Bad frames by receiver: "coordinator" and "cpu N", each by kind. */
+  malformed_messages: Record<string, Record<MalformedKind, number>>;
+  lost_on_crash: number;
+  commands: { at_ns: number; kind: string; cpu?: number; source?: number; pps?: number }[];
+}
+
+interface Member {
+  cpu: number;
+  routingId: Buffer;
+  hello: Hello;
+  lastSeenMs: number;
+  report?: Report;
+  counters?: CpuCounters;
+  final: boolean;
+  dead: boolean;
+  /** Dead peers whose receipts this CPU has reported (the end waits for every one). */
+  acked: Set<number>;
+}
+
+/** Results plus what a degraded (crashed-CPU) run must say; exit code 3 when `degraded`. */
+export type ProcessesRunResults = RunResults & { degraded?: { dead_cpus: number[]; lost_on_crash: number } };
+
+export class CoordinatorError extends Error {}
+
+export class Coordinator {
+  readonly router = new zmq.Router({ linger: 0, sendHighWaterMark: 100_000, mandatory: false });
+  private readonly link: Link;
+  private readonly members_ = new Map<number, Member>();
+  private readonly byRoutingId = new Map<string, number>();
+  private phase: CoordinatorStatus["phase"] = "registering";
+  private lease = 0;
+  private endNs: number;
+  private startMs = 0;
+  private readonly malformed: Record<string, number[]> = { coordinator: [0, 0, 0] };
+  private readonly commands: CpuCommand[] = [];
+  private readonly cfg: EmuConfig;
+  private lostOnCrash = 0;
+  private finishedResolve!: (r: ProcessesRunResults) => void;
+  private finishedReject!: (e: Error) => void;
+  private readonly finished: Promise<ProcessesRunResults>;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private lastProgressNs = -1;
+  /** Called once, when every CPU has registered and been welcomed. */
+  onRunning: (() => void) | null = null;
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    this.cfg = structuredClone(opts.cfg);
+    this.endNs = this.cfg.duration_ns;
+    this.link = new Link(this.router, () => {}, (e) => this.log(`router send: ${e.message}`));
+    this.finished = new Promise((resolve, reject) => {
+      this.finishedResolve = resolve;
+      this.finishedReject = reject;
+    });
+    this.finished.catch(() => {}); // observed through done()
+  }
+
+  private log(line: string): void {
+    this.opts.log(line);
+  }
+
+  /** Bind the ROUTER; returns the endpoint CPUs connect to. */
+  async start(): Promise<string> {
+    await this.router.bind(this.opts.bind);
+    this.startMs = performance.now();
+    void this.receiveLoop();
+    this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(this.opts.heartbeatMs, 50)));
+    return this.router.lastEndpoint ?? this.opts.bind;
+  }
+
+  /** Resolves with the results when every live CPU has reported at the end. */
+  done(): Promise<ProcessesRunResults> {
+    return this.finished;
+  }
+
+  close(reason = "run over"): void {
+    if (this.closed) return;
+    for (const m of this.members_.values()) if (!m.dead) this.sendTo(m, { kind: "shutdown", reason });
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    // Give the shutdown frames a moment to leave, then close (linger 0 drops the rest).
+    setTimeout(() => this.router.close(), 50).unref();
+  }
+
+  fail(why: string): void {
+    if (this.phase === "done" || this.phase === "failed") return;
+    this.phase = "failed";
+    this.finishedReject(new CoordinatorError(why));
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  private async receiveLoop(): Promise<void> {
+    try {
+      for await (const frames of this.router) {
+        const routingId = frames[0]!;
+        const who = this.byRoutingId.get(routingId.toString("hex"));
+        try {
+          if (frames.length !== 2) throw new MalformedMessage(`${frames.length - 1}-part message`);
+          const env = decode(frames[1]!);
+          this.handle(routingId, who, env.body, env.from);
+        } catch (e) {
+          if (!(e instanceof MalformedMessage)) throw e;
+          this.countMalformed("coordinator", e.kind, `${who === undefined ? "unregistered peer" : `cpu ${who}`}: ${e.message}`);
+        }
+      }
+    } catch (e) {
+      if (!this.closed) {
+        this.log(`coordinator receive loop failed: ${(e as Error).stack ?? e}`);
+        this.fail(`coordinator receive loop failed: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private countMalformed(receiver: string, kind: MalformedKind, why: string): void {
+    const counts = (this.malformed[receiver] ??= [0, 0, 0]);
+    counts[MALFORMED_KINDS.indexOf(kind)]!++;
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (receiver === "coordinator" && (total <= 5 || total % 100 === 0)) this.log(`dropped malformed message #${total} (${kind}) from ${why}`);
+  }
+
+  private handle(routingId: Buffer, who: number | undefined, body: Body, from: number): void {
+    if (body.kind === "hello") return this.hello(routingId, body.hello);
+    if (who === undefined) return this.countMalformed("coordinator", "unexpected", `unregistered peer: '${body.kind}' before hello`);
+    const m = this.members_.get(who)!;
+    if (from !== who) return this.countMalformed("coordinator", "unexpected", `cpu ${who}: message claims to be from ${from}`);
+    if (m.dead) return; // declared dead: too late, its words no longer count
+    m.lastSeenMs = performance.now();
+    if (body.kind === "report") return this.report(m, body.report);
+    this.countMalformed("coordinator", "unexpected", `cpu ${who}: '${body.kind}' on the control socket`);
+  }
+
+  // ---------------------------------------------------------------- membership
+
+  private hello(routingId: Buffer, hello: Hello): void {
+    const n = this.cfg.cpus;
+    const refuse = (code: string, message: string): void => {
+      this.log(`refused a cpu (pid ${hello.pid}): ${message}`);
+      this.link.send([routingId, encode({ from: COORDINATOR_ID, vouch_ns: 0, body: { kind: "error", code, message } })]);
+    };
+    if (this.byRoutingId.has(routingId.toString("hex"))) return this.countMalformed("coordinator", "unexpected", `cpu ${this.byRoutingId.get(routingId.toString("hex"))}: second hello`);
+    if (this.phase !== "registering") return refuse("full", `the run has started with ${n} cpus; no cpu can join`);
+    let id = hello.requested_id;
+    if (id >= n) return refuse("bad_id", `cpu id ${id} is out of range: this run has cpus 0-${n - 1}`);
+    if (id >= 0 && this.members_.has(id)) {
+      const other = this.members_.get(id)!;
+      return refuse("duplicate_id", `cpu id ${id} is already taken (by pid ${other.hello.pid}, peer endpoint ${other.hello.endpoint})`);
+    }
+    if (id < 0) {
+      id = 0;
+      while (this.members_.has(id)) id++;
+      if (id >= n) return refuse("full", `all ${n} cpu ids are taken`);
+    }
+    this.members_.set(id, { cpu: id, routingId, hello, lastSeenMs: performance.now(), final: false, dead: false, acked: new Set() });
+    this.byRoutingId.set(routingId.toString("hex"), id);
+    this.log(`cpu ${id} registered (pid ${hello.pid}, ${hello.endpoint}); ${this.members_.size}/${n}`);
+    if (this.members_.size === n) this.welcomeAll();
+  }
+
+  private welcomeAll(): void {
+    const n = this.cfg.cpus;
+    const endpoints = Array.from({ length: n }, (_, i) => this.members_.get(i)!.hello.endpoint);
+    this.phase = "running";
+    this.startMs = performance.now();
+    this.lease = this.leaseTarget();
+    const config_json = JSON.stringify(this.cfg);
+    for (const m of this.members_.values()) {
+      m.lastSeenMs = performance.now();
+      this.sendTo(m, {
+        kind: "welcome",
+        welcome: {
+          cpu: m.cpu,
+          endpoints,
+          config_json,
+          commands: [],
+          lease_ns: this.lease,
+          heartbeat_ms: this.opts.heartbeatMs,
+          coordinator_timeout_ms: this.opts.coordinatorTimeoutMs,
+          max_step_ns: this.opts.maxStepNs,
+        },
+      });
+    }
+    this.log(`all ${n} cpus registered; running ${this.cfg.duration_ns} ns of virtual time`);
+    this.onRunning?.();
+  }
+
+  /** Registered CPUs: id, pid and peer endpoint. */
+  members(): { cpu: number; pid: number; endpoint: string }[] {
+    return [...this.members_.values()].map((m) => ({ cpu: m.cpu, pid: m.hello.pid, endpoint: m.hello.endpoint }));
+  }
+
+  private sendTo(m: Member, body: Body): void {
+    this.link.send([m.routingId, encode({ from: COORDINATOR_ID, vouch_ns: 0, body })]);
+  }
+
+  private broadcast(body: Body): void {
+    for (const m of this.members_.values()) if (!m.dead) this.sendTo(m, body);
+  }
+
+  // ---------------------------------------------------------------- the clock
+
+  private live(): Member[] {
+    return [...this.members_.values()].filter((m) => !m.dead);
+  }
+
+  private progressNs(): { min: number; max: number } {
+    let min = Infinity;
+    let max = 0;
+    for (const m of this.live()) {
+      const t = m.report?.now_ns ?? 0;
+      min = Math.min(min, t);
+      max = Math.max(max, t);
+    }
+    return { min: min === Infinity ? 0 : min, max };
+  }
+
+  /** The lease the CPUs may run to now: a span ahead of the slowest, or the paced wall clock. */
+  private leaseTarget(): number {
+    let target = this.progressNs().min + this.opts.leaseSpanNs;
+    if (this.opts.pace !== undefined) target = Math.min(target, this.pacedNs());
+    return Math.min(this.endNs, Math.max(this.lease, target));
+  }
+
+  private pacedNs(): number {
+    return Math.floor((performance.now() - this.startMs) * 1e6 * (this.opts.pace ?? 1));
+  }
+
+  private extendLease(): void {
+    if (this.phase !== "running") return;
+    const target = this.leaseTarget();
+    if (target > this.lease) {
+      this.lease = target;
+      this.broadcast({ kind: "lease", lease_ns: this.lease, end_ns: this.endNs });
+    }
+  }
+
+  private tick(): void {
+    if (this.closed) return;
+    const now = performance.now();
+    if (this.phase === "registering") {
+      if (now - this.startMs > this.opts.registerTimeoutMs) {
+        const missing = Array.from({ length: this.cfg.cpus }, (_, i) => i).filter((i) => !this.members_.has(i));
+        this.fail(`only ${this.members_.size} of ${this.cfg.cpus} cpus registered within ${this.opts.registerTimeoutMs} ms; missing cpu ids: ${missing.join(", ")}`);
+      }
+      this.broadcast({ kind: "heartbeat" });
+      return;
+    }
+    if (this.phase !== "running") return;
+    for (const m of this.live()) {
+      if (!m.final && now - m.lastSeenMs > this.opts.cpuTimeoutMs) this.declareDead(m, `silent for ${Math.round(now - m.lastSeenMs)} ms`);
+    }
+    this.extendLease();
+    this.broadcast({ kind: "heartbeat" });
+    this.snapshot();
+  }
+
+  // ---------------------------------------------------------------- reports and the end
+
+  private report(m: Member, r: Report): void {
+    m.report = r;
+    m.counters = JSON.parse(r.counters_json) as CpuCounters;
+    this.malformed[`cpu ${m.cpu}`] = [...r.malformed];
+    if (r.final) m.final = true;
+    for (const d of r.dead_receipts) m.acked.add(d.cpu);
+    this.extendLease();
+    const { min } = this.progressNs();
+    if (min !== this.lastProgressNs) {
+      this.lastProgressNs = min;
+      this.opts.onProgress?.(min, this.endNs);
+    }
+    if (r.final) this.maybeFinish();
+  }
+
+  private maybeFinish(): void {
+    if (this.phase !== "running") return;
+    const live = this.live();
+    if (live.length === 0) return this.fail("every cpu process died");
+    const deadIds = [...this.members_.values()].filter((m) => m.dead).map((m) => m.cpu);
+    if (!live.every((m) => m.final && m.report!.now_ns === this.endNs && deadIds.every((d) => m.acked.has(d)))) return;
+    this.phase = "finishing";
+    try {
+      const results = this.results();
+      this.phase = "done";
+      this.snapshot();
+      this.finishedResolve(results);
+    } catch (e) {
+      this.fail(`aggregating the results failed: ${(e as Error).message}`);
+    }
+  }
+
+  private results(): ProcessesRunResults {
+    const n = this.cfg.cpus;
+    const rows: CpuCounters[] = [];
+    const violations: string[] = [];
+    let lost = 0;
+    const deadCpus: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const m = this.members_.get(i)!;
+      if (!m.dead) {
+        rows.push(m.counters!);
+        continue;
+      }
+      deadCpus.push(i);
+      const a = this.crashAccount(m);
+      rows.push(a.row);
+      lost += a.lost;
+      if (a.lost < 0) violations.push(`cpu ${i} crashed: lost_on_crash came out negative (${a.lost})`);
+    }
+    this.lostOnCrash = lost;
+    const cfg = { ...this.cfg, duration_ns: this.endNs, events: this.recordedEvents() };
+    const results: ProcessesRunResults = aggregate(cfg, rows, { engine: "processes", lostOnCrash: lost, violations });
+    if (deadCpus.length > 0) results.degraded = { dead_cpus: deadCpus, lost_on_crash: lost };
+    return results;
+  }
+
+  private crashAccount(m: Member): ReturnType<typeof accountCrash> {
+    const survivors = this.live();
+    const sentToDead = survivors.reduce((s, o) => s + (o.report?.tx_packets[m.cpu] ?? 0), 0);
+    const receipts = survivors.flatMap((o) => (o.report?.dead_receipts ?? []).filter((d) => d.cpu === m.cpu));
+    const last = m.counters ?? emptyCountersLike(m.cpu, survivors[0]?.counters);
+    return accountCrash({ cpu: m.cpu, last }, sentToDead, receipts);
+  }
+
+  /** The scenario's events plus the hotplug commands given at run time, in time order. */
+  private recordedEvents(): EmuConfig["events"] {
+    const runtime = this.commands.flatMap((c) => (c.kind === "rate" ? [] : [{ at_ns: c.at_ns, cpu: c.cpu, action: c.kind }]));
+    return [...this.cfg.events, ...runtime].sort((a, b) => a.at_ns - b.at_ns);
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  /** The process of `cpu` is known to be gone (its parent saw it exit): don't wait for the timeout. */
+  cpuGone(cpu: number, why: string): void {
+    if (this.phase === "registering") return this.fail(`cpu ${cpu} ${why} before the run started`);
+    const m = this.members_.get(cpu);
+    if (this.phase === "running" && m && !m.dead && !m.final) this.declareDead(m, why);
+  }
+
+  private declareDead(m: Member, why: string): void {
+    m.dead = true;
+    const reportNs = m.report?.now_ns ?? 0;
+    this.log(`cpu ${m.cpu} (pid ${m.hello.pid}) declared dead: ${why}; surprise removal, its last report was at ${reportNs} ns`);
+    this.broadcast({ kind: "peer_dead", cpu: m.cpu, report_ns: reportNs });
+    // Survivors answer with a report that carries their receipts; the end waits for final ones.
+    this.maybeFinish();
+  }
+
+  // ---------------------------------------------------------------- control
+
+  /** Schedule a command at a virtual time no CPU has passed: the current lease. */
+  command(cmd: Omit<CpuCommand, "at_ns"> & { kind: CpuCommand["kind"] }): CpuCommand {
+    if (this.phase !== "running") throw new CoordinatorError(`the run is ${this.phase}; commands are taken while it runs`);
+    const at_ns = Math.min(this.lease, this.endNs);
+    const full = { ...cmd, at_ns } as CpuCommand;
+    this.commands.push(full);
+    this.broadcast({ kind: "command", command: commandToWire(full) });
+    this.log(`command ${full.kind}${"cpu" in full ? ` cpu ${full.cpu}` : ` source ${full.source} ${full.pps} pps`} at ${at_ns} ns`);
+    return full;
+  }
+
+  /** End the run at the current lease instead of the scenario's duration. */
+  stop(): number {
+    if (this.phase !== "running") throw new CoordinatorError(`the run is ${this.phase}`);
+    this.endNs = Math.min(this.endNs, this.lease);
+    this.broadcast({ kind: "lease", lease_ns: this.lease, end_ns: this.endNs });
+    this.log(`stop: the run ends at ${this.endNs} ns`);
+    for (const m of this.live()) if (m.final && m.report!.now_ns !== this.endNs) m.final = false;
+    return this.endNs;
+  }
+
+  /** Online state of `cpu` at virtual time `atNs`, after the scenario's events and runtime commands. */
+  onlineAt(cpu: number, atNs: number): boolean {
+    let online = true;
+    const events = [...this.cfg.events.map((e) => ({ at_ns: e.at_ns, cpu: e.cpu, kind: e.action })), ...this.commands.filter((c) => c.kind !== "rate")];
+    for (const e of events.sort((a, b) => a.at_ns - b.at_ns)) if ("cpu" in e && e.cpu === cpu && e.at_ns <= atNs) online = e.kind === "online";
+    return online;
+  }
+
+  get leaseNs(): number {
+    return this.lease;
+  }
+
+  status(): CoordinatorStatus {
+    const { min, max } = this.progressNs();
+    const malformed: CoordinatorStatus["malformed_messages"] = {};
+    for (const [who, counts] of Object.entries(this.malformed))
+      malformed[who] = Object.fromEntries(MALFORMED_KINDS.map((k, i) => [k, counts[i] ?? 0])) as Record<MalformedKind, number>;
+    return {
+      phase: this.phase,
+      cpus: this.cfg.cpus,
+      registered: [...this.members_.keys()].sort((a, b) => a - b),
+      dead: [...this.members_.values()].filter((m) => m.dead).map((m) => m.cpu),
+      virtual_ns_min: min,
+      virtual_ns_max: max,
+      lease_ns: this.lease,
+      end_ns: this.endNs,
+      ...(this.opts.pace !== undefined ? { lag_ns: Math.max(0, Math.min(this.pacedNs(), this.endNs) - min) } : {}),
+      malformed_messages: malformed,
+      lost_on_crash: this.lostOnCrash,
+      commands: this.commands.map((c) => ({ ...c })),
+    };
+  }
+
+  /** Latest report of every CPU (transport statistics, peak RSS), by CPU id. */
+  reports(): { cpu: number; report: Report }[] {
+    return [...this.members_.values()].filter((m) => m.report).sort((a, b) => a.cpu - b.cpu).map((m) => ({ cpu: m.cpu, report: m.report! }));
+  }
+
+  /** Latest counters of every CPU that has reported (dead ones at their last report). */
+  counters(): CpuCounters[] {
+    return [...this.members_.values()].filter((m) => m.counters).sort((a, b) => a.cpu - b.cpu).map((m) => m.counters!);
+  }
+
+  private snapshot(): void {
+    if (!this.opts.onSnapshot) return;
+    const counters = this.counters();
+    if (counters.length > 0) this.opts.onSnapshot(counters, this.status());
+  }
+}
+
+/** A CPU that died before its first report: zero counters of the same shape. */
+function emptyCountersLike(cpu: number, like: CpuCounters | undefined): CpuCounters {
+  if (!like) throw new CoordinatorError(`cpu ${cpu} died before any cpu reported`);
+  const zero = (v: unknown): unknown =>
+    typeof v === "number" ? 0 : Array.isArray(v) ? v.map(zero) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, zero(x)])) : v;
+  return { ...(zero(like) as CpuCounters), cpu, online: false };
+}

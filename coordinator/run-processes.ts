@@ -1,0 +1,156 @@
+// `softnet-emu run --engine processes`: a coordinator in this process and one child process per
+// emulated CPU, all on loopback (tcp on 127.0.0.1 with OS-chosen ports, or ipc in a private temp
+// dir), logs prefixed `[cpu N]`, everything torn down on success, failure and SIGINT.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { EmuConfig } from "../model/config.ts";
+import { Coordinator, CoordinatorError, type CoordinatorOptions, type CoordinatorStatus, type ProcessesRunResults } from "./coordinator.ts";
+
+export interface ProcessesRunOptions {
+  onProgress?: (virtualNs: number, totalNs: number) => void;
+  /** Not supported by this engine yet: results carry no series. */
+  seriesIntervalNs?: number;
+  transport?: "tcp" | "ipc";
+  heartbeatMs?: number;
+  cpuTimeoutMs?: number;
+  coordinatorTimeoutMs?: number;
+  registerTimeoutMs?: number;
+  leaseSpanNs?: number;
+  maxStepNs?: number;
+  pace?: number;
+  /** Coordinator and `[cpu N]` lines (default: stderr). */
+  log?: (line: string) => void;
+  /** Called once every CPU has registered (tests use it to inject faults). */
+  onRunning?: (run: RunningRun) => void;
+  onSnapshot?: CoordinatorOptions["onSnapshot"];
+}
+
+export interface RunningRun {
+  coordinator: Coordinator;
+  /** The coordinator's ROUTER endpoint. */
+  endpoint: string;
+  children: { cpu: number; pid: number; endpoint: string }[];
+  status(): CoordinatorStatus;
+}
+
+const CPU_MAIN = fileURLToPath(new URL("../cpu-node/main.ts", import.meta.url));
+const TSX_LOADER = import.meta.resolve("tsx");
+const TAIL_LINES = 20;
+
+/** Defaults shared by `run` and `coordinator`. */
+export function defaultTiming(cfg: EmuConfig, o: Pick<ProcessesRunOptions, "heartbeatMs" | "cpuTimeoutMs" | "coordinatorTimeoutMs" | "registerTimeoutMs" | "leaseSpanNs" | "maxStepNs">) {
+  const maxStepNs = o.maxStepNs ?? Math.max(cfg.window_ns, 200_000);
+  return {
+    heartbeatMs: o.heartbeatMs ?? 100,
+    cpuTimeoutMs: o.cpuTimeoutMs ?? 3000,
+    coordinatorTimeoutMs: o.coordinatorTimeoutMs ?? 3000,
+    registerTimeoutMs: o.registerTimeoutMs ?? 60_000,
+    maxStepNs,
+    leaseSpanNs: o.leaseSpanNs ?? Math.max(10_000_000, 4 * maxStepNs),
+  };
+}
+
+interface Child {
+  cpu: number;
+  proc: ChildProcess;
+  tail: string[];
+  exited: Promise<void>;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {}): Promise<ProcessesRunResults> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const ipcDir = opts.transport === "ipc" ? mkdtempSync(join(tmpdir(), "softnet-emu-")) : null;
+  const timing = defaultTiming(cfg, opts);
+  const coordinator = new Coordinator({
+    cfg,
+    bind: ipcDir ? `ipc://${ipcDir}/coordinator` : "tcp://127.0.0.1:*",
+    ...timing,
+    ...(opts.pace !== undefined ? { pace: opts.pace } : {}),
+    log: (line) => log(`[coordinator] ${line}`),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    ...(opts.onSnapshot ? { onSnapshot: opts.onSnapshot } : {}),
+  });
+  const children: Child[] = [];
+  let interrupted = false;
+  const onSigint = (): void => {
+    interrupted = true;
+    log("[coordinator] interrupted: stopping every cpu process");
+    coordinator.fail("interrupted (SIGINT)");
+  };
+  process.once("SIGINT", onSigint);
+  try {
+    const endpoint = await coordinator.start();
+    for (let cpu = 0; cpu < cfg.cpus; cpu++) children.push(spawnCpu(cpu, endpoint, ipcDir, log, coordinator));
+    coordinator.onRunning = () => {
+      const hellos = coordinator.members();
+      opts.onRunning?.({
+        coordinator,
+        endpoint,
+        children: children.map((c) => ({ cpu: c.cpu, pid: c.proc.pid!, endpoint: hellos.find((h) => h.cpu === c.cpu)?.endpoint ?? "" })),
+        status: () => coordinator.status(),
+      });
+    };
+    const results = await coordinator.done();
+    coordinator.close("run over");
+    await reap(children, 3000);
+    return results;
+  } catch (e) {
+    coordinator.close(interrupted ? "interrupted" : "run failed");
+    await reap(children, 200);
+    if (e instanceof CoordinatorError) throw new CoordinatorError(`${e.message}${tails(children)}`);
+    throw e;
+  } finally {
+    process.off("SIGINT", onSigint);
+    coordinator.close();
+    for (const c of children) c.proc.kill("SIGKILL");
+    if (ipcDir) rmSync(ipcDir, { recursive: true, force: true });
+    if (interrupted) process.exitCode = 130;
+  }
+}
+
+function spawnCpu(cpu: number, endpoint: string, ipcDir: string | null, log: (line: string) => void, coordinator: Coordinator): Child {
+  const bind = ipcDir ? `ipc://${ipcDir}/cpu${cpu}` : "tcp://127.0.0.1:*";
+  const proc = spawn(process.execPath, ["--import", TSX_LOADER, CPU_MAIN, "--coordinator", endpoint, "--id", String(cpu), "--bind", bind, "--exit-with-parent"], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const child: Child = { cpu, proc, tail: [], exited: Promise.resolve(), exitCode: null, signal: null };
+  const onLine = (line: string): void => {
+    child.tail.push(line);
+    if (child.tail.length > TAIL_LINES) child.tail.shift();
+    log(`[cpu ${cpu}] ${line}`);
+  };
+  createInterface({ input: proc.stdout! }).on("line", onLine);
+  createInterface({ input: proc.stderr! }).on("line", onLine);
+  proc.stdin!.on("error", () => {}); // EPIPE when it is gone
+  child.exited = new Promise((resolve) => {
+    proc.once("exit", (code, signal) => {
+      child.exitCode = code;
+      child.signal = signal;
+      // Faster than the heartbeat timeout when we are the parent; SIGSTOP still needs the timeout.
+      if (code !== 0) coordinator.cpuGone(cpu, `process exited (${signal ?? `code ${code}`})`);
+      resolve();
+    });
+  });
+  return child;
+}
+
+/** Wait for the children to exit on their own, then SIGKILL the rest and wait for those too. */
+async function reap(children: Child[], graceMs: number): Promise<void> {
+  const all = Promise.all(children.map((c) => c.exited));
+  const timer = new Promise<"late">((resolve) => setTimeout(() => resolve("late"), graceMs).unref());
+  if ((await Promise.race([all, timer])) === "late") {
+    for (const c of children) if (c.exitCode === null && c.signal === null) c.proc.kill("SIGKILL");
+    await all;
+  }
+}
+
+function tails(children: Child[]): string {
+  const bad = children.filter((c) => c.exitCode !== null && c.exitCode !== 0 && c.tail.length > 0);
+  return bad.map((c) => `\n[cpu ${c.cpu}] exited with code ${c.exitCode}; its last lines:\n  ${c.tail.join("\n  ")}`).join("");
+}

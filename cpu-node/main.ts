@@ -1,0 +1,91 @@
+// `softnet-emu cpu`: one emulated CPU process. Exported for the CLI (cli/main.ts registers it),
+// and runnable directly as the child that `run --engine processes` spawns:
+//   node --import tsx cpu-node/main.ts --coordinator tcp://127.0.0.1:5555 [--id N] [--bind EP]
+import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
+import { CPU_EXIT, CpuNode } from "./node.ts";
+
+export interface CpuCommandOptions {
+  coordinator: string;
+  id?: number;
+  bind?: string;
+  advertiseHost?: string;
+  registerTimeoutMs?: number;
+  /** Exit when standard input closes (set for children of `run`: the parent died). */
+  exitWithParent?: boolean;
+  log?: (line: string) => void;
+}
+
+const ENDPOINT = /^(tcp:\/\/[^:\s]+:(\d+|\*)|ipc:\/\/\S+)$/;
+
+/** Validate the options; a bad one is a one-line message naming it (exit code 2). */
+export function checkCpuOptions(o: CpuCommandOptions): string | null {
+  if (!ENDPOINT.test(o.coordinator)) return `--coordinator ${o.coordinator}: expected tcp://HOST:PORT or ipc://PATH`;
+  if (o.bind !== undefined && !ENDPOINT.test(o.bind)) return `--bind ${o.bind}: expected tcp://HOST:PORT (PORT may be *) or ipc://PATH`;
+  if (o.id !== undefined && (!Number.isInteger(o.id) || o.id < 0 || o.id > 4095)) return `--id ${o.id}: expected a CPU id 0-4095`;
+  return null;
+}
+
+/** Run one CPU until the coordinator shuts it down; returns the exit code (see CPU_EXIT). */
+export async function runCpu(o: CpuCommandOptions): Promise<number> {
+  const bad = checkCpuOptions(o);
+  if (bad) {
+    process.stderr.write(`softnet-emu cpu: error: ${bad}\n`);
+    return CPU_EXIT.refused;
+  }
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const node = new CpuNode({
+    coordinator: o.coordinator,
+    id: o.id ?? -1,
+    bind: o.bind ?? "tcp://127.0.0.1:*",
+    ...(o.advertiseHost !== undefined ? { advertiseHost: o.advertiseHost } : {}),
+    registerTimeoutMs: o.registerTimeoutMs ?? 30_000,
+    log,
+  });
+  const stop = (why: string) => () => {
+    log(`${why}; exiting`);
+    node.close();
+  };
+  const onTerm = stop("SIGTERM");
+  const onInt = stop("SIGINT");
+  process.once("SIGTERM", onTerm);
+  process.once("SIGINT", onInt);
+  if (o.exitWithParent) {
+    process.stdin.on("end", stop("parent gone (stdin closed)"));
+    process.stdin.resume();
+  }
+  try {
+    return await node.run();
+  } catch (e) {
+    log(`internal error: ${(e as Error).stack ?? e}`);
+    return CPU_EXIT.internal;
+  } finally {
+    process.off("SIGTERM", onTerm);
+    process.off("SIGINT", onInt);
+    if (o.exitWithParent) process.stdin.destroy();
+  }
+}
+
+async function childMain(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      coordinator: { type: "string" },
+      id: { type: "string" },
+      bind: { type: "string" },
+      "exit-with-parent": { type: "boolean" },
+    },
+  });
+  if (!values.coordinator) {
+    process.stderr.write("softnet-emu cpu: error: --coordinator is required\n");
+    process.exit(CPU_EXIT.refused);
+  }
+  const code = await runCpu({
+    coordinator: values.coordinator,
+    ...(values.id !== undefined ? { id: Number(values.id) } : {}),
+    ...(values.bind !== undefined ? { bind: values.bind } : {}),
+    exitWithParent: values["exit-with-parent"] ?? false,
+  });
+  process.exit(code);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await childMain();

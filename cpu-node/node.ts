@@ -1,0 +1,456 @@
+// One emulated CPU as an OS process: registers with the coordinator, owns one model Cpu, exchanges
+// PeerBatches directly with its peers over PUSH/PULL, and advances under conservative
+// synchronisation (proto/PROTOCOL.md): never past min(lease, every live peer's vouch_ns).
+import { performance } from "node:perf_hooks";
+import * as zmq from "zeromq";
+import type { EmuConfig } from "../model/config.ts";
+import { Cpu } from "../model/cpu.ts";
+import { batchIsEmpty, type PeerBatch } from "../model/messages.ts";
+import {
+  COORDINATOR_ID,
+  MALFORMED_KINDS,
+  MalformedMessage,
+  batchPackets,
+  batchToWire,
+  decode,
+  encode,
+  wireToBatch,
+  wireToCommand,
+  type Body,
+  type DeadPeerReceipts,
+  type Envelope,
+  type MalformedKind,
+  type Report,
+  type WireBatch,
+  type Welcome,
+} from "../proto/codec.ts";
+import { Link } from "./link.ts";
+import { Mailbox, type Letter } from "./mailbox.ts";
+
+export interface CpuNodeOptions {
+  /** The coordinator's ROUTER, e.g. tcp://127.0.0.1:5555. */
+  coordinator: string;
+  /** Requested CPU id, or -1 to take the one the coordinator assigns. */
+  id: number;
+  /** Where to bind the peer inbox (tcp://127.0.0.1:* picks a free port). */
+  bind: string;
+  /** Host peers should dial when `bind` is a wildcard address (default: 127.0.0.1). */
+  advertiseHost?: string;
+  /** Give up when no Welcome arrives within this time. */
+  registerTimeoutMs: number;
+  log: (line: string) => void;
+}
+
+/** Process exit codes of `softnet-emu cpu`. */
+export const CPU_EXIT = { ok: 0, internal: 1, refused: 2, coordinatorLost: 4 } as const;
+
+/** Peer messages read ahead of the model at most; beyond it ZeroMQ queues and senders wait. */
+const PEER_LETTERS_MAX = 256;
+/** Outgoing messages queued in our own links before we stop advancing (peers are slow). */
+const OUTBOX_MAX = 512;
+/** Reports of a peer whose post-report receipts we still keep (see DeadPeerReceipts). */
+const RECEIPT_KEYS_MAX = 8;
+
+export class CpuNode {
+  private readonly mailbox = new Mailbox(PEER_LETTERS_MAX);
+  private readonly dealer: zmq.Dealer;
+  private readonly pull: zmq.Pull;
+  private control!: Link;
+  private links: (Link | null)[] = [];
+  private id = -1;
+  private n = 0;
+  private cpu!: Cpu;
+  private cfg!: EmuConfig;
+  private welcome!: Welcome;
+
+  private vouch = new Float64Array(0);
+  private sentVouch = new Float64Array(0);
+  private dead = new Uint8Array(0);
+  private txPackets = new Float64Array(0);
+  private rxPackets = new Float64Array(0);
+  /** Per peer: last_report_ns stamp → packets received in batches so stamped, split by inject time. */
+  private receipts: Map<number, { held: number; fresh: number }>[] = [];
+  private readonly deadReceipts = new Map<number, DeadPeerReceipts>();
+  private lease = 0;
+  private endNs = 0;
+  private finished = false;
+  private exitCode: number | null = null;
+  private lastCoordinatorMs = 0;
+  private lastReportMs = 0;
+  private lastReportNs = 0;
+  private leaseWaitSentFor = -1;
+  private readonly malformed = [0, 0, 0];
+  private closing = false;
+  private iterations = 0;
+  private waits = 0;
+
+  constructor(private readonly opts: CpuNodeOptions) {
+    // Linger 0: a dead peer or coordinator must never keep this process alive at exit.
+    this.dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000 });
+    this.pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 1000 });
+  }
+
+  private log(line: string): void {
+    this.opts.log(line);
+  }
+
+  /** Register, run to the end (or until told to stop), return the process exit code. */
+  async run(): Promise<number> {
+    try {
+      await this.pull.bind(this.opts.bind);
+      const bound = this.pull.lastEndpoint ?? this.opts.bind;
+      const endpoint = bound.replace("://0.0.0.0:", `://${this.opts.advertiseHost ?? "127.0.0.1"}:`);
+      this.dealer.connect(this.opts.coordinator);
+      this.control = new Link(this.dealer, () => this.mailbox.notify(), (e) => this.log(`coordinator link: ${e.message}`));
+      void this.receiveLoop(this.dealer, "control");
+      void this.receiveLoop(this.pull, "peer");
+      this.sendControl({ kind: "hello", hello: { requested_id: this.opts.id, endpoint, pid: process.pid } });
+      const welcomed = await this.awaitWelcome();
+      if (!welcomed) return this.exitCode ?? CPU_EXIT.coordinatorLost;
+      this.setUp(endpoint);
+      await this.loop();
+      return this.exitCode ?? CPU_EXIT.ok;
+    } finally {
+      this.close();
+    }
+  }
+
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    for (const l of this.links) l?.close();
+    this.dealer.close();
+    this.pull.close();
+    this.mailbox.notify();
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  private async receiveLoop(sock: zmq.Pull | zmq.Dealer, source: Letter["source"]): Promise<void> {
+    try {
+      for await (const frames of sock) {
+        const frame = frames[frames.length - 1]!;
+        let env: Envelope;
+        try {
+          if (frames.length !== 1) throw new MalformedMessage(`${frames.length}-part message`);
+          env = decode(frame);
+        } catch (e) {
+          this.countMalformed(e instanceof MalformedMessage ? e.kind : "decode_error", `${source} socket: ${(e as Error).message}`);
+          continue;
+        }
+        this.mailbox.push({ source, env });
+        if (source === "peer") await this.mailbox.hasRoom();
+      }
+    } catch (e) {
+      if (!this.closing) this.log(`${source} receive loop ended: ${(e as Error).message}`);
+    }
+  }
+
+  private countMalformed(kind: MalformedKind, why: string): void {
+    const i = MALFORMED_KINDS.indexOf(kind);
+    this.malformed[i]!++;
+    // Log the first few and then every 100th: a flood must not become a log flood.
+    const total = this.malformed.reduce((a, b) => a + b, 0);
+    if (total <= 5 || total % 100 === 0) this.log(`dropped malformed message #${total} (${kind}): ${why}`);
+  }
+
+  private async awaitWelcome(): Promise<boolean> {
+    const deadline = performance.now() + this.opts.registerTimeoutMs;
+    const early: Letter[] = [];
+    while (!this.closing) {
+      for (const letter of this.mailbox.takeAll()) {
+        if (letter.source === "peer") {
+          early.push(letter); // a fast peer: handled once our model exists
+          continue;
+        }
+        const b = letter.env.body;
+        if (letter.env.from !== COORDINATOR_ID) this.countMalformed("unexpected", `control message from ${letter.env.from}`);
+        else if (b.kind === "welcome") {
+          this.welcome = b.welcome;
+          for (const l of early) this.mailbox.push(l);
+          return true;
+        } else if (b.kind === "error") {
+          this.log(`refused by the coordinator: ${b.message}`);
+          this.exitCode = CPU_EXIT.refused;
+          return false;
+        } else if (b.kind === "shutdown") {
+          this.log(`coordinator shut down before the run: ${b.reason}`);
+          this.exitCode = CPU_EXIT.ok;
+          return false;
+        } else if (b.kind !== "heartbeat") this.countMalformed("unexpected", `'${b.kind}' before welcome`);
+      }
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.log(`no welcome from the coordinator at ${this.opts.coordinator} within ${this.opts.registerTimeoutMs} ms; exiting`);
+        this.exitCode = CPU_EXIT.coordinatorLost;
+        return false;
+      }
+      await this.mailbox.wait(Math.min(left, 200));
+    }
+    return false;
+  }
+
+  private setUp(ownEndpoint: string): void {
+    const w = this.welcome;
+    this.id = w.cpu;
+    this.cfg = JSON.parse(w.config_json) as EmuConfig;
+    this.n = this.cfg.cpus;
+    this.cpu = new Cpu(this.id, this.cfg);
+    this.cpu.warnLog = (line) => this.log(line);
+    for (const c of w.commands) this.cpu.command(wireToCommand(c));
+    this.lease = w.lease_ns;
+    this.endNs = this.cfg.duration_ns;
+    this.vouch = new Float64Array(this.n);
+    this.vouch[this.id] = Infinity;
+    this.sentVouch = new Float64Array(this.n).fill(-1);
+    this.dead = new Uint8Array(this.n);
+    this.txPackets = new Float64Array(this.n);
+    this.rxPackets = new Float64Array(this.n);
+    this.receipts = Array.from({ length: this.n }, () => new Map());
+    this.links = w.endpoints.map((ep, peer) => {
+      if (peer === this.id) return null;
+      const push = new zmq.Push({ linger: 0, sendHighWaterMark: 1000 });
+      push.connect(ep);
+      return new Link(push, () => this.mailbox.notify(), (e) => this.log(`link to cpu ${peer}: ${e.message}`));
+    });
+    this.lastCoordinatorMs = performance.now();
+    this.log(`cpu ${this.id} of ${this.n} (${this.cfg.profile.name}), peers reach me at ${ownEndpoint}`);
+  }
+
+  // ---------------------------------------------------------------- the main loop
+
+  private async loop(): Promise<void> {
+    const hbMs = this.welcome.heartbeat_ms;
+    while (this.exitCode === null && !this.closing) {
+      this.handleLetters();
+      if (this.exitCode !== null) break;
+      const nowMs = performance.now();
+      if (nowMs - this.lastCoordinatorMs > this.welcome.coordinator_timeout_ms) {
+        this.log(`coordinator silent for ${Math.round(nowMs - this.lastCoordinatorMs)} ms; exiting`);
+        this.exitCode = CPU_EXIT.coordinatorLost;
+        break;
+      }
+      this.iterations++;
+      const progressed = this.step();
+      const sent = this.sendOutput();
+      if (!this.finished && this.cpu.clock >= this.endNs) this.finish();
+      if (performance.now() - this.lastReportMs >= hbMs) this.report(false);
+      if (progressed || sent) {
+        // Let the receive loops and the links run (they are macrotasks: libuv polls).
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      } else {
+        this.askForLease();
+        this.waits++;
+        await this.mailbox.wait(hbMs);
+      }
+    }
+  }
+
+  private inputBound(): number {
+    let t = Math.min(this.lease, this.endNs);
+    for (let p = 0; p < this.n; p++) if (!this.dead[p] && this.vouch[p]! < t) t = this.vouch[p]!;
+    return t;
+  }
+
+  /** Advance the model as far as is safe (bounded per call), unless peers push back. */
+  private step(): boolean {
+    if (this.finished || this.backpressured()) return false;
+    const safe = this.inputBound();
+    if (safe <= this.cpu.clock) return false;
+    this.cpu.advance(Math.min(safe, this.cpu.clock + this.welcome.max_step_ns));
+    return true;
+  }
+
+  private backpressured(): boolean {
+    let pending = 0;
+    for (const l of this.links) if (l) pending += l.pending;
+    return pending > OUTBOX_MAX;
+  }
+
+  /** Send the model's batches and, where a peer has not heard it yet, the new promise. */
+  private sendOutput(): boolean {
+    const promise = this.finished ? Infinity : this.cpu.promiseNs(this.inputBound());
+    let sent = false;
+    for (const batch of this.cpu.takeOutbox()) {
+      if (batchIsEmpty(batch)) continue;
+      sent = this.sendBatch(batch, promise) || sent;
+    }
+    for (let p = 0; p < this.n; p++) {
+      if (p === this.id || this.dead[p] || this.sentVouch[p]! >= promise) continue;
+      this.sendPeer(p, { kind: "promise" }, promise);
+      sent = true;
+    }
+    return sent;
+  }
+
+  private sendBatch(batch: PeerBatch, promise: number): boolean {
+    const to = batch.to;
+    const packets = batchPackets(batch);
+    this.txPackets[to]! += packets;
+    // A crashed peer takes nothing: what we would have sent it is lost with it (tx counts it).
+    if (this.dead[to] || to === this.id) return false;
+    this.sendPeer(to, { kind: "batch", batch: batchToWire(batch, this.lastReportNs) }, promise);
+    return true;
+  }
+
+  private sendPeer(to: number, body: Body, vouchNs: number): void {
+    this.sentVouch[to] = vouchNs;
+    this.links[to]?.send(encode({ from: this.id, vouch_ns: vouchNs, body }));
+  }
+
+  private sendControl(body: Body): void {
+    this.control.send(encode({ from: this.id < 0 ? 0 : this.id, vouch_ns: 0, body }));
+  }
+
+  private finish(): void {
+    this.finished = true;
+    this.sendOutput(); // every peer hears +Infinity: we will never send again
+    this.report(true);
+  }
+
+  private askForLease(): void {
+    if (this.finished || this.lease >= this.endNs || this.cpu.clock < this.lease) return;
+    if (this.leaseWaitSentFor === this.lease) return;
+    this.leaseWaitSentFor = this.lease;
+    this.report(false, true);
+  }
+
+  private report(final: boolean, leaseWait = false): void {
+    const counters = this.cpu.counters();
+    this.lastReportMs = performance.now();
+    this.lastReportNs = this.cpu.clock;
+    this.sendControl({
+      kind: "report",
+      report: {
+        final,
+        now_ns: this.cpu.clock,
+        counters_json: JSON.stringify(counters),
+        tx_packets: [...this.txPackets],
+        rx_packets: [...this.rxPackets],
+        lease_wait: leaseWait,
+        malformed: this.malformed,
+        dead_receipts: [...this.deadReceipts.values()],
+        ...this.transportStats(),
+      },
+    });
+  }
+
+  private transportStats(): Pick<Report, "messages_sent" | "bytes_sent" | "loop_iterations" | "waits" | "max_rss_bytes"> {
+    let messages = 0;
+    let bytes = 0;
+    for (const l of this.links) {
+      if (!l) continue;
+      messages += l.sentMessages;
+      bytes += l.sentBytes;
+    }
+    return { messages_sent: messages, bytes_sent: bytes, loop_iterations: this.iterations, waits: this.waits, max_rss_bytes: process.resourceUsage().maxRSS * 1024 };
+  }
+
+  // ---------------------------------------------------------------- handling messages
+
+  private handleLetters(): void {
+    for (const { source, env } of this.mailbox.takeAll()) {
+      if (source === "control") this.handleControl(env);
+      else this.handlePeer(env);
+    }
+  }
+
+  private handlePeer(env: Envelope): void {
+    const from = env.from;
+    if (from >= this.n || from === this.id) return this.countMalformed("unexpected", `peer message claims to be from cpu ${from}`);
+    const b = env.body;
+    if (b.kind !== "batch" && b.kind !== "promise") return this.countMalformed("unexpected", `'${b.kind}' from cpu ${from} on the peer socket`);
+    if (this.dead[from]) return; // it was declared dead: its late words no longer count
+    if (env.vouch_ns < this.vouch[from]!) return this.countMalformed("unexpected", `cpu ${from} took back its promise (${env.vouch_ns} < ${this.vouch[from]})`);
+    if (b.kind === "batch") {
+      if (b.batch.to !== this.id) return this.countMalformed("unexpected", `batch from cpu ${from} addressed to cpu ${b.batch.to}`);
+      this.receive(from, b.batch);
+    }
+    this.vouch[from] = env.vouch_ns;
+  }
+
+  private receive(from: number, w: WireBatch): void {
+    const packets = batchPackets(w);
+    this.rxPackets[from]! += packets;
+    if (packets > 0) this.noteReceipt(from, w);
+    if (!this.finished) this.cpu.deliver(wireToBatch(from, w));
+  }
+
+  /** Count packets per sender report, split at its report time (for crash accounting). */
+  private noteReceipt(from: number, w: WireBatch): void {
+    const key = w.last_report_ns;
+    const map = this.receipts[from]!;
+    let r = map.get(key);
+    if (!r) {
+      r = { held: 0, fresh: 0 };
+      map.set(key, r);
+      if (map.size > RECEIPT_KEYS_MAX) map.delete(map.keys().next().value!);
+    }
+    const count = (inject: number[]): void => {
+      for (const t of inject) if (t < key) r.held++;
+      else r.fresh++;
+    };
+    count(w.enqueues.inject_ns);
+    count(w.forwarded.inject_ns);
+    for (const q of w.queue_handovers) count(q.ring.inject_ns);
+    for (const d of w.cpu_dead) count(d.packets.inject_ns);
+  }
+
+  private handleControl(env: Envelope): void {
+    if (env.from !== COORDINATOR_ID) return this.countMalformed("unexpected", `control message from ${env.from}`);
+    this.lastCoordinatorMs = performance.now();
+    const b = env.body;
+    switch (b.kind) {
+      case "heartbeat":
+        return;
+      case "lease":
+        if (b.lease_ns > this.lease) this.lease = b.lease_ns;
+        if (b.end_ns > 0 && b.end_ns !== this.endNs) {
+          if (b.end_ns < this.cpu.clock) this.log(`end ${b.end_ns} ns is behind my clock ${this.cpu.clock} ns; ignored`);
+          else this.endNs = b.end_ns;
+        }
+        return;
+      case "command": {
+        const cmd = wireToCommand(b.command);
+        if (cmd.at_ns < this.cpu.clock) {
+          this.log(`command ${cmd.kind} at ${cmd.at_ns} ns is behind my clock ${this.cpu.clock} ns; applied now`);
+          cmd.at_ns = this.cpu.clock;
+        }
+        this.cpu.command(cmd);
+        return;
+      }
+      case "peer_dead":
+        return this.peerDead(b.cpu, b.report_ns);
+      case "shutdown":
+        if (!this.finished) this.log(`shutdown before the end: ${b.reason}`);
+        this.exitCode = CPU_EXIT.ok;
+        return;
+      case "error":
+        this.log(`coordinator error: ${b.message}`);
+        this.exitCode = CPU_EXIT.refused;
+        return;
+      default:
+        return this.countMalformed("unexpected", `'${b.kind}' from the coordinator`);
+    }
+  }
+
+  /** Surprise removal of a crashed peer: stop waiting for it and stop sending to it. */
+  private peerDead(cpu: number, reportNs: number): void {
+    if (cpu >= this.n || cpu === this.id || this.dead[cpu]) return;
+    this.dead[cpu] = 1;
+    this.links[cpu]?.close();
+    this.links[cpu] = null;
+    let held = 0;
+    let fresh = 0;
+    for (const [key, r] of this.receipts[cpu]!) {
+      if (key < reportNs) continue;
+      held += r.held;
+      fresh += r.fresh;
+    }
+    this.deadReceipts.set(cpu, { cpu, report_ns: reportNs, held, fresh });
+    // RPS must stop picking it: in our model it goes offline now (no hand-over will come).
+    if (!this.finished) this.cpu.command({ kind: "offline", cpu, at_ns: this.cpu.clock });
+    this.log(`cpu ${cpu} declared dead by the coordinator; ${held + fresh} packets came from it after its last report`);
+    this.report(false);
+  }
+}

@@ -83,6 +83,9 @@ export type ProcessesRunResults = RunResults & { degraded?: { dead_cpus: number[
 
 export class CoordinatorError extends Error {}
 
+/** A CpuCommand without its time: the coordinator picks that. */
+export type CommandRequest = { kind: "offline" | "online"; cpu: number } | { kind: "rate"; source: number; pps: number };
+
 export class Coordinator {
   readonly router = new zmq.Router({ linger: 0, sendHighWaterMark: 100_000, mandatory: false });
   private readonly link: Link;
@@ -409,7 +412,7 @@ export class Coordinator {
   // ---------------------------------------------------------------- control
 
   /** Schedule a command at a virtual time no CPU has passed: the current lease. */
-  command(cmd: Omit<CpuCommand, "at_ns"> & { kind: CpuCommand["kind"] }): CpuCommand {
+  command(cmd: CommandRequest): CpuCommand {
     if (this.phase !== "running") throw new CoordinatorError(`the run is ${this.phase}; commands are taken while it runs`);
     const at_ns = Math.min(this.lease, this.endNs);
     const full = { ...cmd, at_ns } as CpuCommand;

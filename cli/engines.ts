@@ -10,10 +10,8 @@ import { UsageError } from "./errors.ts";
 export const ENGINES = ["inprocess", "processes"] as const;
 export type EngineName = (typeof ENGINES)[number];
 
-export interface EngineRunOptions {
-  onProgress?: (virtualNs: number, totalNs: number) => void;
-  seriesIntervalNs?: number;
-}
+/** What `run` passes to either engine: the in-process engine's options (a type-only import). */
+export type EngineRunOptions = Pick<import("../engine/inprocess.ts").RunOptions, "onProgress" | "seriesIntervalNs" | "log">;
 
 export type EngineRun = (cfg: EmuConfig, opts: EngineRunOptions) => RunResults | Promise<RunResults>;
 
@@ -31,4 +29,10 @@ export async function loadEngine(name: EngineName): Promise<EngineRun> {
   const run = mod[exportName];
   if (typeof run !== "function") throw new Error(`${path} does not export ${exportName}()`);
   return run as EngineRun;
+}
+
+/** The distributed engine gives up with a CoordinatorError (a CPU process died, a timeout): the
+ *  run failed, but it is not a bug in the CLI, so its message is shown without a stack. */
+export function isRunFailure(err: unknown): err is Error {
+  return err instanceof Error && (err.name === "CoordinatorError" || err.constructor.name === "CoordinatorError");
 }

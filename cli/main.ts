@@ -1,12 +1,12 @@
 // softnet-emu's command line (commander). `run` resolves a scenario file and flags into one
 // EmuConfig, runs an engine and prints a summary or JSON. Exit codes: 0 ok, 1 the checker found
-// a violation, 2 bad input (one line on stderr, never a stack trace), 3 a bug.
+// a violation or the engine gave up, 2 bad input (one line on stderr, never a stack trace), 3 a bug.
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { PROFILE_NAMES } from "../model/profiles.ts";
 import type { RunResults } from "../model/results.ts";
-import { ENGINES, loadEngine, type EngineName } from "./engines.ts";
+import { ENGINES, isRunFailure, loadEngine, type EngineName } from "./engines.ts";
 import { UsageError } from "./errors.ts";
 import { createProgress } from "./progress.ts";
 import { loadScenario, resolveConfig, type RunFlags } from "./scenario.ts";
@@ -33,7 +33,8 @@ export interface CliIo {
 }
 
 export const EXIT_OK = 0;
-export const EXIT_VIOLATION = 1;
+/** The checker found a violation, or the engine gave up (a CPU process died). */
+export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_BUG = 3;
 
@@ -77,6 +78,10 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
     if (err instanceof UsageError) {
       io.err(`softnet-emu: error: ${err.message}\n`);
       return EXIT_USAGE;
+    }
+    if (isRunFailure(err)) {
+      io.err(`softnet-emu: error: the run failed: ${err.message}\n`);
+      return EXIT_FAILED;
     }
     io.err(`softnet-emu: internal error (a bug, please report it with the command line):\n${(err as Error).stack ?? String(err)}\n`);
     return EXIT_BUG;
@@ -129,7 +134,7 @@ Examples:
   $ softnet-emu run --offline 2@10ms --online 2@30ms --json results.json
   $ softnet-emu run --boot thread_backlog_napi --json - | jq .totals
 
-Exit status: 0 ok, 1 the checker found a violation, 2 bad input, 3 internal error.`;
+Exit status: 0 ok, 1 the checker found a violation (or the run failed), 2 bad input, 3 internal error.`;
 
 function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   const program = new Command("softnet-emu")
@@ -234,7 +239,12 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
   const startMs = performance.now();
   let results: RunResults;
   try {
-    results = await engine(cfg, { onProgress: progress?.onProgress, seriesIntervalNs: opts.seriesInterval });
+    results = await engine(cfg, {
+      onProgress: progress?.onProgress,
+      seriesIntervalNs: opts.seriesInterval,
+      // Kernel-style lines (the first do_softirq_post_smp_call_flush WARNING): stderr, as dmesg.
+      log: opts.quiet ? undefined : (line) => io.err(`${line}\n`),
+    });
   } finally {
     progress?.finish();
   }
@@ -248,7 +258,7 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
 
   if (results.checker.ok) return EXIT_OK;
   io.err(`softnet-emu: checker: ${results.checker.violations.length} violation(s) with seed ${results.seed}; reproduce with the same command line and --seed ${results.seed}\n`);
-  return EXIT_VIOLATION;
+  return EXIT_FAILED;
 }
 
 /** Fail before a long run rather than after it. */

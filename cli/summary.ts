@@ -12,10 +12,16 @@ export interface SummaryOptions {
 
 const MAX_VIOLATIONS_SHOWN = 10;
 
+const BORDERLESS = Object.fromEntries(
+  ["top", "top-mid", "top-left", "top-right", "bottom", "bottom-mid", "bottom-left", "bottom-right", "left", "left-mid", "mid", "mid-mid", "right", "right-mid"].map((k) => [k, ""]),
+) as Record<string, string>;
+BORDERLESS.middle = "  ";
+
 export function renderSummary(r: RunResults, opts: SummaryOptions): string {
   return [
     header(r, opts.wallMs),
     cpuTable(r, opts.color),
+    "",
     totalsLine(r),
     latencyLine(r),
     ...eventsLine(r),
@@ -42,9 +48,11 @@ function header(r: RunResults, wallMs: number): string {
 
 function cpuTable(r: RunResults, color: boolean): string {
   const head = ["cpu", "online", "processed", "dropped", "squeeze", "rcv_rps", "flow_lim", "backlog", "ipis_sent", "NET_RX", "wakeups", "rt_warn"];
+  // Borderless, like `column -t`: twelve columns fit in ~100 characters.
   const table = new Table({
     head,
-    style: { head: color ? ["cyan"] : [], border: [], compact: true },
+    chars: BORDERLESS,
+    style: { head: color ? ["cyan"] : [], border: [], "padding-left": 0, "padding-right": 0 },
     colAligns: head.map((_, i) => (i === 1 ? "center" : "right")),
   });
   for (const c of r.cpus) {

@@ -216,10 +216,7 @@ export class Cpu {
       if (tEvent <= tStep) {
         if (tEvent >= untilNs) break;
         this.now = Math.max(this.now, tEvent);
-        const idle = tStep === Infinity && this.busyUntil <= tEvent && this.online;
-        this.handleEvent(tEvent);
-        // Work that finds the CPU idle starts once it has left its idle state.
-        if (idle && this.hasWork()) this.busyUntil = tEvent + this.costs.idle_exit_ns;
+        this.handleEvent(tEvent, untilNs);
       } else {
         if (tStep >= untilNs) break;
         this.now = tStep;
@@ -369,14 +366,8 @@ export class Cpu {
     const ib = this.inbound.peek();
     if (ib && ib.at < t) t = ib.at;
     // A NIC whose IRQ is armed interrupts at its next arrival (or now, if the ring is not empty).
-    const nics = this.nicSources;
-    for (let i = 0; i < nics.length; i++) {
-      const s = nics[i]!;
-      if (s.napi.state & 1) continue;
-      const at = this.irqAt(s);
-      if (at < t) t = at;
-    }
-    return t;
+    const irq = this.nextNicIrqNs();
+    return irq < t ? irq : t;
   }
 
   private hasWork(): boolean {
@@ -391,25 +382,72 @@ export class Cpu {
     );
   }
 
-  private handleEvent(at: number): void {
+  /** Work that finds the CPU idle starts once it has left its idle state. */
+  private leaveIdle(wasIdle: boolean, at: number): void {
+    if (wasIdle && this.hasWork()) this.busyUntil = at + this.costs.idle_exit_ns;
+  }
+
+  private isIdleAt(at: number): boolean {
+    return this.online && this.busyUntil <= at && !this.hasWork();
+  }
+
+  private handleEvent(at: number, untilNs: number): void {
     const tt = this.timers.peek();
     const ib = this.inbound.peek();
     if (tt && tt.at === at && (!ib || ib.at > at || tt.prio === 0)) {
+      const idle = this.isIdleAt(at);
       this.timers.pop();
       this.handleTimer(tt);
+      this.leaveIdle(idle, at);
       return;
     }
-    if (ib && ib.at === at) {
+    if (ib && ib.at === at) return this.handleRecords(ib, untilNs);
+    const idle = this.isIdleAt(at);
+    this.nicInterrupt(at);
+    this.leaveIdle(idle, at);
+  }
+
+  /**
+   * Apply the record under the cursor — and, while it is the only cursor and nothing else is due
+   * first, the ones after it, without going back through the heaps (the per-packet hot path).
+   */
+  private handleRecords(ib: Cursor, untilNs: number): void {
+    const tt = this.timers.peek();
+    const limit = Math.min(tt ? tt.at : Infinity, this.nextNicIrqNs(), untilNs);
+    for (;;) {
+      const at = ib.at;
+      this.now = Math.max(this.now, at);
+      const idle = this.isIdleAt(at);
       this.handleRecord(ib);
-      ib.idx++;
-      if (ib.idx >= ib.len) this.inbound.pop();
-      else {
-        ib.at = this.recordAt(ib.batch, ib.kind, ib.idx);
-        this.inbound.updateTop();
+      this.leaveIdle(idle, at);
+      if (++ib.idx >= ib.len) {
+        this.inbound.pop();
+        return;
       }
-      return;
+      ib.at = this.recordAt(ib.batch, ib.kind, ib.idx);
+      if (this.inbound.size > 1) {
+        this.inbound.updateTop();
+        return;
+      }
+      const tStep = this.hasWork() ? Math.max(this.now, this.busyUntil) : Infinity;
+      if (ib.at > tStep || ib.at >= limit) return;
     }
-    // A NIC IRQ: packets reached an armed queue.
+  }
+
+  private nextNicIrqNs(): number {
+    let t = Infinity;
+    const nics = this.nicSources;
+    for (let i = 0; i < nics.length; i++) {
+      const s = nics[i]!;
+      if (s.napi.state & 1) continue;
+      const at = this.irqAt(s);
+      if (at < t) t = at;
+    }
+    return t;
+  }
+
+  /** A NIC IRQ: packets reached an armed queue. */
+  private nicInterrupt(at: number): void {
     for (const s of this.nicSources) {
       if (s.napi.state & 1) continue;
       if (this.irqAt(s) === at) {

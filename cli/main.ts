@@ -174,17 +174,17 @@ Run 'softnet-emu run --help' for every option of a run; scenario files to start 
     .option("--flows <N>", "number of flows, for every load phase", arg((t) => parseCount(t, 1, MAX_FLOWS)))
     .option("--rps-cpus <HEXMASK>", "rps_cpus of every RX queue and loopback sender (0 = RPS off)", arg((t) => parseCpuMask(t)))
     .addOption(
-      new Option("--load <KIND>", "load source: one NIC RX queue with its IRQ on CPU 0, or a loopback UDP sender on CPU 0").choices([
+      new Option("--load <KIND>", "one NIC RX queue with its IRQ on CPU 0, or a loopback UDP sender on CPU 0 (replaces the scenario's queues, senders and load)").choices([
         "nic",
         "loopback",
       ]),
     )
-    .option("--offline <CPU@TIME>", "take a CPU offline at a virtual time, e.g. 2@10ms (repeatable)", repeated(parseCpuAtTime))
+    .option("--offline <CPU@TIME>", "take a CPU offline at a virtual time, e.g. 2@10ms (repeatable; with --online, replaces the scenario's events)", repeated(parseCpuAtTime))
     .option("--online <CPU@TIME>", "bring a CPU back online, e.g. 2@30ms (repeatable)", repeated(parseCpuAtTime))
     .option("--window <D>", "synchronisation window (default: the smallest cross-CPU latency, which is exact)", arg(positiveDuration))
-    .option("--sysctl <KEY=VALUE>", `set a sysctl (repeatable): ${SYSCTL_NAMES.join(", ")}`, repeated(parseSysctl))
-    .option("--boot <ARG>", "kernel command-line switch, e.g. thread_backlog_napi (repeatable)", repeated((t) => t))
-    .addOption(new Option("--engine <NAME>", "engine").choices(ENGINES).default("inprocess"))
+    .option("--sysctl <KEY=VALUE>", `set a sysctl, overriding the scenario's (repeatable): ${SYSCTL_NAMES.join(", ")}`, repeated(parseSysctl))
+    .option("--boot <ARG>", "kernel command-line switch, e.g. thread_backlog_napi (repeatable; replaces the scenario's boot list)", repeated((t) => t))
+    .addOption(new Option("--engine <NAME>", "inprocess: every CPU in this process; processes: one OS process per CPU, over ZeroMQ").choices(ENGINES).default("inprocess"))
     .option("--json <FILE>", "write the results as JSON to FILE ('-' = stdout, and nothing else there)")
     .option("--series-interval <D>", "also sample per-CPU counters every D of virtual time (in the JSON)", arg(positiveDuration))
     .option("--quiet", "print no summary and no progress")

@@ -118,11 +118,15 @@ export class Cpu {
   softirqRestarts = 0;
   softirqChainStartNs = 0;
   run: NetRxRun | null = null;
+  /** The reused state of net_rx_action (see softirq.ts doSoftirq). */
+  readonly runState: NetRxRun = { budget: 0, timeLimitJiffies: 0, list: [], repoll: [], context: "softirq", task: null, entryCharged: false };
   pendingHotplug: ("offline" | "online")[] = [];
 
   // RPS IPI bookkeeping (IPI mode): targets enqueued to since the last flush; and, as a target,
   // which enqueuers owe this CPU an IPI because their enqueue scheduled our backlog.
-  readonly remoteSinceFlush = new Set<number>();
+  /** rps_ipi_list, as the enqueuer knows it: a flag per target plus their count. */
+  readonly remoteSinceFlush: Uint8Array;
+  remoteSinceFlushCount = 0;
   flushSeq = 0;
   readonly ipiOwed: Uint8Array;
   readonly ipiOwedRaised: Int32Array;
@@ -169,6 +173,7 @@ export class Cpu {
     if (this.threadsMode) this.sd.backlog.state |= 1 << 1; // NAPI_STATE_THREADED: backlog_napi_setup()
     this.onlineMask = new Uint8Array(n).fill(1);
     this.ipiOwed = new Uint8Array(n);
+    this.remoteSinceFlush = new Uint8Array(n);
     this.ipiOwedRaised = new Int32Array(n).fill(-1);
     this.rfsSent = new Float64Array(n);
     this.rfsPassedSeen = new Float64Array(n);
@@ -597,7 +602,7 @@ export class Cpu {
   /** Earliest time this CPU could emit a record with no further input. */
   private nextSendCapableNs(): number {
     const base = Math.max(this.clock, this.busyUntil, this.now);
-    if (this.remoteSinceFlush.size > 0 || this.run !== null || this.reinject.length > 0) return base;
+    if (this.remoteSinceFlushCount > 0 || this.run !== null || this.reinject.length > 0) return base;
     let t = Infinity;
     for (const s of this.sources.values()) {
       if (s.napi.state & 1 || s.ring.length > 0) return base;

@@ -54,6 +54,17 @@ export class PacketQueue {
 
   /** skb_queue_splice_tail_init(this, dst) */
   spliceTailInto(dst: PacketQueue): void {
+    if (dst.count === 0) {
+      // An empty destination takes our buffers whole, as the kernel relinks list heads.
+      [this.flow, dst.flow] = [dst.flow, this.flow];
+      [this.seq, dst.seq] = [dst.seq, this.seq];
+      [this.source, dst.source] = [dst.source, this.source];
+      [this.inject, dst.inject] = [dst.inject, this.inject];
+      [this.cpu, dst.cpu] = [dst.cpu, this.cpu];
+      [this.head, dst.head] = [dst.head, this.head];
+      [this.count, dst.count] = [dst.count, this.count];
+      return;
+    }
     while (this.count > 0) {
       dst.push(this.peekFlow(), this.peekSeq(), this.peekSource(), this.peekInject(), this.peekEnqueuer());
       this.shift();

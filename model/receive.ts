@@ -207,7 +207,10 @@ function enqueueTo(cpu: Cpu, target: number, s: SourceState | null, flow: number
   e.inject_ns.push(injectNs);
   e.send_ns.push(atNs);
   cpu.countOut(1);
-  if (!cpu.threadsMode) cpu.remoteSinceFlush.add(target);
+  if (!cpu.threadsMode && cpu.remoteSinceFlush[target] === 0) {
+    cpu.remoteSinceFlush[target] = 1;
+    cpu.remoteSinceFlushCount++;
+  }
 }
 
 /**
@@ -243,15 +246,17 @@ function rpsCpusOf(cpu: Cpu, source: number): readonly number[] {
  * ones are due (see messages.ts FlushRecords); `raisedSoftirq` marks a NET_RX raised only for this.
  */
 export function flushRpsIpis(cpu: Cpu, atNs: number, raisedSoftirq: boolean): void {
-  if (cpu.remoteSinceFlush.size === 0) return;
+  if (cpu.remoteSinceFlushCount === 0) return;
   const id = ++cpu.flushSeq;
-  for (const target of cpu.remoteSinceFlush) {
+  for (let target = 0; target < cpu.remoteSinceFlush.length; target++) {
+    if (cpu.remoteSinceFlush[target] === 0) continue;
+    cpu.remoteSinceFlush[target] = 0;
     const f = cpu.batchTo(target).flushes;
     f.at_ns.push(atNs);
     f.flush_id.push(id);
     f.raised_softirq.push(raisedSoftirq ? 1 : 0);
   }
-  cpu.remoteSinceFlush.clear();
+  cpu.remoteSinceFlushCount = 0;
 }
 
 /** A peer's flush arrived: if its enqueue scheduled our backlog, its IPI is here now. */

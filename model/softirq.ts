@@ -1,7 +1,7 @@
 // Hardirqs, NET_RX softirq processing and the threads that poll: net_rx_action, napi_poll,
 // process_backlog, the device poll, backlog_napi/N and ksoftirqd/N.
 // see net/core/dev.c, kernel/softirq.c, kernel/smp.c
-import type { Cpu, Task } from "./cpu.ts";
+import type { Cpu, NetRxRun, Task } from "./cpu.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, type Napi } from "./napi.ts";
 import type { ExecContext } from "./results.ts";
 import { flushRpsIpis, netifReceiveSkb, nicFillRing, rfsPassed, rfsReport, rpsTriggerSoftirq } from "./receive.ts";
@@ -79,19 +79,26 @@ export function doSoftirq(cpu: Cpu, context: ExecContext, task: Task | null): vo
   cpu.c.net_rx_softirqs++;
   if (task === null && cpu.softirqRestarts === 0) cpu.softirqChainStartNs = cpu.now;
   const budgetJiffies = Math.ceil((s.netdev_budget_usecs * cpu.cfg.hz) / 1e6); // usecs_to_jiffies()
-  cpu.run = {
-    budget: s.netdev_budget,
-    timeLimitJiffies: cpu.jiffies(cpu.now) + budgetJiffies,
-    list: sd.poll_list,
-    repoll: [],
-    context,
-    task,
-    entryCharged: false,
-  };
-  sd.poll_list = [];
+  // One run object and its lists are reused: this runs for every NET_RX softirq.
+  const run = cpu.runState;
+  run.budget = s.netdev_budget;
+  run.timeLimitJiffies = cpu.jiffies(cpu.now) + budgetJiffies;
+  run.context = context;
+  run.task = task;
+  run.repoll.length = 0;
+  spliceInto(sd, run); // list_splice_init(&sd->poll_list, &list)
+  cpu.run = run;
   sd.in_net_rx_action = true;
   cpu.charge(context, cpu.costs.softirq_entry_ns);
   netRxActionPoll(cpu);
+}
+
+/** Move sd->poll_list onto the run's (empty) list, recycling the arrays. */
+function spliceInto(sd: Cpu["sd"], run: NetRxRun): void {
+  const empty = run.list;
+  empty.length = 0;
+  run.list = sd.poll_list;
+  sd.poll_list = empty;
 }
 
 /**
@@ -107,11 +114,10 @@ export function netRxActionPoll(cpu: Cpu): void {
       // ____napi_schedule() may have refilled poll_list while in_net_rx_action was set.
       if (sd.poll_list.length > 0) {
         sd.in_net_rx_action = true;
-        run.list = sd.poll_list;
-        sd.poll_list = [];
+        spliceInto(sd, run);
         return netRxActionPoll(cpu);
       }
-      if (cpu.threadsMode || cpu.remoteSinceFlush.size === 0) return finishRun(cpu, false);
+      if (cpu.threadsMode || cpu.remoteSinceFlushCount === 0) return finishRun(cpu, false);
     }
     return finishRun(cpu, true);
   }
@@ -130,8 +136,14 @@ function finishRun(cpu: Cpu, splice: boolean): void {
   const run = cpu.run!;
   const sd = cpu.sd;
   if (splice) {
-    const list = run.list.length + sd.poll_list.length + run.repoll.length === 0 ? sd.poll_list : [...run.list, ...sd.poll_list, ...run.repoll];
+    // list + sd->poll_list + repoll becomes sd->poll_list.
+    const list = run.list;
+    for (const n of sd.poll_list) list.push(n);
+    for (const n of run.repoll) list.push(n);
+    run.repoll.length = 0;
     for (const n of list) n.listed = true;
+    run.list = sd.poll_list;
+    run.list.length = 0;
     sd.poll_list = list;
     if (list.length > 0) cpu.raiseNetRx("repoll");
     else sd.in_net_rx_action = false;

@@ -65,12 +65,19 @@ export function conservationViolation(t: Totals, atNs: number): string | null {
   );
 }
 
+/** The q-quantile from the histogram, interpolated linearly inside its bucket (as histogram_quantile). */
 function percentile(buckets: number[], count: number, q: number, max: number): number {
   if (count === 0) return 0;
+  const rank = q * count;
   let cum = 0;
   for (let b = 0; b < buckets.length; b++) {
-    cum += buckets[b]!;
-    if (cum >= q * count) return Math.min(LATENCY_BUCKETS_NS[b] ?? max, max);
+    const n = buckets[b]!;
+    if (cum + n >= rank && n > 0) {
+      const lower = b === 0 ? 0 : LATENCY_BUCKETS_NS[b - 1]!;
+      const upper = Math.min(LATENCY_BUCKETS_NS[b] ?? max, max);
+      return Math.round(lower + ((upper - lower) * (rank - cum)) / n);
+    }
+    cum += n;
   }
   return max;
 }

@@ -1,0 +1,46 @@
+// The contract of the distributed engine (issue 3): for the same scenario and seed, one process per
+// CPU over ZeroMQ gives exactly the results of the in-process engine — cpus, totals, softnet_stat.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { runProcesses } from "../../coordinator/run-processes.ts";
+import { runInProcess } from "../../engine/inprocess.ts";
+import type { EmuConfig } from "../../model/config.ts";
+import { ALL_CPUS, alive, assertEquivalent, logSink, scenario } from "./helpers.ts";
+
+async function bothEngines(cfg: EmuConfig): Promise<void> {
+  const expected = runInProcess(cfg);
+  const sink = logSink();
+  let pids: number[] = [];
+  const got = await runProcesses(cfg, { log: sink.log, onRunning: (r) => (pids = r.children.map((c) => c.pid)) });
+  assert.equal(got.engine, "processes");
+  assertEquivalent(expected, got, cfg.seed);
+  assert.ok(got.checker.ok, got.checker.violations.join("; "));
+  assert.equal(got.degraded, undefined);
+  assert.equal(pids.length, cfg.cpus);
+  for (const pid of pids) assert.ok(!alive(pid), `cpu process ${pid} is still running after the run`);
+}
+
+test("hotplug under load: a CPU goes offline and comes back during the flood", async () => {
+  const cfg = scenario({ seed: 7, rate_pps: 400_000, rps_cpus: ALL_CPUS, offline: [{ cpu: 2, at_ns: 2_000_000 }], online: [{ cpu: 2, at_ns: 4_000_000 }], duration_ns: 6_000_000 });
+  await bothEngines(cfg);
+});
+
+test("PREEMPT_RT in IPI mode (rt-6.6) with RPS to idle CPUs, warnings included", async () => {
+  const cfg = scenario({ seed: 3, profile: "rt-6.6", rps_cpus: [1, 2, 3], duration_ns: 10_000_000 });
+  const expected = runInProcess(cfg);
+  assert.ok(expected.cpus.some((c) => c.rt_flush_warnings > 0), "the scenario must exercise the RT warning");
+  await bothEngines(cfg);
+});
+
+test("loopback sender on CPU 0 with RPS to every CPU", async () => {
+  const cfg = scenario({ seed: 11, load: "loopback", rps_cpus: ALL_CPUS, duration_ns: 10_000_000 });
+  await bothEngines(cfg);
+});
+
+// Backlog-thread mode is not yet deterministic in the model itself: runInProcess gives other
+// counters when only its checkpoint interval changes (checkIntervalNs 100000 vs 33333), so the
+// two engines cannot agree until model/ is fixed. Kept as a todo so it shows when it starts passing.
+test("loopback with backlog threads (6.6-patched-threads)", { todo: "model/: thread mode depends on advance() horizons" }, async () => {
+  const cfg = scenario({ seed: 11, load: "loopback", profile: "6.6-patched-threads", rps_cpus: ALL_CPUS, duration_ns: 10_000_000 });
+  await bothEngines(cfg);
+});

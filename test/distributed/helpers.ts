@@ -1,0 +1,51 @@
+// Shared by the distributed-engine tests: scenarios built the way `softnet-emu run` builds them,
+// the equivalence assertion, and process-liveness checks.
+import assert from "node:assert/strict";
+import { resolveConfig, type RunFlags } from "../../cli/resolve.ts";
+import type { EmuConfig } from "../../model/config.ts";
+import type { RunResults } from "../../model/results.ts";
+
+export function scenario(flags: RunFlags): EmuConfig {
+  return resolveConfig(undefined, { cpus: 4, duration_ns: 10_000_000, ...flags });
+}
+
+export const ALL_CPUS = [0, 1, 2, 3];
+
+/** The contract of issue 3: identical cpus, totals and softnet_stat. */
+export function assertEquivalent(inprocess: RunResults, processes: RunResults, seed: number): void {
+  const why = `seed ${seed}: reproduce with the same scenario and --seed ${seed}`;
+  assert.deepEqual(processes.cpus, inprocess.cpus, `cpus differ (${why})`);
+  assert.deepEqual(processes.totals, inprocess.totals, `totals differ (${why})`);
+  assert.equal(processes.softnet_stat, inprocess.softnet_stat, `softnet_stat differs (${why})`);
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Poll until `cond` holds or `ms` pass; returns whether it held. */
+export async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return cond();
+}
+
+/** Collects log lines (and echoes them when DEBUG_DISTRIBUTED is set). */
+export function logSink(): { lines: string[]; log: (line: string) => void } {
+  const lines: string[] = [];
+  return {
+    lines,
+    log: (line) => {
+      lines.push(line);
+      if (process.env["DEBUG_DISTRIBUTED"]) process.stderr.write(`${line}\n`);
+    },
+  };
+}

@@ -10,12 +10,6 @@ export class UsageError extends Error {
   }
 }
 
-/** Re-throw `err` (a UsageError or a plain Error from the model) with `where` in front. */
-export function usageAt(where: string, err: unknown): UsageError {
-  const message = err instanceof Error ? err.message : String(err);
-  return new UsageError(where ? `${where}: ${message}` : message);
-}
-
 /** A field of a scenario file: `["load", 0, "rate", "pps"]`. */
 export type FieldPath = readonly (string | number)[];
 

@@ -242,8 +242,13 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
     results = await engine(cfg, {
       onProgress: progress?.onProgress,
       seriesIntervalNs: opts.seriesInterval,
-      // Kernel-style lines (the first do_softirq_post_smp_call_flush WARNING): stderr, as dmesg.
-      log: opts.quiet ? undefined : (line) => io.err(`${line}\n`),
+      // Kernel-style lines (the first do_softirq_post_smp_call_flush WARNING, the distributed
+      // engine's [cpu N] lines): stderr, as dmesg; the progress line is cleared first.
+      log: (line) => {
+        if (opts.quiet) return;
+        progress?.finish();
+        io.err(`${line}\n`);
+      },
     });
   } finally {
     progress?.finish();
@@ -253,7 +258,7 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
   // Wall time stays out of the JSON: same scenario and seed → byte-identical JSON.
   const json = `${JSON.stringify(results, null, 2)}\n`;
   if (opts.json === "-") io.out(json);
-  else if (opts.json !== undefined) writeFileSync(opts.json, json);
+  else if (opts.json !== undefined) writeJson(opts.json, json);
   if (!opts.quiet && opts.json !== "-") io.out(renderSummary(results, { wallMs, color: io.outIsTTY }));
 
   if (results.checker.ok) return EXIT_OK;
@@ -267,6 +272,14 @@ function checkWritable(file: string): void {
   if (!existsSync(dir)) throw new UsageError(`--json ${file}: directory '${dir}' does not exist`);
   if (!statSync(dir).isDirectory()) throw new UsageError(`--json ${file}: '${dir}' is not a directory`);
   if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--json ${file}: is a directory`);
+}
+
+function writeJson(file: string, json: string): void {
+  try {
+    writeFileSync(file, json);
+  } catch (err) {
+    throw new UsageError(`--json ${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
 }
 
 function packageVersion(): string {

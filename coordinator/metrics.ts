@@ -166,6 +166,25 @@ class SnapshotLatencyHistogram extends Histogram<CpuLabel> {
   private declare readonly help: string;
 }
 
+/** What the registry reads of a row, copied (Cpu.counters() returns one object it keeps reusing). */
+function copyCounters(c: CpuCounters): CpuCounters {
+  return {
+    ...c,
+    softirq_raises: { ...c.softirq_raises },
+    busy_ns: { ...c.busy_ns },
+    drops_by_reason: { ...c.drops_by_reason },
+    latency_buckets: [...c.latency_buckets],
+    // Per-peer bookkeeping the exporter never shows; not worth copying.
+    attributed: EMPTY_ATTRIBUTED,
+  };
+}
+
+const EMPTY_ATTRIBUTED: CpuCounters["attributed"] = Object.freeze({
+  ipis_sent: [],
+  flow_limit_count: [],
+  ipi_softirq_flushes: [],
+}) as unknown as CpuCounters["attributed"];
+
 /** Builds the registry once; update() replaces the snapshot the collect() callbacks read. */
 export class SoftnetMetrics {
   readonly registry = new Registry();
@@ -332,9 +351,13 @@ export class SoftnetMetrics {
     });
   }
 
-  /** Replace the snapshot the next scrape will show. Counters are the engines' cumulative ones. */
+  /**
+   * Replace the snapshot the next scrape will show. Pass rows with the attributed counts already
+   * on their CPUs (engine/aggregate.ts attribute()); they are copied, so the engine may keep
+   * mutating its own objects.
+   */
   update(counters: readonly CpuCounters[], run: RunStatus): void {
-    this.counters = [...counters].sort((a, b) => a.cpu - b.cpu);
+    this.counters = counters.map(copyCounters).sort((a, b) => a.cpu - b.cpu);
     if (this.run?.scenario !== run.scenario || this.run?.profile !== run.profile) {
       this.registry.setDefaultLabels({ scenario: run.scenario, profile: run.profile });
     }

@@ -97,6 +97,8 @@ async function directMain(): Promise<void> {
       json: { type: "string" },
       "cpu-timeout-ms": { type: "string" },
       "http-port": { type: "string" },
+      pace: { type: "string" },
+      "coordinator-timeout-ms": { type: "string" },
     },
   });
   const cpus = Number(values.cpus);
@@ -112,6 +114,8 @@ async function directMain(): Promise<void> {
     ...(values.json ? { json: values.json } : {}),
     ...(values["cpu-timeout-ms"] ? { cpuTimeoutMs: Number(values["cpu-timeout-ms"]) } : {}),
     ...(values["http-port"] ? { httpPort: Number(values["http-port"]) } : {}),
+    ...(values.pace ? { pace: Number(values.pace) } : {}),
+    ...(values["coordinator-timeout-ms"] ? { coordinatorTimeoutMs: Number(values["coordinator-timeout-ms"]) } : {}),
   });
   process.exit(code);
 }

@@ -44,7 +44,7 @@ interface Timer {
   at: number;
   prio: number;
   seq: number;
-  kind: "command" | "wake" | "sender";
+  kind: "command" | "wake" | "sender" | "ipi";
   command?: CpuCommand;
   task?: Task;
 }
@@ -136,7 +136,7 @@ export class Cpu {
   readonly rfsPassedSeen: Float64Array;
   readonly rfsPassedFrom: Float64Array;
   readonly rfsPassedReported: Float64Array;
-  readonly rfsOn: boolean;
+  rfsOn: boolean;
 
   /** Flow limiter history tables, one per enqueuing CPU (the kernel keeps it per enqueuer). */
   readonly flowLimit = new Map<number, { history: Uint16Array; head: number; buckets: Uint8Array }>();
@@ -161,10 +161,17 @@ export class Cpu {
   private readonly flowsPerSource: number;
   warnLog: ((line: string) => void) | null = null;
 
+  /** This CPU's copy of the configuration: commands change sysctls, RPS maps and IRQ affinity in it. */
+  readonly cfg: EmuConfig;
+  /** IPIs to this CPU arrive this much later until ipiDelayUntilNs (the ipi_delay fault). */
+  ipiDelayNs = 0;
+  ipiDelayUntilNs = 0;
+
   constructor(
     readonly id: number,
-    readonly cfg: EmuConfig,
+    config: EmuConfig,
   ) {
+    const cfg = (this.cfg = structuredClone(config));
     const n = cfg.cpus;
     this.costs = cfg.costs;
     this.windowNs = cfg.window_ns;
@@ -179,9 +186,9 @@ export class Cpu {
     this.rfsPassedSeen = new Float64Array(n);
     this.rfsPassedFrom = new Float64Array(n);
     this.rfsPassedReported = new Float64Array(n);
-    this.rfsOn = cfg.sysctls.rps_sock_flow_entries > 0;
     this.flowLimitCpus = new Uint8Array(n);
     for (const c of cfg.sysctls.flow_limit_cpu_bitmap) if (c < n) this.flowLimitCpus[c] = 1;
+    this.rfsOn = cfg.sysctls.rps_sock_flow_entries > 0;
     this.batchSeqFrom = new Int32Array(n);
     this.maxLatencyMin = exactWindowNs(cfg.costs);
     this.c = newCounters(id, n);
@@ -208,7 +215,7 @@ export class Cpu {
 
   command(cmd: CpuCommand): void {
     this.pushTimer({ at: cmd.at_ns, prio: 0, seq: 0, kind: "command", command: cmd });
-    if (cmd.kind !== "rate") {
+    if (cmd.kind === "offline" || cmd.kind === "online" || cmd.kind === "irq_affinity") {
       this.pendingCommandTimes.push(cmd.at_ns);
       this.everHotplugged = true;
     }
@@ -253,6 +260,7 @@ export class Cpu {
     c.received_rps = sd.received_rps;
     c.input_qlen = sd.input_pkt_queue.length;
     c.process_qlen = sd.process_queue.length;
+    c.backlog_scheduled = (sd.backlog.state & 1) !== 0;
     let ring = 0;
     for (const s of this.sources.values()) ring += s.ring.length;
     c.queued = sd.backlogLen + ring + this.reinject.length;
@@ -331,7 +339,7 @@ export class Cpu {
     this.c.rt_flush_warnings++;
     if (this.c.rt_flush_warnings === 1 && this.warnLog)
       this.warnLog(
-        `WARNING: CPU: ${this.id} PID: 0 at kernel/c:316 do_softirq_post_smp_call_flush+0x2f/0x40 ` +
+        `WARNING: CPU: ${this.id} PID: 0 at kernel/softirq.c:316 do_softirq_post_smp_call_flush+0x2f/0x40 ` +
           `(vt ${this.now} ns) Call Trace: flush_smp_call_function_queue <- do_idle <- cpu_startup_entry`,
       );
   }
@@ -471,7 +479,9 @@ export class Cpu {
   }
 
   private handleTimer(t: Timer): void {
-    if (t.kind === "wake") {
+    if (t.kind === "ipi") {
+      if (this.online) this.ipiPending++;
+    } else if (t.kind === "wake") {
       if (t.task && t.task.state === "running") this.enqueueTask(t.task);
     } else if (t.kind === "sender") {
       const task = t.task!;
@@ -485,18 +495,53 @@ export class Cpu {
   }
 
   private applyCommand(cmd: CpuCommand): void {
-    if (cmd.kind === "rate") {
-      const s = this.sources.get(cmd.source);
-      if (s) {
+    switch (cmd.kind) {
+      case "rate":
+      case "hot_flow": {
+        const s = this.sources.get(cmd.source);
+        if (!s) return;
         if (s.kind === "nic") nicFillRing(this, s, cmd.at_ns);
-        s.gen.setRate(cmd.pps, cmd.at_ns);
+        if (cmd.kind === "rate") s.gen.setRate(cmd.pps, cmd.at_ns);
+        else s.gen.hotShare = cmd.share;
         const task = this.senderTasks.get(cmd.source);
         if (task && task.state === "interruptible") this.scheduleSenderWake(task, cmd.at_ns);
+        return;
       }
-      return;
+      case "sysctl":
+        this.cfg.sysctls[cmd.key] = cmd.value;
+        this.rfsOn = this.cfg.sysctls.rps_sock_flow_entries > 0;
+        return;
+      case "rps": {
+        const nq = this.cfg.queues.length;
+        if (cmd.source < nq) this.cfg.queues[cmd.source]!.rps_cpus = [...cmd.cpus];
+        else if (this.cfg.senders[cmd.source - nq]) this.cfg.senders[cmd.source - nq]!.rps_cpus = [...cmd.cpus];
+        return;
+      }
+      case "irq_affinity":
+        if (this.cfg.queues[cmd.queue]) this.cfg.queues[cmd.queue]!.irq_affinity = [...cmd.cpus];
+        this.rehomeNeeded = true;
+        this.dropPendingCommand(cmd.at_ns);
+        if (this.online) rehomeSources(this);
+        return;
+      case "irq_off":
+        if (cmd.cpu === this.id && this.online) {
+          // local_irq_disable() + local_bh_disable() around a long section: nothing else runs.
+          const start = Math.max(this.now, this.busyUntil);
+          this.busyUntil = start + cmd.duration_ns;
+          this.c.busy_ns.irqs_off += cmd.duration_ns;
+        }
+        return;
+      case "ipi_delay":
+        if (cmd.cpu === this.id) {
+          this.ipiDelayNs = cmd.extra_ns;
+          this.ipiDelayUntilNs = cmd.until_ns;
+        }
+        return;
+      case "offline":
+      case "online":
+        break;
     }
-    const i = this.pendingCommandTimes.indexOf(cmd.at_ns);
-    if (i >= 0) this.pendingCommandTimes.splice(i, 1);
+    this.dropPendingCommand(cmd.at_ns);
     this.onlineMask[cmd.cpu] = cmd.kind === "online" ? 1 : 0;
     this.rehomeNeeded = true;
     if (cmd.cpu === this.id) {
@@ -504,6 +549,11 @@ export class Cpu {
       if (cmd.kind === "online" && !this.online) this.pendingHotplug.push("online");
     }
     if (this.online) rehomeSources(this);
+  }
+
+  private dropPendingCommand(atNs: number): void {
+    const i = this.pendingCommandTimes.indexOf(atNs);
+    if (i >= 0) this.pendingCommandTimes.splice(i, 1);
   }
 
   private handleRecord(cur: Cursor): void {
@@ -654,6 +704,7 @@ function newCounters(cpu: number, n: number): CpuCounters {
     flow_limit_count: 0,
     input_qlen: 0,
     process_qlen: 0,
+    backlog_scheduled: false,
     ipis_sent: 0,
     net_rx_softirqs: 0,
     thread_wakeups: 0,
@@ -661,7 +712,7 @@ function newCounters(cpu: number, n: number): CpuCounters {
     ksoftirqd_wakeups: 0,
     rt_flush_warnings: 0,
     softirq_raises: { nic_irq: 0, rps_ipi: 0, local_enqueue: 0, repoll: 0, hotplug: 0 },
-    busy_ns: { hardirq: 0, softirq: 0, task: 0, idle_flush: 0 },
+    busy_ns: { hardirq: 0, softirq: 0, task: 0, idle_flush: 0, irqs_off: 0 },
     drops_by_reason: { rx_ring_full: 0, cpu_backlog: 0, flow_limit: 0 },
     injected: 0,
     queued: 0,

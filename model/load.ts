@@ -17,6 +17,8 @@ export class LoadGenerator {
   private overrideFromNs = 0;
   private readonly seqs: Uint32Array;
   private readonly cdfs: (Float64Array | null)[];
+  /** Share of packets that go to the hot flow (flow 0 of the source), from the `hot_flow` fault. */
+  hotShare = 0;
   /** The flow and sequence of the packet last returned by take(). */
   flow = 0;
   seq = 0;
@@ -42,7 +44,8 @@ export class LoadGenerator {
     const at = this.nextNs;
     const p = this.phases[this.phase]!;
     const cdf = this.cdfs[this.phase];
-    const f = cdf ? sampleCdf(cdf, this.rng.next()) : Math.floor(this.rng.next() * p.flows);
+    const hot = this.hotShare > 0 && this.rng.next() < this.hotShare;
+    const f = hot ? 0 : cdf ? sampleCdf(cdf, this.rng.next()) : Math.floor(this.rng.next() * p.flows);
     this.flow = this.source * FLOWS_PER_SOURCE + f;
     this.seq = this.seqs[f]!;
     this.seqs[f] = this.seq + 1;
@@ -60,7 +63,7 @@ export class LoadGenerator {
   }
 
   save(): number[] {
-    return [this.rng.save(), this.phase, this.k, this.nextNs, this.overridePps, this.overrideFromNs, ...this.seqs];
+    return [this.rng.save(), this.phase, this.k, this.nextNs, this.overridePps, this.overrideFromNs, this.hotShare, ...this.seqs];
   }
 
   static restore(source: number, phases: readonly LoadPhaseConfig[], seed: number, state: readonly number[]): LoadGenerator {
@@ -71,7 +74,8 @@ export class LoadGenerator {
     g.nextNs = state[3] === null ? Infinity : state[3]!;
     g.overridePps = state[4]!;
     g.overrideFromNs = state[5]!;
-    for (let i = 0; i < g.seqs.length; i++) g.seqs[i] = state[6 + i] ?? 0;
+    g.hotShare = state[6]!;
+    for (let i = 0; i < g.seqs.length; i++) g.seqs[i] = state[7 + i] ?? 0;
     return g;
   }
 

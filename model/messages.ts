@@ -119,4 +119,18 @@ export type CpuCommand =
   | { kind: "offline"; cpu: number; at_ns: number }
   | { kind: "online"; cpu: number; at_ns: number }
   /** Change the offered rate of a load source (index as in PacketArrays.source). */
-  | { kind: "rate"; source: number; pps: number; at_ns: number };
+  | { kind: "rate"; source: number; pps: number; at_ns: number }
+  /** A share (0..1) of a source's packets goes to one hot flow from now on (0 = back to normal). */
+  | { kind: "hot_flow"; source: number; share: number; at_ns: number }
+  /** Write a net.core sysctl (name without the prefix), as `sysctl -w` would. */
+  | { kind: "sysctl"; key: NumericSysctl; value: number; at_ns: number }
+  /** Write a source's rps_cpus (/sys/class/net/DEV/queues/rx-N/rps_cpus). */
+  | { kind: "rps"; source: number; cpus: number[]; at_ns: number }
+  /** Write a queue's IRQ affinity (/proc/irq/N/smp_affinity). */
+  | { kind: "irq_affinity"; queue: number; cpus: number[]; at_ns: number }
+  /** The CPU runs with interrupts and softirqs off for a while (a long critical section). */
+  | { kind: "irq_off"; cpu: number; duration_ns: number; at_ns: number }
+  /** RPS IPIs to the CPU arrive extra_ns late until until_ns (a slow interconnect, a busy hypervisor). */
+  | { kind: "ipi_delay"; cpu: number; extra_ns: number; until_ns: number; at_ns: number };
+
+export type NumericSysctl = Exclude<keyof import("./config.ts").Sysctls, "flow_limit_cpu_bitmap">;

@@ -218,7 +218,7 @@ function enqueueTo(cpu: Cpu, target: number, s: SourceState | null, flow: number
  * Returns the CPU cost of the packet after the driver's part.
  */
 export function netifReceiveSkb(cpu: Cpu, s: SourceState, flow: number, seq: number, injectNs: number, atNs: number): number {
-  const target = getRpsCpu(cpu, s.rpsCpus, s, flow);
+  const target = getRpsCpu(cpu, rpsCpusOf(cpu, s.index), s, flow);
   if (target >= 0) {
     enqueueTo(cpu, target, s, flow, seq, s.index, injectNs, atNs);
     return cpu.costs.rps_enqueue_per_packet_ns;
@@ -230,13 +230,13 @@ export function netifReceiveSkb(cpu: Cpu, s: SourceState, flow: number, seq: num
 /** netif_rx(): RPS, or the local backlog (never processed in place). */
 export function netifRx(cpu: Cpu, flow: number, seq: number, source: number, injectNs: number, atNs: number): void {
   const s = cpu.sources.get(source) ?? null;
-  const rpsCpus = s ? s.rpsCpus : rpsCpusOf(cpu, source);
-  let target = getRpsCpu(cpu, rpsCpus, s, flow);
+  let target = getRpsCpu(cpu, rpsCpusOf(cpu, source), s, flow);
   if (target < 0) target = cpu.id;
   enqueueTo(cpu, target, s, flow, seq, source, injectNs, atNs);
 }
 
-function rpsCpusOf(cpu: Cpu, source: number): readonly number[] {
+/** The source's rps_cpus as this CPU sees them now (the `rps` command rewrites them). */
+export function rpsCpusOf(cpu: Cpu, source: number): readonly number[] {
   const nq = cpu.cfg.queues.length;
   return source < nq ? cpu.cfg.queues[source]!.rps_cpus : cpu.cfg.senders[source - nq]!.rps_cpus;
 }
@@ -264,7 +264,8 @@ export function ipiFlushArrived(cpu: Cpu, from: number, flushId: number, raised:
   if (!cpu.ipiOwed[from]) return;
   cpu.ipiOwed[from] = 0;
   if (!cpu.online) return; // net_rps_send_ipi() skips offline CPUs
-  cpu.ipiPending++;
+  if (cpu.ipiDelayNs > 0 && cpu.now < cpu.ipiDelayUntilNs) cpu.pushTimer({ at: cpu.now + cpu.ipiDelayNs, prio: 1, seq: 0, kind: "ipi" });
+  else cpu.ipiPending++;
   cpu.c.attributed.ipis_sent[from]!++;
   if (raised) cpu.c.attributed.ipi_softirq_flushes[from]!.push(flushId);
 }

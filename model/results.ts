@@ -10,7 +10,7 @@ export const RAISE_SOURCES = ["nic_irq", "rps_ipi", "local_enqueue", "repoll", "
 export type RaiseSource = (typeof RAISE_SOURCES)[number];
 
 /** Execution contexts the CPU spends time in. */
-export const CONTEXTS = ["hardirq", "softirq", "task", "idle_flush"] as const;
+export const CONTEXTS = ["hardirq", "softirq", "task", "idle_flush", "irqs_off"] as const;
 export type ExecContext = (typeof CONTEXTS)[number];
 
 /** Upper bounds (ns) of the latency histogram buckets (enqueue → processed); +Inf implied. */
@@ -32,6 +32,8 @@ export interface CpuCounters {
   flow_limit_count: number;
   input_qlen: number;
   process_qlen: number;
+  /** The backlog NAPI's SCHED bit: scheduled (for the stall detector: scheduled, non-empty, no progress). */
+  backlog_scheduled: boolean;
   /** IPIs this CPU sent (filled in by the engine from its targets' reports). */
   ipis_sent: number;
   /** NET_RX runs, as /proc/softirqs counts them. */

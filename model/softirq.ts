@@ -216,6 +216,7 @@ function devicePoll(cpu: Cpu, n: Napi, quota: number, ctx: ExecContext): number 
  */
 export function processBacklog(cpu: Cpu, quota: number, ctx: ExecContext): number {
   const sd = cpu.sd;
+  sd.backlog.weight = cpu.cfg.sysctls.dev_weight * cpu.cfg.sysctls.dev_weight_rx_bias; // dev_rx_weight
   const start = Math.max(cpu.now, cpu.busyUntil);
   if (!cpu.threadsMode) flushRpsIpis(cpu, start, false);
   const cost = cpu.costs.process_per_packet_ns;

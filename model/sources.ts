@@ -20,8 +20,6 @@ export interface SourceState {
   /** ethtool rx-usecs: the IRQ waits this long after the first packet. */
   coalesceNs: number;
   napi: Napi;
-  /** rps_cpus of the queue (or of the loopback device for senders). */
-  rpsCpus: readonly number[];
   rpsFlowCnt: number;
   /** RFS: rps_dev_flow_table of this queue: flow slot → {cpu, last_qtail}. Reset on a move. */
   rfsCpu: Int32Array;
@@ -56,7 +54,6 @@ export function newSource(cfg: EmuConfig, index: number, generator?: number[]): 
     ringSize: q ? q.ring_size : 0,
     coalesceNs: q?.irq_coalesce_ns ?? 0,
     napi: newNapi("device", index, NAPI_POLL_WEIGHT),
-    rpsCpus: (q ?? s)!.rps_cpus,
     rpsFlowCnt,
     rfsCpu: new Int32Array(rpsFlowCnt).fill(-1),
     rfsLastQtail: new Float64Array(rpsFlowCnt),

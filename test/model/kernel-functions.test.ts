@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { Cpu } from "../../model/cpu.ts";
 import { emptyBatch, type CpuDeadHandover } from "../../model/messages.ts";
 import { NAPI_STATE_SCHED } from "../../model/napi.ts";
-import { enqueueToBacklog, getRpsCpu, ipiFlushArrived } from "../../model/receive.ts";
+import { enqueueToBacklog, getRpsCpu, ipiFlushArrived, rpsCpusOf } from "../../model/receive.ts";
 import { flowHash, reciprocalScale } from "../../model/rng.ts";
 import { runInProcess } from "../../engine/inprocess.ts";
 import { config } from "./fixtures.ts";
@@ -87,10 +87,10 @@ describe("get_rps_cpu", () => {
     const cpu = new Cpu(0, cfg);
     const s = cpu.sources.get(0)!;
     const f = flowTo([1, 2, 3], 2);
-    assert.equal(getRpsCpu(cpu, s.rpsCpus, s, f), 2);
+    assert.equal(getRpsCpu(cpu, rpsCpusOf(cpu, 0), s, f), 2);
     cpu.onlineMask[2] = 0;
-    assert.equal(getRpsCpu(cpu, s.rpsCpus, s, f), -1);
-    assert.equal(getRpsCpu(cpu, s.rpsCpus, s, flowTo([1, 2, 3], 3)), 3, "other flows keep their CPU");
+    assert.equal(getRpsCpu(cpu, rpsCpusOf(cpu, 0), s, f), -1);
+    assert.equal(getRpsCpu(cpu, rpsCpusOf(cpu, 0), s, flowTo([1, 2, 3], 3)), 3, "other flows keep their CPU");
     assert.equal(getRpsCpu(cpu, [], s, f), -1, "no map, no RFS: no RPS");
   });
 
@@ -105,11 +105,11 @@ describe("get_rps_cpu", () => {
     s.rfsCpu[slot] = 1; // the flow last went to CPU 1 ...
     s.rfsLastQtail[slot] = 5; // ... and its last packet is the 5th we queued there
     cpu.rfsPassedSeen[1] = 3; // CPU 1 has let only 3 of ours leave its backlog
-    assert.equal(getRpsCpu(cpu, s.rpsCpus, s, f), 1, "still queued on CPU 1: stay, or it could be reordered");
+    assert.equal(getRpsCpu(cpu, rpsCpusOf(cpu, 0), s, f), 1, "still queued on CPU 1: stay, or it could be reordered");
     cpu.rfsPassedSeen[1] = 5;
-    assert.equal(getRpsCpu(cpu, s.rpsCpus, s, f), 2, "drained: move to the consumer's CPU");
+    assert.equal(getRpsCpu(cpu, rpsCpusOf(cpu, 0), s, f), 2, "drained: move to the consumer's CPU");
     cpu.onlineMask[2] = 0;
-    assert.notEqual(getRpsCpu(cpu, s.rpsCpus, s, f), 2, "never to an offline CPU");
+    assert.notEqual(getRpsCpu(cpu, rpsCpusOf(cpu, 0), s, f), 2, "never to an offline CPU");
   });
 });
 

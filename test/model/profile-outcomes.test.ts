@@ -113,7 +113,7 @@ describe("conservation (property)", () => {
               load: o.load,
               pps: o.pps,
               flows: o.flows,
-              rpsCpus: o.rps,
+              rpsCpus: [...o.rps],
               durationNs: 5_000_000,
               sysctls: { netdev_max_backlog: o.backlog, netdev_budget: o.budget },
               events,

@@ -3,7 +3,8 @@
 // time any peer could still affect it), so both engines compute the same thing.
 import type { EmuConfig } from "../model/config.ts";
 import { Cpu } from "../model/cpu.ts";
-import type { RunResults, TimeSeries } from "../model/results.ts";
+import type { CpuCommand } from "../model/messages.ts";
+import type { CpuCounters, RunResults, TimeSeries } from "../model/results.ts";
 import { aggregate, conservationViolation, totalsOf } from "./aggregate.ts";
 import { newSeries, sampleSeries } from "./series.ts";
 
@@ -16,6 +17,10 @@ export interface RunOptions {
   checkIntervalNs?: number;
   /** Kernel-style log lines (the first do_softirq_post_smp_call_flush warning, …). */
   log?: (line: string) => void;
+  /** Called at every checkpoint with every CPU's counters (checkers, stall detectors, abort conditions). */
+  onCheckpoint?: (atNs: number, counters: readonly CpuCounters[]) => void;
+  /** Extra commands (a nemesis schedule), applied like the scenario's events. */
+  commands?: readonly CpuCommand[];
 }
 
 /** Advance every CPU to `horizonNs`, exchanging batches, never past a peer's promise. */
@@ -39,6 +44,7 @@ export function advanceAll(cpus: Cpu[], horizonNs: number): void {
 export function runInProcess(cfg: EmuConfig, opts: RunOptions = {}): RunResults {
   const cpus = Array.from({ length: cfg.cpus }, (_, i) => new Cpu(i, cfg));
   if (opts.log) for (const c of cpus) c.warnLog = opts.log;
+  for (const cmd of opts.commands ?? []) for (const c of cpus) c.command(cmd);
   const end = cfg.duration_ns;
   const check = opts.checkIntervalNs ?? Math.max(100_000, Math.floor(end / 100));
   const seriesEvery = opts.seriesIntervalNs ?? 0;
@@ -54,6 +60,7 @@ export function runInProcess(cfg: EmuConfig, opts: RunOptions = {}): RunResults 
       const v = conservationViolation(totalsOf(counters, 0), horizon);
       if (v && violations.length < 20) violations.push(v);
       nextCheck = Math.min(nextCheck + check, end);
+      opts.onCheckpoint?.(horizon, counters);
       opts.onProgress?.(horizon, end);
     }
     if (series && horizon === nextSample) {

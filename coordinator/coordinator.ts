@@ -41,6 +41,8 @@ export interface CoordinatorOptions {
   maxStepNs: number;
   /** Virtual seconds per wall second (undefined: as fast as possible). */
   pace?: number;
+  /** Commands known before the start (a nemesis schedule), applied like the scenario's events. */
+  commands?: readonly CpuCommand[];
   log: (line: string) => void;
   onProgress?: (virtualNs: number, totalNs: number) => void;
   /** Called with every new snapshot of counters (for /metrics). */
@@ -84,7 +86,7 @@ export type ProcessesRunResults = RunResults & { degraded?: { dead_cpus: number[
 export class CoordinatorError extends Error {}
 
 /** A CpuCommand without its time: the coordinator picks that. */
-export type CommandRequest = { kind: "offline" | "online"; cpu: number } | { kind: "rate"; source: number; pps: number };
+export type CommandRequest = CpuCommand extends infer C ? (C extends CpuCommand ? Omit<C, "at_ns"> : never) : never;
 
 export class Coordinator {
   readonly router = new zmq.Router({ linger: 0, sendHighWaterMark: 100_000, mandatory: false });
@@ -236,7 +238,7 @@ export class Coordinator {
           cpu: m.cpu,
           endpoints,
           config_json,
-          commands: [],
+          commands: (this.opts.commands ?? []).map(commandToWire),
           lease_ns: this.lease,
           heartbeat_ms: this.opts.heartbeatMs,
           coordinator_timeout_ms: this.opts.coordinatorTimeoutMs,
@@ -387,7 +389,7 @@ export class Coordinator {
 
   /** The scenario's events plus the hotplug commands given at run time, in time order. */
   private recordedEvents(): EmuConfig["events"] {
-    const runtime = this.commands.flatMap((c) => (c.kind === "rate" ? [] : [{ at_ns: c.at_ns, cpu: c.cpu, action: c.kind }]));
+    const runtime = this.commands.flatMap((c) => (c.kind === "offline" || c.kind === "online" ? [{ at_ns: c.at_ns, cpu: c.cpu, action: c.kind }] : []));
     return [...this.cfg.events, ...runtime].sort((a, b) => a.at_ns - b.at_ns);
   }
 
@@ -418,7 +420,7 @@ export class Coordinator {
     const full = { ...cmd, at_ns } as CpuCommand;
     this.commands.push(full);
     this.broadcast({ kind: "command", command: commandToWire(full) });
-    this.log(`command ${full.kind}${"cpu" in full ? ` cpu ${full.cpu}` : ` source ${full.source} ${full.pps} pps`} at ${at_ns} ns`);
+    this.log(`command ${JSON.stringify(full)}`);
     return full;
   }
 
@@ -435,8 +437,9 @@ export class Coordinator {
   /** Online state of `cpu` at virtual time `atNs`, after the scenario's events and runtime commands. */
   onlineAt(cpu: number, atNs: number): boolean {
     let online = true;
-    const events = [...this.cfg.events.map((e) => ({ at_ns: e.at_ns, cpu: e.cpu, kind: e.action })), ...this.commands.filter((c) => c.kind !== "rate")];
-    for (const e of events.sort((a, b) => a.at_ns - b.at_ns)) if ("cpu" in e && e.cpu === cpu && e.at_ns <= atNs) online = e.kind === "online";
+    const events = [...this.cfg.events.map((e) => ({ at_ns: e.at_ns, cpu: e.cpu, kind: e.action })), ...this.opts.commands ?? [], ...this.commands];
+    for (const e of events.sort((a, b) => a.at_ns - b.at_ns))
+      if ((e.kind === "offline" || e.kind === "online") && e.cpu === cpu && e.at_ns <= atNs) online = e.kind === "online";
     return online;
   }
 

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
 import type { EmuConfig } from "../model/config.ts";
+import { cpuNodeCommand } from "./cpu-bundle.ts";
 import { Coordinator, CoordinatorError, type CoordinatorOptions, type CoordinatorStatus, type ProcessesRunResults } from "./coordinator.ts";
 
 export interface ProcessesRunOptions {
@@ -27,6 +27,8 @@ export interface ProcessesRunOptions {
   /** Called once every CPU has registered (tests use it to inject faults). */
   onRunning?: (run: RunningRun) => void;
   onSnapshot?: CoordinatorOptions["onSnapshot"];
+  /** Extra commands (a nemesis schedule), applied like the scenario's events (as runInProcess). */
+  commands?: CoordinatorOptions["commands"];
 }
 
 export interface RunningRun {
@@ -37,8 +39,6 @@ export interface RunningRun {
   status(): CoordinatorStatus;
 }
 
-const CPU_MAIN = fileURLToPath(new URL("../cpu-node/main.ts", import.meta.url));
-const TSX_LOADER = import.meta.resolve("tsx");
 const TAIL_LINES = 20;
 
 /** Defaults shared by `run` and `coordinator`. */
@@ -75,6 +75,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
     log: (line) => log(`[coordinator] ${line}`),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     ...(opts.onSnapshot ? { onSnapshot: opts.onSnapshot } : {}),
+    ...(opts.commands ? { commands: opts.commands } : {}),
   });
   const children: Child[] = [];
   let interrupted = false;
@@ -86,7 +87,8 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
   process.once("SIGINT", onSigint);
   try {
     const endpoint = await coordinator.start();
-    for (let cpu = 0; cpu < cfg.cpus; cpu++) children.push(spawnCpu(cpu, endpoint, ipcDir, log, coordinator));
+    const command = await cpuNodeCommand();
+    for (let cpu = 0; cpu < cfg.cpus; cpu++) children.push(spawnCpu(command, cpu, endpoint, ipcDir, log, coordinator));
     coordinator.onRunning = () => {
       const hellos = coordinator.members();
       opts.onRunning?.({
@@ -114,9 +116,9 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
   }
 }
 
-function spawnCpu(cpu: number, endpoint: string, ipcDir: string | null, log: (line: string) => void, coordinator: Coordinator): Child {
+function spawnCpu(command: string[], cpu: number, endpoint: string, ipcDir: string | null, log: (line: string) => void, coordinator: Coordinator): Child {
   const bind = ipcDir ? `ipc://${ipcDir}/cpu${cpu}` : "tcp://127.0.0.1:*";
-  const proc = spawn(process.execPath, ["--import", TSX_LOADER, CPU_MAIN, "--coordinator", endpoint, "--id", String(cpu), "--bind", bind, "--exit-with-parent"], {
+  const proc = spawn(process.execPath, [...command, "--coordinator", endpoint, "--id", String(cpu), "--bind", bind, "--exit-with-parent"], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const child: Child = { cpu, proc, tail: [], exited: Promise.resolve(), exitCode: null, signal: null };

@@ -411,7 +411,13 @@ export class CpuNode {
         }
         return;
       case "command": {
-        const cmd = wireToCommand(b.command);
+        let cmd;
+        try {
+          cmd = wireToCommand(b.command);
+        } catch (e) {
+          if (!(e instanceof MalformedMessage)) throw e;
+          return this.countMalformed(e.kind, `command from the coordinator: ${e.message}`);
+        }
         if (cmd.at_ns < this.cpu.clock) {
           this.log(`command ${cmd.kind} at ${cmd.at_ns} ns is behind my clock ${this.cpu.clock} ns; applied now`);
           cmd.at_ns = this.cpu.clock;

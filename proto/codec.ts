@@ -41,10 +41,8 @@ export interface Hello {
 }
 export interface WireCommand {
   kind: string;
-  cpu: number;
-  source: number;
-  pps: number;
   at_ns: number;
+  json: string;
 }
 export interface Welcome {
   cpu: number;
@@ -204,7 +202,7 @@ function body(m: any): Body {
 }
 
 function command(c: any): WireCommand {
-  return { kind: c.kind, cpu: c.cpu, source: c.source, pps: c.pps, at_ns: c.at_ns };
+  return { kind: c.kind, at_ns: c.at_ns, json: c.json };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
@@ -276,23 +274,23 @@ export function batchPackets(b: { enqueues: { flow: number[] }; forwarded: { flo
 }
 
 export function commandToWire(c: CpuCommand): WireCommand {
-  switch (c.kind) {
-    case "offline":
-    case "online":
-      return { kind: c.kind, cpu: c.cpu, source: 0, pps: 0, at_ns: c.at_ns };
-    case "rate":
-      return { kind: c.kind, cpu: 0, source: c.source, pps: c.pps, at_ns: c.at_ns };
-  }
+  return { kind: c.kind, at_ns: c.at_ns, json: JSON.stringify(c) };
 }
 
+const COMMAND_KINDS = new Set(["offline", "online", "rate", "hot_flow", "sysctl", "rps", "irq_affinity", "irq_off", "ipi_delay"]);
+
+/** The CpuCommand of a wire Command; MalformedMessage when it is not one. */
 export function wireToCommand(c: WireCommand): CpuCommand {
-  switch (c.kind) {
-    case "offline":
-    case "online":
-      return { kind: c.kind, cpu: c.cpu, at_ns: c.at_ns };
-    case "rate":
-      return { kind: "rate", source: c.source, pps: c.pps, at_ns: c.at_ns };
-    default:
-      throw new MalformedMessage(`unknown command kind '${c.kind}'`);
+  let cmd: unknown;
+  try {
+    cmd = JSON.parse(c.json);
+  } catch {
+    throw new MalformedMessage(`command '${c.kind}' is not JSON`);
   }
+  if (typeof cmd !== "object" || cmd === null) throw new MalformedMessage(`command '${c.kind}' is not an object`);
+  const o = cmd as { kind?: unknown; at_ns?: unknown };
+  if (typeof o.kind !== "string" || !COMMAND_KINDS.has(o.kind)) throw new MalformedMessage(`unknown command kind '${String(o.kind)}'`, "unexpected");
+  if (typeof o.at_ns !== "number" || !(o.at_ns >= 0)) throw new MalformedMessage(`command '${o.kind}' has no valid at_ns`);
+  if (o.kind !== c.kind || o.at_ns !== c.at_ns) throw new MalformedMessage(`command fields (${c.kind} at ${c.at_ns}) disagree with its JSON`);
+  return cmd as CpuCommand;
 }

@@ -9,9 +9,11 @@ import {
   EnvelopeType,
   MalformedMessage,
   batchToWire,
+  commandToWire,
   decode,
   encode,
   wireToBatch,
+  wireToCommand,
   type Body,
 } from "../../proto/codec.ts";
 
@@ -46,8 +48,8 @@ test("an infinite promise survives (a CPU that never sends)", () => {
 test("every message kind round-trips", () => {
   const bodies: Body[] = [
     { kind: "hello", hello: { requested_id: -1, endpoint: "tcp://127.0.0.1:4000", pid: 42 } },
-    { kind: "welcome", welcome: { cpu: 3, endpoints: ["a", "b"], config_json: "{}", commands: [{ kind: "offline", cpu: 1, source: 0, pps: 0, at_ns: 5 }], lease_ns: 7, heartbeat_ms: 100, coordinator_timeout_ms: 3000, max_step_ns: 200_000 } },
-    { kind: "command", command: { kind: "rate", cpu: 0, source: 1, pps: 5e5, at_ns: 9 } },
+    { kind: "welcome", welcome: { cpu: 3, endpoints: ["a", "b"], config_json: "{}", commands: [{ kind: "offline", at_ns: 5, json: '{"kind":"offline","cpu":1,"at_ns":5}' }], lease_ns: 7, heartbeat_ms: 100, coordinator_timeout_ms: 3000, max_step_ns: 200_000 } },
+    { kind: "command", command: commandToWire({ kind: "irq_off", cpu: 2, duration_ns: 50_000, at_ns: 9 }) },
     { kind: "report", report: { final: true, now_ns: 10, counters_json: "{}", tx_packets: [1, 2], rx_packets: [3, 4], lease_wait: false, malformed: [1, 0, 2], dead_receipts: [{ cpu: 1, report_ns: 5, held: 2, fresh: 3 }], messages_sent: 5, bytes_sent: 600, loop_iterations: 7, waits: 1, max_rss_bytes: 5e7 } },
     { kind: "done" },
     { kind: "shutdown", reason: "run over" },
@@ -62,6 +64,14 @@ test("every message kind round-trips", () => {
 function refused(frame: Uint8Array, kind?: string): void {
   assert.throws(() => decode(frame), (e: unknown) => e instanceof MalformedMessage && (kind === undefined || e.kind === kind));
 }
+
+test("a command keeps every field of its kind; a forged one is refused", () => {
+  const cmd = { kind: "ipi_delay" as const, cpu: 1, extra_ns: 5000, until_ns: 9e6, at_ns: 2e6 };
+  assert.deepEqual(wireToCommand(commandToWire(cmd)), cmd);
+  assert.throws(() => wireToCommand({ kind: "reboot", at_ns: 1, json: '{"kind":"reboot","at_ns":1}' }), MalformedMessage);
+  assert.throws(() => wireToCommand({ kind: "offline", at_ns: 1, json: "{not json" }), MalformedMessage);
+  assert.throws(() => wireToCommand({ kind: "offline", at_ns: 1, json: '{"kind":"offline","cpu":1,"at_ns":2}' }), MalformedMessage);
+});
 
 test("a wrong protocol version is refused as bad_version", () => {
   refused(EnvelopeType.encode({ version: 2, from: 0, vouch_ns: 0, promise: {} }).finish(), "bad_version");

@@ -55,7 +55,7 @@ export function runInProcess(cfg: EmuConfig, opts: RunOptions = {}): RunResults 
   for (;;) {
     const horizon = Math.min(nextCheck, nextSample, end);
     advanceAll(cpus, horizon);
-    const counters = cpus.map((c) => c.counters());
+    const counters = cpus.map((c) => c.counters(false));
     if (horizon === nextCheck || horizon === end) {
       const v = conservationViolation(totalsOf(counters, 0), horizon);
       if (v && violations.length < 20) violations.push(v);

@@ -250,7 +250,11 @@ export class Cpu {
     return deliverAt(t, this.maxLatencyMin, this.windowNs);
   }
 
-  counters(): CpuCounters {
+  /**
+   * Counters now, as a copy. `withFlushIds` false leaves out the (growing) lists of flush ids that
+   * only the end-of-run attribution needs, so checkpoints stay cheap.
+   */
+  counters(withFlushIds = true): CpuCounters {
     const sd = this.sd;
     const c = this.c;
     c.online = this.online;
@@ -265,7 +269,19 @@ export class Cpu {
     for (const s of this.sources.values()) ring += s.ring.length;
     c.queued = sd.backlogLen + ring + this.reinject.length;
     c.now_ns = this.clock;
-    return structuredClone(c);
+    const a = c.attributed;
+    return {
+      ...c,
+      softirq_raises: { ...c.softirq_raises },
+      busy_ns: { ...c.busy_ns },
+      drops_by_reason: { ...c.drops_by_reason },
+      latency_buckets: [...c.latency_buckets],
+      attributed: {
+        ipis_sent: [...a.ipis_sent],
+        flow_limit_count: [...a.flow_limit_count],
+        ipi_softirq_flushes: withFlushIds ? a.ipi_softirq_flushes.map((l) => [...l]) : a.ipi_softirq_flushes.map(() => []),
+      },
+    };
   }
 
   // ---------------------------------------------------------------- helpers used by the kernel files
@@ -438,7 +454,7 @@ export class Cpu {
         return;
       }
       ib.at = this.recordAt(ib.batch, ib.kind, ib.idx);
-      if (this.inbound.size > 1) {
+      if (!this.inbound.topStillFirst()) {
         this.inbound.updateTop();
         return;
       }
@@ -652,7 +668,8 @@ export class Cpu {
   /** Earliest time this CPU could emit a record with no further input. */
   private nextSendCapableNs(): number {
     const base = Math.max(this.clock, this.busyUntil, this.now);
-    if (this.remoteSinceFlushCount > 0 || this.run !== null || this.reinject.length > 0) return base;
+    // A running net_rx_action sends only through the sources' device polls (below) and flushes.
+    if (this.remoteSinceFlushCount > 0 || this.reinject.length > 0) return base;
     let t = Infinity;
     for (const s of this.sources.values()) {
       if (s.napi.state & 1 || s.ring.length > 0) return base;

@@ -37,6 +37,12 @@ export class Heap<T> {
     return top;
   }
 
+  /** After the top item's key grew in place: is it still before both children (no sift needed)? */
+  topStillFirst(): boolean {
+    const a = this.items;
+    return (a.length < 2 || this.before(a[0]!, a[1]!)) && (a.length < 3 || this.before(a[0]!, a[2]!));
+  }
+
   /** Call after changing the key of the top item in place. */
   updateTop(): void {
     this.siftDown(0);

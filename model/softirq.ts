@@ -31,7 +31,7 @@ export function hardirq(cpu: Cpu): void {
     const s = cpu.sources.get(q);
     if (s) napiScheduleDevice(cpu, s.napi);
   }
-  cpu.nicIrqPending.length = 0;
+  if (cpu.nicIrqPending.length > 0) cpu.nicIrqPending.length = 0;
   const ipis = cpu.ipiPending;
   for (let i = 0; i < ipis; i++) rpsTriggerSoftirq(cpu);
   cpu.ipiPending = 0;
@@ -85,7 +85,7 @@ export function doSoftirq(cpu: Cpu, context: ExecContext, task: Task | null): vo
   run.timeLimitJiffies = cpu.jiffies(cpu.now) + budgetJiffies;
   run.context = context;
   run.task = task;
-  run.repoll.length = 0;
+  if (run.repoll.length > 0) run.repoll.length = 0;
   spliceInto(sd, run); // list_splice_init(&sd->poll_list, &list)
   cpu.run = run;
   sd.in_net_rx_action = true;
@@ -96,7 +96,7 @@ export function doSoftirq(cpu: Cpu, context: ExecContext, task: Task | null): vo
 /** Move sd->poll_list onto the run's (empty) list, recycling the arrays. */
 function spliceInto(sd: Cpu["sd"], run: NetRxRun): void {
   const empty = run.list;
-  empty.length = 0;
+  if (empty.length > 0) empty.length = 0;
   run.list = sd.poll_list;
   sd.poll_list = empty;
 }
@@ -140,10 +140,10 @@ function finishRun(cpu: Cpu, splice: boolean): void {
     const list = run.list;
     for (const n of sd.poll_list) list.push(n);
     for (const n of run.repoll) list.push(n);
-    run.repoll.length = 0;
+    if (run.repoll.length > 0) run.repoll.length = 0;
     for (const n of list) n.listed = true;
     run.list = sd.poll_list;
-    run.list.length = 0;
+    if (run.list.length > 0) run.list.length = 0;
     sd.poll_list = list;
     if (list.length > 0) cpu.raiseNetRx("repoll");
     else sd.in_net_rx_action = false;

@@ -43,7 +43,7 @@ const TAIL_LINES = 20;
 
 /** Defaults shared by `run` and `coordinator`. */
 export function defaultTiming(cfg: EmuConfig, o: Pick<ProcessesRunOptions, "heartbeatMs" | "cpuTimeoutMs" | "coordinatorTimeoutMs" | "registerTimeoutMs" | "leaseSpanNs" | "maxStepNs">) {
-  const maxStepNs = o.maxStepNs ?? Math.max(cfg.window_ns, 200_000);
+  const maxStepNs = o.maxStepNs ?? Math.max(cfg.window_ns, 1_000_000);
   return {
     heartbeatMs: o.heartbeatMs ?? 100,
     cpuTimeoutMs: o.cpuTimeoutMs ?? 3000,
@@ -118,7 +118,9 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
 
 function spawnCpu(command: string[], cpu: number, endpoint: string, ipcDir: string | null, log: (line: string) => void, coordinator: Coordinator): Child {
   const bind = ipcDir ? `ipc://${ipcDir}/cpu${cpu}` : "tcp://127.0.0.1:*";
-  const proc = spawn(process.execPath, [...command, "--coordinator", endpoint, "--id", String(cpu), "--bind", bind, "--exit-with-parent"], {
+  // SOFTNET_EMU_CPU_NODE_ARGS: extra node flags for the children (e.g. --cpu-prof to profile them).
+  const extra = (process.env["SOFTNET_EMU_CPU_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
+  const proc = spawn(process.execPath, [...extra, ...command, "--coordinator", endpoint, "--id", String(cpu), "--bind", bind, "--exit-with-parent"], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const child: Child = { cpu, proc, tail: [], exited: Promise.resolve(), exitCode: null, signal: null };

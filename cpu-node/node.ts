@@ -83,6 +83,8 @@ export class CpuNode {
   private closing = false;
   private iterations = 0;
   private waits = 0;
+  /** Wall time spent in the model, in sending, in handling letters, and waiting (ms). */
+  private readonly wallMs = { model: 0, send: 0, letters: 0, wait: 0, yield: 0 };
 
   constructor(private readonly opts: CpuNodeOptions) {
     // Linger 0: a dead peer or coordinator must never keep this process alive at exit.
@@ -222,9 +224,11 @@ export class CpuNode {
   private async loop(): Promise<void> {
     const hbMs = this.welcome.heartbeat_ms;
     while (this.exitCode === null && !this.closing) {
+      let t = performance.now();
       this.handleLetters();
-      if (this.exitCode !== null) break;
       const nowMs = performance.now();
+      this.wallMs.letters += nowMs - t;
+      if (this.exitCode !== null) break;
       if (nowMs - this.lastCoordinatorMs > this.welcome.coordinator_timeout_ms) {
         this.log(`coordinator silent for ${Math.round(nowMs - this.lastCoordinatorMs)} ms; exiting`);
         this.exitCode = CPU_EXIT.coordinatorLost;
@@ -232,16 +236,23 @@ export class CpuNode {
       }
       this.iterations++;
       const progressed = this.step();
+      t = performance.now();
+      this.wallMs.model += t - nowMs;
       const sent = this.sendOutput();
+      this.wallMs.send += performance.now() - t;
       if (!this.finished && this.cpu.clock >= this.endNs) this.finish();
       if (performance.now() - this.lastReportMs >= hbMs) this.report(false);
       if (progressed || sent) {
         // Let the receive loops and the links run (they are macrotasks: libuv polls).
+        t = performance.now();
         await new Promise<void>((resolve) => setImmediate(resolve));
+        this.wallMs.yield += performance.now() - t;
       } else {
         this.askForLease();
         this.waits++;
+        t = performance.now();
         await this.mailbox.wait(hbMs);
+        this.wallMs.wait += performance.now() - t;
       }
     }
   }
@@ -304,6 +315,9 @@ export class CpuNode {
 
   private finish(): void {
     this.finished = true;
+    const w = this.wallMs;
+    const ms = (x: number) => `${Math.round(x)} ms`;
+    this.log(`reached ${this.endNs} ns: ${this.iterations} steps, model ${ms(w.model)}, sending ${ms(w.send)}, receiving ${ms(w.letters)}, waiting ${ms(w.wait)} (${this.waits}x), yielding ${ms(w.yield)}`);
     this.sendOutput(); // every peer hears +Infinity: we will never send again
     this.report(true);
   }

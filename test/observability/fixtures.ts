@@ -17,6 +17,7 @@ export function fakeCounters(cpu: number, online = true, scale = 1): CpuCounters
     flow_limit_count: 13 * k,
     input_qlen: online ? 7 * (cpu + 1) : 0,
     process_qlen: online ? 3 * (cpu + 1) : 0,
+    backlog_scheduled: online,
     ipis_sent: 1000 * k + 2,
     net_rx_softirqs: 1200 * k,
     thread_wakeups: 50 * k,

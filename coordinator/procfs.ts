@@ -1,0 +1,155 @@
+// `--procfs DIR`: keep DIR/net/softnet_stat in the kernel's exact format while a run goes, so a
+// real node_exporter started with --path.procfs=DIR reads the emulated host as if it were /proc.
+// Each write goes to a temporary file renamed over the old one: a reader sees the old or the new
+// file, never half of one.
+
+import { mkdir, rename, unlink, writeFile } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
+import { UsageError } from "../cli/errors.ts";
+import type { CpuCounters } from "../model/results.ts";
+import { renderSoftnetStat } from "../model/softnet-stat.ts";
+
+export interface ProcfsOptions {
+  /** The folder that plays /proc. */
+  dir: string;
+  /** 13 columns (6.6) or 15 (6.12+). */
+  columns: 13 | 15;
+  /** Rewrite at most this often during a run; update() calls in between only keep the latest. */
+  intervalMs?: number;
+}
+
+const DEFAULT_INTERVAL_MS = 1000;
+
+export class ProcfsWriter {
+  /** DIR/net/softnet_stat, absolute. */
+  readonly path: string;
+  private readonly tmpPath: string;
+  private readonly intervalMs: number;
+  private pending: readonly CpuCounters[] | undefined;
+  private lastWriteMs = -Infinity;
+  private timer: NodeJS.Timeout | undefined;
+  /** Writes are chained so two renames never race. */
+  private chain: Promise<void> = Promise.resolve();
+  private failure: Error | undefined;
+
+  private constructor(
+    readonly dir: string,
+    private readonly columns: 13 | 15,
+    intervalMs: number,
+  ) {
+    this.path = join(dir, "net", "softnet_stat");
+    this.tmpPath = join(dir, "net", `.softnet_stat.${process.pid}.tmp`);
+    this.intervalMs = intervalMs;
+  }
+
+  /** Create DIR/net if needed and prove it writable; a one-line UsageError names the folder otherwise. */
+  static async open(opts: ProcfsOptions): Promise<ProcfsWriter> {
+    const dir = resolve(opts.dir);
+    const writer = new ProcfsWriter(dir, opts.columns, opts.intervalMs ?? DEFAULT_INTERVAL_MS);
+    try {
+      await makeDirs(join(dir, "net"));
+      // An empty file, as a host with no CPU online would show; proves we can create and rename.
+      await writer.writeText("");
+    } catch (err) {
+      throw new UsageError(`--procfs ${opts.dir}: cannot write ${join(dir, "net", "softnet_stat")}: ${describe(err)}`);
+    }
+    return writer;
+  }
+
+  /**
+   * Offer the latest counters during a run. Written now if the last write is older than the
+   * interval, else once the interval has passed (only the newest snapshot is written).
+   */
+  update(counters: readonly CpuCounters[]): void {
+    this.pending = counters;
+    if (this.timer !== undefined) return;
+    const waitMs = Math.max(0, this.lastWriteMs + this.intervalMs - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      const snapshot = this.pending;
+      this.pending = undefined;
+      if (snapshot !== undefined) void this.enqueue(snapshot).catch(() => undefined);
+    }, waitMs);
+    // A pending periodic write must not keep a finished process alive.
+    this.timer.unref();
+  }
+
+  /** Write the final counters now and wait for it; later update() calls are ignored. */
+  async final(counters: readonly CpuCounters[]): Promise<void> {
+    this.stopTimer();
+    await this.enqueue(counters);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Stop periodic writes (the file stays as last written). */
+  async close(): Promise<void> {
+    this.stopTimer();
+    await this.chain;
+  }
+
+  /** The first write error of a periodic update, if any (they cannot throw at the caller). */
+  get error(): Error | undefined {
+    return this.failure;
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = undefined;
+  }
+
+  private enqueue(counters: readonly CpuCounters[]): Promise<void> {
+    // The kernel prints online CPUs only (the index column keeps the real CPU number).
+    const text = renderSoftnetStat(
+      counters.filter((c) => c.online),
+      this.columns,
+    );
+    this.chain = this.chain.then(async () => {
+      this.lastWriteMs = performance.now();
+      try {
+        await this.writeText(text);
+      } catch (err) {
+        this.failure ??= new Error(`--procfs ${this.dir}: cannot write ${this.path}: ${describe(err)}`);
+      }
+    });
+    return this.chain;
+  }
+
+  private async writeText(text: string): Promise<void> {
+    try {
+      await writeFile(this.tmpPath, text);
+      await rename(this.tmpPath, this.path);
+    } catch (err) {
+      await unlink(this.tmpPath).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdir spins forever on some paths (under /proc
+ * it keeps retrying an ENOENT), and a bad --procfs must fail, not hang.
+ */
+async function makeDirs(path: string): Promise<void> {
+  const parts = path.split(sep).filter((p) => p !== "");
+  let current = path.startsWith(sep) ? sep : "";
+  for (const part of parts) {
+    current = join(current, part);
+    try {
+      await mkdir(current);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === "EACCES" || e.code === "EPERM") return "permission denied";
+  if (e.code === "ENOTDIR") return "a path component is not a folder";
+  if (e.code === "EROFS") return "read-only file system";
+  if (e.code === "ENOSPC") return "no space left on device";
+  if (e.code === "ENOENT") return "no such file or folder";
+  if (e.code === "EEXIST") return "exists and is not a folder";
+  return e.code ?? e.message;
+}

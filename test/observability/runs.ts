@@ -1,0 +1,72 @@
+// Real emulator runs for the observability tests: the in-process engine's results, plus the same
+// run stepped checkpoint by checkpoint so a live /metrics can replay it while Prometheus scrapes.
+import { resolveConfig, type RunFlags } from "../../cli/resolve.ts";
+import { attribute } from "../../engine/aggregate.ts";
+import { advanceAll, runInProcess } from "../../engine/inprocess.ts";
+import type { EmuConfig } from "../../model/config.ts";
+import { Cpu } from "../../model/cpu.ts";
+import type { CpuResult, RunResults } from "../../model/results.ts";
+
+export interface ObservedRun {
+  scenario: string;
+  cfg: EmuConfig;
+  results: RunResults;
+  /** Rows (attributed, as in results.cpus) at each checkpoint; the last one is the end of the run. */
+  snapshots: CpuResult[][];
+  /** Virtual time of each snapshot. */
+  times_ns: number[];
+}
+
+const MS = 1_000_000;
+
+/**
+ * Two runs of one flood that between them trip every softnet alert a real run can trip:
+ * - "rt-ipi": PREEMPT_RT in IPI mode (do_softirq_post_smp_call_flush warnings), netdev_budget 8
+ *   (time squeeze everywhere), CPU 2 offline from 5 ms to 12 ms;
+ * - "lost-wakeup": backlog threads without patch 1 (stalled backlogs, drops), CPU 3 offline
+ *   from 15 ms to the end, so the final softnet_stat has no row for it.
+ */
+export const RUN_FLAGS: Record<string, RunFlags> = {
+  "rt-ipi": {
+    profile: "rt-6.6",
+    cpus: 4,
+    duration_ns: 20 * MS,
+    rate_pps: 1_500_000,
+    sysctls: [{ name: "net.core.netdev_budget", patch: { netdev_budget: 8 } }],
+    offline: [{ cpu: 2, at_ns: 5 * MS }],
+    online: [{ cpu: 2, at_ns: 12 * MS }],
+  },
+  "lost-wakeup": {
+    profile: "threads-without-patch1",
+    cpus: 4,
+    duration_ns: 20 * MS,
+    rate_pps: 1_500_000,
+    offline: [{ cpu: 3, at_ns: 15 * MS }],
+  },
+};
+
+const cache = new Map<string, ObservedRun>();
+
+/** The run named in RUN_FLAGS, in `steps` checkpoints (cached per process). */
+export function observedRun(scenario: string, steps = 6): ObservedRun {
+  const key = `${scenario}/${steps}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const flags = RUN_FLAGS[scenario];
+  if (!flags) throw new Error(`no such test run ${scenario}`);
+  const cfg = resolveConfig(undefined, flags);
+  const results = runInProcess(cfg);
+  const cpus = Array.from({ length: cfg.cpus }, (_, i) => new Cpu(i, cfg));
+  const snapshots: CpuResult[][] = [];
+  const times_ns: number[] = [];
+  for (let k = 1; k <= steps; k++) {
+    const horizon = Math.round((cfg.duration_ns * k) / steps);
+    advanceAll(cpus, horizon);
+    // counters() hands out one object per CPU that it keeps updating: keep copies.
+    snapshots.push(structuredClone(attribute(cpus.map((c) => c.counters()))));
+    times_ns.push(horizon);
+  }
+  const run = { scenario, cfg, results, snapshots, times_ns };
+  cache.set(key, run);
+  return run;
+}

@@ -1,0 +1,281 @@
+// A real Prometheus scrapes live /metrics servers while two real runs are replayed checkpoint by
+// checkpoint; every query of every Grafana panel, every dashboard variable and every alert
+// expression then runs through its HTTP API and must return data, with numbers that agree
+// with the runs' results.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { startHttpServer, type HttpServerHandle } from "../../coordinator/http.ts";
+import { SoftnetMetrics, type RunStatus } from "../../coordinator/metrics.ts";
+import { LATENCY_BUCKETS_NS, type CpuResult } from "../../model/results.ts";
+import { ALERTS_FILE, alertRules, dashboardQueries, substitute, variableQueries, type NamedQuery } from "./dashboards.ts";
+import { Prometheus, byLabel, num, skipUnless, sleep, type PromSample } from "./harness.ts";
+import { observedRun, type ObservedRun } from "./runs.ts";
+
+const STEPS = 6;
+/** Each checkpoint is served this long: two scrapes or more at 250 ms. */
+const STEP_MS = 500;
+const RATE_INTERVAL = "3s";
+const DRILL = "crash-drill";
+/** Panels that are empty by design for an unpaced in-process run. */
+const EMPTY_WITHOUT_PACING = new Set(["Lag behind wall-clock"]);
+
+interface Target {
+  name: string;
+  metrics: SoftnetMetrics;
+  server?: HttpServerHandle;
+}
+
+/**
+ * Prometheus' histogram_quantile (promql/quantile.go bucketQuantile) over cumulative buckets,
+ * so the test can predict the dashboards' latency numbers from the results.
+ */
+function bucketQuantile(q: number, upper: number[], cumulative: number[]): number {
+  const total = cumulative[cumulative.length - 1]!;
+  if (total === 0) return Number.NaN;
+  let rank = q * total;
+  const b = cumulative.findIndex((c) => c >= rank);
+  if (b === cumulative.length - 1) return upper[upper.length - 2]!;
+  let start = 0;
+  let count = cumulative[b]!;
+  if (b > 0) {
+    start = upper[b - 1]!;
+    count -= cumulative[b - 1]!;
+    rank -= cumulative[b - 1]!;
+  }
+  return start + (upper[b]! - start) * (rank / count);
+}
+
+function mergedCumulativeBuckets(cpus: readonly CpuResult[]): number[] {
+  const merged = new Array<number>(LATENCY_BUCKETS_NS.length + 1).fill(0);
+  for (const c of cpus) c.latency_buckets.forEach((n, i) => (merged[i]! += n));
+  let acc = 0;
+  return merged.map((n) => (acc += n));
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("prometheus") }, () => {
+  const runs: ObservedRun[] = [];
+  const targets: Target[] = [];
+  let prom: Prometheus;
+  let startSeconds = 0;
+  let endSeconds = 0;
+
+  before(async () => {
+    const names = ["rt-ipi", "lost-wakeup", DRILL];
+    for (const name of names) {
+      const metrics = new SoftnetMetrics();
+      targets.push({ name, metrics, server: await startHttpServer({ port: 0, host: "127.0.0.1", metrics }) });
+    }
+    prom = await Prometheus.start({
+      targets: targets.map((t) => `127.0.0.1:${t.server!.port}`),
+      scrapeInterval: "250ms",
+      ruleFiles: [ALERTS_FILE],
+    });
+    // Prometheus applies its first target list up to 5 s after start: run the emulator meanwhile.
+    runs.push(observedRun("rt-ipi", STEPS), observedRun("lost-wakeup", STEPS));
+    await prom.waitForData("up == 1", targets.length, 15_000);
+
+    // Replay: every run's checkpoints in wall-clock time, so rates and alerts see them move.
+    startSeconds = Date.now() / 1000;
+    const wallStart = performance.now();
+    for (let k = 0; k < STEPS; k++) {
+      const elapsed = Math.max(0.001, (performance.now() - wallStart) / 1000);
+      runs.forEach((r, i) => {
+        const status: RunStatus = {
+          scenario: r.scenario,
+          profile: r.cfg.profile.name,
+          virtualNs: r.times_ns[k]!,
+          windowRate: r.times_ns[k]! / r.cfg.window_ns / elapsed,
+          lostOnCrash: 0,
+          checkerOk: k < STEPS - 1 || r.results.checker.ok,
+        };
+        targets[i]!.metrics.update(r.snapshots[k]!, status);
+      });
+      // The drill is what a coordinator reports after a CPU process was killed mid-run.
+      const base = runs[0]!;
+      targets[2]!.metrics.update(base.snapshots[k]!, {
+        scenario: DRILL,
+        profile: base.cfg.profile.name,
+        virtualNs: base.times_ns[k]!,
+        windowRate: 1000,
+        lagSeconds: 0.05 * k,
+        malformed: { decode_error: k },
+        lostOnCrash: k >= 2 ? 37 : 0,
+        checkerOk: k < 3,
+      });
+      await sleep(STEP_MS);
+    }
+    await prom.waitForData(`softnet_emu_metrics_updates == ${STEPS}`, targets.length);
+    endSeconds = Date.now() / 1000;
+  });
+
+  after(async () => {
+    await prom?.stop();
+    for (const t of targets) await t.server?.close();
+  });
+
+  async function rangeQuery(expr: string): Promise<{ metric: Record<string, string>; values: [number, string][] }[]> {
+    const params = new URLSearchParams({
+      query: expr,
+      start: String(startSeconds),
+      end: String(endSeconds),
+      step: "0.25",
+    });
+    const r = await fetch(`${prom.url}/api/v1/query_range`, { method: "POST", body: params });
+    const body = (await r.json()) as { status: string; error?: string; data: { result: { metric: Record<string, string>; values: [number, string][] }[] } };
+    if (body.status !== "success") throw new Error(`${expr}: ${body.error}`);
+    return body.data.result;
+  }
+
+  /** Run a panel's query the way Grafana does (range, or instant for tables) and count finite points. */
+  async function runPanel(q: NamedQuery, vars: { scenario?: string; profile?: string }): Promise<number> {
+    const expr = substitute(q.expr, { ...vars, rateInterval: RATE_INTERVAL });
+    if (q.instant) return (await prom.query(expr, endSeconds)).filter((s) => Number.isFinite(num(s))).length;
+    const series = await rangeQuery(expr);
+    return sum(series.map((s) => s.values.filter(([, v]) => Number.isFinite(Number(v))).length));
+  }
+
+  const at = (expr: string): Promise<PromSample[]> => prom.query(expr, endSeconds);
+
+  it("every dashboard panel query returns data for all runs", async () => {
+    const queries = dashboardQueries();
+    assert.ok(queries.length >= 40, `only ${queries.length} queries found`);
+    for (const q of queries) assert.ok((await runPanel(q, {})) > 0, `${q.where}: no data for ${q.expr}`);
+  });
+
+  it("every dashboard panel query returns data for each run on its own", async () => {
+    for (const r of runs) {
+      const vars = { scenario: r.scenario, profile: r.cfg.profile.name };
+      for (const q of dashboardQueries()) {
+        if ([...EMPTY_WITHOUT_PACING].some((title) => q.where.includes(`/ ${title} /`))) continue;
+        assert.ok((await runPanel(q, vars)) > 0, `${q.where} (${r.scenario}): no data for ${q.expr}`);
+      }
+    }
+  });
+
+  it("dashboard variables offer the runs, profiles and CPUs", async () => {
+    const vars = variableQueries();
+    assert.ok(vars.length >= 5);
+    for (const v of vars) assert.ok((await at(substitute(v.expr, { rateInterval: RATE_INTERVAL }))).length > 0, `${v.where}: ${v.expr}`);
+    const scenarios = (await at("count by (scenario) (softnet_emu_cpus)")).map((s) => s.metric["scenario"]).sort();
+    assert.deepEqual(scenarios, [DRILL, "lost-wakeup", "rt-ipi"]);
+    const cpus = (await at('count by (cpu) (softnet_emu_cpu_online{scenario=~"lost-wakeup"})')).map((s) => s.metric["cpu"]).sort();
+    assert.deepEqual(cpus, ["0", "1", "2", "3"], "an offline CPU stays selectable");
+  });
+
+  it("node_exporter-style series agree with the results, offline CPUs absent", async () => {
+    for (const r of runs) {
+      const sel = `{scenario="${r.scenario}"}`;
+      const online = r.results.cpus.filter((c) => c.online);
+      const checks: [string, (c: CpuResult) => number][] = [
+        ["node_softnet_processed_total", (c) => c.processed],
+        ["node_softnet_dropped_total", (c) => c.dropped],
+        ["node_softnet_times_squeezed_total", (c) => c.time_squeeze],
+        ["node_softnet_received_rps_total", (c) => c.received_rps],
+        ["node_softnet_flow_limit_count_total", (c) => c.flow_limit_count],
+        ["node_softnet_backlog_len", (c) => c.backlog_len],
+      ];
+      for (const [name, value] of checks) {
+        const got = byLabel(await at(`${name}${sel}`), "cpu");
+        assert.deepEqual(got, new Map(online.map((c) => [String(c.cpu), value(c)])), `${name} (${r.scenario})`);
+      }
+      const all = byLabel(await at(`softnet_emu_processed_total${sel}`), "cpu");
+      assert.deepEqual(all, new Map(r.results.cpus.map((c) => [String(c.cpu), c.processed])), `softnet_emu_processed_total (${r.scenario})`);
+      const onlineGauge = byLabel(await at(`softnet_emu_cpu_online${sel}`), "cpu");
+      assert.deepEqual(onlineGauge, new Map(r.results.cpus.map((c) => [String(c.cpu), c.online ? 1 : 0])));
+    }
+    assert.equal(runs[1]!.results.cpus[3]!.online, false, "lost-wakeup ends with CPU 3 offline");
+  });
+
+  it("the profile-comparison table and totals agree with the results", async () => {
+    const table = dashboardQueries().filter((q) => q.where.startsWith("compare-profiles.json / Per profile /"));
+    assert.equal(table.length, 7);
+    for (const r of runs) {
+      const vars = { scenario: r.scenario, profile: r.cfg.profile.name, rateInterval: RATE_INTERVAL };
+      const values = await Promise.all(table.map(async (q) => num((await at(substitute(q.expr, vars)))[0])));
+      const cpus = r.results.cpus;
+      const upper = [...LATENCY_BUCKETS_NS.map((ns) => ns / 1e9), Number.POSITIVE_INFINITY];
+      const p99 = bucketQuantile(0.99, upper, mergedCumulativeBuckets(cpus));
+      assert.deepEqual(values.slice(0, 6), [
+        r.results.totals.processed,
+        sum(cpus.map((c) => c.dropped)),
+        sum(cpus.map((c) => c.time_squeeze)),
+        sum(cpus.map((c) => c.received_rps)),
+        sum(cpus.map((c) => c.thread_wakeups)),
+        sum(cpus.map((c) => c.rt_flush_warnings)),
+      ], r.scenario);
+      assert.ok(Math.abs(values[6]! - p99) <= 1e-12 * p99, `p99 ${values[6]} vs ${p99} (${r.scenario})`);
+      // The results' own p99 is the upper bound of the bucket Prometheus interpolates in.
+      const bucket = LATENCY_BUCKETS_NS.findIndex((ns) => ns / 1e9 >= values[6]!);
+      const resultsP99 = r.results.latency_ns.p99;
+      assert.ok(
+        resultsP99 <= (LATENCY_BUCKETS_NS[bucket] ?? Infinity) && resultsP99 > (LATENCY_BUCKETS_NS[bucket - 1] ?? 0),
+        `results p99 ${resultsP99} ns outside Prometheus' bucket for ${values[6]} s`,
+      );
+      const drops = num((await at(`sum(softnet_emu_drops_total{scenario="${r.scenario}"})`))[0]);
+      assert.equal(drops, r.results.totals.dropped, "drops by reason sum to the results' total");
+      const kept = dashboardQueries().filter((q) => q.where.includes("Σ processed"));
+      const [visible, all] = await Promise.all(kept.map(async (q) => num((await at(substitute(q.expr, vars)))[0])));
+      assert.equal(visible, sum(cpus.filter((c) => c.online).map((c) => c.processed)), "the node_exporter view: online rows only");
+      assert.equal(all, r.results.totals.processed, "the kept-counter view: every CPU");
+      const vt = num((await at(`softnet_emu_virtual_time_seconds{scenario="${r.scenario}"}`))[0]);
+      assert.equal(vt, r.results.virtual_ns / 1e9);
+      const hotplug = byLabel(await at(`sum by (action) (softnet_emu_hotplug_events_total{scenario="${r.scenario}"})`), "action");
+      assert.deepEqual(hotplug, new Map([["offline", sum(cpus.map((c) => c.hotplug_offline))], ["online", sum(cpus.map((c) => c.hotplug_online))]]));
+    }
+  });
+
+  it("rate panels move where the run moved", async () => {
+    // Over the whole replay: a CPU that processed packets between the first and last checkpoint
+    // has a positive rate; one that processed none has none.
+    for (const r of runs) {
+      const rates = byLabel(await at(`rate(softnet_emu_processed_total{scenario="${r.scenario}"}[1m])`), "cpu");
+      for (const c of r.results.cpus) {
+        const moved = c.processed - r.snapshots[0]![c.cpu]!.processed;
+        assert.equal(rates.get(String(c.cpu))! > 0, moved > 0, `cpu ${c.cpu} of ${r.scenario}: rate ${rates.get(String(c.cpu))}, moved ${moved}`);
+      }
+    }
+  });
+
+  it("every alert expression returns data, on the CPUs the results point at", async () => {
+    const firing = new Map<string, PromSample[]>();
+    for (const rule of alertRules()) {
+      const got = await at(rule.expr);
+      assert.ok(got.length > 0, `${rule.alert}: no data for ${rule.expr}`);
+      firing.set(rule.alert, got);
+    }
+    const who = (alert: string): string[] =>
+      (firing.get(alert) ?? []).map((s) => `${s.metric["scenario"]}/${s.metric["cpu"] ?? "-"}`).sort();
+    const expected = (pick: (r: ObservedRun, c: CpuResult) => boolean, scenarios = runs): string[] =>
+      scenarios.flatMap((r) => r.results.cpus.filter((c) => pick(r, c)).map((c) => `${r.scenario}/${c.cpu}`)).sort();
+    const first = (r: ObservedRun, c: CpuResult): CpuResult => r.snapshots[0]![c.cpu]!;
+
+    // rate() looks back over its range: a CPU that dropped and then went offline still counts.
+    const seenOnline = (r: ObservedRun, cpu: number): CpuResult[] => r.snapshots.map((s) => s[cpu]!).filter((c) => c.online);
+    assert.deepEqual(
+      who("SoftnetPacketDrops"),
+      expected((r, c) => {
+        const rows = seenOnline(r, c.cpu);
+        return rows.length > 1 && rows[rows.length - 1]!.dropped > rows[0]!.dropped;
+      }),
+    );
+    assert.ok(who("SoftnetPacketDrops").length > 0);
+    const stalled = expected(
+      (r, c) => c.online && c.backlog_len > 0 && r.snapshots.every((s) => !s[c.cpu]!.online || s[c.cpu]!.processed === c.processed),
+    );
+    assert.deepEqual(who("SoftnetBacklogStalled"), stalled);
+    assert.ok(stalled.every((s) => s.startsWith("lost-wakeup/")) && stalled.length > 0, `stalled: ${stalled.join()}`);
+    const drill = { ...runs[0]!, scenario: DRILL };
+    assert.deepEqual(who("SoftnetRtFlushWarning"), expected((r, c) => c.rt_flush_warnings > first(r, c).rt_flush_warnings, [...runs, drill]));
+    assert.ok(who("SoftnetTimeSqueezeSustained").includes("rt-ipi/0"), "netdev_budget=8 squeezes CPU 0");
+    assert.deepEqual(who("SoftnetCpuLost"), [`${DRILL}/-`]);
+    assert.deepEqual(who("SoftnetCheckerFailed"), [`${DRILL}/-`]);
+  });
+
+  it("Prometheus' own rule evaluation raises every alert", async () => {
+    const names = alertRules().map((r) => r.alert).sort();
+    const got = await prom.waitForData('count by (alertname) (ALERTS{alertstate=~"pending|firing"})', names.length, 5000);
+    assert.deepEqual(got.map((s) => s.metric["alertname"]).sort(), names);
+  });
+});

@@ -7,6 +7,7 @@ import { z } from "zod";
 import type { CostModel, PopularityConfig, RateConfig, Sysctls } from "../model/config.ts";
 import { DEFAULT_COSTS } from "../model/defaults.ts";
 import { UsageError } from "./errors.ts";
+import { ExpressionError, parseExpression } from "../report/expr.ts";
 import {
   MAX_CPUS,
   MAX_PPS,
@@ -97,6 +98,19 @@ const source = scalar((v) => {
   if (!m) throw new UsageError(`expected nic:QUEUE or loopback:SENDER (e.g. nic:0), got ${describe(v)}`);
   const id = Number(m[2] ?? 0);
   return m[1] === "nic" ? { kind: "nic" as const, queue: id } : { kind: "loopback" as const, sender: id };
+});
+
+/** `assert:` and `abort:` entries: expressions over the results (report/expr.ts), parsed here so a
+ *  syntax error names its line; paths are checked against the CPU count when the run is set up. */
+const expression = scalar((v) => {
+  if (typeof v !== "string") throw new UsageError(`expected an expression such as 'totals.dropped == 0', got ${describe(v)}`);
+  try {
+    parseExpression(v);
+  } catch (err) {
+    if (err instanceof ExpressionError) throw new UsageError(`'${v}': ${err.message}`);
+    throw err;
+  }
+  return v;
 });
 
 /** A strict object whose unknown-key error lists the keys it knows. */
@@ -236,6 +250,10 @@ export const scenarioSchema = strict({
   senders: z.array(sender).optional(),
   load: z.array(phase).optional(),
   events: z.array(event).optional(),
+  /** Checked on the final results; a false one fails the run (exit 1). */
+  assert: z.array(expression).optional(),
+  /** Checked at every checkpoint; the first that holds stops the run (exit 1). */
+  abort: z.array(expression).optional(),
 });
 
 /** A validated scenario: every field optional, durations in ns, masks as CPU lists. */

@@ -12,6 +12,7 @@ import { createProgress } from "./progress.ts";
 import { loadScenario, resolveConfig, type RunFlags } from "./scenario.ts";
 import { MAX_FLOWS } from "./scenario-schema.ts";
 import { renderSummary } from "./summary.ts";
+import { registerExperiments } from "./experiments.ts";
 import {
   MAX_CPUS,
   parseCount,
@@ -190,6 +191,7 @@ Run 'softnet-emu run --help' for every option of a run; scenario files to start 
     .option("--quiet", "print no summary and no progress")
     .addHelpText("after", RUN_EXAMPLES)
     .action(async (opts: RunOptions) => setExit(await run(opts, io)));
+  registerExperiments(program, io, setExit);
   return program;
 }
 

@@ -1,0 +1,178 @@
+// What compare, sweep and reproduce share: the `run` options (copied from the run command, so the
+// experiments accept exactly what `run` does), flags → RunFlags, the scenario's assert:/abort:
+// lists checked before any run, output files checked before any run, and the runner (worker
+// threads for the in-process engine, one run at a time for the distributed one).
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { InvalidArgumentError, type Command } from "commander";
+import type { EmuConfig } from "../model/config.ts";
+import { PROFILE_NAMES } from "../model/profiles.ts";
+import type { RunResults } from "../model/results.ts";
+import {
+  checkAssertions,
+  ConditionError,
+  parseConditions,
+  templateResults,
+  validateConditions,
+  type AssertionOutcome,
+  type Condition,
+} from "../report/assertions.ts";
+import type { CheckedResults } from "../report/checked-run.ts";
+import { formatDurationNs } from "../report/metrics.ts";
+import { runJobs, type RunJob } from "../report/pool.ts";
+import { loadEngine, type EngineName } from "./engines.ts";
+import { fieldError, UsageError } from "./errors.ts";
+import type { CliIo } from "./main.ts";
+import type { Scenario } from "./scenario.ts";
+import { loadScenario, type RunFlags } from "./scenario.ts";
+import type { CpuAtTime, parseSysctl } from "./units.ts";
+
+/** The `run` options as commander hands them over (camel-cased), minus --profile and --json. */
+export interface RunLikeOptions {
+  scenario?: string;
+  cpus?: number;
+  seed?: number;
+  duration?: number;
+  rate?: number;
+  flows?: number;
+  rpsCpus?: number[];
+  load?: "nic" | "loopback";
+  offline?: CpuAtTime[];
+  online?: CpuAtTime[];
+  window?: number;
+  sysctl?: ReturnType<typeof parseSysctl>[];
+  boot?: string[];
+  engine: EngineName;
+  seriesInterval?: number;
+  quiet?: boolean;
+  jobs?: number;
+}
+
+/** Add the run command's options to `cmd`, except those named in `skip` (long names). */
+export function copyRunOptions(program: Command, cmd: Command, skip: readonly string[]): Command {
+  const run = program.commands.find((c) => c.name() === "run");
+  if (!run) throw new Error("the run command must be registered before the experiment commands");
+  for (const opt of run.options) if (!skip.includes(opt.long ?? "")) cmd.addOption(opt);
+  return cmd;
+}
+
+export function flagsOf(o: RunLikeOptions, profile?: string): RunFlags {
+  return {
+    profile,
+    cpus: o.cpus,
+    seed: o.seed,
+    duration_ns: o.duration,
+    rate_pps: o.rate,
+    flows: o.flows,
+    rps_cpus: o.rpsCpus,
+    load: o.load,
+    offline: o.offline,
+    online: o.online,
+    window_ns: o.window,
+    sysctls: o.sysctl,
+    boot: o.boot,
+  };
+}
+
+export function loadScenarioOption(o: { scenario?: string }): Scenario | undefined {
+  return o.scenario !== undefined ? loadScenario(o.scenario) : undefined;
+}
+
+/** `--profiles a,b,c`: known names, each once. */
+export function parseProfiles(text: string): string[] {
+  const names = text.split(",").map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError("give at least one profile");
+  for (const n of names) if (!PROFILE_NAMES.includes(n)) throw new InvalidArgumentError(`unknown profile '${n}' (known: ${PROFILE_NAMES.join(", ")})`);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup) throw new InvalidArgumentError(`profile '${dup}' is given twice`);
+  return names;
+}
+
+export function parseJobs(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`expected a whole number from 1 to 64, got '${text}'`);
+  return n;
+}
+
+export interface ScenarioChecks {
+  asserts: Condition[];
+  aborts: Condition[];
+}
+
+/**
+ * The scenario's assert: and abort: lists, parsed and checked against a result of the right shape
+ * for `cfg` (paths, CPU indexes), so a typo is a usage error before any run.
+ */
+export function scenarioChecks(scenario: Scenario | undefined, cfg: EmuConfig, engine: EngineName): ScenarioChecks {
+  if (!scenario) return { asserts: [], aborts: [] };
+  try {
+    const asserts = parseConditions("assert", scenario.spec.assert);
+    const aborts = parseConditions("abort", scenario.spec.abort);
+    const template = templateResults(cfg);
+    validateConditions("assert", asserts, template);
+    validateConditions("abort", aborts, template);
+    if (aborts.length > 0 && engine !== "inprocess")
+      throw new UsageError(`${scenario.file}: abort: needs --engine inprocess (the ${engine} engine cannot stop a run at a checkpoint yet)`);
+    return { asserts, aborts };
+  } catch (err) {
+    if (err instanceof ConditionError) throw fieldError(scenario, [err.list, err.index], err.message);
+    throw err;
+  }
+}
+
+export function assertionsOf(checks: ScenarioChecks, results: RunResults): AssertionOutcome[] {
+  return checkAssertions(checks.asserts, results);
+}
+
+/** Charts need a series: one sample per 1/100 of the run, on a round figure (1, 2 or 5 × 10^k ns). */
+export function defaultSeriesIntervalNs(durationNs: number): number {
+  const raw = Math.max(1000, durationNs / 100);
+  const decade = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].find((m) => m * decade >= raw) ?? 10;
+  return step * decade;
+}
+
+/** Fail before the runs rather than after them. */
+export function checkOutputFile(flag: string, file: string): void {
+  if (file === "-") return;
+  const dir = dirname(file);
+  if (!existsSync(dir)) throw new UsageError(`${flag} ${file}: directory '${dir}' does not exist`);
+  if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${file}: '${dir}' is not a directory`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${flag} ${file}: is a directory`);
+}
+
+export function prepareReportDir(flag: string, dir: string): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${dir}: exists and is not a directory`);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new UsageError(`${flag} ${dir}: cannot create: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** JSON to FILE, or to stdout for '-'. */
+export function writeOutput(io: CliIo, flag: string, file: string, text: string): void {
+  if (file === "-") return io.out(text);
+  try {
+    writeFileSync(file, text);
+  } catch (err) {
+    throw new UsageError(`${flag} ${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Runs jobs on the chosen engine; one stderr line per finished run unless quiet. */
+export async function runExperimentJobs(jobs: RunJob[], o: RunLikeOptions, io: CliIo): Promise<CheckedResults[]> {
+  const engine = o.engine === "inprocess" ? undefined : await loadEngine(o.engine);
+  return runJobs(jobs, {
+    parallel: o.jobs,
+    engine,
+    log: (label, line) => {
+      if (!o.quiet) io.err(`[${label}] ${line}\n`);
+    },
+    onDone: (label, r, wallMs) => {
+      if (o.quiet) return;
+      const stop = r.aborted ? ` (aborted at ${formatDurationNs(r.aborted.at_ns)})` : "";
+      io.err(`softnet-emu: ${label}: ${r.totals.processed} processed, ${r.totals.dropped} dropped in ${formatDurationNs(r.virtual_ns)} virtual, ${(wallMs / 1000).toFixed(2)}s wall${stop}\n`);
+    },
+  });
+}

@@ -53,7 +53,13 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Poll `check` every `everyMs` until it returns a value (not undefined) or `timeoutMs` passes. */
+/** Thrown by a waitFor() check to give up at once (the process it waits for has died). */
+export class GiveUp extends Error {}
+
+/**
+ * Poll `check` every `everyMs` until it returns a value (not undefined) or `timeoutMs` passes.
+ * Errors count as "not yet", except GiveUp.
+ */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined> | T | undefined,
@@ -67,6 +73,7 @@ export async function waitFor<T>(
       const v = await check();
       if (v !== undefined) return v;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       lastError = err;
     }
     if (performance.now() > deadline) {
@@ -131,8 +138,6 @@ export class Prometheus {
 
   /** Scrape `targets` (host:port) every `scrapeInterval`; resolves once /-/ready answers 200. */
   static async start(opts: { targets: string[]; scrapeInterval?: string; ruleFiles?: string[] }): Promise<Prometheus> {
-    const dir = mkdtempSync(join(tmpdir(), "softnet-prom-"));
-    const port = await freePort();
     const interval = opts.scrapeInterval ?? "250ms";
     const config = [
       "global:",
@@ -146,7 +151,15 @@ export class Prometheus {
       `      - targets: [${opts.targets.map((t) => JSON.stringify(t)).join(", ")}]`,
       "",
     ].join("\n");
+    return Prometheus.fromConfig(config);
+  }
+
+  /** Start with this prometheus.yml text; `files` are written next to it (rule files). */
+  static async fromConfig(config: string, files: Record<string, string> = {}): Promise<Prometheus> {
+    const dir = mkdtempSync(join(tmpdir(), "softnet-prom-"));
+    const port = await freePort();
     writeFileSync(join(dir, "prometheus.yml"), config);
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     const daemon = Daemon.start("prometheus", findBinary("prometheus") ?? "prometheus", [
       `--config.file=${join(dir, "prometheus.yml")}`,
       `--storage.tsdb.path=${join(dir, "data")}`,
@@ -156,7 +169,7 @@ export class Prometheus {
     const prom = new Prometheus(`http://127.0.0.1:${port}`, daemon, dir);
     try {
       await waitFor("prometheus to be ready", async () => {
-        if (!daemon.running) throw new Error(`prometheus exited: ${daemon.output.trim().split("\n").slice(-3).join(" | ")}`);
+        if (!daemon.running) throw new GiveUp(`prometheus exited: ${daemon.output.trim().split("\n").slice(-3).join(" | ")}`);
         const r = await fetch(`${prom.url}/-/ready`).catch(() => undefined);
         return r?.ok ? true : undefined;
       });

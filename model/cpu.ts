@@ -163,6 +163,8 @@ export class Cpu {
 
   /** This CPU's copy of the configuration: commands change sysctls, RPS maps and IRQ affinity in it. */
   readonly cfg: EmuConfig;
+  /** rate/hot_flow commands for sources this CPU did not own when they came (see applyCommand). */
+  private missedSourceCommands: Extract<CpuCommand, { kind: "rate" | "hot_flow" }>[] = [];
   /** IPIs to this CPU arrive this much later until ipiDelayUntilNs (the ipi_delay fault). */
   ipiDelayNs = 0;
   ipiDelayUntilNs = 0;
@@ -515,12 +517,11 @@ export class Cpu {
       case "rate":
       case "hot_flow": {
         const s = this.sources.get(cmd.source);
-        if (!s) return;
-        if (s.kind === "nic") nicFillRing(this, s, cmd.at_ns);
-        if (cmd.kind === "rate") s.gen.setRate(cmd.pps, cmd.at_ns);
-        else s.gen.hotShare = cmd.share;
-        const task = this.senderTasks.get(cmd.source);
-        if (task && task.state === "interruptible") this.scheduleSenderWake(task, cmd.at_ns);
+        if (s) return this.applySourceCommand(s, cmd);
+        // Not ours — or in a hand-over to us: queueHandoverArrived() replays it then.
+        const keepNs = this.now - Math.max(this.costs.hotplug_latency_ns, this.windowNs) - 1;
+        this.missedSourceCommands = this.missedSourceCommands.filter((c) => c.at_ns >= keepNs);
+        this.missedSourceCommands.push(cmd);
         return;
       }
       case "sysctl":
@@ -561,10 +562,30 @@ export class Cpu {
     this.onlineMask[cmd.cpu] = cmd.kind === "online" ? 1 : 0;
     this.rehomeNeeded = true;
     if (cmd.cpu === this.id) {
-      if (cmd.kind === "offline" && this.online) this.pendingHotplug.push("offline");
-      if (cmd.kind === "online" && !this.online) this.pendingHotplug.push("online");
+      // Judge by the state once the pending transitions have run: a busy CPU may not have gone
+      // down yet when its online command comes (then it goes down and comes back, in order).
+      const last = this.pendingHotplug[this.pendingHotplug.length - 1];
+      const willBeOnline = last === undefined ? this.online : last === "online";
+      if (cmd.kind === "offline" && willBeOnline) this.pendingHotplug.push("offline");
+      if (cmd.kind === "online" && !willBeOnline) this.pendingHotplug.push("online");
     }
     if (this.online) rehomeSources(this);
+  }
+
+  /** A rate or hot_flow command for a source this CPU owns (or adopts from a hand-over). */
+  applySourceCommand(s: SourceState, cmd: Extract<CpuCommand, { kind: "rate" | "hot_flow" }>): void {
+    // Replayed after a hand-over: the old owner may have applied it just before handing over.
+    if (cmd.kind === "rate" && s.gen.hasRate(cmd.pps, cmd.at_ns)) return;
+    if (s.kind === "nic") nicFillRing(this, s, cmd.at_ns);
+    if (cmd.kind === "rate") s.gen.setRate(cmd.pps, cmd.at_ns);
+    else s.gen.hotShare = cmd.share;
+    const task = this.senderTasks.get(cmd.source);
+    if (task && task.state === "interruptible") this.scheduleSenderWake(task, cmd.at_ns);
+  }
+
+  /** Apply the rate/hot_flow commands that came while `s` travelled to us (sent at handoverNs). */
+  replayMissedSourceCommands(s: SourceState, handoverNs: number): void {
+    for (const cmd of this.missedSourceCommands) if (cmd.source === s.index && cmd.at_ns >= handoverNs) this.applySourceCommand(s, cmd);
   }
 
   private dropPendingCommand(atNs: number): void {

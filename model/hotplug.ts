@@ -127,6 +127,8 @@ export function queueHandoverArrived(cpu: Cpu, h: QueueHandover): void {
   cpu.c.packets_in += h.ring.flow.length;
   const s = newSource(cpu.cfg, h.queue, h.generator);
   for (let i = 0; i < h.ring.flow.length; i++) s.ring.push(h.ring.flow[i]!, h.ring.seq[i]!, h.ring.source[i]!, h.ring.inject_ns[i]!, cpu.id);
+  // A rate or hot_flow command that came while the source was on its way found no owner.
+  cpu.replayMissedSourceCommands(s, h.at_ns);
   if (!cpu.online) {
     // Sent to us before we went away: pass it on.
     cpu.sources.set(s.index, s);

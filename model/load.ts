@@ -62,6 +62,11 @@ export class LoadGenerator {
     this.nextNs = this.scheduleFrom(atNs);
   }
 
+  /** setRate(pps, atNs) is the rate change in force (a replayed command must not apply twice). */
+  hasRate(pps: number, atNs: number): boolean {
+    return this.overridePps === pps && this.overrideFromNs === atNs;
+  }
+
   save(): number[] {
     return [this.rng.save(), this.phase, this.k, this.nextNs, this.overridePps, this.overrideFromNs, this.hotShare, ...this.seqs];
   }

@@ -3,7 +3,9 @@
 import type { Command } from "commander";
 import { registerCompare } from "./compare.ts";
 import type { CliIo } from "./main.ts";
+import { registerSweep } from "./sweep.ts";
 
 export function registerExperiments(program: Command, io: CliIo, setExit: (code: number) => void): void {
   registerCompare(program, io, setExit);
+  registerSweep(program, io, setExit);
 }

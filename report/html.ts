@@ -30,6 +30,7 @@ h1 { font-size: 24px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 28
 p.intro { color: #444; max-width: 900px; }
 dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; font-size: 14px; }
 dl.meta dt { color: #666; } dl.meta dd { margin: 0; font-family: ui-monospace, monospace; }
+div.table { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 14px; margin: 8px 0 16px; }
 th, td { padding: 3px 12px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; color: #444; }
@@ -51,7 +52,7 @@ function cellClass(text: string): string {
 function table(m: Matrix): string {
   const head = `<thead><tr><th></th>${m.head.map((h) => `<th>${esc(h)}</th>`).join("")}</tr></thead>`;
   const body = m.rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<td>${esc(c)}</td>` : `<td${cellClass(c)}>${esc(c)}</td>`)).join("")}</tr>`).join("\n");
-  return `<table>${head}<tbody>\n${body}\n</tbody></table>`;
+  return `<div class="table"><table>${head}<tbody>\n${body}\n</tbody></table></div>`;
 }
 
 /** The SVG documents lose their XML prolog (if any) to sit inside the HTML. */

@@ -35,7 +35,9 @@ export interface CoordinatorOptions {
   coordinatorTimeoutMs: number;
   /** How long to wait for all CPUs to register. */
   registerTimeoutMs: number;
-  /** Virtual time CPUs may run ahead of the slowest one before a new lease (bounds command latency). */
+  /** Fail the run when no CPU's clock moves for this long (a bug, never a slow machine). */
+  stallTimeoutMs?: number;
+  /** Virtual time the fastest CPU may run ahead before a new lease (bounds command latency). */
   leaseSpanNs: number;
   /** Longest virtual stretch of one advance() call in a CPU. */
   maxStepNs: number;
@@ -72,8 +74,11 @@ interface Member {
   routingId: Buffer;
   hello: Hello;
   lastSeenMs: number;
+  /** Latest full report (counters at report.now_ns). */
   report?: Report;
   counters?: CpuCounters;
+  /** Latest clock it told us (full or progress report). */
+  progressNs: number;
   final: boolean;
   dead: boolean;
   /** Dead peers whose receipts this CPU has reported (the end waits for every one). */
@@ -107,6 +112,8 @@ export class Coordinator {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private lastProgressNs = -1;
+  private lastMoveMs = 0;
+  private lastMaxNs = -1;
   /** Called once, when every CPU has registered and been welcomed. */
   onRunning: (() => void) | null = null;
 
@@ -217,7 +224,7 @@ export class Coordinator {
       while (this.members_.has(id)) id++;
       if (id >= n) return refuse("full", `all ${n} cpu ids are taken`);
     }
-    this.members_.set(id, { cpu: id, routingId, hello, lastSeenMs: performance.now(), final: false, dead: false, acked: new Set() });
+    this.members_.set(id, { cpu: id, routingId, hello, lastSeenMs: performance.now(), final: false, dead: false, acked: new Set(), progressNs: 0 });
     this.byRoutingId.set(routingId.toString("hex"), id);
     this.log(`cpu ${id} registered (pid ${hello.pid}, ${hello.endpoint}); ${this.members_.size}/${n}`);
     if (this.members_.size === n) this.welcomeAll();
@@ -243,6 +250,7 @@ export class Coordinator {
           heartbeat_ms: this.opts.heartbeatMs,
           coordinator_timeout_ms: this.opts.coordinatorTimeoutMs,
           max_step_ns: this.opts.maxStepNs,
+          progress_every_ns: Math.max(1, Math.floor(this.opts.leaseSpanNs / 4)),
         },
       });
     }
@@ -273,16 +281,20 @@ export class Coordinator {
     let min = Infinity;
     let max = 0;
     for (const m of this.live()) {
-      const t = m.report?.now_ns ?? 0;
+      const t = m.progressNs;
       min = Math.min(min, t);
       max = Math.max(max, t);
     }
     return { min: min === Infinity ? 0 : min, max };
   }
 
-  /** The lease the CPUs may run to now: a span ahead of the slowest, or the paced wall clock. */
+  /**
+   * The lease the CPUs may run to now: a span ahead of the fastest (a command at the lease is then
+   * never behind any CPU, and laggards never hold the leader back: peers' promises and the
+   * transport's back-pressure bound how far it runs ahead), or the paced wall clock.
+   */
   private leaseTarget(): number {
-    let target = this.progressNs().min + this.opts.leaseSpanNs;
+    let target = this.progressNs().max + this.opts.leaseSpanNs;
     if (this.opts.pace !== undefined) target = Math.min(target, this.pacedNs());
     return Math.min(this.endNs, Math.max(this.lease, target));
   }
@@ -318,13 +330,36 @@ export class Coordinator {
     this.extendLease();
     this.broadcast({ kind: "heartbeat" });
     this.snapshot();
+    this.checkStall(now);
+  }
+
+  private checkStall(now: number): void {
+    const { min, max } = this.progressNs();
+    const moved = min + max;
+    if (moved !== this.lastMaxNs) {
+      this.lastMaxNs = moved;
+      this.lastMoveMs = now;
+      return;
+    }
+    const limit = this.opts.stallTimeoutMs ?? 60_000;
+    if (now - this.lastMoveMs > limit)
+      this.fail(`no cpu advanced for ${Math.round((now - this.lastMoveMs) / 1000)} s (virtual ${min}-${max} ns, lease ${this.lease} ns): the synchronisation is stuck (seed ${this.cfg.seed})`);
   }
 
   // ---------------------------------------------------------------- reports and the end
 
   private report(m: Member, r: Report): void {
+    m.progressNs = Math.max(m.progressNs, r.now_ns);
+    if (r.counters_json === "") {
+      this.extendLease();
+      return;
+    }
+    try {
+      m.counters = JSON.parse(r.counters_json) as CpuCounters;
+    } catch {
+      return this.countMalformed("coordinator", "decode_error", `cpu ${m.cpu}: report counters are not JSON`);
+    }
     m.report = r;
-    m.counters = JSON.parse(r.counters_json) as CpuCounters;
     this.malformed[`cpu ${m.cpu}`] = [...r.malformed];
     if (r.final) m.final = true;
     for (const d of r.dead_receipts) m.acked.add(d.cpu);
@@ -334,7 +369,8 @@ export class Coordinator {
       this.lastProgressNs = min;
       this.opts.onProgress?.(min, this.endNs);
     }
-    if (r.final) this.maybeFinish();
+    // Also a non-final report of a finished CPU: it may carry the receipts the end waits for.
+    if (m.final) this.maybeFinish();
   }
 
   private maybeFinish(): void {

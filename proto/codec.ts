@@ -53,6 +53,7 @@ export interface Welcome {
   heartbeat_ms: number;
   coordinator_timeout_ms: number;
   max_step_ns: number;
+  progress_every_ns: number;
 }
 export interface DeadPeerReceipts {
   cpu: number;
@@ -178,7 +179,7 @@ function body(m: any): Body {
     case "hello": return { kind, hello: { requested_id: m.hello.requested_id, endpoint: m.hello.endpoint, pid: m.hello.pid } };
     case "welcome": {
       const w = m.welcome;
-      return { kind, welcome: { cpu: w.cpu, endpoints: w.endpoints, config_json: w.config_json, commands: w.commands.map(command), lease_ns: w.lease_ns, heartbeat_ms: w.heartbeat_ms, coordinator_timeout_ms: w.coordinator_timeout_ms, max_step_ns: w.max_step_ns } };
+      return { kind, welcome: { cpu: w.cpu, endpoints: w.endpoints, config_json: w.config_json, commands: w.commands.map(command), lease_ns: w.lease_ns, heartbeat_ms: w.heartbeat_ms, coordinator_timeout_ms: w.coordinator_timeout_ms, max_step_ns: w.max_step_ns, progress_every_ns: w.progress_every_ns } };
     }
     case "batch": return { kind, batch: batch(m.batch) };
     case "command": return { kind, command: command(m.command) };

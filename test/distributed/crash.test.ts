@@ -34,7 +34,7 @@ async function runWithFault(fault: (run: RunningRun) => void, cpuTimeoutMs: numb
   return { results, pids, lines: sink.lines };
 }
 
-test("SIGKILL of a CPU mid-run: results written, lost_on_crash accounted, totals balance, no process left", async () => {
+test("SIGKILL of a CPU mid-run: results written, lost_on_crash accounted, totals balance, no process left", { timeout: 60_000 }, async () => {
   let killedAt = 0;
   const { results, pids, lines } = await runWithFault((run) => {
     killedAt = run.status().virtual_ns_min;
@@ -53,7 +53,7 @@ test("SIGKILL of a CPU mid-run: results written, lost_on_crash accounted, totals
   for (const pid of pids) assert.ok(!alive(pid), `process ${pid} left behind`);
 });
 
-test("SIGSTOP of a CPU: detected by the heartbeat timeout and surprise-removed", async () => {
+test("SIGSTOP of a CPU: detected by the heartbeat timeout and surprise-removed", { timeout: 60_000 }, async () => {
   const timeoutMs = 600;
   let stoppedAtMs = 0;
   const { results, pids, lines } = await runWithFault((run) => {

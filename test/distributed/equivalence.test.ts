@@ -20,19 +20,19 @@ async function bothEngines(cfg: EmuConfig): Promise<void> {
   for (const pid of pids) assert.ok(!alive(pid), `cpu process ${pid} is still running after the run`);
 }
 
-test("hotplug under load: a CPU goes offline and comes back during the flood", async () => {
+test("hotplug under load: a CPU goes offline and comes back during the flood", { timeout: 60_000 }, async () => {
   const cfg = scenario({ seed: 7, rate_pps: 400_000, rps_cpus: ALL_CPUS, offline: [{ cpu: 2, at_ns: 2_000_000 }], online: [{ cpu: 2, at_ns: 4_000_000 }], duration_ns: 6_000_000 });
   await bothEngines(cfg);
 });
 
-test("PREEMPT_RT in IPI mode (rt-6.6) with RPS to idle CPUs, warnings included", async () => {
+test("PREEMPT_RT in IPI mode (rt-6.6) with RPS to idle CPUs, warnings included", { timeout: 60_000 }, async () => {
   const cfg = scenario({ seed: 3, profile: "rt-6.6", rps_cpus: [1, 2, 3], duration_ns: 10_000_000 });
   const expected = runInProcess(cfg);
   assert.ok(expected.cpus.some((c) => c.rt_flush_warnings > 0), "the scenario must exercise the RT warning");
   await bothEngines(cfg);
 });
 
-test("loopback sender on CPU 0 with RPS to every CPU", async () => {
+test("loopback sender on CPU 0 with RPS to every CPU", { timeout: 60_000 }, async () => {
   const cfg = scenario({ seed: 11, load: "loopback", rps_cpus: ALL_CPUS, duration_ns: 10_000_000 });
   await bothEngines(cfg);
 });
@@ -40,7 +40,7 @@ test("loopback sender on CPU 0 with RPS to every CPU", async () => {
 // Backlog-thread mode is not yet deterministic in the model itself: runInProcess gives other
 // counters when only its checkpoint interval changes (checkIntervalNs 100000 vs 33333), so the
 // two engines cannot agree until model/ is fixed. Kept as a todo so it shows when it starts passing.
-test("loopback with backlog threads (6.6-patched-threads)", { todo: "model/: thread mode depends on advance() horizons" }, async () => {
+test("loopback with backlog threads (6.6-patched-threads)", { todo: "model/: thread mode depends on advance() horizons", timeout: 60_000 }, async () => {
   const cfg = scenario({ seed: 11, load: "loopback", profile: "6.6-patched-threads", rps_cpus: ALL_CPUS, duration_ns: 10_000_000 });
   await bothEngines(cfg);
 });

@@ -29,7 +29,7 @@ async function attack(run: RunningRun): Promise<void> {
   dealer.close();
 }
 
-test("garbage, truncated, wrong-version and unexpected frames are counted and the run stays exact", async () => {
+test("garbage, truncated, wrong-version and unexpected frames are counted and the run stays exact", { timeout: 60_000 }, async () => {
   const cfg = scenario({ seed: 9, rps_cpus: ALL_CPUS, duration_ns: 20_000_000 });
   const expected = runInProcess(cfg);
   const sink = logSink();

@@ -26,7 +26,7 @@ async function exitOf(proc: ChildProcess): Promise<number | null> {
   return code;
 }
 
-test("a second CPU claiming a taken id is refused with a clear error, and the run goes on", async () => {
+test("a second CPU claiming a taken id is refused with a clear error, and the run goes on", { timeout: 60_000 }, async () => {
   const sink = logSink();
   let endpoint = "";
   const cfg = scenario({ cpus: 2, rps_cpus: [0, 1], duration_ns: 5_000_000 });
@@ -50,7 +50,7 @@ test("a second CPU claiming a taken id is refused with a clear error, and the ru
   assert.equal(await exitOf(third.proc), 0);
 });
 
-test("the coordinator killed: every CPU exits within the coordinator timeout", async () => {
+test("the coordinator killed: every CPU exits within the coordinator timeout", { timeout: 60_000 }, async () => {
   const timeoutMs = 1000;
   const coord = node(COORDINATOR_MAIN, ["--cpus", "2", "--bind", "tcp://127.0.0.1:*", "--duration-ms", "1000", "--pace", "0.01", "--coordinator-timeout-ms", String(timeoutMs)]);
   const bound = () => /waiting for 2 cpus at (\S+)/.exec(coord.output())?.[1];

@@ -74,6 +74,48 @@ export interface CpuCounters {
 export interface CheckerResult {
   ok: boolean;
   violations: string[];
+  /** Chaos runs only: backlogs that were non-empty, scheduled and made no progress (chaos/stall.ts). */
+  stalls?: Stall[];
+}
+
+/** A stalled backlog: non-empty and (normally) scheduled, `processed` flat for the stall-after time. */
+export interface Stall {
+  cpu: number;
+  /** Last checkpoint at which the CPU made progress (or had nothing to do). */
+  since_ns: number;
+  /** Backlog length (input + process queue) when the stall was detected. */
+  backlog_len: number;
+  detected_ns: number;
+  /** First checkpoint with progress again; null if still stalled at the end of the run. */
+  until_ns: number | null;
+  /** The SCHED bit: "scheduled" (a lost wake-up), "unscheduled" (nobody will ever poll it). */
+  state: "scheduled" | "unscheduled";
+}
+
+/** One fault a nemesis injected (or a heal step), as applied at its virtual time. */
+export interface Fault {
+  at_ns: number;
+  /** The command kind (offline, online, rps, irq_affinity, sysctl, rate, hot_flow, irq_off, ipi_delay) or kill/pause. */
+  kind: string;
+  /** What it hit: `cpu 2`, `queue 0`, `source 1`, `net.core.netdev_max_backlog`. */
+  target: string;
+  params: Record<string, number | string | number[]>;
+  /** The nemesis that scheduled it (`hotplug`, …), or `heal`. */
+  nemesis: string;
+}
+
+/** How a chaos run was shaped (chaos/runner.ts): chaos phase, heal, bounded drain. */
+export interface ChaosSummary {
+  /** The --nemesis specs as given (KIND:key=value,...), defaults filled in. */
+  nemeses: string[];
+  chaos_ns: number;
+  drain_limit_ns: number;
+  stall_after_ns: number;
+  /** First checkpoint after heal with nothing queued or in flight; null if the drain limit passed first. */
+  drained_at_ns: number | null;
+  checkpoints: number;
+  /** Checkpoints at which conservation was verified to hold (consistent cuts: in-process engine). */
+  conservation_held: number;
 }
 
 export interface CpuResult extends CpuCounters {
@@ -105,6 +147,9 @@ export interface RunResults {
   events: { at_ns: number; cpu: number; action: string }[];
   /** Counters sampled every `series_interval_ns` of virtual time (absent when sampling is off). */
   series?: TimeSeries;
+  /** Chaos runs only: every fault and heal step, in time order. */
+  faults?: Fault[];
+  chaos?: ChaosSummary;
 }
 
 /** Per-CPU samples at t_ns[k]; counters are cumulative (rates are differences). */

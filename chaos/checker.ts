@@ -1,0 +1,95 @@
+// The chaos checker: fed the counters of every checkpoint, it judges a two-phase run.
+// Safety (every checkpoint of the chaos phase and the drain):
+//   - conservation: injected = processed + dropped + queued + in_flight + lost_on_crash. The engine
+//     checks it at each checkpoint and reports breaks in checker.violations; here we count the
+//     checkpoints it held at (in the in-process engine, whose checkpoints are consistent cuts);
+//   - per-flow order where the kernel guarantees it (chaos/order.ts).
+// Liveness:
+//   - no stall (chaos/stall.ts), during either phase;
+//   - after the heal, everything drains within the drain limit: at the end every CPU holds nothing
+//     (backlog, NIC ring, re-injection queue) and nothing is in flight, else a violation naming the CPU.
+import type { CpuCommand } from "../model/messages.ts";
+import type { ChaosSummary, CpuCounters, Fault, RunResults } from "../model/results.ts";
+import { totalsOf } from "../engine/aggregate.ts";
+import { breaksOrder, OrderChecker } from "./order.ts";
+import { StallDetector, type Excuse } from "./stall.ts";
+
+export interface CheckerSetup {
+  cpus: number;
+  /** Heal time = end of the chaos phase. */
+  healNs: number;
+  drainLimitNs: number;
+  stallAfterNs: number;
+  /** Everything applied to the CPUs: scenario events as commands, nemesis faults, heal. */
+  commands: readonly CpuCommand[];
+  /** Checkpoints are consistent cuts (in-process engine): conservation and drain are checkable there. */
+  consistentCuts: boolean;
+}
+
+/** irq_off sections and ipi_delay windows, per CPU: not counted towards a stall. */
+export function stallExcuses(commands: readonly CpuCommand[]): Excuse[] {
+  return commands.flatMap((c): Excuse[] => {
+    if (c.kind === "irq_off") return [{ cpu: c.cpu, from: c.at_ns, to: c.at_ns + c.duration_ns }];
+    // An IPI sent just before until_ns still arrives extra_ns late.
+    if (c.kind === "ipi_delay") return [{ cpu: c.cpu, from: c.at_ns, to: c.until_ns + c.extra_ns }];
+    return [];
+  });
+}
+
+export class ChaosChecker {
+  readonly stall: StallDetector;
+  readonly order: OrderChecker;
+  checkpoints = 0;
+  conservationHeld = 0;
+  drainedAtNs: number | null = null;
+
+  constructor(private readonly s: CheckerSetup) {
+    this.stall = new StallDetector(s.cpus, s.stallAfterNs, stallExcuses(s.commands));
+    this.order = new OrderChecker(s.cpus, s.commands.filter(breaksOrder).map((c) => c.at_ns));
+  }
+
+  /** A consistent checkpoint (in-process engine). */
+  onCheckpoint(atNs: number, counters: readonly CpuCounters[]): void {
+    this.checkpoints++;
+    const t = totalsOf(counters, 0);
+    const empty = t.queued === 0 && t.in_flight === 0;
+    if (t.injected === t.processed + t.dropped + t.queued + t.in_flight && t.in_flight >= 0) this.conservationHeld++;
+    if (empty && atNs >= this.s.healNs && this.drainedAtNs === null) this.drainedAtNs = atNs;
+    this.order.check(atNs, counters, empty);
+    for (const c of counters) this.stall.observe(c, atNs);
+  }
+
+  /** A snapshot of the distributed engine: each CPU at its own virtual time; crashed CPUs excused. */
+  onSnapshot(counters: readonly CpuCounters[], dead: readonly number[]): void {
+    this.checkpoints++;
+    for (const c of counters) this.stall.observe(c, c.now_ns, dead.includes(c.cpu));
+  }
+
+  /** Judge the finished run: adds faults, stalls, the chaos summary and violations to `r`. */
+  finish(r: RunResults, faults: Fault[], nemeses: string[]): void {
+    const violations = [...r.checker.violations, ...this.order.violations];
+    for (const st of this.stall.stalls)
+      violations.push(
+        `stall: CPU ${st.cpu} held ${st.backlog_len} packet(s) in its ${st.state} backlog and processed nothing from ${st.since_ns} ns ` +
+          `(detected at ${st.detected_ns} ns, ${st.until_ns === null ? "never recovered" : `recovered at ${st.until_ns} ns`})`,
+      );
+    const drainEnd = this.s.healNs + this.s.drainLimitNs;
+    for (const c of r.cpus)
+      if (c.queued > 0)
+        violations.push(`liveness: CPU ${c.cpu} still holds ${c.queued} packet(s) (backlog ${c.backlog_len}) at ${drainEnd} ns, ${this.s.drainLimitNs} ns after the heal`);
+    if (r.totals.in_flight > 0) violations.push(`liveness: ${r.totals.in_flight} packet(s) still in flight at ${drainEnd} ns`);
+    if (!this.s.consistentCuts && r.totals.queued === 0 && r.totals.in_flight === 0) this.drainedAtNs = r.virtual_ns;
+    r.checker = { ok: violations.length === 0, violations, stalls: this.stall.stalls };
+    r.faults = faults;
+    const chaos: ChaosSummary = {
+      nemeses,
+      chaos_ns: this.s.healNs,
+      drain_limit_ns: this.s.drainLimitNs,
+      stall_after_ns: this.s.stallAfterNs,
+      drained_at_ns: this.drainedAtNs,
+      checkpoints: this.checkpoints,
+      conservation_held: this.conservationHeld,
+    };
+    r.chaos = chaos;
+  }
+}

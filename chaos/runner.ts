@@ -1,0 +1,95 @@
+// The two-phase chaos run (TigerBeetle's VOPR shape): a chaos phase with the nemeses' faults and
+// the scenario's load, then the heal (chaos/heal.ts) and a drain bounded by the drain limit, all
+// judged by the chaos checker. The run's virtual duration is chaos + drain limit, always: after
+// the drain the CPUs idle, which costs next to nothing, and the result does not depend on when
+// draining finished (`chaos.drained_at_ns` says when it did).
+import type { EmuConfig } from "../model/config.ts";
+import type { CpuCommand } from "../model/messages.ts";
+import type { Fault, RunResults } from "../model/results.ts";
+import { runInProcess, type RunOptions } from "../engine/inprocess.ts";
+import { ChaosChecker } from "./checker.ts";
+import { healCommands } from "./heal.ts";
+import { scheduleFaults } from "./schedule.ts";
+import { formatNemesis, resolveNemesis, type Nemesis, type NemesisSpec } from "./spec.ts";
+
+export const DEFAULT_DRAIN_LIMIT_NS = 20_000_000;
+export const DEFAULT_STALL_AFTER_NS = 5_000_000;
+
+export interface ChaosSettings {
+  drainLimitNs?: number;
+  stallAfterNs?: number;
+  engine?: "inprocess" | "processes";
+}
+
+/** Everything a chaos run needs, decided before it starts (a pure function of config and specs). */
+export interface ChaosPlan {
+  /** The scenario with duration = chaos + drain limit and load cut at the end of the chaos phase. */
+  runCfg: EmuConfig;
+  nemeses: Nemesis[];
+  /** Nemesis faults, then the heal; in time order. */
+  commands: CpuCommand[];
+  faults: Fault[];
+  chaosNs: number;
+  drainLimitNs: number;
+  stallAfterNs: number;
+  checkIntervalNs: number;
+}
+
+/**
+ * `cfg.duration_ns` is the chaos phase. Throws a UsageError for a bad spec (unknown key, a CPU the
+ * host lacks, min_online > CPUs, kill/pause without --engine processes).
+ */
+export function planChaos(cfg: EmuConfig, specs: readonly NemesisSpec[], s: ChaosSettings = {}): ChaosPlan {
+  const engine = s.engine ?? "inprocess";
+  const nemeses = specs.map((spec) => resolveNemesis(spec, cfg, engine));
+  const chaosNs = cfg.duration_ns;
+  const drainLimitNs = s.drainLimitNs ?? DEFAULT_DRAIN_LIMIT_NS;
+  const stallAfterNs = s.stallAfterNs ?? DEFAULT_STALL_AFTER_NS;
+  const schedule = scheduleFaults(cfg, nemeses, cfg.seed);
+  const heal = healCommands(cfg, schedule.commands, chaosNs);
+  const runCfg: EmuConfig = {
+    ...structuredClone(cfg),
+    duration_ns: chaosNs + drainLimitNs,
+    // Load stops at the heal.
+    load: cfg.load.filter((p) => p.start_ns < chaosNs).map((p) => ({ ...p, end_ns: Math.min(p.end_ns, chaosNs) })),
+  };
+  return {
+    runCfg,
+    nemeses,
+    commands: [...schedule.commands, ...heal.map((h) => h.command!)],
+    faults: [...schedule.faults, ...heal.map((h) => h.fault)],
+    chaosNs,
+    drainLimitNs,
+    stallAfterNs,
+    // Five checkpoints per stall-after time: a stall is seen within 1.2 × stall-after.
+    checkIntervalNs: Math.max(1_000, Math.floor(stallAfterNs / 5)),
+  };
+}
+
+/** The checker for a plan; `consistentCuts` for the in-process engine. */
+export function checkerFor(plan: ChaosPlan, consistentCuts: boolean): ChaosChecker {
+  const events: CpuCommand[] = plan.runCfg.events.map((e) => ({ kind: e.action, cpu: e.cpu, at_ns: e.at_ns }));
+  return new ChaosChecker({
+    cpus: plan.runCfg.cpus,
+    healNs: plan.chaosNs,
+    drainLimitNs: plan.drainLimitNs,
+    stallAfterNs: plan.stallAfterNs,
+    commands: [...events, ...plan.commands],
+    consistentCuts,
+  });
+}
+
+export type EngineOptions = Pick<RunOptions, "onProgress" | "seriesIntervalNs" | "log">;
+
+/** Run a plan on the in-process engine: deterministic, the same seed and specs give the same JSON. */
+export function runChaosInProcess(plan: ChaosPlan, opts: EngineOptions = {}): RunResults {
+  const checker = checkerFor(plan, true);
+  const results = runInProcess(plan.runCfg, {
+    ...opts,
+    commands: plan.commands,
+    checkIntervalNs: plan.checkIntervalNs,
+    onCheckpoint: (at, counters) => checker.onCheckpoint(at, counters),
+  });
+  checker.finish(results, plan.faults, plan.nemeses.map(formatNemesis));
+  return results;
+}

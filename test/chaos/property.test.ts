@@ -32,7 +32,7 @@ describe("chaos runs (property)", () => {
         fc.subarray(KINDS, { minLength: 1 }),
         fc.constantFrom<"nic" | "loopback">("nic", "loopback"),
         fc.integer({ min: 20_000, max: 1_200_000 }),
-        fc.constantFrom([], [1, 2, 3], [0, 1, 2, 3], [2, 3]),
+        fc.constantFrom<number[]>([], [1, 2, 3], [0, 1, 2, 3], [2, 3]),
         (profile, seed, kinds, load, pps, rpsCpus) => {
           const mix = load === "loopback" ? kinds.filter((k) => !k.startsWith("irq-affinity")) : kinds;
           const cfg = config({ profile, seed, load, pps, rpsCpus, durationNs: 6_000_000 });

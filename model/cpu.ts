@@ -443,8 +443,6 @@ export class Cpu {
    * first, the ones after it, without going back through the heaps (the per-packet hot path).
    */
   private handleRecords(ib: Cursor, untilNs: number): void {
-    const tt = this.timers.peek();
-    const limit = Math.min(tt ? tt.at : Infinity, this.nextNicIrqNs(), untilNs);
     for (;;) {
       const at = ib.at;
       this.now = Math.max(this.now, at);
@@ -460,8 +458,10 @@ export class Cpu {
         this.inbound.updateTop();
         return;
       }
+      // Stop where anything else is due first; a record may have armed a timer (a wake-up).
       const tStep = this.hasWork() ? Math.max(this.now, this.busyUntil) : Infinity;
-      if (ib.at > tStep || ib.at >= limit) return;
+      const tt = this.timers.peek();
+      if (ib.at > tStep || ib.at >= untilNs || (tt !== undefined && ib.at >= tt.at) || ib.at >= this.nextNicIrqNs()) return;
     }
   }
 

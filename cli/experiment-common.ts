@@ -56,6 +56,14 @@ export function copyRunOptions(program: Command, cmd: Command, skip: readonly st
   return cmd;
 }
 
+/** Add only the run command's options named in `only` (long names) to `cmd`. */
+export function copySomeRunOptions(program: Command, cmd: Command, only: readonly string[]): Command {
+  const run = program.commands.find((c) => c.name() === "run");
+  if (!run) throw new Error("the run command must be registered before the experiment commands");
+  for (const opt of run.options) if (only.includes(opt.long ?? "")) cmd.addOption(opt);
+  return cmd;
+}
+
 export function flagsOf(o: RunLikeOptions, profile?: string): RunFlags {
   return {
     profile,

@@ -3,9 +3,11 @@
 import type { Command } from "commander";
 import { registerCompare } from "./compare.ts";
 import type { CliIo } from "./main.ts";
+import { registerReproduce } from "./reproduce.ts";
 import { registerSweep } from "./sweep.ts";
 
 export function registerExperiments(program: Command, io: CliIo, setExit: (code: number) => void): void {
   registerCompare(program, io, setExit);
   registerSweep(program, io, setExit);
+  registerReproduce(program, io, setExit);
 }

@@ -7,7 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { EmuConfig } from "../model/config.ts";
+import { feedMetrics, startControlServer } from "./control.ts";
 import { cpuNodeCommand } from "./cpu-bundle.ts";
+import type { HttpServerHandle } from "./http.ts";
+import { SoftnetMetrics } from "./metrics.ts";
 import { Coordinator, CoordinatorError, type CoordinatorOptions, type CoordinatorStatus, type ProcessesRunResults } from "./coordinator.ts";
 
 export interface ProcessesRunOptions {
@@ -29,6 +32,13 @@ export interface ProcessesRunOptions {
   onSnapshot?: CoordinatorOptions["onSnapshot"];
   /** Extra commands (a nemesis schedule), applied like the scenario's events (as runInProcess). */
   commands?: CoordinatorOptions["commands"];
+  /** Serve /metrics and the control API on this port (0 = any free port) while the run lasts. */
+  httpPort?: number;
+  httpHost?: string;
+  /** Called with the server's URL once it listens. */
+  onHttp?: (url: string) => void;
+  /** Fail when no CPU clock moves for this long (default 60 s). */
+  stallTimeoutMs?: number;
 }
 
 export interface RunningRun {
@@ -74,10 +84,17 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
     ...(opts.pace !== undefined ? { pace: opts.pace } : {}),
     log: (line) => log(`[coordinator] ${line}`),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-    ...(opts.onSnapshot ? { onSnapshot: opts.onSnapshot } : {}),
+    onSnapshot: (counters, status) => {
+      feed?.(counters, status);
+      opts.onSnapshot?.(counters, status);
+    },
     ...(opts.commands ? { commands: opts.commands } : {}),
+    ...(opts.stallTimeoutMs !== undefined ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
   });
+  const metrics = opts.httpPort !== undefined ? new SoftnetMetrics() : null;
+  const feed = metrics ? feedMetrics(metrics, "run", cfg.profile.name) : null;
   const children: Child[] = [];
+  let http: HttpServerHandle | null = null;
   let interrupted = false;
   const onSigint = (): void => {
     interrupted = true;
@@ -87,6 +104,11 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
   process.once("SIGINT", onSigint);
   try {
     const endpoint = await coordinator.start();
+    if (metrics) {
+      http = await startControlServer(coordinator, metrics, opts.httpPort!, opts.httpHost ?? "127.0.0.1");
+      log(`[coordinator] metrics and control API at ${http.url} (/metrics, /control/status)`);
+      opts.onHttp?.(http.url);
+    }
     const command = await cpuNodeCommand();
     for (let cpu = 0; cpu < cfg.cpus; cpu++) children.push(spawnCpu(command, cpu, endpoint, ipcDir, log, coordinator));
     coordinator.onRunning = () => {
@@ -110,6 +132,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
   } finally {
     process.off("SIGINT", onSigint);
     coordinator.close();
+    await http?.close();
     for (const c of children) c.proc.kill("SIGKILL");
     if (ipcDir) rmSync(ipcDir, { recursive: true, force: true });
     if (interrupted) process.exitCode = 130;

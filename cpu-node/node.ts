@@ -5,7 +5,8 @@ import { performance } from "node:perf_hooks";
 import * as zmq from "zeromq";
 import type { EmuConfig } from "../model/config.ts";
 import { Cpu } from "../model/cpu.ts";
-import { batchIsEmpty, type PeerBatch } from "../model/messages.ts";
+import { exactWindowNs } from "../model/defaults.ts";
+import { batchIsEmpty, deliverAt, type PeerBatch } from "../model/messages.ts";
 import {
   COORDINATOR_ID,
   MALFORMED_KINDS,
@@ -62,6 +63,7 @@ export class CpuNode {
   private cpu!: Cpu;
   private cfg!: EmuConfig;
   private welcome!: Welcome;
+  private minLatencyNs = 0;
 
   private vouch = new Float64Array(0);
   private sentVouch = new Float64Array(0);
@@ -201,6 +203,7 @@ export class CpuNode {
     this.cfg = JSON.parse(w.config_json) as EmuConfig;
     this.n = this.cfg.cpus;
     this.cpu = new Cpu(this.id, this.cfg);
+    this.minLatencyNs = exactWindowNs(this.cfg.costs);
     this.cpu.warnLog = (line) => this.log(line);
     for (const c of w.commands) this.cpu.command(wireToCommand(c));
     this.lease = w.lease_ns;
@@ -276,6 +279,16 @@ export class CpuNode {
     return true;
   }
 
+  /**
+   * The coordinator may still send a command at any time >= our lease (control API), and the model
+   * cannot know of it yet: what it makes us send takes effect at deliverAt(lease, ...) at the
+   * earliest, so no promise goes past that. Costs nothing in practice: we cannot pass the lease anyway.
+   */
+  private commandBoundNs(): number {
+    if (this.lease >= this.endNs) return Infinity;
+    return deliverAt(this.lease, this.minLatencyNs, this.cfg.window_ns);
+  }
+
   private backpressured(): boolean {
     let pending = 0;
     for (const l of this.links) if (l) pending += l.pending;
@@ -284,7 +297,7 @@ export class CpuNode {
 
   /** Send the model's batches and, where a peer has not heard it yet, the new promise. */
   private sendOutput(): boolean {
-    const promise = this.finished ? Infinity : this.cpu.promiseNs(this.inputBound());
+    const promise = this.finished ? Infinity : Math.min(this.cpu.promiseNs(this.inputBound()), this.commandBoundNs());
     let sent = false;
     for (const batch of this.cpu.takeOutbox()) {
       if (batchIsEmpty(batch)) continue;

@@ -323,7 +323,17 @@ export class SoftnetMetrics {
     runGauge("softnet_emu_window_rate", "Synchronisation windows completed per wall-clock second", (r) => r.windowRate);
     runGauge("softnet_emu_lag_seconds", "How far virtual time lags behind wall-clock when pacing", (r) => r.lagSeconds);
     runGauge("softnet_emu_checker_ok", "1 while the conservation checker holds, 0 once it found a violation", (r) => (r.checkerOk ? 1 : 0));
-    runGauge("softnet_emu_metrics_updates", "Snapshots the coordinator has published to this registry", () => this.updates);
+    const updates = (): number => this.updates;
+    new Counter({
+      name: "softnet_emu_snapshots_total",
+      help: "Counter snapshots the coordinator has published to this registry",
+      registers: [registry],
+      collect(this: Counter) {
+        this.reset();
+        if (run() === undefined) this.remove({});
+        else this.inc(updates());
+      },
+    });
     new Counter({
       name: "softnet_emu_lost_on_crash_total",
       help: "Packets lost with CPU processes that died without an orderly offline",

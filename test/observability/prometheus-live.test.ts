@@ -106,7 +106,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
       });
       await sleep(STEP_MS);
     }
-    await prom.waitForData(`softnet_emu_metrics_updates == ${STEPS}`, targets.length);
+    await prom.waitForData(`softnet_emu_snapshots_total == ${STEPS}`, targets.length);
     endSeconds = Date.now() / 1000;
   });
 

@@ -91,6 +91,11 @@ export interface NemesisSpec {
   given: Record<string, number | number[] | string>;
 }
 
+/** `origin: ` in front of a message, or nothing (a scenario file's schema names the place itself). */
+function at(origin: string): string {
+  return origin ? `${origin}: ` : "";
+}
+
 /** `hotplug:interval=1ms,min_online=2` → a spec (keys checked, values parsed; no config needed). */
 export function parseNemesis(text: string, origin = `--nemesis ${text}`): NemesisSpec {
   const t = text.trim();
@@ -99,7 +104,7 @@ export function parseNemesis(text: string, origin = `--nemesis ${text}`): Nemesi
   const pairs = colon < 0 ? [] : t.slice(colon + 1).split(",").filter((p) => p.trim() !== "");
   const entries = pairs.map((p) => {
     const eq = p.indexOf("=");
-    if (eq <= 0) throw new UsageError(`${origin}: '${p}' is not key=value`);
+    if (eq <= 0) throw new UsageError(`${at(origin)}'${p}' is not key=value`);
     return [p.slice(0, eq).trim(), p.slice(eq + 1).trim()] as const;
   });
   return nemesisFromEntries(kind, entries, origin);
@@ -108,24 +113,24 @@ export function parseNemesis(text: string, origin = `--nemesis ${text}`): Nemesi
 /** A scenario file's `{ kind: hotplug, interval: 1ms }` → a spec (values as YAML gave them). */
 export function nemesisFromMapping(map: Record<string, unknown>, origin: string): NemesisSpec {
   const { kind, ...rest } = map;
-  if (typeof kind !== "string") throw new UsageError(`${origin}: missing kind (one of ${NEMESIS_KIND_NAMES.join(", ")})`);
+  if (typeof kind !== "string") throw new UsageError(`${at(origin)}missing kind (one of ${NEMESIS_KIND_NAMES.join(", ")})`);
   return nemesisFromEntries(kind, Object.entries(rest).map(([k, v]) => [k, String(v)] as const), origin);
 }
 
 function nemesisFromEntries(kind: string, entries: readonly (readonly [string, string])[], origin: string): NemesisSpec {
-  if (!(kind in NEMESIS_KINDS)) throw new UsageError(`${origin}: unknown nemesis kind '${kind}' (known: ${NEMESIS_KIND_NAMES.join(", ")})`);
+  if (!(kind in NEMESIS_KINDS)) throw new UsageError(`${at(origin)}unknown nemesis kind '${kind}' (known: ${NEMESIS_KIND_NAMES.join(", ")})`);
   const k = kind as NemesisKind;
   const keys: Record<string, KeyDef> = NEMESIS_KINDS[k].keys;
   const given: NemesisSpec["given"] = {};
   for (const [key, value] of entries) {
     const def = keys[key];
-    if (!def) throw new UsageError(`${origin}: unknown key '${key}' for ${kind} (known: ${Object.keys(keys).join(", ")})`);
-    if (key in given) throw new UsageError(`${origin}: key '${key}' given twice`);
+    if (!def) throw new UsageError(`${at(origin)}unknown key '${key}' for ${kind} (known: ${Object.keys(keys).join(", ")})`);
+    if (key in given) throw new UsageError(`${at(origin)}key '${key}' given twice`);
     try {
       given[key] = parseValue(def.type, value);
     } catch (err) {
       if (!(err instanceof UsageError)) throw err;
-      throw new UsageError(`${origin}: ${key}: ${err.message}`);
+      throw new UsageError(`${at(origin)}${key}: ${err.message}`);
     }
   }
   return { kind: k, origin, given };
@@ -187,7 +192,7 @@ export const ANY = -1;
  */
 export function resolveNemesis(spec: NemesisSpec, cfg: EmuConfig, engine: "inprocess" | "processes"): Nemesis {
   const g = spec.given;
-  const fail = (m: string): UsageError => new UsageError(`${spec.origin}: ${m}`);
+  const fail = (m: string): UsageError => new UsageError(`${at(spec.origin)}${m}`);
   const all = Array.from({ length: cfg.cpus }, (_, i) => i);
   const dur = (key: string, dflt: number, min = 1): number => {
     const v = (g[key] as number | undefined) ?? dflt;

@@ -18,6 +18,7 @@ import { DEFAULT_COSTS, DEFAULT_HZ, DEFAULT_PACKET_BYTES, DEFAULT_RING_SIZE, DEF
 import { applyBootArgs, DEFAULT_PROFILE, PROFILE_NAMES, profileByName } from "../model/profiles.ts";
 import { fieldError, UsageError, type FieldPath } from "./errors.ts";
 import type { Scenario } from "./scenario.ts";
+import type { NemesisSpec } from "../chaos/spec.ts";
 import type { ScenarioPhase, ScenarioSpec } from "./scenario-schema.ts";
 import { checkCpuId, cpuRange, formatCpuMask, formatNs, type CpuAtTime } from "./units.ts";
 
@@ -43,6 +44,18 @@ export interface RunFlags {
   sysctls?: { name: string; patch: Partial<Sysctls> }[];
   /** Replaces the file's `boot`. */
   boot?: string[];
+}
+
+/**
+ * The nemeses of a run: --nemesis flags replace the scenario's `nemesis:` list (as --offline does
+ * `events`). File entries get their place as origin, so a check against the host names it.
+ */
+export function resolveNemesisSpecs(scenario: Scenario | undefined, flags: NemesisSpec[] | undefined): NemesisSpec[] {
+  if (flags) return flags;
+  return (scenario?.spec.nemesis ?? []).map((n, i) => {
+    const line = scenario!.lineOf(["nemesis", i]);
+    return { ...n, origin: `${scenario!.file}: nemesis[${i}]${line ? ` (line ${line})` : ""}` };
+  });
 }
 
 export const DEFAULT_CPUS = 4;

@@ -8,6 +8,7 @@ import type { CostModel, PopularityConfig, RateConfig, Sysctls } from "../model/
 import { DEFAULT_COSTS } from "../model/defaults.ts";
 import { UsageError } from "./errors.ts";
 import { ExpressionError, parseExpression } from "../report/expr.ts";
+import { nemesisFromMapping, parseNemesis, type NemesisSpec } from "../chaos/spec.ts";
 import {
   MAX_CPUS,
   MAX_PPS,
@@ -22,7 +23,7 @@ import {
  * Keys whose values are text even when they look like numbers: hex CPU masks and profile names
  * (`6.6`). The loader hands them over as written in the file.
  */
-export const TEXT_KEYS: ReadonlySet<string> = new Set(["rps_cpus", "irq_affinity", "net.core.flow_limit_cpu_bitmap", "profile", "name"]);
+export const TEXT_KEYS: ReadonlySet<string> = new Set(["rps_cpus", "irq_affinity", "net.core.flow_limit_cpu_bitmap", "profile", "name", "cpu_mask"]);
 
 const MAX_DURATION_NS = 3600e9;
 export const MAX_FLOWS = 1 << 20;
@@ -111,6 +112,20 @@ const expression = scalar((v) => {
     throw err;
   }
   return v;
+});
+
+/** A `nemesis:` entry: `hotplug:interval=1ms` as on the command line, or `{ kind: hotplug, interval: 1ms }`
+ *  (chaos/spec.ts). Checks against the host (CPU count, sources) come when the run is planned. */
+const nemesis = z.unknown().transform((v, ctx): NemesisSpec => {
+  try {
+    if (typeof v === "string") return parseNemesis(v, "");
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) return nemesisFromMapping(v as Record<string, unknown>, "");
+    throw new UsageError(`expected KIND:key=value,... or a mapping with kind:, got ${describe(v)}`);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    ctx.addIssue({ code: "custom", message: err.message });
+    return z.NEVER;
+  }
 });
 
 /** A strict object whose unknown-key error lists the keys it knows. */
@@ -254,6 +269,8 @@ export const scenarioSchema = strict({
   assert: z.array(expression).optional(),
   /** Checked at every checkpoint; the first that holds stops the run (exit 1). */
   abort: z.array(expression).optional(),
+  /** Faults for a chaos run (chaos/): the run becomes chaos phase + heal + drain. */
+  nemesis: z.array(nemesis).optional(),
 });
 
 /** A validated scenario: every field optional, durations in ns, masks as CPU lists. */

@@ -1,0 +1,68 @@
+// A chaos run on the distributed engine (one OS process per CPU). The model faults travel as the
+// same commands as in-process, so they land at the same virtual times; `kill` and `pause` act on
+// the CPU processes themselves — SIGKILL, or SIGSTOP then SIGCONT after `wall` — once the slowest
+// CPU has reached their virtual time, and the coordinator's crash policy takes over (a CPU silent
+// for the CPU timeout is declared dead; what it held is counted as lost_on_crash). Process faults
+// happen on the wall clock, so where exactly they land in virtual time is not reproducible; each
+// one's fault entry records the virtual time it actually hit (`hit_ns`).
+import type { RunResults } from "../model/results.ts";
+import type { RunningRun } from "../coordinator/run-processes.ts";
+import { checkerFor, type ChaosPlan, type EngineOptions } from "./runner.ts";
+import { formatNemesis } from "./spec.ts";
+
+export async function runChaosProcesses(plan: ChaosPlan, opts: EngineOptions = {}): Promise<RunResults> {
+  const { runProcesses } = await import("../coordinator/run-processes.ts");
+  const checker = checkerFor(plan, false);
+  const faults = plan.faults.map((f) => ({ ...f, params: { ...f.params } }));
+  const pending = faults.filter((f) => f.kind === "kill" || f.kind === "pause");
+  const timers: NodeJS.Timeout[] = [];
+  let running: RunningRun | null = null;
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+
+  const fire = (virtualNs: number): void => {
+    while (running && pending.length > 0 && pending[0]!.at_ns <= virtualNs) {
+      const f = pending.shift()!;
+      const cpu = Number(f.target.replace("cpu ", ""));
+      const child = running.children.find((c) => c.cpu === cpu);
+      if (!child) continue;
+      f.params.hit_ns = virtualNs;
+      log(`[chaos] ${f.kind} cpu ${cpu} (pid ${child.pid}) at virtual ${virtualNs} ns`);
+      try {
+        process.kill(child.pid, f.kind === "kill" ? "SIGKILL" : "SIGSTOP");
+      } catch {
+        continue; // already gone
+      }
+      if (f.kind === "pause") {
+        const t = setTimeout(() => {
+          try {
+            process.kill(child.pid, "SIGCONT");
+          } catch {
+            /* gone meanwhile */
+          }
+        }, Number(f.params.wall_ns) / 1e6);
+        t.unref();
+        timers.push(t);
+      }
+    }
+  };
+
+  try {
+    const results = await runProcesses(plan.runCfg, {
+      ...opts,
+      commands: plan.commands,
+      onRunning: (r) => {
+        running = r;
+        fire(0);
+      },
+      onSnapshot: (counters, status) => {
+        checker.onSnapshot(counters, status.dead);
+        fire(status.virtual_ns_min);
+      },
+    });
+    for (const f of pending) f.params.hit_ns = -1; // the run ended first
+    checker.finish(results, faults, plan.nemeses.map(formatNemesis));
+    return results;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+  }
+}

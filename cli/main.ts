@@ -13,6 +13,7 @@ import { loadScenario, resolveConfig, type RunFlags } from "./scenario.ts";
 import { MAX_FLOWS } from "./scenario-schema.ts";
 import { renderSummary } from "./summary.ts";
 import { registerExperiments } from "./experiments.ts";
+import { runChecks } from "./run-checks.ts";
 import {
   MAX_CPUS,
   parseCount,
@@ -233,9 +234,12 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
     sysctls: opts.sysctl,
     boot: opts.boot,
   };
-  const cfg = resolveConfig(opts.scenario !== undefined ? loadScenario(opts.scenario) : undefined, flags);
+  const scenario = opts.scenario !== undefined ? loadScenario(opts.scenario) : undefined;
+  const cfg = resolveConfig(scenario, flags);
+  // The scenario's assert: and abort: lists (checked now, applied during and after the run).
+  const checks = runChecks(scenario, cfg, opts.engine);
   if (opts.json !== undefined && opts.json !== "-") checkWritable(opts.json);
-  const engine = await loadEngine(opts.engine);
+  const engine = checks.engine(await loadEngine(opts.engine));
 
   const progress = opts.quiet ? undefined : createProgress({ write: io.err, isTTY: io.errIsTTY });
   const startMs = performance.now();
@@ -256,6 +260,7 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
     progress?.finish();
   }
   const wallMs = performance.now() - startMs;
+  const checkFailures = checks.finish(results);
 
   // Wall time stays out of the JSON: same scenario and seed → byte-identical JSON.
   const json = `${JSON.stringify(results, null, 2)}\n`;
@@ -263,7 +268,8 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
   else if (opts.json !== undefined) writeJson(opts.json, json);
   if (!opts.quiet && opts.json !== "-") io.out(renderSummary(results, { wallMs, color: io.outIsTTY }));
 
-  if (results.checker.ok) return EXIT_OK;
+  for (const line of checkFailures) io.err(`softnet-emu: ${line}\n`);
+  if (results.checker.ok) return checkFailures.length > 0 ? EXIT_FAILED : EXIT_OK;
   io.err(`softnet-emu: checker: ${results.checker.violations.length} violation(s) with seed ${results.seed}; reproduce with the same command line and --seed ${results.seed}\n`);
   return EXIT_FAILED;
 }

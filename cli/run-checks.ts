@@ -1,0 +1,37 @@
+// A scenario's assert: and abort: lists applied to `softnet-emu run`: checked before the run
+// (a typo is a usage error, exit 2), abort conditions watched at every checkpoint (the in-process
+// run stops at the first that holds), assertions checked on the results. Both outcomes go into
+// the results (JSON) and fail the run (exit 1) with a line naming the condition and its numbers.
+// A scenario without either list leaves the run and its JSON exactly as they were.
+import type { EmuConfig } from "../model/config.ts";
+import type { RunResults } from "../model/results.ts";
+import { checkAssertions, failureLines, firstAbort, type AssertionOutcome } from "../report/assertions.ts";
+import { runChecked, type CheckedResults } from "../report/checked-run.ts";
+import { formatDurationNs } from "../report/metrics.ts";
+import type { EngineName, EngineRun } from "./engines.ts";
+import { scenarioChecks } from "./experiment-common.ts";
+import type { Scenario } from "./scenario.ts";
+
+export interface RunChecks {
+  /** The engine to run: `engine` itself, or the in-process run that can stop at an abort condition. */
+  engine(engine: EngineRun): EngineRun;
+  /** Record the outcomes in `results`; the lines to print, one per failure (none: all good). */
+  finish(results: RunResults): string[];
+}
+
+export function runChecks(scenario: Scenario | undefined, cfg: EmuConfig, engineName: EngineName): RunChecks {
+  const { asserts, aborts } = scenarioChecks(scenario, cfg, engineName);
+  return {
+    engine: (engine) =>
+      aborts.length === 0 ? engine : (c, opts) => runChecked(c, { ...opts, abortIf: (snapshot) => firstAbort(aborts, snapshot) }),
+    finish(results) {
+      const lines: string[] = [];
+      const aborted = (results as CheckedResults).aborted;
+      if (aborted) lines.push(`aborted at ${formatDurationNs(aborted.at_ns)} (virtual): abort condition holds: ${aborted.condition} (${aborted.measured})`);
+      if (asserts.length === 0) return lines;
+      const outcomes: AssertionOutcome[] = checkAssertions(asserts, results);
+      (results as RunResults & { assertions?: AssertionOutcome[] }).assertions = outcomes;
+      return [...lines, ...failureLines(outcomes)];
+    },
+  };
+}

@@ -5,9 +5,10 @@
 import { performance } from "node:perf_hooks";
 import * as zmq from "zeromq";
 import { aggregate } from "../engine/aggregate.ts";
+import { newSeries, sampleSeries } from "../engine/series.ts";
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCommand } from "../model/messages.ts";
-import type { CpuCounters, RunResults } from "../model/results.ts";
+import type { CpuCounters, RunResults, TimeSeries } from "../model/results.ts";
 import {
   COORDINATOR_ID,
   MALFORMED_KINDS,
@@ -43,6 +44,8 @@ export interface CoordinatorOptions {
   maxStepNs: number;
   /** Virtual seconds per wall second (undefined: as fast as possible). */
   pace?: number;
+  /** Sample counters every this many virtual ns into results.series (0/undefined: off). */
+  seriesIntervalNs?: number;
   /** Commands known before the start (a nemesis schedule), applied like the scenario's events. */
   commands?: readonly CpuCommand[];
   log: (line: string) => void;
@@ -112,6 +115,9 @@ export class Coordinator {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private lastProgressNs = -1;
+  /** Series samples per virtual time until every CPU has given its counters for it. */
+  private readonly samples = new Map<number, Map<number, CpuCounters>>();
+  private series: TimeSeries | undefined;
   private lastMoveMs = 0;
   private lastMaxNs = -1;
   /** Called once, when every CPU has registered and been welcomed. */
@@ -251,6 +257,7 @@ export class Coordinator {
           coordinator_timeout_ms: this.opts.coordinatorTimeoutMs,
           max_step_ns: this.opts.maxStepNs,
           progress_every_ns: Math.max(1, Math.floor(this.opts.leaseSpanNs / 4)),
+          series_interval_ns: this.opts.seriesIntervalNs ?? 0,
         },
       });
     }
@@ -361,6 +368,7 @@ export class Coordinator {
     }
     m.report = r;
     this.malformed[`cpu ${m.cpu}`] = [...r.malformed];
+    if (r.sample) this.addSample(r.now_ns, m.cpu, m.counters);
     if (r.final) m.final = true;
     for (const d of r.dead_receipts) m.acked.add(d.cpu);
     this.extendLease();
@@ -371,6 +379,25 @@ export class Coordinator {
     }
     // Also a non-final report of a finished CPU: it may carry the receipts the end waits for.
     if (m.final) this.maybeFinish();
+  }
+
+  private addSample(atNs: number, cpu: number, counters: CpuCounters): void {
+    this.series ??= newSeries(this.cfg.cpus, this.opts.seriesIntervalNs ?? 0);
+    let byCpu = this.samples.get(atNs);
+    if (!byCpu) this.samples.set(atNs, (byCpu = new Map()));
+    byCpu.set(cpu, counters);
+    // Complete samples go in in time order (a CPU may be several samples ahead of another).
+    for (const t of [...this.samples.keys()].sort((a, b) => a - b)) {
+      const got = this.samples.get(t)!;
+      const rows: CpuCounters[] = [];
+      for (const m of [...this.members_.values()].sort((a, b) => a.cpu - b.cpu)) {
+        const c = got.get(m.cpu) ?? (m.dead ? m.counters : undefined);
+        if (!c) return;
+        rows.push(c);
+      }
+      sampleSeries(this.series, t, rows);
+      this.samples.delete(t);
+    }
   }
 
   private maybeFinish(): void {
@@ -412,6 +439,7 @@ export class Coordinator {
     const cfg = { ...this.cfg, duration_ns: this.endNs, events: this.recordedEvents() };
     const results: ProcessesRunResults = aggregate(cfg, rows, { engine: "processes", lostOnCrash: lost, violations });
     if (deadCpus.length > 0) results.degraded = { dead_cpus: deadCpus, lost_on_crash: lost };
+    if (this.series) results.series = this.series;
     return results;
   }
 

@@ -15,7 +15,7 @@ import { Coordinator, CoordinatorError, type CoordinatorOptions, type Coordinato
 
 export interface ProcessesRunOptions {
   onProgress?: (virtualNs: number, totalNs: number) => void;
-  /** Not supported by this engine yet: results carry no series. */
+  /** Sample counters every this many virtual ns into results.series (as runInProcess). */
   seriesIntervalNs?: number;
   transport?: "tcp" | "ipc";
   heartbeatMs?: number;
@@ -89,6 +89,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
       opts.onSnapshot?.(counters, status);
     },
     ...(opts.commands ? { commands: opts.commands } : {}),
+    ...(opts.seriesIntervalNs ? { seriesIntervalNs: opts.seriesIntervalNs } : {}),
     ...(opts.stallTimeoutMs !== undefined ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
   });
   const metrics = opts.httpPort !== undefined ? new SoftnetMetrics() : null;

@@ -81,6 +81,8 @@ export class CpuNode {
   private lastReportMs = 0;
   private lastReportNs = 0;
   private lastProgressNs = 0;
+  /** Next series sample time (Infinity: none), same rule as engine/inprocess.ts. */
+  private nextSampleNs = Infinity;
   private maxRssBytes = 0;
   private leaseWaitSentFor = -1;
   private readonly malformed = [0, 0, 0];
@@ -208,6 +210,7 @@ export class CpuNode {
     for (const c of w.commands) this.cpu.command(wireToCommand(c));
     this.lease = w.lease_ns;
     this.endNs = this.cfg.duration_ns;
+    if (w.series_interval_ns > 0) this.nextSampleNs = Math.min(w.series_interval_ns, this.endNs);
     this.vouch = new Float64Array(this.n);
     this.vouch[this.id] = Infinity;
     this.sentVouch = new Float64Array(this.n).fill(-1);
@@ -275,8 +278,17 @@ export class CpuNode {
     if (this.finished || this.backpressured()) return false;
     const safe = this.inputBound();
     if (safe <= this.cpu.clock) return false;
-    this.cpu.advance(Math.min(safe, this.cpu.clock + this.welcome.max_step_ns));
+    this.cpu.advance(Math.min(safe, this.cpu.clock + this.welcome.max_step_ns, this.nextSampleNs));
+    if (this.cpu.clock === this.nextSampleNs && this.cpu.clock < this.endNs) {
+      this.report(false, false, true);
+      this.nextSampleNs = this.followingSampleNs(this.nextSampleNs);
+    }
     return true;
+  }
+
+  private followingSampleNs(t: number): number {
+    const every = this.welcome.series_interval_ns;
+    return t + every > this.endNs ? (t < this.endNs ? this.endNs : Infinity) : t + every;
   }
 
   /**
@@ -336,7 +348,7 @@ export class CpuNode {
     const ms = (x: number) => `${Math.round(x)} ms`;
     this.log(`reached ${this.endNs} ns: ${this.iterations} steps, model ${ms(w.model)}, sending ${ms(w.send)}, receiving ${ms(w.letters)}, waiting ${ms(w.wait)} (${this.waits}x), yielding ${ms(w.yield)}`);
     this.sendOutput(); // every peer hears +Infinity: we will never send again
-    this.report(true);
+    this.report(true, false, this.nextSampleNs === this.endNs);
   }
 
   private askForLease(): void {
@@ -353,13 +365,13 @@ export class CpuNode {
       kind: "report",
       report: {
         final: false, now_ns: this.cpu.clock, counters_json: "", tx_packets: [], rx_packets: [], lease_wait: leaseWait, malformed: [], dead_receipts: [],
-        messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0,
+        messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false,
       },
     });
   }
 
   /** A full report: counters at the current clock, transport statistics (also the heartbeat). */
-  private report(final: boolean, leaseWait = false): void {
+  private report(final: boolean, leaseWait = false, sample = false): void {
     const counters = this.cpu.counters();
     this.lastReportMs = performance.now();
     this.lastReportNs = this.cpu.clock;
@@ -376,6 +388,7 @@ export class CpuNode {
         malformed: this.malformed,
         dead_receipts: [...this.deadReceipts.values()],
         ...this.transportStats(),
+        sample,
       },
     });
   }
@@ -454,7 +467,10 @@ export class CpuNode {
         if (b.lease_ns > this.lease) this.lease = b.lease_ns;
         if (b.end_ns > 0 && b.end_ns !== this.endNs) {
           if (b.end_ns < this.cpu.clock) this.log(`end ${b.end_ns} ns is behind my clock ${this.cpu.clock} ns; ignored`);
-          else this.endNs = b.end_ns;
+          else {
+            this.endNs = b.end_ns;
+            if (this.nextSampleNs > this.endNs && this.nextSampleNs !== Infinity) this.nextSampleNs = this.endNs;
+          }
         }
         return;
       case "command": {

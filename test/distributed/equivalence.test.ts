@@ -7,13 +7,15 @@ import { runInProcess } from "../../engine/inprocess.ts";
 import type { EmuConfig } from "../../model/config.ts";
 import { ALL_CPUS, alive, assertEquivalent, logSink, scenario } from "./helpers.ts";
 
-async function bothEngines(cfg: EmuConfig): Promise<void> {
-  const expected = runInProcess(cfg);
+async function bothEngines(cfg: EmuConfig, seriesIntervalNs = 700_000): Promise<void> {
+  const expected = runInProcess(cfg, { seriesIntervalNs });
   const sink = logSink();
   let pids: number[] = [];
-  const got = await runProcesses(cfg, { log: sink.log, onRunning: (r) => (pids = r.children.map((c) => c.pid)) });
+  const got = await runProcesses(cfg, { log: sink.log, seriesIntervalNs, onRunning: (r) => (pids = r.children.map((c) => c.pid)) });
   assert.equal(got.engine, "processes");
   assertEquivalent(expected, got, cfg.seed);
+  // Sampled at the same virtual times (every 0.7 ms and at the end), with the same counters.
+  assert.deepEqual(got.series, expected.series);
   assert.ok(got.checker.ok, got.checker.violations.join("; "));
   assert.equal(got.degraded, undefined);
   assert.equal(pids.length, cfg.cpus);

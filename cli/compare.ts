@@ -107,7 +107,13 @@ async function compare(o: CompareOptions, io: CliIo): Promise<number> {
           ["engine", o.engine],
         ],
         tables: [{ title: "Side by side", matrix }],
-        notes: [{ title: "Problems", lines: problems }],
+        notes: [
+          { title: "Problems", lines: problems },
+          {
+            title: "Notes",
+            lines: results.some((r) => !r.series) ? [`the ${o.engine} engine samples no time series yet: only the per-CPU charts are drawn`] : [],
+          },
+        ],
       },
       compareCharts(results),
     );

@@ -42,7 +42,7 @@ describe("softnet-emu sweep", () => {
   it("sweeps a sysctl for several profiles, and checks its values as the sysctl would", async () => {
     const o = await cli([
       "sweep", "--knob", "netdev_max_backlog", "--values", "16,1000", "--profiles", "6.6,6.6-patched-threads",
-      "--rate", "1e6", "--duration", "2ms", "--quiet", "--jobs", "1", "--json", "-",
+      "--rate", "2e6", "--duration", "2ms", "--quiet", "--jobs", "1", "--json", "-",
     ]);
     assert.equal(o.code, 0, o.stderr);
     const doc = JSON.parse(o.stdout) as { runs: (RunResults & { value: number })[] };

@@ -91,7 +91,9 @@ interface Member {
 /** Results plus what a degraded (crashed-CPU) run must say; exit code 3 when `degraded`. */
 export type ProcessesRunResults = RunResults & { degraded?: { dead_cpus: number[]; lost_on_crash: number } };
 
-export class CoordinatorError extends Error {}
+export class CoordinatorError extends Error {
+  override readonly name = "CoordinatorError";
+}
 
 /** A CpuCommand without its time: the coordinator picks that. */
 export type CommandRequest = CpuCommand extends infer C ? (C extends CpuCommand ? Omit<C, "at_ns"> : never) : never;

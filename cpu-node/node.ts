@@ -1,6 +1,7 @@
 // One emulated CPU as an OS process: registers with the coordinator, owns one model Cpu, exchanges
 // PeerBatches directly with its peers over PUSH/PULL, and advances under conservative
 // synchronisation (proto/PROTOCOL.md): never past min(lease, every live peer's vouch_ns).
+import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import * as zmq from "zeromq";
 import type { EmuConfig } from "../model/config.ts";
@@ -35,7 +36,7 @@ export interface CpuNodeOptions {
   id: number;
   /** Where to bind the peer inbox (tcp://127.0.0.1:* picks a free port). */
   bind: string;
-  /** Host peers should dial when `bind` is a wildcard address (default: 127.0.0.1). */
+  /** Host peers should dial when `bind` is a wildcard address (default: this host's name). */
   advertiseHost?: string;
   /** Give up when no Welcome arrives within this time. */
   registerTimeoutMs: number;
@@ -108,7 +109,8 @@ export class CpuNode {
     try {
       await this.pull.bind(this.opts.bind);
       const bound = this.pull.lastEndpoint ?? this.opts.bind;
-      const endpoint = bound.replace("://0.0.0.0:", `://${this.opts.advertiseHost ?? "127.0.0.1"}:`);
+      // Bound to every interface: peers dial the host name (containers: set it per CPU service).
+      const endpoint = bound.replace("://0.0.0.0:", `://${this.opts.advertiseHost ?? hostname()}:`);
       this.dealer.connect(this.opts.coordinator);
       this.control = new Link(this.dealer, () => this.mailbox.notify(), (e) => this.log(`coordinator link: ${e.message}`));
       void this.receiveLoop(this.dealer, "control");

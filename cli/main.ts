@@ -10,10 +10,12 @@ import { ENGINES, isRunFailure, loadEngine, type EngineName } from "./engines.ts
 import { UsageError } from "./errors.ts";
 import { createProgress } from "./progress.ts";
 import { loadScenario, resolveConfig, type RunFlags } from "./scenario.ts";
+import { resolveNemesisSpecs } from "./resolve.ts";
 import { MAX_FLOWS } from "./scenario-schema.ts";
 import { renderSummary } from "./summary.ts";
 import { registerExperiments } from "./experiments.ts";
 import { runChecks } from "./run-checks.ts";
+import { NEMESIS_KIND_NAMES, parseNemesis, type NemesisSpec } from "../chaos/spec.ts";
 import {
   MAX_CPUS,
   parseCount,
@@ -65,7 +67,7 @@ function processIo(): CliIo {
 /** Run the CLI on `args` (without `node` and the script); returns the exit code. */
 export async function runCli(args: string[], io: CliIo): Promise<number> {
   let exitCode = EXIT_OK;
-  const program = buildProgram(io, (code) => (exitCode = code));
+  const program = buildProgram(io, (code) => (exitCode = code), args);
   try {
     if (args.length === 0) throw new UsageError("no command given (try 'softnet-emu run', or --help)");
     await program.parseAsync(args, { from: "user" });
@@ -138,7 +140,8 @@ Examples:
 
 Exit status: 0 ok, 1 the checker found a violation (or the run failed), 2 bad input, 3 internal error.`;
 
-function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+/** `args`: the command line as given, for the reproduce line of a failed chaos run. */
+function buildProgram(io: CliIo, setExit: (code: number) => void, args: readonly string[] = []): Command {
   const program = new Command("softnet-emu")
     .description(
       "Emulate the Linux kernel's per-CPU network receive path (softnet_data, RPS and its IPIs, " +
@@ -189,9 +192,18 @@ Run 'softnet-emu run --help' for every option of a run; scenario files to start 
     .addOption(new Option("--engine <NAME>", "inprocess: every CPU in this process; processes: one OS process per CPU, over ZeroMQ").choices(ENGINES).default("inprocess"))
     .option("--json <FILE>", "write the results as JSON to FILE ('-' = stdout, and nothing else there)")
     .option("--series-interval <D>", "also sample per-CPU counters every D of virtual time (in the JSON)", arg(positiveDuration))
+    .option(
+      "--nemesis <KIND[:KEY=VALUE,...]>",
+      `inject seeded faults (repeatable; replaces the scenario's nemesis list): ${NEMESIS_KIND_NAMES.join(", ")}; the run becomes chaos, heal, drain`,
+      // Parsed now (commander names the flag); checked against the host once the config is known.
+      repeated((t) => ({ ...parseNemesis(t, ""), origin: `--nemesis ${t}` })),
+    )
+    .option("--chaos-duration <D>", "length of the chaos phase (instead of --duration), followed by the heal and the drain", arg(positiveDuration))
+    .option("--drain-limit <D>", "after the heal, how long the backlogs may take to drain (default 20ms)", arg(positiveDuration))
+    .option("--stall-after <D>", "a non-empty backlog that processes nothing this long is a stall (default 5ms)", arg(positiveDuration))
     .option("--quiet", "print no summary and no progress")
     .addHelpText("after", RUN_EXAMPLES)
-    .action(async (opts: RunOptions) => setExit(await run(opts, io)));
+    .action(async (opts: RunOptions) => setExit(await run(opts, io, args)));
   registerExperiments(program, io, setExit);
   return program;
 }
@@ -216,14 +228,20 @@ interface RunOptions {
   json?: string;
   seriesInterval?: number;
   quiet?: boolean;
+  nemesis?: NemesisSpec[];
+  chaosDuration?: number;
+  drainLimit?: number;
+  stallAfter?: number;
 }
 
-async function run(opts: RunOptions, io: CliIo): Promise<number> {
+async function run(opts: RunOptions, io: CliIo, args: readonly string[]): Promise<number> {
+  if (opts.duration !== undefined && opts.chaosDuration !== undefined)
+    throw new UsageError("--chaos-duration: give it or --duration, not both (in a chaos run --duration is the chaos phase)");
   const flags: RunFlags = {
     profile: opts.profile,
     cpus: opts.cpus,
     seed: opts.seed,
-    duration_ns: opts.duration,
+    duration_ns: opts.duration ?? opts.chaosDuration,
     rate_pps: opts.rate,
     flows: opts.flows,
     rps_cpus: opts.rpsCpus,
@@ -238,6 +256,14 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
   const cfg = resolveConfig(scenario, flags);
   // The scenario's assert: and abort: lists (checked now, applied during and after the run).
   const checks = runChecks(scenario, cfg, opts.engine);
+  // A chaos run (chaos/): nemeses, then heal and drain; chaos/ is loaded only then.
+  const nemeses = resolveNemesisSpecs(scenario, opts.nemesis);
+  const chaos =
+    nemeses.length > 0 || opts.chaosDuration !== undefined || opts.drainLimit !== undefined || opts.stallAfter !== undefined
+      ? await import("../chaos/cli.ts")
+      : undefined;
+  if (chaos && scenario?.spec.abort?.length)
+    throw new UsageError(`${scenario.file}: abort: a chaos run cannot stop early (it must heal and drain); drop abort: or the nemeses`);
   if (opts.json !== undefined && opts.json !== "-") checkWritable(opts.json);
   const engine = checks.engine(await loadEngine(opts.engine));
 
@@ -245,17 +271,20 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
   const startMs = performance.now();
   let results: RunResults;
   try {
-    results = await engine(cfg, {
+    const engineOpts = {
       onProgress: progress?.onProgress,
       seriesIntervalNs: opts.seriesInterval,
       // Kernel-style lines (the first do_softirq_post_smp_call_flush WARNING, the distributed
       // engine's [cpu N] lines): stderr, as dmesg; the progress line is cleared first.
-      log: (line) => {
+      log: (line: string) => {
         if (opts.quiet) return;
         progress?.finish();
         io.err(`${line}\n`);
       },
-    });
+    };
+    results = chaos
+      ? await chaos.runChaos(cfg, nemeses, { engine: opts.engine, drainLimitNs: opts.drainLimit, stallAfterNs: opts.stallAfter }, engineOpts)
+      : await engine(cfg, engineOpts);
   } finally {
     progress?.finish();
   }
@@ -267,9 +296,14 @@ async function run(opts: RunOptions, io: CliIo): Promise<number> {
   if (opts.json === "-") io.out(json);
   else if (opts.json !== undefined) writeJson(opts.json, json);
   if (!opts.quiet && opts.json !== "-") io.out(renderSummary(results, { wallMs, color: io.outIsTTY }));
+  if (chaos && !opts.quiet && opts.json !== "-") io.out(chaos.renderChaosSummary(results));
 
   for (const line of checkFailures) io.err(`softnet-emu: ${line}\n`);
   if (results.checker.ok) return checkFailures.length > 0 ? EXIT_FAILED : EXIT_OK;
+  if (chaos) {
+    io.err(chaos.reproduceLine(results, args));
+    return EXIT_FAILED;
+  }
   io.err(`softnet-emu: checker: ${results.checker.violations.length} violation(s) with seed ${results.seed}; reproduce with the same command line and --seed ${results.seed}\n`);
   return EXIT_FAILED;
 }

@@ -24,7 +24,7 @@ export function renderChaosSummary(r: RunResults): string {
   const kinds = [...byKind].map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   const stalls = r.checker.stalls ?? [];
   return (
-    `chaos: ${c.nemeses.length ? c.nemeses.join(" ") : "no nemesis"}\n` +
+    `\nchaos: ${c.nemeses.length ? c.nemeses.join(" ") : "no nemesis"}\n` +
     `faults: ${kinds}; heal at ${ms(c.chaos_ns)}, ${c.drained_at_ns === null ? `NOT drained within ${ms(c.drain_limit_ns)}` : `drained at ${ms(c.drained_at_ns)}`}; ` +
     `stalls (no progress for ${ms(c.stall_after_ns)}): ${stalls.length ? stalls.map((s) => `CPU ${s.cpu} from ${ms(s.since_ns)} (backlog ${s.backlog_len})`).join(", ") : "none"}\n`
   );

@@ -1,0 +1,107 @@
+// `softnet-emu run --nemesis ...` as users meet it: one-line errors (exit 2), faults and stalls in
+// the JSON, the same JSON for the same seed and flags, and a failed run's reproduce line that
+// really reproduces it.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { runCli, type CliIo } from "../../cli/main.ts";
+import type { RunResults } from "../../model/results.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+
+async function cli(args: string[]) {
+  const io = { stdout: "", stderr: "", outIsTTY: false, errIsTTY: false } as CliIo & { stdout: string; stderr: string };
+  io.out = (t) => void (io.stdout += t);
+  io.err = (t) => void (io.stderr += t);
+  const code = await runCli(args, io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
+}
+
+/** Split a reproduce line's command as a POSIX shell would (single quotes only, as we print them). */
+function shellWords(cmd: string): string[] {
+  return [...cmd.matchAll(/'((?:[^']|'\\'')*)'|(\S+)/g)].map((m) => (m[1] !== undefined ? m[1].replace(/'\\''/g, "'") : m[2]!));
+}
+
+describe("softnet-emu run --nemesis", () => {
+  test("bad nemesis input: one line naming it, exit 2", async () => {
+    const cases: [string[], RegExp][] = [
+      [["--nemesis", "quake"], /unknown nemesis kind 'quake' \(known: hotplug, irq-affinity, rps, sysctl, burst, irq-off, ipi-delay, kill, pause\)/],
+      [["--nemesis", "hotplug:every=1ms"], /unknown key 'every' for hotplug \(known: interval, dwell, min_online, cpu_mask\)/],
+      [["--nemesis", "hotplug:interval=-1ms"], /interval: duration '-1ms' is negative/],
+      [["--nemesis", "hotplug:min_online=5"], /--nemesis hotplug:min_online=5: min_online 5 is larger than the CPU count/],
+      [["--nemesis", "pause:cpu=1"], /--nemesis pause:cpu=1: pause acts on CPU processes: it needs --engine processes/],
+      [["--duration", "5ms", "--chaos-duration", "5ms"], /--chaos-duration: give it or --duration, not both/],
+      [["--drain-limit", "0ms"], /--drain-limit.*must be > 0/],
+    ];
+    for (const [flags, re] of cases) {
+      const o = await cli(["run", "--quiet", ...flags]);
+      assert.equal(o.code, 2, `${flags.join(" ")}: ${o.stderr}`);
+      assert.match(o.stderr, re);
+      assert.equal(o.stderr.split("\n").filter(Boolean).length, 1, o.stderr);
+    }
+  });
+
+  test("a real process: no stack trace, exit 2", async () => {
+    const o = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(process.execPath, [join(ROOT, "bin/softnet-emu.js"), "run", "--cpus", "2", "--nemesis", "hotplug:min_online=3"], (err, _out, stderr) =>
+        resolve({ code: typeof err?.code === "number" ? err.code : 0, stderr }),
+      ),
+    );
+    assert.equal(o.code, 2);
+    assert.equal(o.stderr, "softnet-emu: error: --nemesis hotplug:min_online=3: min_online 3 is larger than the CPU count (the host has 2 CPUs (CPUs 0-1))\n");
+  });
+
+  test("the JSON has faults[], checker.stalls and the chaos phases; same seed and flags, same JSON", async () => {
+    const args = ["run", "--json", "-", "--chaos-duration", "10ms", "--seed", "9", "--nemesis", "hotplug:interval=1ms", "--nemesis", "irq-off", "--nemesis", "burst:interval=2ms"];
+    const [a, b] = [await cli(args), await cli(args)];
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.stdout, a.stdout);
+    const r = JSON.parse(a.stdout) as RunResults;
+    assert.equal(r.virtual_ns, 10_000_000 + 20_000_000, "chaos + drain limit");
+    assert.deepEqual(r.checker.stalls, []);
+    assert.equal(r.checker.ok, true);
+    assert.ok(r.faults!.length > 10);
+    for (const f of r.faults!) assert.deepEqual(Object.keys(f), ["at_ns", "kind", "target", "params", "nemesis"]);
+    assert.ok(r.faults!.some((f) => f.nemesis === "heal" && f.kind === "rate" && f.at_ns === 10_000_000));
+    assert.deepEqual(r.chaos!.nemeses, [
+      "hotplug:interval=1ms,dwell=1ms,min_online=1,cpu_mask=f",
+      "irq-off:interval=5ms,duration=500us,cpu_mask=f",
+      "burst:interval=2ms,duration=1ms,factor=4,hot_share=0.5",
+    ]);
+    assert.equal(r.chaos!.chaos_ns, 10_000_000);
+    assert.ok(r.chaos!.drained_at_ns! >= 10_000_000 && r.chaos!.drained_at_ns! < 30_000_000);
+  });
+
+  test("the scenario's nemesis: section means the same as the flags; the summary names faults and stalls", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "softnet-chaos-"));
+    const file = join(dir, "chaos.yaml");
+    writeFileSync(file, "duration: 10ms\nseed: 9\nnemesis:\n  - hotplug:interval=1ms\n  - { kind: irq-off }\n  - kind: burst\n    interval: 2ms\n");
+    const viaFile = await cli(["run", "--json", "-", "--scenario", file]);
+    const viaFlags = await cli(["run", "--json", "-", "--chaos-duration", "10ms", "--seed", "9", "--nemesis", "hotplug:interval=1ms", "--nemesis", "irq-off", "--nemesis", "burst:interval=2ms"]);
+    assert.equal(viaFile.code, 0, viaFile.stderr);
+    assert.equal(viaFile.stdout, viaFlags.stdout);
+    const text = await cli(["run", "--scenario", file]);
+    assert.match(text.stdout, /\n\nchaos: hotplug:interval=1ms,dwell=1ms,min_online=1,cpu_mask=f irq-off:\S+ burst:\S+\n/);
+    assert.match(text.stdout, /\nfaults: (\w+ \d+, )*offline \d+.*; heal at 10ms, drained at [\d.]+ms; stalls \(no progress for 5ms\): none\n/);
+  });
+
+  test("a failed chaos run prints one line that reproduces it, seed pinned", async () => {
+    const first = await cli(["run", "--profile", "threads-without-patch1", "--rate", "20000", "--chaos-duration", "12ms", "--nemesis", "sysctl:interval=3ms", "--json", "-", "--seed", "5"]);
+    assert.equal(first.code, 1);
+    const lines = first.stderr.split("\n").filter(Boolean);
+    assert.equal(lines.length, 1, first.stderr);
+    const m = /^softnet-emu: checker: (\d+) violation\(s\) with seed 5; reproduce: (softnet-emu run .*)$/.exec(lines[0]!);
+    assert.ok(m, lines[0]);
+    const cmd = shellWords(m[2]!);
+    assert.deepEqual(cmd.slice(-2), ["--seed", "5"]);
+    const r = JSON.parse(first.stdout) as RunResults;
+    assert.ok(r.checker.stalls!.length > 0, "the lost wake-up stalls a backlog");
+    assert.equal(Number(m[1]), r.checker.violations.length);
+    const again = await cli(cmd.slice(1));
+    assert.equal(again.code, 1);
+    assert.equal(again.stdout, first.stdout, "the same run, byte for byte");
+  });
+});

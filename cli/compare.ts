@@ -63,7 +63,7 @@ async function compare(o: CompareOptions, io: CliIo): Promise<number> {
   const scenario = loadScenarioOption(o);
   const cfgs = o.profiles.map((p) => resolveConfig(scenario, flagsOf(o, p)));
   const first = cfgs[0]!;
-  const checks = scenarioChecks(scenario, first, o.engine);
+  const checks = await scenarioChecks(scenario, cfgs, o.engine);
   if (o.json !== undefined) checkOutputFile("--json", o.json);
   if (o.report !== undefined) prepareReportDir("--report", o.report);
   const seriesIntervalNs = o.seriesInterval ?? defaultSeriesIntervalNs(first.duration_ns);

@@ -2,6 +2,8 @@
 // experiments accept exactly what `run` does), flags → RunFlags, the scenario's assert:/abort:
 // lists checked before any run, output files checked before any run, and the runner (worker
 // threads for the in-process engine, one run at a time for the distributed one).
+// The model, the engines and the worker pool are imported when a command runs, not before, so
+// `--help` and bad flags stay as cheap as cli/engines.ts keeps them.
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
@@ -12,14 +14,13 @@ import {
   checkAssertions,
   ConditionError,
   parseConditions,
-  templateResults,
   validateConditions,
   type AssertionOutcome,
   type Condition,
 } from "../report/assertions.ts";
 import type { CheckedResults } from "../report/checked-run.ts";
 import { formatDurationNs } from "../report/metrics.ts";
-import { runJobs, type RunJob } from "../report/pool.ts";
+import type { RunJob } from "../report/pool.ts";
 import { loadEngine, type EngineName } from "./engines.ts";
 import { fieldError, UsageError } from "./errors.ts";
 import type { CliIo } from "./main.ts";
@@ -107,25 +108,41 @@ export interface ScenarioChecks {
   aborts: Condition[];
 }
 
-/**
- * The scenario's assert: and abort: lists, parsed and checked against a result of the right shape
- * for `cfg` (paths, CPU indexes), so a typo is a usage error before any run.
- */
-export function scenarioChecks(scenario: Scenario | undefined, cfg: EmuConfig, engine: EngineName): ScenarioChecks {
+/** The scenario's assert: and abort: lists, parsed (syntax only; cheap). */
+export function parseScenarioChecks(scenario: Scenario | undefined, engine: EngineName): ScenarioChecks {
   if (!scenario) return { asserts: [], aborts: [] };
   try {
-    const asserts = parseConditions("assert", scenario.spec.assert);
-    const aborts = parseConditions("abort", scenario.spec.abort);
-    const template = templateResults(cfg);
-    validateConditions("assert", asserts, template);
-    validateConditions("abort", aborts, template);
-    if (aborts.length > 0 && engine !== "inprocess")
+    const checks = { asserts: parseConditions("assert", scenario.spec.assert), aborts: parseConditions("abort", scenario.spec.abort) };
+    if (checks.aborts.length > 0 && engine !== "inprocess")
       throw new UsageError(`${scenario.file}: abort: needs --engine inprocess (the ${engine} engine cannot stop a run at a checkpoint yet)`);
-    return { asserts, aborts };
+    return checks;
   } catch (err) {
     if (err instanceof ConditionError) throw fieldError(scenario, [err.list, err.index], err.message);
     throw err;
   }
+}
+
+/** Check every path and CPU index on results shaped like each of `cfgs`, before any run. */
+export async function validateScenarioChecks(scenario: Scenario | undefined, checks: ScenarioChecks, cfgs: readonly EmuConfig[]): Promise<void> {
+  if (!scenario || (checks.asserts.length === 0 && checks.aborts.length === 0)) return;
+  const { templateResults } = await import("../report/template.ts");
+  try {
+    for (const cfg of cfgs) {
+      const template = templateResults(cfg);
+      validateConditions("assert", checks.asserts, template);
+      validateConditions("abort", checks.aborts, template);
+    }
+  } catch (err) {
+    if (err instanceof ConditionError) throw fieldError(scenario, [err.list, err.index], err.message);
+    throw err;
+  }
+}
+
+/** Both: a typo in either list is a usage error before any run. */
+export async function scenarioChecks(scenario: Scenario | undefined, cfgs: readonly EmuConfig[], engine: EngineName): Promise<ScenarioChecks> {
+  const checks = parseScenarioChecks(scenario, engine);
+  await validateScenarioChecks(scenario, checks, cfgs);
+  return checks;
 }
 
 export function assertionsOf(checks: ScenarioChecks, results: RunResults): AssertionOutcome[] {
@@ -171,6 +188,7 @@ export function writeOutput(io: CliIo, flag: string, file: string, text: string)
 /** Runs jobs on the chosen engine; one stderr line per finished run unless quiet. */
 export async function runExperimentJobs(jobs: RunJob[], o: RunLikeOptions, io: CliIo): Promise<CheckedResults[]> {
   const engine = o.engine === "inprocess" ? undefined : await loadEngine(o.engine);
+  const { runJobs } = await import("../report/pool.ts");
   return runJobs(jobs, {
     parallel: o.jobs,
     engine,

@@ -8,7 +8,6 @@ import { InvalidArgumentError, type Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
-import { templateResults } from "../report/assertions.ts";
 import { ClaimError, claimsFileSchema, evaluateClaim, parseClaim, validateClaim, type Claim, type ClaimOutcome } from "../report/claims.ts";
 import { fieldError, formatPath, UsageError } from "./errors.ts";
 import { checkOutputFile, copySomeRunOptions, parseJobs, runExperimentJobs, writeOutput, type RunLikeOptions } from "./experiment-common.ts";
@@ -101,7 +100,8 @@ interface PlannedClaim {
 }
 
 /** Resolve every claim's runs to configs (one per scenario and profile) and check the expressions. */
-function plan(file: string, claims: readonly Claim[], o: ReproduceOptions): { planned: PlannedClaim[]; cfgs: Map<string, EmuConfig> } {
+async function plan(file: string, claims: readonly Claim[], o: ReproduceOptions): Promise<{ planned: PlannedClaim[]; cfgs: Map<string, EmuConfig> }> {
+  const { templateResults } = await import("../report/template.ts");
   const cfgs = new Map<string, EmuConfig>();
   const planned = claims.map((claim, i) => {
     const scenarioPath = resolve(dirname(file), claim.scenario);
@@ -143,7 +143,7 @@ async function reproduce(o: ReproduceOptions, io: CliIo): Promise<number> {
     claims = claims.filter((c) => o.only!.includes(c.id));
   }
   if (o.json !== undefined) checkOutputFile("--json", o.json);
-  const { planned, cfgs } = plan(file, claims, o);
+  const { planned, cfgs } = await plan(file, claims, o);
 
   const keys = [...cfgs.keys()];
   const results = await runExperimentJobs(

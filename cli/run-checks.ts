@@ -1,15 +1,15 @@
 // A scenario's assert: and abort: lists applied to `softnet-emu run`: checked before the run
-// (a typo is a usage error, exit 2), abort conditions watched at every checkpoint (the in-process
+// starts (a typo is a usage error, exit 2), abort conditions watched at every checkpoint (the in-process
 // run stops at the first that holds), assertions checked on the results. Both outcomes go into
 // the results (JSON) and fail the run (exit 1) with a line naming the condition and its numbers.
 // A scenario without either list leaves the run and its JSON exactly as they were.
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
 import { checkAssertions, failureLines, firstAbort, type AssertionOutcome } from "../report/assertions.ts";
-import { runChecked, type CheckedResults } from "../report/checked-run.ts";
+import type { CheckedResults } from "../report/checked-run.ts";
 import { formatDurationNs } from "../report/metrics.ts";
 import type { EngineName, EngineRun } from "./engines.ts";
-import { scenarioChecks } from "./experiment-common.ts";
+import { parseScenarioChecks, validateScenarioChecks } from "./experiment-common.ts";
 import type { Scenario } from "./scenario.ts";
 
 export interface RunChecks {
@@ -20,10 +20,16 @@ export interface RunChecks {
 }
 
 export function runChecks(scenario: Scenario | undefined, cfg: EmuConfig, engineName: EngineName): RunChecks {
-  const { asserts, aborts } = scenarioChecks(scenario, cfg, engineName);
+  const checks = parseScenarioChecks(scenario, engineName);
+  const { asserts, aborts } = checks;
   return {
-    engine: (engine) =>
-      aborts.length === 0 ? engine : (c, opts) => runChecked(c, { ...opts, abortIf: (snapshot) => firstAbort(aborts, snapshot) }),
+    // Paths are checked on a template result first (it needs the model, loaded with the engine).
+    engine: (engine) => async (c, opts) => {
+      await validateScenarioChecks(scenario, checks, [cfg]);
+      if (aborts.length === 0) return engine(c, opts);
+      const { runChecked } = await import("../report/checked-run.ts");
+      return runChecked(c, { ...opts, abortIf: (snapshot) => firstAbort(aborts, snapshot) });
+    },
     finish(results) {
       const lines: string[] = [];
       const aborted = (results as CheckedResults).aborted;

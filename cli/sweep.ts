@@ -100,7 +100,7 @@ async function sweep(o: SweepOptions, io: CliIo): Promise<number> {
   const points: { value: number; cfg: EmuConfig }[] = profiles.flatMap((p) =>
     values.map((v) => ({ value: v.value, cfg: resolveConfig(scenario, v.apply(flagsOf(o, p))) })),
   );
-  const checks = points.map((p) => scenarioChecks(scenario, p.cfg, o.engine))[0]!;
+  const checks = await scenarioChecks(scenario, points.map((p) => p.cfg), o.engine);
   if (o.json !== undefined) checkOutputFile("--json", o.json);
   if (o.report !== undefined) prepareReportDir("--report", o.report);
 

@@ -1,12 +1,10 @@
 // Assertions and abort conditions of a scenario file (`assert:` and `abort:` lists of
 // expressions, report/expr.ts). Assertions are checked on the final results; abort conditions on
 // a snapshot at every checkpoint of the run, and the first that holds stops it. Both are
-// validated against a template result before the run, so a misspelt path costs no run.
-import type { EmuConfig } from "../model/config.ts";
-import { Cpu } from "../model/cpu.ts";
+// validated against a template result (report/template.ts) before the run, so a misspelt path
+// costs no run. Light on purpose: the CLI imports it before it needs the model.
 import type { RunResults } from "../model/results.ts";
 import type { Aborted } from "./checked-run.ts";
-import { snapshotAt } from "./checked-run.ts";
 import { explain, ExpressionError, formatExplanation, holds, parseExpression, type Expr } from "./expr.ts";
 
 export interface Condition {
@@ -45,12 +43,6 @@ export function parseConditions(list: "assert" | "abort", texts: readonly string
       throw err;
     }
   });
-}
-
-/** A result of the right shape for `cfg` (every counter zero): paths and indexes are checked on it. */
-export function templateResults(cfg: EmuConfig): RunResults {
-  const counters = Array.from({ length: cfg.cpus }, (_, i) => new Cpu(i, cfg).counters());
-  return snapshotAt(cfg, counters, 0, []);
 }
 
 /** Throws ConditionError for the first condition that cannot be evaluated on `template`. */

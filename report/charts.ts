@@ -2,8 +2,7 @@
 // view.toSVG()): no browser and no canvas. Without node-canvas vega estimates text widths, which
 // is close enough for axis labels and legends. Every chart colours a profile the same way: the
 // colour scale's domain is the list of profiles, in the order given on the command line.
-import { parse, View } from "vega";
-import { compile, type TopLevelSpec } from "vega-lite";
+import type { TopLevelSpec } from "vega-lite";
 import type { CpuPoint, SeriesPoint } from "./chart-data.ts";
 
 /** A chart: its file name stem, title and spec. */
@@ -128,6 +127,8 @@ export function sweepChart(name: string, points: readonly SweepPoint[], profiles
 
 /** The SVG document of a chart. */
 export async function renderSvg(chart: ChartSpec): Promise<string> {
+  // Loaded on first use: vega and vega-lite take ~0.3 s to load, which no other command should pay.
+  const [{ parse, View }, { compile }] = await Promise.all([import("vega"), import("vega-lite")]);
   const { spec } = compile(chart.spec);
   const view = new View(parse(spec), { renderer: "none" });
   try {

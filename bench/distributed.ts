@@ -4,7 +4,7 @@
 // packets per wall-second and their ratio, windows per wall-second, messages per window, messages
 // and bytes per packet, peak RSS per CPU process and of the coordinator, and the deviation of
 // per-CPU counters from the exact window. Then 64 CPU processes through a short run.
-//   BENCH_VIRTUAL_MS=300 (virtual time per run), BENCH_WINDOWS_US=2,5,10,50,100,200
+//   BENCH_VIRTUAL_MS=1000 (virtual time per run; the standard scenario is 1 s), BENCH_WINDOWS_US=2,5,10,50,100,200
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { loadScenario, resolveConfig } from "../cli/scenario.ts";
@@ -82,7 +82,7 @@ const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFracti
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
 
 async function main(): Promise<void> {
-  const virtualMs = Number(process.env["BENCH_VIRTUAL_MS"] ?? 300);
+  const virtualMs = Number(process.env["BENCH_VIRTUAL_MS"] ?? 1000);
   const windowsUs = (process.env["BENCH_WINDOWS_US"] ?? "2,5,10,50,100,200").split(",").map(Number);
   const base = resolveConfig(loadScenario(SCENARIO), { duration_ns: virtualMs * 1e6 });
   const exactNs = exactWindowNs(base.costs);

@@ -53,14 +53,17 @@ const TAIL_LINES = 20;
 
 /** Defaults shared by `run` and `coordinator`. */
 export function defaultTiming(cfg: EmuConfig, o: Pick<ProcessesRunOptions, "heartbeatMs" | "cpuTimeoutMs" | "coordinatorTimeoutMs" | "registerTimeoutMs" | "leaseSpanNs" | "maxStepNs">) {
-  const maxStepNs = o.maxStepNs ?? Math.max(cfg.window_ns, 1_000_000);
+  // Measured on the standard scenario (1 virtual s, 100 µs window): 1 ms steps with a 10 ms span
+  // gave 0.63 Mpps, 2 ms steps with a 50 ms span 1.27 Mpps (in-process: 1.9): fewer zeromq sends,
+  // and lease extensions rare enough that nobody waits for one.
+  const maxStepNs = o.maxStepNs ?? Math.max(cfg.window_ns, 2_000_000);
   return {
     heartbeatMs: o.heartbeatMs ?? 100,
     cpuTimeoutMs: o.cpuTimeoutMs ?? 3000,
     coordinatorTimeoutMs: o.coordinatorTimeoutMs ?? 3000,
     registerTimeoutMs: o.registerTimeoutMs ?? 60_000,
     maxStepNs,
-    leaseSpanNs: o.leaseSpanNs ?? Math.max(10_000_000, 4 * maxStepNs),
+    leaseSpanNs: o.leaseSpanNs ?? Math.max(50_000_000, 10 * maxStepNs),
   };
 }
 

@@ -1,7 +1,8 @@
 // A chaos run on the distributed engine (one OS process per CPU). The model faults travel as the
 // same commands as in-process, so they land at the same virtual times; `kill` and `pause` act on
 // the CPU processes themselves — SIGKILL, or SIGSTOP then SIGCONT after `wall` — once the slowest
-// CPU has reached their virtual time, and the coordinator's crash policy takes over (a CPU silent
+// CPU has reached their virtual time (the others may be up to a lease span ahead, 10 ms of virtual
+// time by default), and the coordinator's crash policy takes over (a CPU silent
 // for the CPU timeout is declared dead; what it held is counted as lost_on_crash). Process faults
 // happen on the wall clock, so where exactly they land in virtual time is not reproducible; each
 // one's fault entry records the virtual time it actually hit (`hit_ns`).
@@ -53,6 +54,11 @@ export async function runChaosProcesses(plan: ChaosPlan, opts: EngineOptions = {
       onRunning: (r) => {
         running = r;
         fire(0);
+      },
+      // Progress comes with every CPU report, snapshots every tick: fire at whichever is first.
+      onProgress: (virtualNs, totalNs) => {
+        fire(virtualNs);
+        opts.onProgress?.(virtualNs, totalNs);
       },
       onSnapshot: (counters, status) => {
         checker.onSnapshot(counters, status.dead);

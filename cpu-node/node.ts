@@ -317,8 +317,14 @@ export class CpuNode {
       if (batchIsEmpty(batch)) continue;
       sent = this.sendBatch(batch, promise) || sent;
     }
+    // A promise-only message goes out when the promise moved by at least the smallest cross-CPU
+    // latency (or to +Infinity). Deadlock-free: the peer whose last-sent promise is the lowest can
+    // always move its own by that much (a promise is at least its bound plus that latency), and
+    // it spares the cascade of tiny increments that CPUs feeding each other otherwise exchange.
+    const minMove = this.minLatencyNs;
     for (let p = 0; p < this.n; p++) {
       if (p === this.id || this.dead[p] || this.sentVouch[p]! >= promise) continue;
+      if (promise !== Infinity && promise - this.sentVouch[p]! < minMove && this.sentVouch[p]! >= 0) continue;
       this.sendPeer(p, { kind: "promise" }, promise);
       sent = true;
     }

@@ -21,6 +21,8 @@ export interface FaultSchedule {
 export function scheduleFaults(cfg: EmuConfig, nemeses: readonly Nemesis[], seed: number): FaultSchedule {
   const all: Scheduled[] = [];
   const offline = scenarioOffline(cfg);
+  // A killed CPU is gone for good (crash policy): hotplug leaves it alone from the kill on.
+  for (const n of nemeses) if (n.kind === "kill") offline.push({ cpu: n.opts.cpu, from: n.opts.at_ns, to: Infinity });
   nemeses.forEach((n, i) => {
     const out: Scheduled[] = [];
     generate(n, { cfg, rng: new Rng(subSeed(seed, NEMESIS_STREAM + i)), endNs: cfg.duration_ns, out, offline });

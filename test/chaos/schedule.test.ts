@@ -89,3 +89,12 @@ describe("nemesis schedule", () => {
     assert.ok(plan.runCfg.load.every((p) => p.end_ns <= 20_000_000), "load stops at the heal");
   });
 });
+
+test("hotplug leaves a CPU alone from the time a kill nemesis takes it", () => {
+  const cfg = config({ durationNs: 30_000_000 });
+  const n = ["kill:at=10ms,cpu=2", "hotplug:interval=500us,dwell=300us"].map((t) => resolveNemesis(parseNemesis(t), cfg, "processes"));
+  const f = scheduleFaults(cfg, n, 1).faults;
+  const touching = f.filter((x) => x.target === "cpu 2" && (x.kind === "offline" || x.kind === "online"));
+  assert.ok(touching.length > 0, "before the kill it may be hotplugged");
+  assert.ok(touching.every((x) => x.at_ns < 10_000_000), "never after");
+});

@@ -7,9 +7,9 @@ import { runProcesses, type RunningRun } from "../../coordinator/run-processes.t
 import type { RunResults } from "../../model/results.ts";
 import { ALL_CPUS, alive, logSink, scenario } from "./helpers.ts";
 
-// Paced so that the run lasts about a wall second and the fault lands in the middle of it.
+// Paced so that the run lasts about two wall seconds and the fault lands in the middle of it.
 const cfg = scenario({ seed: 5, rate_pps: 300_000, rps_cpus: ALL_CPUS, duration_ns: 30_000_000 });
-const PACE = 0.03;
+const PACE = 0.015;
 
 function assertBalanced(r: RunResults): void {
   const t = r.totals;
@@ -54,7 +54,7 @@ test("SIGKILL of a CPU mid-run: results written, lost_on_crash accounted, totals
 });
 
 test("SIGSTOP of a CPU: detected by the heartbeat timeout and surprise-removed", { timeout: 60_000 }, async () => {
-  const timeoutMs = 600;
+  const timeoutMs = 1500;
   let stoppedAtMs = 0;
   const { results, pids, lines } = await runWithFault((run) => {
     stoppedAtMs = performance.now();
@@ -63,7 +63,7 @@ test("SIGSTOP of a CPU: detected by the heartbeat timeout and surprise-removed",
   const death = lines.find((l) => /cpu 3 .*declared dead: silent for (\d+) ms/.test(l));
   assert.ok(death, `no death line in:\n${lines.join("\n")}`);
   const silentMs = Number(/silent for (\d+) ms/.exec(death)![1]);
-  assert.ok(silentMs >= timeoutMs && silentMs < timeoutMs + 500, `detected after ${silentMs} ms of silence (timeout ${timeoutMs} ms)`);
+  assert.ok(silentMs >= timeoutMs && silentMs < timeoutMs + 1000, `detected after ${silentMs} ms of silence (timeout ${timeoutMs} ms)`);
   assert.ok(stoppedAtMs > 0);
   assert.deepEqual(results.degraded?.dead_cpus, [3]);
   assertBalanced(results);

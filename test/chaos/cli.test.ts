@@ -104,4 +104,13 @@ describe("softnet-emu run --nemesis", () => {
     assert.equal(again.code, 1);
     assert.equal(again.stdout, first.stdout, "the same run, byte for byte");
   });
+
+  test("examples/chaos.yaml: clean on 6.6-patched-threads, caught without patch 1", async () => {
+    const file = join(ROOT, "examples/chaos.yaml");
+    const ok = await cli(["run", "--quiet", "--scenario", file]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const caught = await cli(["run", "--quiet", "--scenario", file, "--profile", "threads-without-patch1", "--rate", "20000"]);
+    assert.equal(caught.code, 1);
+    assert.match(caught.stderr, /reproduce: softnet-emu run --scenario \S+examples\/chaos\.yaml --profile threads-without-patch1 --rate 20000 --quiet --seed 1\n$/);
+  });
 });

@@ -17,8 +17,11 @@ export interface RunOptions {
   checkIntervalNs?: number;
   /** Kernel-style log lines (the first do_softirq_post_smp_call_flush warning, …). */
   log?: (line: string) => void;
-  /** Called at every checkpoint with every CPU's counters (checkers, stall detectors, abort conditions). */
-  onCheckpoint?: (atNs: number, counters: readonly CpuCounters[]) => void;
+  /**
+   * Called at every checkpoint (conservation check or series sample) with every CPU's counters, for
+   * checkers, stall detectors and abort conditions; answering "stop" ends the run there.
+   */
+  onCheckpoint?: (atNs: number, counters: readonly CpuCounters[]) => void | "stop";
   /** Extra commands (a nemesis schedule), applied like the scenario's events. */
   commands?: readonly CpuCommand[];
 }
@@ -41,35 +44,87 @@ export function advanceAll(cpus: Cpu[], horizonNs: number): void {
   }
 }
 
-export function runInProcess(cfg: EmuConfig, opts: RunOptions = {}): RunResults {
-  const cpus = Array.from({ length: cfg.cpus }, (_, i) => new Cpu(i, cfg));
-  if (opts.log) for (const c of cpus) c.warnLog = opts.log;
-  for (const cmd of opts.commands ?? []) for (const c of cpus) c.command(cmd);
-  const end = cfg.duration_ns;
-  const check = opts.checkIntervalNs ?? Math.max(100_000, Math.floor(end / 100));
-  const seriesEvery = opts.seriesIntervalNs ?? 0;
-  const series: TimeSeries | undefined = seriesEvery > 0 ? newSeries(cfg.cpus, seriesEvery) : undefined;
-  const violations: string[] = [];
-  let nextCheck = Math.min(check, end);
-  let nextSample = seriesEvery > 0 ? Math.min(seriesEvery, end) : Infinity;
-  for (;;) {
-    const horizon = Math.min(nextCheck, nextSample, end);
-    advanceAll(cpus, horizon);
-    const counters = cpus.map((c) => c.counters(false));
-    if (horizon === nextCheck || horizon === end) {
-      const v = conservationViolation(totalsOf(counters, 0), horizon);
-      if (v && violations.length < 20) violations.push(v);
-      nextCheck = Math.min(nextCheck + check, end);
-      opts.onCheckpoint?.(horizon, counters);
-      opts.onProgress?.(horizon, end);
-    }
-    if (series && horizon === nextSample) {
-      sampleSeries(series, horizon, counters);
-      nextSample = nextSample + seriesEvery > end ? (nextSample < end ? end : Infinity) : nextSample + seriesEvery;
-    }
-    if (horizon >= end) break;
+/** A point where every CPU has reached the same virtual time: a conservation check or a series sample. */
+export interface Checkpoint {
+  atNs: number;
+  counters: CpuCounters[];
+}
+
+/**
+ * An in-process run, stepped checkpoint by checkpoint, so drivers can stop it early, yield to the
+ * event loop (a live /metrics) or pace it; runInProcess() is the plain driver.
+ */
+export class InProcessRun {
+  readonly cpus: Cpu[];
+  private readonly end: number;
+  private readonly check: number;
+  private readonly seriesEvery: number;
+  private readonly series: TimeSeries | undefined;
+  private readonly violations: string[] = [];
+  private nextCheck: number;
+  private nextSample: number;
+  /** Virtual time of the last checkpoint reached. */
+  atNs = 0;
+
+  constructor(
+    readonly cfg: EmuConfig,
+    private readonly opts: RunOptions = {},
+  ) {
+    this.cpus = Array.from({ length: cfg.cpus }, (_, i) => new Cpu(i, cfg));
+    if (opts.log) for (const c of this.cpus) c.warnLog = opts.log;
+    for (const cmd of opts.commands ?? []) for (const c of this.cpus) c.command(cmd);
+    this.end = cfg.duration_ns;
+    this.check = opts.checkIntervalNs ?? Math.max(100_000, Math.floor(this.end / 100));
+    this.seriesEvery = opts.seriesIntervalNs ?? 0;
+    this.series = this.seriesEvery > 0 ? newSeries(cfg.cpus, this.seriesEvery) : undefined;
+    this.nextCheck = Math.min(this.check, this.end);
+    this.nextSample = this.seriesEvery > 0 ? Math.min(this.seriesEvery, this.end) : Infinity;
   }
-  const results = aggregate(cfg, cpus.map((c) => c.counters()), { engine: "inprocess", lostOnCrash: 0, violations });
-  if (series) results.series = series;
-  return results;
+
+  get done(): boolean {
+    return this.atNs >= this.end;
+  }
+
+  /** Advance every CPU to the next checkpoint. */
+  step(): Checkpoint {
+    const horizon = Math.min(this.nextCheck, this.nextSample, this.end);
+    advanceAll(this.cpus, horizon);
+    this.atNs = horizon;
+    const counters = this.cpus.map((c) => c.counters(false));
+    if (horizon === this.nextCheck || horizon === this.end) {
+      const v = conservationViolation(totalsOf(counters, 0), horizon);
+      if (v && this.violations.length < 20) this.violations.push(v);
+      this.nextCheck = Math.min(this.nextCheck + this.check, this.end);
+      this.opts.onProgress?.(horizon, this.end);
+    }
+    if (this.series && horizon === this.nextSample) {
+      sampleSeries(this.series, horizon, counters);
+      const next = this.nextSample + this.seriesEvery;
+      this.nextSample = next > this.end ? (this.nextSample < this.end ? this.end : Infinity) : next;
+    }
+    return { atNs: horizon, counters };
+  }
+
+  /** The results of the run as far as it went (a run stopped early ends at its last checkpoint). */
+  results(): RunResults {
+    const counters = this.cpus.map((c) => c.counters());
+    const cfg = this.done ? this.cfg : { ...this.cfg, duration_ns: this.atNs };
+    const results = aggregate(cfg, counters, { engine: "inprocess", lostOnCrash: 0, violations: this.violations });
+    if (this.series) {
+      // The series ends where the run did.
+      if (this.series.t_ns.at(-1) !== this.atNs) sampleSeries(this.series, this.atNs, counters);
+      results.series = this.series;
+    }
+    return results;
+  }
+}
+
+/** Run to the end, or until onCheckpoint answers "stop". */
+export function runInProcess(cfg: EmuConfig, opts: RunOptions = {}): RunResults {
+  const run = new InProcessRun(cfg, opts);
+  while (!run.done) {
+    const { atNs, counters } = run.step();
+    if (opts.onCheckpoint?.(atNs, counters) === "stop") break;
+  }
+  return run.results();
 }

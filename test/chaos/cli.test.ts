@@ -111,6 +111,6 @@ describe("softnet-emu run --nemesis", () => {
     assert.equal(ok.code, 0, ok.stderr);
     const caught = await cli(["run", "--quiet", "--scenario", file, "--profile", "threads-without-patch1", "--rate", "20000"]);
     assert.equal(caught.code, 1);
-    assert.match(caught.stderr, /reproduce: softnet-emu run --scenario \S+examples\/chaos\.yaml --profile threads-without-patch1 --rate 20000 --quiet --seed 1\n$/);
+    assert.match(caught.stderr, /reproduce: softnet-emu run --quiet --scenario \S+examples\/chaos\.yaml --profile threads-without-patch1 --rate 20000 --seed 1\n$/);
   });
 });

@@ -315,7 +315,11 @@ export class Coordinator {
   private extendLease(): void {
     if (this.phase !== "running") return;
     const target = this.leaseTarget();
-    if (target > this.lease) {
+    // Extend in steps of at least half a span: every extension costs each CPU a promise to each
+    // peer (promises are capped at the lease), so no trickle of small ones. The end and the paced
+    // clock are taken as they come.
+    const step = target - this.lease;
+    if (step > 0 && (step >= this.opts.leaseSpanNs / 2 || target === this.endNs || this.opts.pace !== undefined)) {
       this.lease = target;
       this.broadcast({ kind: "lease", lease_ns: this.lease, end_ns: this.endNs });
     }

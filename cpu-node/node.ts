@@ -354,7 +354,8 @@ export class CpuNode {
     this.finished = true;
     const w = this.wallMs;
     const ms = (x: number) => `${Math.round(x)} ms`;
-    this.log(`reached ${this.endNs} ns: ${this.iterations} steps, model ${ms(w.model)}, sending ${ms(w.send)}, receiving ${ms(w.letters)}, waiting ${ms(w.wait)} (${this.waits}x), yielding ${ms(w.yield)}`);
+    const cpu = process.cpuUsage();
+    this.log(`reached ${this.endNs} ns: ${this.iterations} steps; wall: model ${ms(w.model)}, sending ${ms(w.send)}, receiving ${ms(w.letters)}, waiting ${ms(w.wait)} (${this.waits}x), yielding ${ms(w.yield)}; cpu ${ms((cpu.user + cpu.system) / 1000)}`);
     this.sendOutput(); // every peer hears +Infinity: we will never send again
     this.report(true, false, this.nextSampleNs === this.endNs);
   }

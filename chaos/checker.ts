@@ -63,7 +63,14 @@ export class ChaosChecker {
   onSnapshot(counters: readonly CpuCounters[], dead: readonly number[]): void {
     this.checkpoints++;
     for (const c of counters) this.stall.observe(c, c.now_ns, dead.includes(c.cpu));
+    // Order, judged at the fastest CPU's time (a change any CPU may have seen counts) and never
+    // cleared by a drain (not a consistent cut): no reordering before the first change.
+    const fastestNs = Math.max(...counters.map((c) => c.now_ns));
+    if (fastestNs > this.lastSnapshotNs) this.order.check(fastestNs, counters, false);
+    this.lastSnapshotNs = Math.max(this.lastSnapshotNs, fastestNs);
   }
+
+  private lastSnapshotNs = 0;
 
   /** Judge the finished run: adds faults, stalls, the chaos summary and violations to `r`. */
   finish(r: RunResults, faults: Fault[], nemeses: string[]): void {

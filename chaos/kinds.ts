@@ -125,17 +125,21 @@ export function scenarioOffline(cfg: EmuConfig): OfflineInterval[] {
  */
 function hotplug(o: HotplugOpts, ctx: GenContext): void {
   const { cfg, rng, endNs, offline } = ctx;
-  const downAt = (x: number) => offline.filter((i) => i.from <= x && x < i.to).length;
+  // Intervals not over yet (ticks only grow): keeps a 1 000-event schedule linear.
+  let live = [...offline];
+  const downAt = (x: number) => live.filter((i) => i.from <= x && x < i.to).length;
   for (const t of ticks(rng, o.interval_ns, endNs)) {
     const dwell = around(rng, o.dwell_ns);
     const to = t + dwell;
-    const candidates = o.cpus.filter((c) => !offline.some((i) => i.cpu === c && i.from < to && t < i.to));
+    live = live.filter((i) => i.to > t);
+    const candidates = o.cpus.filter((c) => !live.some((i) => i.cpu === c && i.from < to));
     if (candidates.length === 0) continue;
     // Fewest online CPUs during the dwell: at t, or whenever another interval starts inside it.
-    const probes = [t, ...offline.filter((i) => i.from > t && i.from < to).map((i) => i.from)];
+    const probes = [t, ...live.filter((i) => i.from > t && i.from < to).map((i) => i.from)];
     const fewest = Math.min(...probes.map((x) => cfg.cpus - downAt(x)));
     if (fewest - 1 < o.min_online) continue;
     const cpu = pick(rng, candidates);
+    live.push({ cpu, from: t, to });
     offline.push({ cpu, from: t, to });
     emit(ctx, "hotplug", { kind: "offline", cpu, at_ns: t }, `cpu ${cpu}`, { dwell_ns: dwell });
     if (to < endNs) emit(ctx, "hotplug", { kind: "online", cpu, at_ns: to }, `cpu ${cpu}`, {});

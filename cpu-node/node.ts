@@ -7,7 +7,7 @@ import * as zmq from "zeromq";
 import type { EmuConfig } from "../model/config.ts";
 import { Cpu } from "../model/cpu.ts";
 import { exactWindowNs } from "../model/defaults.ts";
-import { batchIsEmpty, deliverAt, type PeerBatch } from "../model/messages.ts";
+import { batchIsEmpty, deliverAt, type CpuCommand, type PeerBatch } from "../model/messages.ts";
 import {
   COORDINATOR_ID,
   MALFORMED_KINDS,
@@ -65,6 +65,8 @@ export class CpuNode {
   private cfg!: EmuConfig;
   private welcome!: Welcome;
   private minLatencyNs = 0;
+  /** Commands given by the coordinator (welcome and runtime), for the crash policy. */
+  private readonly commandsSeen: CpuCommand[] = [];
 
   private vouch = new Float64Array(0);
   private sentVouch = new Float64Array(0);
@@ -209,7 +211,16 @@ export class CpuNode {
     this.cpu = new Cpu(this.id, this.cfg);
     this.minLatencyNs = exactWindowNs(this.cfg.costs);
     this.cpu.warnLog = (line) => this.log(line);
-    for (const c of w.commands) this.cpu.command(wireToCommand(c));
+    for (const c of w.commands) {
+      try {
+        const cmd = wireToCommand(c);
+        this.cpu.command(cmd);
+        this.commandsSeen.push(cmd);
+      } catch (e) {
+        if (!(e instanceof MalformedMessage)) throw e;
+        this.countMalformed(e.kind, `welcome command: ${e.message}`);
+      }
+    }
     this.lease = w.lease_ns;
     this.endNs = this.cfg.duration_ns;
     if (w.series_interval_ns > 0) this.nextSampleNs = Math.min(w.series_interval_ns, this.endNs);
@@ -495,6 +506,7 @@ export class CpuNode {
           cmd.at_ns = this.cpu.clock;
         }
         this.cpu.command(cmd);
+        this.commandsSeen.push(cmd);
         return;
       }
       case "peer_dead":
@@ -512,6 +524,12 @@ export class CpuNode {
     }
   }
 
+  /** Times at or after our clock when the schedule (scenario and commands so far) brings `cpu` online. */
+  private onlineTimes(cpu: number): number[] {
+    const scheduled = [...this.cfg.events.map((e) => ({ kind: e.action, cpu: e.cpu, at_ns: e.at_ns })), ...this.commandsSeen];
+    return scheduled.filter((e) => e.kind === "online" && e.cpu === cpu && e.at_ns >= this.cpu.clock).map((e) => e.at_ns);
+  }
+
   /** Surprise removal of a crashed peer: stop waiting for it and stop sending to it. */
   private peerDead(cpu: number, reportNs: number): void {
     if (cpu >= this.n || cpu === this.id || this.dead[cpu]) return;
@@ -526,8 +544,12 @@ export class CpuNode {
       fresh += r.fresh;
     }
     this.deadReceipts.set(cpu, { cpu, report_ns: reportNs, held, fresh });
-    // RPS must stop picking it: in our model it goes offline now (no hand-over will come).
-    if (!this.finished) this.cpu.command({ kind: "offline", cpu, at_ns: this.cpu.clock });
+    // RPS must stop picking it: in our model it goes offline now (no hand-over will come), and
+    // stays offline when the schedule would bring it back (same instant, applied after the online).
+    if (!this.finished) {
+      this.cpu.command({ kind: "offline", cpu, at_ns: this.cpu.clock });
+      for (const at of this.onlineTimes(cpu)) this.cpu.command({ kind: "offline", cpu, at_ns: at });
+    }
     this.log(`cpu ${cpu} declared dead by the coordinator; ${held + fresh} packets came from it after its last report`);
     this.report(false);
   }

@@ -1,6 +1,7 @@
 // Shared by the distributed-engine tests: scenarios built the way `softnet-emu run` builds them,
 // the equivalence assertion, and process-liveness checks.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { resolveConfig, type RunFlags } from "../../cli/resolve.ts";
 import type { EmuConfig } from "../../model/config.ts";
 import type { RunResults } from "../../model/results.ts";
@@ -19,10 +20,17 @@ export function assertEquivalent(inprocess: RunResults, processes: RunResults, s
   assert.equal(processes.softnet_stat, inprocess.softnet_stat, `softnet_stat differs (${why})`);
 }
 
+/** The process exists and is not a zombie (an exited child whose parent has not reaped it yet). */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    // /proc/PID/stat: "pid (comm) state ..."; the comm may hold spaces, so split after ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch {
     return false;
   }

@@ -35,7 +35,7 @@ test("SIGINT stops every CPU process and removes the ipc socket directory", { ti
   run.proc.kill("SIGINT");
   const [code] = (await once(run.proc, "exit")) as [number | null];
   assert.equal(code, 130, run.output());
-  assert.ok(await waitFor(() => pids.every((p) => !alive(p)), 3000), "CPU processes left behind");
+  assert.ok(await waitFor(() => pids.every((p) => !alive(p)), 5000), "CPU processes left behind");
   assert.ok(!existsSync(dir), `${dir} left behind`);
 });
 
@@ -44,6 +44,7 @@ test("a run killed outright (SIGKILL) takes its CPU processes with it", { timeou
   assert.ok(await waitFor(() => run.info() !== undefined, 30_000), run.output());
   const { pids } = run.info()!;
   run.proc.kill("SIGKILL");
-  // Their standard input closes with the parent: they exit at once, not after the heartbeat timeout.
-  assert.ok(await waitFor(() => pids.every((p) => !alive(p)), 2000), "CPU processes outlived their parent");
+  // Their standard input closes with the parent: they exit at once, not after the coordinator
+  // timeout (a few seconds are allowed for a loaded machine).
+  assert.ok(await waitFor(() => pids.every((p) => !alive(p)), 5000), "CPU processes outlived their parent");
 });

@@ -156,7 +156,7 @@ export class Coordinator {
 
   close(reason = "run over"): void {
     if (this.closed) return;
-    for (const m of this.members_.values()) if (!m.dead) this.sendTo(m, { kind: "shutdown", reason });
+    for (const m of this.members_.values()) this.sendTo(m, { kind: "shutdown", reason });
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     // Give the shutdown frames a moment to leave, then close (linger 0 drops the rest).
@@ -477,6 +477,8 @@ export class Coordinator {
     const reportNs = m.report?.now_ns ?? 0;
     this.log(`cpu ${m.cpu} (pid ${m.hello.pid}) declared dead: ${why}; surprise removal, its last report was at ${reportNs} ns`);
     this.broadcast({ kind: "peer_dead", cpu: m.cpu, report_ns: reportNs });
+    // If it was only stopped (SIGSTOP) it reads this when it resumes, and leaves at once.
+    this.sendTo(m, { kind: "shutdown", reason: `declared dead (${why})` });
     // Survivors answer with a report that carries their receipts; the end waits for final ones.
     this.maybeFinish();
   }

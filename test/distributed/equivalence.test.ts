@@ -39,10 +39,7 @@ test("loopback sender on CPU 0 with RPS to every CPU", { timeout: 60_000 }, asyn
   await bothEngines(cfg);
 });
 
-// Backlog-thread mode is not yet deterministic in the model itself: runInProcess gives other
-// counters when only its checkpoint interval changes (checkIntervalNs 100000 vs 33333), so the
-// two engines cannot agree until model/ is fixed. Kept as a todo so it shows when it starts passing.
-test("loopback with backlog threads (6.6-patched-threads)", { todo: "model/: thread mode depends on advance() horizons", timeout: 60_000 }, async () => {
+test("loopback with backlog threads (6.6-patched-threads): wake-ups cross processes", { timeout: 60_000 }, async () => {
   const cfg = scenario({ seed: 11, load: "loopback", profile: "6.6-patched-threads", rps_cpus: ALL_CPUS, duration_ns: 10_000_000 });
   await bothEngines(cfg);
 });

@@ -54,7 +54,8 @@ export class ChaosChecker {
     const t = totalsOf(counters, 0);
     const empty = t.queued === 0 && t.in_flight === 0;
     if (t.injected === t.processed + t.dropped + t.queued + t.in_flight && t.in_flight >= 0) this.conservationHeld++;
-    if (empty && atNs >= this.s.healNs && this.drainedAtNs === null) this.drainedAtNs = atNs;
+    // After the heal's commands (applied just after the checkpoint at healNs) have taken effect.
+    if (empty && atNs > this.s.healNs && this.drainedAtNs === null && counters.every((c) => c.online)) this.drainedAtNs = atNs;
     this.order.check(atNs, counters, empty);
     for (const c of counters) this.stall.observe(c, atNs);
   }
@@ -85,6 +86,8 @@ export class ChaosChecker {
       if (c.queued > 0)
         violations.push(`liveness: CPU ${c.cpu} still holds ${c.queued} packet(s) (backlog ${c.backlog_len}) at ${drainEnd} ns, ${this.s.drainLimitNs} ns after the heal`);
     if (r.totals.in_flight > 0) violations.push(`liveness: ${r.totals.in_flight} packet(s) still in flight at ${drainEnd} ns`);
+    const dead = new Set((r as { degraded?: { dead_cpus: number[] } }).degraded?.dead_cpus ?? []);
+    for (const c of r.cpus) if (!c.online && !dead.has(c.cpu)) violations.push(`liveness: CPU ${c.cpu} is still offline after the heal`);
     if (!this.s.consistentCuts && r.totals.queued === 0 && r.totals.in_flight === 0) this.drainedAtNs = r.virtual_ns;
     r.checker = { ok: violations.length === 0, violations, stalls: this.stall.stalls };
     r.faults = faults;

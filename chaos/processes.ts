@@ -1,8 +1,8 @@
 // A chaos run on the distributed engine (one OS process per CPU). The model faults travel as the
 // same commands as in-process, so they land at the same virtual times; `kill` and `pause` act on
 // the CPU processes themselves — SIGKILL, or SIGSTOP then SIGCONT after `wall` — once the slowest
-// CPU has reached their virtual time (the others may be up to a lease span ahead, 10 ms of virtual
-// time by default), and the coordinator's crash policy takes over (a CPU silent
+// CPU has reached their virtual time, as seen in the reports (every 10 ms of wall time in a run
+// with process faults), and the coordinator's crash policy takes over (a CPU silent
 // for the CPU timeout is declared dead; what it held is counted as lost_on_crash). Process faults
 // happen on the wall clock, so where exactly they land in virtual time is not reproducible; each
 // one's fault entry records the virtual time it actually hit (`hit_ns`).
@@ -10,6 +10,9 @@ import type { RunResults } from "../model/results.ts";
 import type { RunningRun } from "../coordinator/run-processes.ts";
 import { checkerFor, type ChaosPlan, type EngineOptions } from "./runner.ts";
 import { formatNemesis } from "./spec.ts";
+
+/** Lease span (virtual time CPUs may run ahead of the slowest) while process faults are pending. */
+export const PROCESS_FAULT_LEASE_NS = 2_000_000;
 
 export async function runChaosProcesses(plan: ChaosPlan, opts: EngineOptions = {}): Promise<RunResults> {
   const { runProcesses } = await import("../coordinator/run-processes.ts");
@@ -50,6 +53,9 @@ export async function runChaosProcesses(plan: ChaosPlan, opts: EngineOptions = {
   try {
     const results = await runProcesses(plan.runCfg, {
       ...opts,
+      // Short leases and frequent reports (progress and snapshots every 10 ms of wall time), so
+      // process faults land close to their virtual time.
+      ...(pending.length > 0 ? { leaseSpanNs: PROCESS_FAULT_LEASE_NS, heartbeatMs: 10 } : {}),
       commands: plan.commands,
       onRunning: (r) => {
         running = r;

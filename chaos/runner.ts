@@ -1,8 +1,8 @@
 // The two-phase chaos run (TigerBeetle's VOPR shape): a chaos phase with the nemeses' faults and
 // the scenario's load, then the heal (chaos/heal.ts) and a drain bounded by the drain limit, all
-// judged by the chaos checker. The run's virtual duration is chaos + drain limit, always: after
-// the drain the CPUs idle, which costs next to nothing, and the result does not depend on when
-// draining finished (`chaos.drained_at_ns` says when it did).
+// judged by the chaos checker. The in-process run ends at the first checkpoint after the heal at
+// which nothing is queued or in flight (checkpoint times are fixed, so this is deterministic), or
+// at chaos + drain limit; the distributed engine always runs to chaos + drain limit.
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCommand } from "../model/messages.ts";
 import type { Fault, RunResults } from "../model/results.ts";
@@ -88,7 +88,11 @@ export function runChaosInProcess(plan: ChaosPlan, opts: EngineOptions = {}): Ru
     ...opts,
     commands: plan.commands,
     checkIntervalNs: plan.checkIntervalNs,
-    onCheckpoint: (at, counters) => checker.onCheckpoint(at, counters),
+    // Drained after the heal: nothing can happen any more, the run ends at this checkpoint.
+    onCheckpoint: (at, counters) => {
+      checker.onCheckpoint(at, counters);
+      return checker.drainedAtNs !== null ? "stop" : undefined;
+    },
   });
   checker.finish(results, plan.faults, plan.nemeses.map(formatNemesis));
   return results;

@@ -5,10 +5,9 @@
 import { performance } from "node:perf_hooks";
 import * as zmq from "zeromq";
 import { aggregate } from "../engine/aggregate.ts";
-import { newSeries, sampleSeries } from "../engine/series.ts";
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCommand } from "../model/messages.ts";
-import type { CpuCounters, RunResults, TimeSeries } from "../model/results.ts";
+import type { CpuCounters, RunResults } from "../model/results.ts";
 import {
   COORDINATOR_ID,
   MALFORMED_KINDS,
@@ -23,6 +22,7 @@ import {
 } from "../proto/codec.ts";
 import { Link } from "../cpu-node/link.ts";
 import { accountCrash } from "./crash.ts";
+import { SeriesCollector } from "./samples.ts";
 
 export interface CoordinatorOptions {
   cfg: EmuConfig;
@@ -117,9 +117,7 @@ export class Coordinator {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private lastProgressNs = -1;
-  /** Series samples per virtual time until every CPU has given its counters for it. */
-  private readonly samples = new Map<number, Map<number, CpuCounters>>();
-  private series: TimeSeries | undefined;
+  private series: SeriesCollector | undefined;
   private lastMoveMs = 0;
   private lastMaxNs = -1;
   /** Called once, when every CPU has registered and been welcomed. */
@@ -388,22 +386,11 @@ export class Coordinator {
   }
 
   private addSample(atNs: number, cpu: number, counters: CpuCounters): void {
-    this.series ??= newSeries(this.cfg.cpus, this.opts.seriesIntervalNs ?? 0);
-    let byCpu = this.samples.get(atNs);
-    if (!byCpu) this.samples.set(atNs, (byCpu = new Map()));
-    byCpu.set(cpu, counters);
-    // Complete samples go in in time order (a CPU may be several samples ahead of another).
-    for (const t of [...this.samples.keys()].sort((a, b) => a - b)) {
-      const got = this.samples.get(t)!;
-      const rows: CpuCounters[] = [];
-      for (const m of [...this.members_.values()].sort((a, b) => a.cpu - b.cpu)) {
-        const c = got.get(m.cpu) ?? (m.dead ? m.counters : undefined);
-        if (!c) return;
-        rows.push(c);
-      }
-      sampleSeries(this.series, t, rows);
-      this.samples.delete(t);
-    }
+    this.series ??= new SeriesCollector(this.cfg.cpus, this.opts.seriesIntervalNs ?? 0);
+    this.series.add(atNs, cpu, counters, this.cfg.cpus, (c) => {
+      const m = this.members_.get(c);
+      return m?.dead ? m.counters : undefined;
+    });
   }
 
   private maybeFinish(): void {
@@ -445,7 +432,7 @@ export class Coordinator {
     const cfg = { ...this.cfg, duration_ns: this.endNs, events: this.recordedEvents() };
     const results: ProcessesRunResults = aggregate(cfg, rows, { engine: "processes", lostOnCrash: lost, violations });
     if (deadCpus.length > 0) results.degraded = { dead_cpus: deadCpus, lost_on_crash: lost };
-    if (this.series) results.series = this.series;
+    if (this.series) results.series = this.series.series;
     return results;
   }
 

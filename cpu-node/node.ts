@@ -28,6 +28,7 @@ import {
 } from "../proto/codec.ts";
 import { Link } from "./link.ts";
 import { Mailbox, type Letter } from "./mailbox.ts";
+import { Receipts } from "./receipts.ts";
 
 export interface CpuNodeOptions {
   /** The coordinator's ROUTER, e.g. tcp://127.0.0.1:5555. */
@@ -50,8 +51,6 @@ export const CPU_EXIT = { ok: 0, internal: 1, refused: 2, coordinatorLost: 4 } a
 const PEER_LETTERS_MAX = 256;
 /** Outgoing messages queued in our own links before we stop advancing (peers are slow). */
 const OUTBOX_MAX = 512;
-/** Reports of a peer whose post-report receipts we still keep (see DeadPeerReceipts). */
-const RECEIPT_KEYS_MAX = 8;
 
 export class CpuNode {
   private readonly mailbox = new Mailbox(PEER_LETTERS_MAX);
@@ -73,8 +72,7 @@ export class CpuNode {
   private dead = new Uint8Array(0);
   private txPackets = new Float64Array(0);
   private rxPackets = new Float64Array(0);
-  /** Per peer: last_report_ns stamp → packets received in batches so stamped, split by inject time. */
-  private receipts: Map<number, { held: number; fresh: number }>[] = [];
+  private receipts = new Receipts(0);
   private readonly deadReceipts = new Map<number, DeadPeerReceipts>();
   private lease = 0;
   private endNs = 0;
@@ -230,7 +228,7 @@ export class CpuNode {
     this.dead = new Uint8Array(this.n);
     this.txPackets = new Float64Array(this.n);
     this.rxPackets = new Float64Array(this.n);
-    this.receipts = Array.from({ length: this.n }, () => new Map());
+    this.receipts = new Receipts(this.n);
     this.links = w.endpoints.map((ep, peer) => {
       if (peer === this.id) return null;
       const push = new zmq.Push({ linger: 0, sendHighWaterMark: 1000 });
@@ -452,28 +450,8 @@ export class CpuNode {
   private receive(from: number, w: WireBatch): void {
     const packets = batchPackets(w);
     this.rxPackets[from]! += packets;
-    if (packets > 0) this.noteReceipt(from, w);
+    if (packets > 0) this.receipts.note(from, w);
     if (!this.finished) this.cpu.deliver(wireToBatch(from, w));
-  }
-
-  /** Count packets per sender report, split at its report time (for crash accounting). */
-  private noteReceipt(from: number, w: WireBatch): void {
-    const key = w.last_report_ns;
-    const map = this.receipts[from]!;
-    let r = map.get(key);
-    if (!r) {
-      r = { held: 0, fresh: 0 };
-      map.set(key, r);
-      if (map.size > RECEIPT_KEYS_MAX) map.delete(map.keys().next().value!);
-    }
-    const count = (inject: number[]): void => {
-      for (const t of inject) if (t < key) r.held++;
-      else r.fresh++;
-    };
-    count(w.enqueues.inject_ns);
-    count(w.forwarded.inject_ns);
-    for (const q of w.queue_handovers) count(q.ring.inject_ns);
-    for (const d of w.cpu_dead) count(d.packets.inject_ns);
   }
 
   private handleControl(env: Envelope): void {
@@ -536,13 +514,7 @@ export class CpuNode {
     this.dead[cpu] = 1;
     this.links[cpu]?.close();
     this.links[cpu] = null;
-    let held = 0;
-    let fresh = 0;
-    for (const [key, r] of this.receipts[cpu]!) {
-      if (key < reportNs) continue;
-      held += r.held;
-      fresh += r.fresh;
-    }
+    const { held, fresh } = this.receipts.since(cpu, reportNs);
     this.deadReceipts.set(cpu, { cpu, report_ns: reportNs, held, fresh });
     // RPS must stop picking it: in our model it goes offline now (no hand-over will come), and
     // stays offline when the schedule would bring it back (same instant, applied after the online).

@@ -217,10 +217,8 @@ export class Cpu {
 
   command(cmd: CpuCommand): void {
     this.pushTimer({ at: cmd.at_ns, prio: 0, seq: 0, kind: "command", command: cmd });
-    if (cmd.kind === "offline" || cmd.kind === "online" || cmd.kind === "irq_affinity") {
-      this.pendingCommandTimes.push(cmd.at_ns);
-      this.everHotplugged = true;
-    }
+    if (cmd.kind === "offline" || cmd.kind === "online" || cmd.kind === "irq_affinity") this.pendingCommandTimes.push(cmd.at_ns);
+    if (cmd.kind === "irq_off") this.maxIrqOffNs = Math.max(this.maxIrqOffNs, cmd.duration_ns);
   }
 
   advance(untilNs: number): void {
@@ -247,7 +245,7 @@ export class Cpu {
   }
 
   promiseNs(inputBoundNs: number): number {
-    const t = Math.min(this.nextSendCapableNs(), this.inputsCanCauseSends() ? inputBoundNs : Infinity);
+    const t = Math.min(this.nextSendCapableNs(), this.sendsCausedByInputsNs(inputBoundNs));
     if (t === Infinity) return Infinity;
     return deliverAt(t, this.maxLatencyMin, this.windowNs);
   }
@@ -588,7 +586,9 @@ export class Cpu {
     for (const cmd of this.missedSourceCommands) if (cmd.source === s.index && cmd.at_ns >= handoverNs) this.applySourceCommand(s, cmd);
   }
 
+  /** A mask change (hotplug, IRQ affinity) took effect: hand-overs and forwards may follow. */
   private dropPendingCommand(atNs: number): void {
+    this.lastMaskChangeNs = Math.max(this.lastMaskChangeNs, atNs);
     const i = this.pendingCommandTimes.indexOf(atNs);
     if (i >= 0) this.pendingCommandTimes.splice(i, 1);
   }
@@ -699,19 +699,49 @@ export class Cpu {
     }
     for (const at of this.pendingCommandTimes) if (at < t) t = at;
     if (this.pendingHotplug.length > 0) return base;
+    // Delivered records not applied yet that will make us send when they are.
+    for (const cur of this.inbound.all()) {
+      const sends = cur.kind === K_CPU_DEAD || cur.kind === K_QUEUE || cur.kind === K_FORWARD || !this.online || (this.rfsOn && cur.kind === K_ENQUEUE);
+      if (sends && cur.at < t) t = cur.at;
+    }
     if (this.rfsOn && this.sd.backlogLen > 0) return base;
     return t === Infinity ? t : Math.max(t, base);
   }
 
   /**
-   * Inputs that can make this CPU send: RFS head reports, and once hotplug is in play, forwards
-   * and hand-overs (an offline CPU forwards what reaches it; a survivor re-injects it).
+   * The earliest time an input still to come could make this CPU send. Most inputs cannot (an
+   * enqueue, an IPI, a wake-up only make work here). Those that can: RFS traffic (head reports),
+   * and what hotplug and IRQ moves bring — a forward or a dead CPU's backlog to re-inject, a NIC
+   * queue to take over, any enqueue while this CPU is offline. Those exist only from a mask change
+   * until its hand-overs and in-flight packets have landed (settleNs), and while a source whose IRQ
+   * belongs here is still elsewhere; before the next scheduled change, none can come.
    */
-  private inputsCanCauseSends(): boolean {
-    return this.rfsOn || this.everHotplugged;
+  private sendsCausedByInputsNs(inputBoundNs: number): number {
+    if (this.rfsOn || !this.online || this.pendingHotplug.length > 0) return inputBoundNs;
+    if (this.clock < this.lastMaskChangeNs + this.settleNs() || this.awaitsSource()) return inputBoundNs;
+    let next = Infinity;
+    for (const at of this.pendingCommandTimes) if (at < next) next = at;
+    return Math.max(inputBoundNs, next);
   }
 
+  /** How long after a mask change hand-overs, dead CPUs' backlogs and forwards can still arrive. */
+  private settleNs(): number {
+    const L = this.costs;
+    return L.hotplug_latency_ns + L.rps_latency_ns + 2 * this.windowNs + this.maxIrqOffNs + this.maxLatencyMin;
+  }
+
+  /** A source whose IRQ (or pinned task) belongs on this CPU is not here yet. */
+  private awaitsSource(): boolean {
+    const n = sourceCount(this.cfg);
+    for (let s = 0; s < n; s++) if (!this.sources.has(s) && sourceOwner(this.cfg, s, this.onlineMask) === this.id) return true;
+    return false;
+  }
+
+  /** Set by hotplug.ts when this CPU goes offline (kept for callers that ask). */
   everHotplugged = false;
+  /** Virtual time of the last mask change applied here, and the longest irq_off section announced. */
+  private lastMaskChangeNs = -Infinity;
+  private maxIrqOffNs = 0;
 
   /** Packets moved into batches (conservation: in_flight = Σ out − Σ in). */
   countOut(n: number): void {

@@ -11,6 +11,7 @@ import {
   DROP_REASONS,
   LATENCY_BUCKETS_NS,
   RAISE_SOURCES,
+  copyCounters,
   type CpuCounters,
 } from "../model/results.ts";
 
@@ -165,25 +166,6 @@ class SnapshotLatencyHistogram extends Histogram<CpuLabel> {
   private declare readonly name: string;
   private declare readonly help: string;
 }
-
-/** What the registry reads of a row, copied (Cpu.counters() returns one object it keeps reusing). */
-function copyCounters(c: CpuCounters): CpuCounters {
-  return {
-    ...c,
-    softirq_raises: { ...c.softirq_raises },
-    busy_ns: { ...c.busy_ns },
-    drops_by_reason: { ...c.drops_by_reason },
-    latency_buckets: [...c.latency_buckets],
-    // Per-peer bookkeeping the exporter never shows; not worth copying.
-    attributed: EMPTY_ATTRIBUTED,
-  };
-}
-
-const EMPTY_ATTRIBUTED: CpuCounters["attributed"] = Object.freeze({
-  ipis_sent: [],
-  flow_limit_count: [],
-  ipi_softirq_flushes: [],
-}) as unknown as CpuCounters["attributed"];
 
 /** Builds the registry once; update() replaces the snapshot the collect() callbacks read. */
 export class SoftnetMetrics {
@@ -367,7 +349,8 @@ export class SoftnetMetrics {
    * mutating its own objects.
    */
   update(counters: readonly CpuCounters[], run: RunStatus): void {
-    this.counters = counters.map(copyCounters).sort((a, b) => a.cpu - b.cpu);
+    // A copy without the per-peer bookkeeping, which the exporter never shows.
+    this.counters = counters.map((c) => copyCounters(c, false)).sort((a, b) => a.cpu - b.cpu);
     if (this.run?.scenario !== run.scenario || this.run?.profile !== run.profile) {
       this.registry.setDefaultLabels({ scenario: run.scenario, profile: run.profile });
     }

@@ -20,7 +20,7 @@ import {
   type PeerBatch,
 } from "./messages.ts";
 import { NAPI_STATE_SCHED_THREADED } from "./napi.ts";
-import { LATENCY_BUCKETS_NS, type CpuCounters, type DropReason, type ExecContext, type RaiseSource } from "./results.ts";
+import { LATENCY_BUCKETS_NS, copyCounters, type CpuCounters, type DropReason, type ExecContext, type RaiseSource } from "./results.ts";
 import { SoftnetData } from "./softnet-data.ts";
 import { newSource, sourceCount, sourceOwner, type SourceState } from "./sources.ts";
 import { PacketQueue } from "./packet-queue.ts";
@@ -269,19 +269,13 @@ export class Cpu {
     for (const s of this.sources.values()) ring += s.ring.length;
     c.queued = sd.backlogLen + ring + this.reinject.length;
     c.now_ns = this.clock;
-    const a = c.attributed;
-    return {
-      ...c,
-      softirq_raises: { ...c.softirq_raises },
-      busy_ns: { ...c.busy_ns },
-      drops_by_reason: { ...c.drops_by_reason },
-      latency_buckets: [...c.latency_buckets],
-      attributed: {
-        ipis_sent: [...a.ipis_sent],
-        flow_limit_count: [...a.flow_limit_count],
-        ipi_softirq_flushes: withFlushIds ? a.ipi_softirq_flushes.map((l) => [...l]) : a.ipi_softirq_flushes.map(() => []),
-      },
-    };
+    if (withFlushIds) return copyCounters(c);
+    // Checkpoints: everything but the growing lists of flush ids, which only the end needs.
+    const copy = copyCounters(c, false);
+    copy.attributed.ipis_sent = [...c.attributed.ipis_sent];
+    copy.attributed.flow_limit_count = [...c.attributed.flow_limit_count];
+    copy.attributed.ipi_softirq_flushes = c.attributed.ipi_softirq_flushes.map(() => []);
+    return copy;
   }
 
   // ---------------------------------------------------------------- helpers used by the kernel files

@@ -71,6 +71,21 @@ export interface CpuCounters {
   attributed: { ipis_sent: number[]; flow_limit_count: number[]; ipi_softirq_flushes: number[][] };
 }
 
+/** A copy of a CPU's counters; the per-peer `attributed` lists only when asked (they grow with the run). */
+export function copyCounters(c: CpuCounters, withAttributed = true): CpuCounters {
+  const a = c.attributed;
+  return {
+    ...c,
+    softirq_raises: { ...c.softirq_raises },
+    busy_ns: { ...c.busy_ns },
+    drops_by_reason: { ...c.drops_by_reason },
+    latency_buckets: [...c.latency_buckets],
+    attributed: withAttributed
+      ? { ipis_sent: [...a.ipis_sent], flow_limit_count: [...a.flow_limit_count], ipi_softirq_flushes: a.ipi_softirq_flushes.map((l) => [...l]) }
+      : { ipis_sent: [], flow_limit_count: [], ipi_softirq_flushes: [] },
+  };
+}
+
 export interface CheckerResult {
   ok: boolean;
   violations: string[];

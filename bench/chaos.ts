@@ -93,4 +93,4 @@ console.log(
 );
 console.log(`chaos / commands          ${(pps("chaos") / pps("commands")).toFixed(3)}   (the same, as a difference of whole runs: noisy on a shared machine)`);
 console.log(`chaos / none              ${(pps("chaos") / pps("none")).toFixed(3)}   (nemesis + checker + the engine's hotplug work)`);
-console.log(`commands / none           ${(pps("commands") / pps("none")).toFixed(3)}   (the engine's own cost of hotplug: a scheduled hotplug command narrows every CPU's lookahead for the whole run)`);
+console.log(`commands / none           ${(pps("commands") / pps("none")).toFixed(3)}   (the engine's own cost of hotplug: hand-overs, re-injection, and lock-step in the settle window after each mask change)`);

@@ -1,0 +1,173 @@
+// The in-process engine driven asynchronously, for `softnet-emu run --engine inprocess` with a live
+// /metrics, a control API, --procfs or --pace: the same InProcessRun stepped checkpoint by checkpoint,
+// with a macrotask between two steps so that an HTTP server in this process answers during the run,
+// optionally paced so that virtual time follows the wall clock. The steps are those of runInProcess(),
+// so the results are too; a command given at run time is applied to every CPU at the checkpoint
+// reached (all CPUs stand exactly there between two steps) and recorded in results.events, as the
+// coordinator records its runtime commands, so the run can be replayed.
+import { setImmediate as nextMacrotask, setTimeout as sleep } from "node:timers/promises";
+import type { EmuConfig } from "../model/config.ts";
+import type { CpuCommand } from "../model/messages.ts";
+import type { CpuCounters, RunResults } from "../model/results.ts";
+import { conservationViolation, totalsOf } from "./aggregate.ts";
+import { InProcessRun, type RunOptions } from "./inprocess.ts";
+
+export interface LiveOptions extends RunOptions {
+  /** Virtual seconds per wall second (1 = real time); undefined: as fast as possible. */
+  pace?: number;
+  /** Called once set up, before the first step: the handle for a control API. */
+  onStart?: (run: LiveRun) => void;
+  /** Called at every checkpoint with every CPU's counters (not attributed) and the run's status. */
+  onSnapshot?: (counters: readonly CpuCounters[], status: LiveStatus) => void;
+  /** Aborting stops the run at the next checkpoint; runInProcessLive() then rejects with the reason. */
+  signal?: AbortSignal;
+  /** Wall clock in ms; pacing and lag only (the results never depend on it). */
+  nowMs?: () => number;
+}
+
+export interface LiveStatus {
+  phase: "running" | "done";
+  cpus: number;
+  /** The checkpoint every CPU has reached. */
+  virtual_ns: number;
+  end_ns: number;
+  /** Under --pace: how far virtual time is behind the wall clock, in virtual ns. */
+  lag_ns?: number;
+  /** Conservation held at every checkpoint so far. */
+  checker_ok: boolean;
+  /** Commands given at run time, at the virtual time they took effect. */
+  commands: CpuCommand[];
+}
+
+/** A run-time command; the engine picks its time (the checkpoint reached). */
+export type LiveCommand = { kind: "offline" | "online"; cpu: number } | { kind: "rate"; source: number; pps: number };
+
+/** A refused command: `unknown` names something the run does not have, `conflict` a wrong state. */
+export class LiveCommandError extends Error {
+  override readonly name = "LiveCommandError";
+
+  constructor(
+    readonly reason: "unknown" | "conflict",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Wall time aimed for between two checkpoints of a paced run: how fresh /metrics is, how soon a command lands. */
+const PACED_CHECKPOINT_WALL_MS = 50;
+
+export class LiveRun {
+  private readonly run: InProcessRun;
+  private readonly runtime: CpuCommand[] = [];
+  private phase: LiveStatus["phase"] = "running";
+  private stopRequested = false;
+  private checkerOk = true;
+  private lagNs: number | undefined;
+
+  constructor(
+    readonly cfg: EmuConfig,
+    private readonly opts: LiveOptions = {},
+  ) {
+    if (opts.pace !== undefined && !(opts.pace > 0)) throw new RangeError(`pace must be > 0, got ${opts.pace}`);
+    // Paced: a checkpoint every ~50 ms of wall time, so the dashboards move smoothly; never fewer than
+    // runInProcess() takes (more checkpoints change when conservation is checked, not the results).
+    const pacedNs = opts.pace !== undefined ? Math.max(1000, Math.round(opts.pace * PACED_CHECKPOINT_WALL_MS * 1e6)) : Infinity;
+    const checkIntervalNs = opts.checkIntervalNs ?? Math.min(pacedNs, Math.max(100_000, Math.floor(cfg.duration_ns / 100)));
+    this.run = new InProcessRun(cfg, { ...opts, checkIntervalNs });
+  }
+
+  /** Step to the end (or to a stop), yielding to the event loop between checkpoints. */
+  async drive(): Promise<RunResults> {
+    const now = this.opts.nowMs ?? (() => performance.now());
+    const startMs = now();
+    const pace = this.opts.pace;
+    while (!this.run.done && !this.stopRequested) {
+      if (this.opts.signal?.aborted) throw this.opts.signal.reason;
+      const { atNs, counters } = this.run.step();
+      this.checkerOk &&= conservationViolation(totalsOf(counters, 0), atNs) === null;
+      const stop = this.opts.onCheckpoint?.(atNs, counters) === "stop";
+      if (pace !== undefined) this.lagNs = Math.max(0, Math.round((now() - startMs) * 1e6 * pace) - atNs);
+      if (stop || this.run.done) this.phase = "done";
+      this.opts.onSnapshot?.(counters, this.status());
+      if (stop) break;
+      // Ahead of the wall clock: wait for it (timers and HTTP requests run meanwhile); else just let them run.
+      const aheadMs = pace !== undefined ? startMs + atNs / (pace * 1e6) - now() : 0;
+      if (aheadMs > 0) await sleep(aheadMs);
+      else await nextMacrotask();
+    }
+    if (this.opts.signal?.aborted && !this.run.done) throw this.opts.signal.reason;
+    this.phase = "done";
+    return this.results();
+  }
+
+  private results(): RunResults {
+    const results = this.run.results();
+    const hotplug = this.runtime.flatMap((c) => (c.kind === "offline" || c.kind === "online" ? [{ at_ns: c.at_ns, cpu: c.cpu, action: c.kind }] : []));
+    if (hotplug.length > 0) results.events = [...results.events, ...hotplug].sort((a, b) => a.at_ns - b.at_ns);
+    return results;
+  }
+
+  /** Apply a command to every CPU at the checkpoint reached; refused with a LiveCommandError. */
+  command(req: LiveCommand): CpuCommand {
+    if (this.phase !== "running" || this.stopRequested) throw new LiveCommandError("conflict", `the run is done; commands are taken while it runs`);
+    const atNs = this.run.atNs;
+    if (req.kind === "rate") {
+      const sources = this.cfg.queues.length + this.cfg.senders.length;
+      if (!Number.isInteger(req.source) || req.source < 0 || req.source >= sources)
+        throw new LiveCommandError("unknown", `unknown load source ${req.source}: this run has ${sources ? `sources 0-${sources - 1}` : "none"}`);
+    } else this.checkHotplug(req.kind, req.cpu, atNs);
+    const cmd = { ...req, at_ns: atNs } as CpuCommand;
+    for (const cpu of this.run.cpus) cpu.command(cmd);
+    this.runtime.push(cmd);
+    return cmd;
+  }
+
+  private checkHotplug(action: "offline" | "online", cpu: number, atNs: number): void {
+    const n = this.cfg.cpus;
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= n) throw new LiveCommandError("unknown", `unknown cpu ${cpu}: this run has cpus 0-${n - 1}`);
+    const online = Array.from({ length: n }, (_, c) => this.onlineAt(c, atNs));
+    if (action === "offline" && !online[cpu]) throw new LiveCommandError("conflict", `cpu ${cpu} is already offline at ${atNs} ns`);
+    if (action === "online" && online[cpu]) throw new LiveCommandError("conflict", `cpu ${cpu} is already online at ${atNs} ns`);
+    if (action === "offline" && online.filter(Boolean).length === 1)
+      throw new LiveCommandError("conflict", `cpu ${cpu} is the last online cpu (the kernel refuses to offline it)`);
+  }
+
+  /** Online state of `cpu` at `atNs` after the scenario's events, the planned commands and the runtime ones. */
+  private onlineAt(cpu: number, atNs: number): boolean {
+    const changes = [
+      ...this.cfg.events.map((e) => ({ at_ns: e.at_ns, cpu: e.cpu, kind: e.action })),
+      ...(this.opts.commands ?? []),
+      ...this.runtime,
+    ].filter((e): e is { at_ns: number; cpu: number; kind: "offline" | "online" } => (e.kind === "offline" || e.kind === "online") && e.cpu === cpu && e.at_ns <= atNs);
+    // Stable sort: changes at one time keep the order the engine applies them in.
+    changes.sort((a, b) => a.at_ns - b.at_ns);
+    return changes.length === 0 || changes[changes.length - 1]!.kind === "online";
+  }
+
+  /** End the run at the checkpoint reached (orderly: results as far as it went); returns that time. */
+  stop(): number {
+    if (this.phase !== "running") throw new LiveCommandError("conflict", "the run is done");
+    this.stopRequested = true;
+    return this.run.atNs;
+  }
+
+  status(): LiveStatus {
+    return {
+      phase: this.phase,
+      cpus: this.cfg.cpus,
+      virtual_ns: this.run.atNs,
+      end_ns: this.stopRequested ? this.run.atNs : this.cfg.duration_ns,
+      ...(this.lagNs !== undefined ? { lag_ns: this.lagNs } : {}),
+      checker_ok: this.checkerOk,
+      commands: this.runtime.map((c) => ({ ...c })),
+    };
+  }
+}
+
+/** runInProcess(), asynchronously: same results, with a live status, pacing and run-time commands. */
+export async function runInProcessLive(cfg: EmuConfig, opts: LiveOptions = {}): Promise<RunResults> {
+  const run = new LiveRun(cfg, opts);
+  opts.onStart?.(run);
+  return run.drive();
+}

@@ -5,16 +5,28 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
+import { EXIT } from "../cli/exit-codes.ts";
 import { resolveConfig } from "../cli/resolve.ts";
 import type { EmuConfig } from "../model/config.ts";
 import { feedMetrics, startControlServer } from "./control.ts";
-import { Coordinator, CoordinatorError, type ProcessesRunResults } from "./coordinator.ts";
+import { Coordinator, CoordinatorError, type CoordinatorOptions, type ProcessesRunResults } from "./coordinator.ts";
 import type { HttpServerHandle } from "./http.ts";
 import { SoftnetMetrics } from "./metrics.ts";
 import { defaultTiming } from "./run-processes.ts";
 
-/** Exit codes of `softnet-emu coordinator` (and of `run --engine processes`, via exitCodeOf). */
-export const COORDINATOR_EXIT = { ok: 0, violation: 1, usage: 2, degraded: 3, failed: 5, interrupted: 130 } as const;
+/** Exit codes of `softnet-emu coordinator` (and of `run --engine processes`, via exitCodeOf): cli/exit-codes.ts. */
+export const COORDINATOR_EXIT = {
+  ok: EXIT.ok,
+  violation: EXIT.failed,
+  /** Registration timeout, a stuck run: no results. */
+  failed: EXIT.failed,
+  usage: EXIT.usage,
+  internal: EXIT.bug,
+  /** A CPU process died: results, with its packets in lost_on_crash. */
+  degraded: EXIT.degraded,
+  interrupted: EXIT.interrupted,
+  terminated: EXIT.terminated,
+} as const;
 
 export interface CoordinatorCommandOptions {
   /** ROUTER endpoint to bind, e.g. tcp://0.0.0.0:5555. */
@@ -26,6 +38,8 @@ export interface CoordinatorCommandOptions {
   leaseSpanNs?: number;
   maxStepNs?: number;
   pace?: number;
+  /** Sample counters every this many virtual ns into results.series. */
+  seriesIntervalNs?: number;
   /** Serve /metrics and /control on this port (0 = any free port; undefined = no server). */
   httpPort?: number;
   httpHost?: string;
@@ -34,9 +48,15 @@ export interface CoordinatorCommandOptions {
   log?: (line: string) => void;
   /** Called when the HTTP server is listening (its URL). */
   onHttp?: (url: string) => void;
+  /** Called once the coordinator is bound (the CLI routes its own control API to it). */
+  onStart?: (coordinator: Coordinator) => void;
+  /** Called with every snapshot of counters, besides the built-in server's registry. */
+  onSnapshot?: CoordinatorOptions["onSnapshot"];
+  /** Called with the results before they are written (metrics, --procfs, the summary). */
+  onResults?: (results: ProcessesRunResults) => Promise<void> | void;
 }
 
-/** The exit code a finished run asks for: 1 on a checker violation, 3 when a CPU crashed. */
+/** The exit code a finished run asks for: 1 on a checker violation, 4 when a CPU crashed. */
 export function exitCodeOf(results: ProcessesRunResults): number {
   if (!results.checker.ok) return COORDINATOR_EXIT.violation;
   if (results.degraded) return COORDINATOR_EXIT.degraded;
@@ -46,29 +66,43 @@ export function exitCodeOf(results: ProcessesRunResults): number {
 /** Run as the standalone coordinator until the run ends; returns the exit code. */
 export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOptions): Promise<number> {
   const log = o.log ?? ((line: string) => process.stderr.write(`[coordinator] ${line}\n`));
-  const metrics = new SoftnetMetrics();
+  const metrics = o.httpPort !== undefined ? new SoftnetMetrics() : null;
+  const feed = metrics ? feedMetrics(metrics, "coordinator", cfg.profile.name) : null;
   const coordinator = new Coordinator({
     cfg,
     bind: o.bind,
     ...defaultTiming(cfg, o),
     ...(o.pace !== undefined ? { pace: o.pace } : {}),
+    ...(o.seriesIntervalNs ? { seriesIntervalNs: o.seriesIntervalNs } : {}),
     log,
-    onSnapshot: feedMetrics(metrics, "coordinator", cfg.profile.name),
+    onSnapshot: (counters, status) => {
+      feed?.(counters, status);
+      o.onSnapshot?.(counters, status);
+    },
   });
   let http: HttpServerHandle | null = null;
-  const onSigint = (): void => coordinator.fail("interrupted (SIGINT)");
+  let signalled: "SIGINT" | "SIGTERM" | null = null;
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => (): void => {
+    signalled = signal;
+    coordinator.fail(`interrupted (${signal})`);
+  };
+  const onSigint = onSignal("SIGINT");
+  const onSigterm = onSignal("SIGTERM");
   process.once("SIGINT", onSigint);
+  process.once("SIGTERM", onSigterm);
   try {
     const endpoint = await coordinator.start().catch((e: Error) => {
       throw new CoordinatorError(`--bind ${o.bind}: cannot bind (${e.message})`);
     });
+    o.onStart?.(coordinator);
     log(`waiting for ${cfg.cpus} cpus at ${endpoint}`);
-    if (o.httpPort !== undefined) {
-      http = await startControlServer(coordinator, metrics, o.httpPort, o.httpHost ?? "0.0.0.0");
+    if (metrics) {
+      http = await startControlServer(coordinator, metrics, o.httpPort!, o.httpHost ?? "0.0.0.0");
       log(`metrics and control API at ${http.url} (/metrics, /control/status)`);
       o.onHttp?.(http.url);
     }
     const results = await coordinator.done();
+    await o.onResults?.(results);
     const json = `${JSON.stringify(results, null, 2)}\n`;
     if (o.json === "-") process.stdout.write(json);
     else if (o.json) writeFileSync(o.json, json);
@@ -78,9 +112,12 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
   } catch (e) {
     if (!(e instanceof CoordinatorError)) throw e;
     log(`error: ${e.message}`);
-    return e.message.startsWith("--bind") ? COORDINATOR_EXIT.usage : e.message.includes("SIGINT") ? COORDINATOR_EXIT.interrupted : COORDINATOR_EXIT.failed;
+    if (e.message.startsWith("--bind")) return COORDINATOR_EXIT.usage;
+    if (signalled) return signalled === "SIGINT" ? COORDINATOR_EXIT.interrupted : COORDINATOR_EXIT.terminated;
+    return COORDINATOR_EXIT.failed;
   } finally {
     process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onSigterm);
     coordinator.close();
     await http?.close();
   }

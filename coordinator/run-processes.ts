@@ -27,6 +27,8 @@ export interface ProcessesRunOptions {
   pace?: number;
   /** Coordinator and `[cpu N]` lines (default: stderr). */
   log?: (line: string) => void;
+  /** Called once the coordinator is bound, before any CPU is started (a control API's target). */
+  onStart?: (coordinator: Coordinator) => void;
   /** Called once every CPU has registered (tests use it to inject faults). */
   onRunning?: (run: RunningRun) => void;
   onSnapshot?: CoordinatorOptions["onSnapshot"];
@@ -108,6 +110,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
   process.once("SIGINT", onSigint);
   try {
     const endpoint = await coordinator.start();
+    opts.onStart?.(coordinator);
     if (metrics) {
       http = await startControlServer(coordinator, metrics, opts.httpPort!, opts.httpHost ?? "127.0.0.1");
       log(`[coordinator] metrics and control API at ${http.url} (/metrics, /control/status)`);

@@ -6,7 +6,7 @@
 // `--help` and bad flags stay as cheap as cli/engines.ts keeps them.
 import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { InvalidArgumentError, type Command } from "commander";
+import { InvalidArgumentError, type Command, type Option } from "commander";
 import type { EmuConfig } from "../model/config.ts";
 import { PROFILE_NAMES } from "../model/profiles.ts";
 import type { RunResults } from "../model/results.ts";
@@ -27,6 +27,7 @@ import type { CliIo } from "./main.ts";
 import type { Scenario } from "./scenario.ts";
 import { loadScenario, type RunFlags } from "./scenario.ts";
 import type { CpuAtTime, parseSysctl } from "./units.ts";
+import { engineOption, RUN_ONLY_OPTIONS } from "./run-options.ts";
 
 /** The `run` options as commander hands them over (camel-cased), minus --profile and --json. */
 export interface RunLikeOptions {
@@ -49,20 +50,28 @@ export interface RunLikeOptions {
   jobs?: number;
 }
 
-/** Add the run command's options to `cmd`, except those named in `skip` (long names). */
+/**
+ * Add the run command's options to `cmd`, except those named in `skip` (long names) and those of a
+ * single watched run (RUN_ONLY_OPTIONS). Experiments default to the in-process engine (worker
+ * threads), whatever `run` defaults to.
+ */
 export function copyRunOptions(program: Command, cmd: Command, skip: readonly string[]): Command {
-  const run = program.commands.find((c) => c.name() === "run");
-  if (!run) throw new Error("the run command must be registered before the experiment commands");
-  for (const opt of run.options) if (!skip.includes(opt.long ?? "")) cmd.addOption(opt);
+  for (const opt of runOptions(program)) if (!skip.includes(opt.long ?? "")) cmd.addOption(opt);
   return cmd;
 }
 
 /** Add only the run command's options named in `only` (long names) to `cmd`. */
 export function copySomeRunOptions(program: Command, cmd: Command, only: readonly string[]): Command {
+  for (const opt of runOptions(program)) if (only.includes(opt.long ?? "")) cmd.addOption(opt);
+  return cmd;
+}
+
+function runOptions(program: Command): Option[] {
   const run = program.commands.find((c) => c.name() === "run");
   if (!run) throw new Error("the run command must be registered before the experiment commands");
-  for (const opt of run.options) if (only.includes(opt.long ?? "")) cmd.addOption(opt);
-  return cmd;
+  return run.options
+    .filter((opt) => !RUN_ONLY_OPTIONS.includes(opt.long ?? ""))
+    .map((opt) => (opt.long === "--engine" ? engineOption("inprocess") : opt));
 }
 
 export function flagsOf(o: RunLikeOptions, profile?: string): RunFlags {

@@ -1,32 +1,36 @@
 // softnet-emu's command line (commander). `run` resolves a scenario file and flags into one
-// EmuConfig, runs an engine and prints a summary or JSON. Exit codes: 0 ok, 1 the checker found
-// a violation or the engine gave up, 2 bad input (one line on stderr, never a stack trace), 3 a bug.
+// EmuConfig, runs an engine (by default one OS process per CPU with a coordinator, all on loopback)
+// and prints a summary or JSON; `coordinator` and `cpu` run those parts on their own, across hosts
+// (cli/distributed.ts). Exit codes: cli/exit-codes.ts.
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { PROFILE_NAMES } from "../model/profiles.ts";
-import type { RunResults } from "../model/results.ts";
-import { ENGINES, isRunFailure, loadEngine, type EngineName } from "./engines.ts";
+import { Command, CommanderError, Option } from "commander";
+import { Interrupted, isRoutineLine, isRunFailure, loadEngine, type EngineName, type EngineRunOptions } from "./engines.ts";
 import { UsageError } from "./errors.ts";
+import { degradedLine, EXIT, EXIT_HELP, exitCodeOfResults, exitCodeOfSignal } from "./exit-codes.ts";
 import { createProgress } from "./progress.ts";
-import { loadScenario, resolveConfig, type RunFlags } from "./scenario.ts";
+import { loadScenario, resolveConfig } from "./scenario.ts";
 import { resolveNemesisSpecs } from "./resolve.ts";
-import { MAX_FLOWS } from "./scenario-schema.ts";
 import { renderSummary } from "./summary.ts";
 import { registerExperiments } from "./experiments.ts";
+import { registerDistributed } from "./distributed.ts";
 import { runChecks } from "./run-checks.ts";
-import { NEMESIS_KIND_NAMES, parseNemesis, type NemesisSpec } from "../chaos/spec.ts";
 import {
-  MAX_CPUS,
-  parseCount,
-  parseCpuAtTime,
-  parseCpuMask,
-  parseDurationNs,
-  parsePps,
-  parseSysctl,
-  SYSCTL_NAMES,
-  type CpuAtTime,
-} from "./units.ts";
+  addLiveOptions,
+  addScenarioOptions,
+  arg,
+  checkLiveOptions,
+  engineOption,
+  positiveDuration,
+  repeated,
+  runFlagsOf,
+  wallMs,
+  type LiveCliOptions,
+  type ScenarioCliOptions,
+} from "./run-options.ts";
+import { keepServing, openObserver } from "./serve.ts";
+import { NEMESIS_KIND_NAMES, parseNemesis, type NemesisSpec } from "../chaos/spec.ts";
+import { formatNs } from "./units.ts";
 
 /** Where the CLI writes; the process's streams in production, buffers in tests. */
 export interface CliIo {
@@ -36,11 +40,11 @@ export interface CliIo {
   errIsTTY: boolean;
 }
 
-export const EXIT_OK = 0;
-/** The checker found a violation, or the engine gave up (a CPU process died). */
-export const EXIT_FAILED = 1;
-export const EXIT_USAGE = 2;
-export const EXIT_BUG = 3;
+export const EXIT_OK = EXIT.ok;
+/** The checker found a violation, or the run failed. */
+export const EXIT_FAILED = EXIT.failed;
+export const EXIT_USAGE = EXIT.usage;
+export const EXIT_BUG = EXIT.bug;
 
 /** Entry point of bin/softnet-emu.js: sets the exit code rather than exiting, so output drains. */
 export async function main(argv: string[]): Promise<number> {
@@ -66,7 +70,7 @@ function processIo(): CliIo {
 
 /** Run the CLI on `args` (without `node` and the script); returns the exit code. */
 export async function runCli(args: string[], io: CliIo): Promise<number> {
-  let exitCode = EXIT_OK;
+  let exitCode: number = EXIT.ok;
   const program = buildProgram(io, (code) => (exitCode = code), args);
   try {
     if (args.length === 0) throw new UsageError("no command given (try 'softnet-emu run', or --help)");
@@ -75,20 +79,26 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // --help and --version end here too, with exit code 0.
-      if (err.exitCode === 0) return EXIT_OK;
+      if (err.exitCode === 0) return EXIT.ok;
       io.err(`softnet-emu: ${oneLine(err.message).replace(/^error: /, "error: ")}\n`);
-      return EXIT_USAGE;
+      return EXIT.usage;
     }
     if (err instanceof UsageError) {
       io.err(`softnet-emu: error: ${err.message}\n`);
-      return EXIT_USAGE;
+      return EXIT.usage;
     }
     if (isRunFailure(err)) {
+      // Ctrl-C reached the distributed engine's own handler first (a chaos run): still an interrupt.
+      const signal = /^interrupted \((SIGINT|SIGTERM)\)/.exec(err.message)?.[1] as "SIGINT" | "SIGTERM" | undefined;
+      if (signal) {
+        io.err(`softnet-emu: interrupted (${signal}): the run stopped, every process torn down\n`);
+        return exitCodeOfSignal(signal);
+      }
       io.err(`softnet-emu: error: the run failed: ${err.message}\n`);
-      return EXIT_FAILED;
+      return EXIT.failed;
     }
     io.err(`softnet-emu: internal error (a bug, please report it with the command line):\n${(err as Error).stack ?? String(err)}\n`);
-    return EXIT_BUG;
+    return EXIT.bug;
   }
 }
 
@@ -96,39 +106,13 @@ function oneLine(s: string): string {
   return s.replace(/\s*\n\s*/g, " ").trim();
 }
 
-/** A commander argument parser from a units.ts parser: a UsageError becomes a clean one-liner. */
-function arg<T>(parse: (text: string) => T): (text: string) => T {
-  return (text) => {
-    try {
-      return parse(text);
-    } catch (err) {
-      if (err instanceof UsageError) throw new InvalidArgumentError(err.message);
-      throw err;
-    }
-  };
-}
-
-/** Repeatable option: every occurrence is parsed and collected. */
-function repeated<T>(parse: (text: string) => T): (text: string, prev: T[] | undefined) => T[] {
-  const one = arg(parse);
-  return (text, prev) => [...(prev ?? []), one(text)];
-}
-
-function positiveDuration(text: string): number {
-  const ns = parseDurationNs(text);
-  if (ns <= 0) throw new UsageError("must be > 0");
-  return ns;
-}
-
-function profileName(text: string): string {
-  if (!PROFILE_NAMES.includes(text)) throw new UsageError(`unknown profile '${text}' (known: ${PROFILE_NAMES.join(", ")})`);
-  return text;
-}
-
 const RUN_EXAMPLES = `
 Durations take a unit: 200ns, 5us, 2.5ms, 1s. CPU masks are hex, as in sysfs: e = CPUs 1-3.
 Flags override the scenario file; without either, the default scenario runs: 4 CPUs, profile
 6.6-patched, 50ms, one NIC RX queue (IRQ on CPU 0) at 200 kpps over 64 flows, rps_cpus=e.
+By default every emulated CPU is its own process (--engine processes) on loopback, torn down at
+the end; --verbose shows their routine log lines. Chaos runs (--nemesis) and scenarios with abort:
+conditions run in-process unless --engine is given: only that engine stops a run early.
 
 Examples:
   $ softnet-emu run
@@ -137,8 +121,10 @@ Examples:
   $ softnet-emu run --rps-cpus f --sysctl net.core.netdev_budget=8 --rate 1e6
   $ softnet-emu run --offline 2@10ms --online 2@30ms --json results.json
   $ softnet-emu run --boot thread_backlog_napi --json - | jq .totals
+  $ softnet-emu run --engine inprocess --duration 1s
+  $ softnet-emu run --pace 1 --duration 60s --metrics-port 9100 --procfs /tmp/emu --keep-alive
 
-Exit status: 0 ok, 1 the checker found a violation (or the run failed), 2 bad input, 3 internal error.`;
+${EXIT_HELP}`;
 
 /** `args`: the command line as given, for the reproduce line of a failed chaos run. */
 function buildProgram(io: CliIo, setExit: (code: number) => void, args: readonly string[] = []): Command {
@@ -163,33 +149,20 @@ Examples:
   $ softnet-emu run                                   the default scenario (4 CPUs, NIC, rps_cpus=e)
   $ softnet-emu run --scenario examples/rt-ipi-warning.yaml
   $ softnet-emu run --profile 6.6-patched-threads --json -
+  $ softnet-emu coordinator --cpus 4 --bind tcp://0.0.0.0:5555 --metrics-port 9100
+  $ softnet-emu cpu --coordinator tcp://HOST:5555 --bind 'tcp://0.0.0.0:*' --advertise-host NAME
 
 Run 'softnet-emu run --help' for every option of a run; scenario files to start from are in examples/.`,
     );
 
-  program
+  const run = program
     .command("run")
-    .description("run one emulation (all CPUs in this process by default) and print a summary or JSON")
-    .option("--scenario <FILE>", "YAML scenario file (see examples/)")
-    .option("--profile <NAME>", `kernel profile: ${PROFILE_NAMES.join(", ")}`, arg(profileName))
-    .option("--cpus <N>", `number of CPUs (1-${MAX_CPUS}; default 4)`, arg((t) => parseCount(t, 1, MAX_CPUS)))
-    .option("--seed <N>", "seed of every random choice, flow hashing included (default 1)", arg((t) => parseCount(t, 0, 2 ** 32 - 1)))
-    .option("--duration <D>", "virtual time to emulate (default 50ms)", arg(positiveDuration))
-    .option("--rate <PPS>", "offered packets per second, for every load phase", arg(parsePps))
-    .option("--flows <N>", "number of flows, for every load phase", arg((t) => parseCount(t, 1, MAX_FLOWS)))
-    .option("--rps-cpus <HEXMASK>", "rps_cpus of every RX queue and loopback sender (0 = RPS off)", arg((t) => parseCpuMask(t)))
-    .addOption(
-      new Option("--load <KIND>", "one NIC RX queue with its IRQ on CPU 0, or a loopback UDP sender on CPU 0 (replaces the scenario's queues, senders and load)").choices([
-        "nic",
-        "loopback",
-      ]),
-    )
-    .option("--offline <CPU@TIME>", "take a CPU offline at a virtual time, e.g. 2@10ms (repeatable; with --online, replaces the scenario's events)", repeated(parseCpuAtTime))
-    .option("--online <CPU@TIME>", "bring a CPU back online, e.g. 2@30ms (repeatable)", repeated(parseCpuAtTime))
-    .option("--window <D>", "synchronisation window (default: the smallest cross-CPU latency, which is exact)", arg(positiveDuration))
-    .option("--sysctl <KEY=VALUE>", `set a sysctl, overriding the scenario's (repeatable): ${SYSCTL_NAMES.join(", ")}`, repeated(parseSysctl))
-    .option("--boot <ARG>", "kernel command-line switch, e.g. thread_backlog_napi (repeatable; replaces the scenario's boot list)", repeated((t) => t))
-    .addOption(new Option("--engine <NAME>", "inprocess: every CPU in this process; processes: one OS process per CPU, over ZeroMQ").choices(ENGINES).default("inprocess"))
+    .description("run one emulation (one process per CPU and a coordinator, on loopback, by default) and print a summary or JSON");
+  addScenarioOptions(run)
+    .addOption(engineOption("processes"))
+    .addOption(new Option("--transport <KIND>", "processes: how the CPU processes talk, tcp on 127.0.0.1 or ipc sockets in a private temp dir (default tcp)").choices(["tcp", "ipc"]))
+    .option("--cpu-timeout <D>", "processes: a CPU process silent this long (wall time) is declared dead and the run goes on degraded (default 3s)", arg(wallMs));
+  addLiveOptions(run, "127.0.0.1")
     .option("--json <FILE>", "write the results as JSON to FILE ('-' = stdout, and nothing else there)")
     .option("--series-interval <D>", "also sample per-CPU counters every D of virtual time (in the JSON)", arg(positiveDuration))
     .option(
@@ -202,110 +175,142 @@ Run 'softnet-emu run --help' for every option of a run; scenario files to start 
     .option("--drain-limit <D>", "after the heal, how long the backlogs may take to drain (default 20ms)", arg(positiveDuration))
     .option("--stall-after <D>", "a non-empty backlog that processes nothing this long is a stall (default 5ms)", arg(positiveDuration))
     .option("--quiet", "print no summary and no progress")
+    .option("--verbose", "also print the coordinator's and the CPU processes' routine log lines")
     .addHelpText("after", RUN_EXAMPLES)
-    .action(async (opts: RunOptions) => setExit(await run(opts, io, args)));
+    .action(async (opts: RunOptions, cmd: Command) => setExit(await runCommand(opts, io, args, cmd.getOptionValueSource("engine") === "default")));
+  registerDistributed(program, io, setExit);
   registerExperiments(program, io, setExit);
   return program;
 }
 
 /** What commander hands the `run` action (option names camel-cased). */
-interface RunOptions {
-  scenario?: string;
-  profile?: string;
-  cpus?: number;
-  seed?: number;
-  duration?: number;
-  rate?: number;
-  flows?: number;
-  rpsCpus?: number[];
-  load?: "nic" | "loopback";
-  offline?: CpuAtTime[];
-  online?: CpuAtTime[];
-  window?: number;
-  sysctl?: ReturnType<typeof parseSysctl>[];
-  boot?: string[];
+interface RunOptions extends ScenarioCliOptions, LiveCliOptions {
   engine: EngineName;
+  transport?: "tcp" | "ipc";
+  cpuTimeout?: number;
   json?: string;
   seriesInterval?: number;
   quiet?: boolean;
+  verbose?: boolean;
   nemesis?: NemesisSpec[];
   chaosDuration?: number;
   drainLimit?: number;
   stallAfter?: number;
 }
 
-async function run(opts: RunOptions, io: CliIo, args: readonly string[]): Promise<number> {
+async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], engineDefaulted: boolean): Promise<number> {
   if (opts.duration !== undefined && opts.chaosDuration !== undefined)
     throw new UsageError("--chaos-duration: give it or --duration, not both (in a chaos run --duration is the chaos phase)");
-  const flags: RunFlags = {
-    profile: opts.profile,
-    cpus: opts.cpus,
-    seed: opts.seed,
-    duration_ns: opts.duration ?? opts.chaosDuration,
-    rate_pps: opts.rate,
-    flows: opts.flows,
-    rps_cpus: opts.rpsCpus,
-    load: opts.load,
-    offline: opts.offline,
-    online: opts.online,
-    window_ns: opts.window,
-    sysctls: opts.sysctl,
-    boot: opts.boot,
-  };
+  checkLiveOptions(opts);
   const scenario = opts.scenario !== undefined ? loadScenario(opts.scenario) : undefined;
-  const cfg = resolveConfig(scenario, flags);
-  // The scenario's assert: and abort: lists (checked now, applied during and after the run).
-  const checks = runChecks(scenario, cfg, opts.engine);
+  const cfg = resolveConfig(scenario, runFlagsOf(opts, opts.duration ?? opts.chaosDuration));
   // A chaos run (chaos/): nemeses, then heal and drain; chaos/ is loaded only then.
   const nemeses = resolveNemesisSpecs(scenario, opts.nemesis);
   const chaos =
     nemeses.length > 0 || opts.chaosDuration !== undefined || opts.drainLimit !== undefined || opts.stallAfter !== undefined
       ? await import("../chaos/cli.ts")
       : undefined;
+  // Only the in-process engine stops a run at an abort condition, or a chaos run once drained (and
+  // so gives byte-identical chaos JSON): without --engine, those runs are in-process.
+  const needsInProcess = chaos !== undefined || (scenario?.spec.abort?.length ?? 0) > 0;
+  const engineName: EngineName = engineDefaulted && needsInProcess ? "inprocess" : opts.engine;
+  for (const [flag, given] of [["--cpu-timeout", opts.cpuTimeout], ["--transport", opts.transport]] as const)
+    if (given !== undefined && engineName !== "processes") throw new UsageError(`${flag}: only with --engine processes (this run is in-process)`);
+  // The scenario's assert: and abort: lists (checked now, applied during and after the run).
+  const checks = runChecks(scenario, cfg, engineName);
   if (chaos && scenario?.spec.abort?.length)
     throw new UsageError(`${scenario.file}: abort: a chaos run cannot stop early (it must heal and drain); drop abort: or the nemeses`);
+  // Chaos and abort: runs in-process are one synchronous loop: nothing can pace or stop them midway.
+  const plainRun = !chaos && !(scenario?.spec.abort?.length && engineName === "inprocess");
+  if (opts.pace !== undefined && !plainRun && engineName === "inprocess")
+    throw new UsageError(`--pace: a ${chaos ? "chaos run" : "run with abort: conditions"} on the in-process engine cannot be paced; use --engine processes`);
   if (opts.json !== undefined && opts.json !== "-") checkWritable(opts.json);
-  const engine = checks.engine(await loadEngine(opts.engine));
+  const engine = checks.engine(await loadEngine(engineName));
 
-  const progress = opts.quiet ? undefined : createProgress({ write: io.err, isTTY: io.errIsTTY });
-  const startMs = performance.now();
-  let results: RunResults;
+  const observer = await openObserver(opts, cfg, scenario, "127.0.0.1", io);
   try {
-    const engineOpts = {
-      onProgress: progress?.onProgress,
-      seriesIntervalNs: opts.seriesInterval,
+    const progress = opts.quiet ? undefined : createProgress({ write: io.err, isTTY: io.errIsTTY });
+    let maxLagNs = 0;
+    const engineOpts: EngineRunOptions = {
+      ...(progress ? { onProgress: progress.onProgress } : {}),
+      ...(opts.seriesInterval ? { seriesIntervalNs: opts.seriesInterval } : {}),
       // Kernel-style lines (the first do_softirq_post_smp_call_flush WARNING, the distributed
       // engine's [cpu N] lines): stderr, as dmesg; the progress line is cleared first.
       log: (line: string) => {
-        if (opts.quiet) return;
+        if (opts.quiet || (!opts.verbose && isRoutineLine(line))) return;
         progress?.finish();
         io.err(`${line}\n`);
       },
+      ...(opts.pace !== undefined ? { pace: opts.pace, onLag: (lagNs: number) => (maxLagNs = Math.max(maxLagNs, lagNs)) } : {}),
+      ...(opts.cpuTimeout !== undefined ? { cpuTimeoutMs: opts.cpuTimeout } : {}),
+      ...(opts.transport ? { transport: opts.transport } : {}),
+      // A chaos or abort: run gets the final counters only (its drivers are not live).
+      ...(observer && plainRun ? { observer } : {}),
     };
-    results = chaos
-      ? await chaos.runChaos(cfg, nemeses, { engine: opts.engine, drainLimitNs: opts.drainLimit, stallAfterNs: opts.stallAfter }, engineOpts)
-      : await engine(cfg, engineOpts);
+    const startMs = performance.now();
+    const results = await withSignals(plainRun, (signal) =>
+      chaos
+        ? chaos.runChaos(cfg, nemeses, { engine: engineName, drainLimitNs: opts.drainLimit, stallAfterNs: opts.stallAfter }, engineOpts)
+        : engine(cfg, signal ? { ...engineOpts, signal } : engineOpts),
+    ).finally(() => progress?.finish());
+    const wallMs = performance.now() - startMs;
+    if (results instanceof Interrupted) {
+      io.err(`softnet-emu: ${results.message}: the run stopped, every process torn down\n`);
+      return exitCodeOfSignal(results.signal);
+    }
+    const checkFailures = checks.finish(results);
+    const procfsWarning = await observer?.final(results);
+
+    // Wall time stays out of the JSON: same scenario and seed → byte-identical JSON.
+    const json = `${JSON.stringify(results, null, 2)}\n`;
+    if (opts.json === "-") io.out(json);
+    else if (opts.json !== undefined) writeJson(opts.json, json);
+    if (!opts.quiet && opts.json !== "-") io.out(renderSummary(results, { wallMs, color: io.outIsTTY }));
+    if (chaos && !opts.quiet && opts.json !== "-") io.out(chaos.renderChaosSummary(results));
+
+    if (procfsWarning) io.err(`softnet-emu: warning: ${procfsWarning}\n`);
+    if (opts.pace !== undefined && maxLagNs / opts.pace >= LAG_WARN_WALL_NS)
+      io.err(`softnet-emu: --pace ${opts.pace}: could not keep up; virtual time fell up to ${formatNs(maxLagNs)} behind the wall clock\n`);
+    for (const line of checkFailures) io.err(`softnet-emu: ${line}\n`);
+    const code = exitCodeOfResults(results, checkFailures.length > 0);
+    if (!results.checker.ok) {
+      if (chaos) io.err(chaos.reproduceLine(results, args));
+      else
+        io.err(`softnet-emu: checker: ${results.checker.violations.length} violation(s) with seed ${results.seed}; reproduce with the same command line and --seed ${results.seed}\n`);
+    } else if (code === EXIT.degraded) io.err(`softnet-emu: ${degradedLine(results)}\n`);
+    if (opts.keepAlive && observer) await keepServing(observer, io);
+    return code;
   } finally {
-    progress?.finish();
+    await observer?.close();
   }
-  const wallMs = performance.now() - startMs;
-  const checkFailures = checks.finish(results);
+}
 
-  // Wall time stays out of the JSON: same scenario and seed → byte-identical JSON.
-  const json = `${JSON.stringify(results, null, 2)}\n`;
-  if (opts.json === "-") io.out(json);
-  else if (opts.json !== undefined) writeJson(opts.json, json);
-  if (!opts.quiet && opts.json !== "-") io.out(renderSummary(results, { wallMs, color: io.outIsTTY }));
-  if (chaos && !opts.quiet && opts.json !== "-") io.out(chaos.renderChaosSummary(results));
+/** Warn about pacing when virtual time fell this far behind, in wall ns. */
+const LAG_WARN_WALL_NS = 250_000_000;
 
-  for (const line of checkFailures) io.err(`softnet-emu: ${line}\n`);
-  if (results.checker.ok) return checkFailures.length > 0 ? EXIT_FAILED : EXIT_OK;
-  if (chaos) {
-    io.err(chaos.reproduceLine(results, args));
-    return EXIT_FAILED;
+/**
+ * Run `body` with SIGINT and SIGTERM turned into an abort of its signal (when `stoppable`; else the
+ * default action stays: the process dies). Resolves with the Interrupted when the run was stopped.
+ */
+async function withSignals<T>(stoppable: boolean, body: (signal: AbortSignal | undefined) => Promise<T> | T): Promise<T | Interrupted> {
+  if (!stoppable) return body(undefined);
+  const controller = new AbortController();
+  const on = (signal: "SIGINT" | "SIGTERM") => (): void => {
+    if (!controller.signal.aborted) controller.abort(new Interrupted(signal));
+  };
+  const onInt = on("SIGINT");
+  const onTerm = on("SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  try {
+    return await body(controller.signal);
+  } catch (err) {
+    if (controller.signal.aborted) return controller.signal.reason as Interrupted;
+    throw err;
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
   }
-  io.err(`softnet-emu: checker: ${results.checker.violations.length} violation(s) with seed ${results.seed}; reproduce with the same command line and --seed ${results.seed}\n`);
-  return EXIT_FAILED;
 }
 
 /** Fail before a long run rather than after it. */

@@ -1,0 +1,233 @@
+// `softnet-emu coordinator` and `softnet-emu cpu`: the two halves of the distributed engine as
+// commands of their own, for runs across hosts and containers (docker-compose.yml). `run` starts
+// both on loopback by itself; these take the same scenario options (cli/run-options.ts), and the
+// coordinator the same /metrics, control API, --procfs and --keep-alive as `run`.
+import { existsSync, statSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname } from "node:path";
+import type { Command } from "commander";
+import { EXIT, EXIT_HELP, exitCodeOfSignal } from "./exit-codes.ts";
+import { UsageError } from "./errors.ts";
+import type { CliIo } from "./main.ts";
+import { resolveNemesisSpecs } from "./resolve.ts";
+import { runChecks } from "./run-checks.ts";
+import {
+  addLiveOptions,
+  addScenarioOptions,
+  arg,
+  checkLiveOptions,
+  positiveDuration,
+  runFlagsOf,
+  wallMs,
+  type LiveCliOptions,
+  type ScenarioCliOptions,
+} from "./run-options.ts";
+import { loadScenario, resolveConfig } from "./scenario.ts";
+import { keepServing, openObserver } from "./serve.ts";
+import { renderSummary } from "./summary.ts";
+import { MAX_CPUS, parseCount } from "./units.ts";
+import type { RunResults } from "../model/results.ts";
+
+/** The endpoints ZeroMQ binds and connects (as cpu-node/main.ts checks them). */
+const ENDPOINT = /^(tcp:\/\/[^:\s]+:(\d+|\*)|ipc:\/\/\S+)$/;
+
+const COORDINATOR_HELP = `
+The coordinator binds --bind and waits for --cpus \`softnet-emu cpu\` processes (a timeout names the
+missing ids), hands out the scenario, drives virtual time (as fast as the CPUs allow, or --pace),
+takes commands over the control API, and writes the same results as \`softnet-emu run\`. CPU-to-CPU
+traffic never passes through it. A CPU silent for --cpu-timeout is declared dead: the run goes on,
+degraded (exit 4).
+
+Control API (with --metrics-port; JSON over HTTP):
+  curl -X POST localhost:9100/control/offline -d '{"cpu": 2}'     (also /control/online)
+  curl -X POST localhost:9100/control/rate -d '{"source": 0, "pps": 500000}'
+  curl -X POST localhost:9100/control/stop
+  curl localhost:9100/control/status
+
+Examples:
+  $ softnet-emu coordinator --cpus 4 --bind tcp://0.0.0.0:5555 --metrics-port 9100
+  $ softnet-emu coordinator --scenario examples/hotplug-under-load.yaml --bind tcp://0.0.0.0:5555 --json r.json
+  $ softnet-emu coordinator --cpus 4 --bind tcp://0.0.0.0:5555 --pace 1 --duration 3600s --metrics-port 9100 --keep-alive
+
+${EXIT_HELP}`;
+
+const CPU_HELP = `
+The CPU binds its peer inbox (--bind), registers with the coordinator, learns its peers' endpoints
+and exchanges RPS enqueues, IPIs and wake-ups directly with them. It exits when the run ends, and
+within the coordinator's timeout when the coordinator dies.
+
+Examples:
+  $ softnet-emu cpu --coordinator tcp://127.0.0.1:5555
+  $ softnet-emu cpu --coordinator tcp://coord:5555 --id 2 --bind 'tcp://0.0.0.0:*' --advertise-host cpu2
+
+Exit status: 0 the run ended, 2 bad input or refused by the coordinator (a taken id, the run full),
+3 internal error, 4 the coordinator was lost (silent, or no welcome within --register-timeout),
+130/143 interrupted (SIGINT/SIGTERM).`;
+
+export function registerDistributed(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  const coordinator = program
+    .command("coordinator")
+    .description("the coordinator of a distributed run as its own process: waits for --cpus `softnet-emu cpu` processes, drives virtual time, collects the results")
+    .requiredOption("--bind <ENDPOINT>", "where the CPUs reach it: tcp://HOST:PORT (tcp://0.0.0.0:5555 across hosts)");
+  addScenarioOptions(coordinator)
+    .option("--cpu-timeout <D>", "a CPU process silent this long (wall time) is declared dead and the run goes on degraded (default 3s)", arg(wallMs))
+    .option("--register-timeout <D>", "give up when the CPUs have not all registered within D (wall time; default 60s)", arg(wallMs));
+  addLiveOptions(coordinator, "0.0.0.0")
+    .option("--json <FILE>", "write the results as JSON to FILE ('-' = stdout, and nothing else there)")
+    .option("--series-interval <D>", "also sample per-CPU counters every D of virtual time (in the JSON)", arg(positiveDuration))
+    .option("--quiet", "print no summary")
+    .addHelpText("after", COORDINATOR_HELP)
+    .action(async (opts: CoordinatorCliOptions) => setExit(await coordinatorCommand(opts, io)));
+
+  program
+    .command("cpu")
+    .description("one emulated CPU as its own process: joins a coordinator, exchanges RPS traffic directly with its peers")
+    .requiredOption("--coordinator <ENDPOINT>", "the coordinator to join, tcp://HOST:PORT")
+    .option("--id <N>", "CPU id to claim (default: the lowest free one)", arg((t) => parseCount(t, 0, MAX_CPUS - 1)))
+    .option("--bind <ENDPOINT>", "where peers reach this CPU (default tcp://127.0.0.1:*; tcp://0.0.0.0:PORT across hosts)")
+    .option("--advertise-host <HOST>", "host name peers dial when --bind is 0.0.0.0 (default: this host's name)")
+    .option("--register-timeout <D>", "give up when no coordinator welcomes this CPU within D (wall time; default 30s)", arg(wallMs))
+    .addHelpText("after", CPU_HELP)
+    .action(async (opts: CpuCliOptions) => setExit(await cpuCommand(opts, io)));
+}
+
+interface CoordinatorCliOptions extends ScenarioCliOptions, LiveCliOptions {
+  bind: string;
+  cpuTimeout?: number;
+  registerTimeout?: number;
+  json?: string;
+  seriesInterval?: number;
+  quiet?: boolean;
+}
+
+async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<number> {
+  if (!ENDPOINT.test(o.bind)) throw new UsageError(`--bind ${o.bind}: expected tcp://HOST:PORT or ipc://PATH`);
+  await checkBindable(o.bind);
+  checkLiveOptions(o);
+  const scenario = o.scenario !== undefined ? loadScenario(o.scenario) : undefined;
+  const cfg = resolveConfig(scenario, runFlagsOf(o));
+  // assert: is checked on the results; abort: is refused (only the in-process engine can stop early).
+  const checks = runChecks(scenario, cfg, "processes");
+  if (resolveNemesisSpecs(scenario, undefined).length > 0)
+    throw new UsageError(`${scenario!.file}: nemesis: chaos runs start their CPU processes themselves: use 'softnet-emu run --engine processes'`);
+  if (o.json !== undefined && o.json !== "-") checkOutputFile(o.json);
+  const [{ runCoordinator }, { controlHandlers, feedMetrics }] = await Promise.all([import("../coordinator/main.ts"), import("../coordinator/control.ts")]);
+
+  const observer = await openObserver(o, cfg, scenario, "0.0.0.0", io);
+  try {
+    const feed = observer ? feedMetrics(observer.metrics, observer.scenario, cfg.profile.name) : undefined;
+    let results: RunResults | undefined;
+    let checkFailures: string[] = [];
+    let procfsWarning: string | undefined;
+    let startMs = performance.now();
+    const code = await runCoordinator(cfg, {
+      bind: o.bind,
+      ...(o.pace !== undefined ? { pace: o.pace } : {}),
+      ...(o.cpuTimeout !== undefined ? { cpuTimeoutMs: o.cpuTimeout } : {}),
+      ...(o.registerTimeout !== undefined ? { registerTimeoutMs: o.registerTimeout } : {}),
+      ...(o.seriesInterval ? { seriesIntervalNs: o.seriesInterval } : {}),
+      ...(o.json !== undefined ? { json: o.json } : {}),
+      log: (line) => io.err(`[coordinator] ${line}\n`),
+      onStart: (c) => {
+        observer?.attach(controlHandlers(c));
+        // Wall time of the summary: from the start of the run, not of the wait for the CPUs.
+        c.onRunning = () => (startMs = performance.now());
+      },
+      ...(feed
+        ? {
+            onSnapshot: (counters, status) => {
+              feed(counters, status);
+              observer!.metricsUpdated();
+            },
+          }
+        : {}),
+      onResults: async (r) => {
+        results = r;
+        // Before the JSON is written: the assertions' outcomes belong in it.
+        checkFailures = checks.finish(r);
+        procfsWarning = await observer?.final(r);
+      },
+    });
+    const wallMs = performance.now() - startMs;
+    if (results && !o.quiet && o.json !== "-") io.out(renderSummary(results, { wallMs, color: io.outIsTTY }));
+    if (procfsWarning) io.err(`softnet-emu: warning: ${procfsWarning}\n`);
+    for (const line of checkFailures) io.err(`softnet-emu: ${line}\n`);
+    const interrupted = code === EXIT.interrupted || code === EXIT.terminated;
+    if (o.keepAlive && observer && !interrupted && code !== EXIT.usage) await keepServing(observer, io);
+    return code === EXIT.ok && checkFailures.length > 0 ? EXIT.failed : code;
+  } finally {
+    await observer?.close();
+  }
+}
+
+/**
+ * A tcp port given outright must be free on that address: say so in one line (exit 2) rather than
+ * failing inside ZeroMQ. (Taken between this check and the bind, it still fails, less politely.)
+ */
+async function checkBindable(endpoint: string): Promise<void> {
+  const m = /^tcp:\/\/([^:\s]+):(\d+)$/.exec(endpoint);
+  if (!m || Number(m[2]) === 0) return;
+  const host = m[1] === "*" ? "0.0.0.0" : m[1]!;
+  const port = Number(m[2]);
+  const why = await new Promise<string | null>((resolve) => {
+    const server = createServer();
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      resolve(
+        err.code === "EADDRINUSE"
+          ? "is already in use"
+          : err.code === "EACCES"
+            ? "needs privileges to bind"
+            : err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND"
+              ? "is not an address of this host"
+              : `cannot be bound (${err.code ?? err.message})`,
+      ),
+    );
+    server.listen(port, host, () => server.close(() => resolve(null)));
+  });
+  if (why) throw new UsageError(`--bind ${endpoint}: ${host}:${port} ${why}`);
+}
+
+function checkOutputFile(file: string): void {
+  // The same checks as `run --json`, before the CPUs are waited for.
+  const dir = dirname(file);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--json ${file}: directory '${dir}' does not exist`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--json ${file}: is a directory`);
+}
+
+interface CpuCliOptions {
+  coordinator: string;
+  id?: number;
+  bind?: string;
+  advertiseHost?: string;
+  registerTimeout?: number;
+}
+
+async function cpuCommand(o: CpuCliOptions, io: CliIo): Promise<number> {
+  const { checkCpuOptions, runCpu } = await import("../cpu-node/main.ts");
+  const { CPU_EXIT } = await import("../cpu-node/node.ts");
+  const opts = {
+    coordinator: o.coordinator,
+    ...(o.id !== undefined ? { id: o.id } : {}),
+    ...(o.bind !== undefined ? { bind: o.bind } : {}),
+    ...(o.advertiseHost !== undefined ? { advertiseHost: o.advertiseHost } : {}),
+    ...(o.registerTimeout !== undefined ? { registerTimeoutMs: o.registerTimeout } : {}),
+    log: (line: string) => io.err(`${line}\n`),
+  };
+  const bad = checkCpuOptions(opts);
+  if (bad) throw new UsageError(bad);
+  if (o.bind !== undefined) await checkBindable(o.bind);
+  // runCpu leaves on SIGINT/SIGTERM (closing its sockets); the exit code says it was a signal.
+  let signalled: "SIGINT" | "SIGTERM" | undefined;
+  const onInt = (): void => void (signalled ??= "SIGINT");
+  const onTerm = (): void => void (signalled ??= "SIGTERM");
+  process.on("SIGINT", onInt);
+  process.on("SIGTERM", onTerm);
+  try {
+    const code = await runCpu(opts);
+    if (signalled) return exitCodeOfSignal(signalled);
+    return code === CPU_EXIT.internal ? EXIT.bug : code;
+  } finally {
+    process.off("SIGINT", onInt);
+    process.off("SIGTERM", onTerm);
+  }
+}

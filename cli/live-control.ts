@@ -1,0 +1,28 @@
+// The control API (coordinator/http.ts) on the in-process engine: the same requests as against a
+// coordinator, applied at the checkpoint the run has reached (engine/live.ts), refused the same way
+// (404 for what the run does not have, 409 for a wrong state).
+import { LiveCommandError, type LiveCommand, type LiveRun } from "../engine/live.ts";
+import { ControlError, type ControlHandlers } from "../coordinator/http.ts";
+
+export function liveControlHandlers(run: LiveRun): ControlHandlers {
+  const guard = <T>(f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof LiveCommandError) throw new ControlError(e.reason === "unknown" ? 404 : 409, e.message);
+      throw e;
+    }
+  };
+  const command = (req: LiveCommand) =>
+    guard(() => {
+      const { kind, ...target } = req;
+      return { ok: true, action: kind, ...target, at_ns: run.command(req).at_ns };
+    });
+  return {
+    offline: ({ cpu }) => command({ kind: "offline", cpu }),
+    online: ({ cpu }) => command({ kind: "online", cpu }),
+    rate: ({ source, pps }) => command({ kind: "rate", source, pps }),
+    stop: () => guard(() => ({ ok: true, action: "stop", end_ns: run.stop() })),
+    status: () => ({ engine: "inprocess", ...run.status() }),
+  };
+}

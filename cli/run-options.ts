@@ -1,0 +1,158 @@
+// The options `run` and `coordinator` share, defined once: those that shape the emulated host and
+// its load (a scenario file and the flags that override it), and those of a live run (pacing,
+// /metrics and the control API, --procfs, --keep-alive). The experiment commands copy the first
+// group from `run` (cli/experiment-common.ts); RUN_ONLY_OPTIONS lists what they must not copy.
+import { InvalidArgumentError, Option, type Command } from "commander";
+import { PROFILE_NAMES } from "../model/profiles.ts";
+import { ENGINES, type EngineName } from "./engines.ts";
+import { UsageError } from "./errors.ts";
+import type { RunFlags } from "./resolve.ts";
+import { MAX_FLOWS } from "./scenario-schema.ts";
+import {
+  MAX_CPUS,
+  parseCount,
+  parseCpuAtTime,
+  parseCpuMask,
+  parseDurationNs,
+  parsePps,
+  parseSysctl,
+  SYSCTL_NAMES,
+  type CpuAtTime,
+} from "./units.ts";
+
+/** A commander argument parser from a units.ts parser: a UsageError becomes a clean one-liner. */
+export function arg<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (err) {
+      if (err instanceof UsageError) throw new InvalidArgumentError(err.message);
+      throw err;
+    }
+  };
+}
+
+/** Repeatable option: every occurrence is parsed and collected. */
+export function repeated<T>(parse: (text: string) => T): (text: string, prev: T[] | undefined) => T[] {
+  const one = arg(parse);
+  return (text, prev) => [...(prev ?? []), one(text)];
+}
+
+export function positiveDuration(text: string): number {
+  const ns = parseDurationNs(text);
+  if (ns <= 0) throw new UsageError("must be > 0");
+  return ns;
+}
+
+/** A wall-clock duration (timeouts), typed like a virtual one: `3s`, `1500ms`. */
+export function wallMs(text: string): number {
+  return positiveDuration(text) / 1e6;
+}
+
+function profileName(text: string): string {
+  if (!PROFILE_NAMES.includes(text)) throw new UsageError(`unknown profile '${text}' (known: ${PROFILE_NAMES.join(", ")})`);
+  return text;
+}
+
+/** `--pace F`: virtual seconds per wall second, > 0. */
+function paceFactor(text: string): number {
+  const f = Number(text);
+  if (text.trim() === "" || !Number.isFinite(f) || f <= 0) throw new UsageError(`'${text}' is not a pace: expected a number > 0 of virtual seconds per wall second (1 = real time)`);
+  return f;
+}
+
+/** A TCP port; 0 lets the OS choose (the URL is printed). */
+function tcpPort(text: string): number {
+  return parseCount(text, 0, 65535);
+}
+
+/** What commander hands over for the scenario options (camel-cased). */
+export interface ScenarioCliOptions {
+  scenario?: string;
+  profile?: string;
+  cpus?: number;
+  seed?: number;
+  duration?: number;
+  rate?: number;
+  flows?: number;
+  rpsCpus?: number[];
+  load?: "nic" | "loopback";
+  offline?: CpuAtTime[];
+  online?: CpuAtTime[];
+  window?: number;
+  sysctl?: ReturnType<typeof parseSysctl>[];
+  boot?: string[];
+}
+
+/** The options that shape the emulated host and its load: a scenario file and the flags over it. */
+export function addScenarioOptions(cmd: Command): Command {
+  return cmd
+    .option("--scenario <FILE>", "YAML scenario file (see examples/)")
+    .option("--profile <NAME>", `kernel profile: ${PROFILE_NAMES.join(", ")}`, arg(profileName))
+    .option("--cpus <N>", `number of CPUs (1-${MAX_CPUS}; default 4)`, arg((t) => parseCount(t, 1, MAX_CPUS)))
+    .option("--seed <N>", "seed of every random choice, flow hashing included (default 1)", arg((t) => parseCount(t, 0, 2 ** 32 - 1)))
+    .option("--duration <D>", "virtual time to emulate (default 50ms)", arg(positiveDuration))
+    .option("--rate <PPS>", "offered packets per second, for every load phase", arg(parsePps))
+    .option("--flows <N>", "number of flows, for every load phase", arg((t) => parseCount(t, 1, MAX_FLOWS)))
+    .option("--rps-cpus <HEXMASK>", "rps_cpus of every RX queue and loopback sender (0 = RPS off)", arg((t) => parseCpuMask(t)))
+    .addOption(
+      new Option("--load <KIND>", "one NIC RX queue with its IRQ on CPU 0, or a loopback UDP sender on CPU 0 (replaces the scenario's queues, senders and load)").choices([
+        "nic",
+        "loopback",
+      ]),
+    )
+    .option("--offline <CPU@TIME>", "take a CPU offline at a virtual time, e.g. 2@10ms (repeatable; with --online, replaces the scenario's events)", repeated(parseCpuAtTime))
+    .option("--online <CPU@TIME>", "bring a CPU back online, e.g. 2@30ms (repeatable)", repeated(parseCpuAtTime))
+    .option("--window <D>", "synchronisation window (default: the smallest cross-CPU latency, which is exact)", arg(positiveDuration))
+    .option("--sysctl <KEY=VALUE>", `set a sysctl, overriding the scenario's (repeatable): ${SYSCTL_NAMES.join(", ")}`, repeated(parseSysctl))
+    .option("--boot <ARG>", "kernel command-line switch, e.g. thread_backlog_napi (repeatable; replaces the scenario's boot list)", repeated((t) => t));
+}
+
+/** The scenario options as RunFlags (cli/resolve.ts); `durationNs` replaces --duration (chaos runs). */
+export function runFlagsOf(o: ScenarioCliOptions, durationNs = o.duration): RunFlags {
+  return {
+    profile: o.profile,
+    cpus: o.cpus,
+    seed: o.seed,
+    duration_ns: durationNs,
+    rate_pps: o.rate,
+    flows: o.flows,
+    rps_cpus: o.rpsCpus,
+    load: o.load,
+    offline: o.offline,
+    online: o.online,
+    window_ns: o.window,
+    sysctls: o.sysctl,
+    boot: o.boot,
+  };
+}
+
+export function engineOption(defaultEngine: EngineName): Option {
+  return new Option("--engine <NAME>", "processes: one OS process per CPU over ZeroMQ, with a coordinator; inprocess: every CPU in this process")
+    .choices(ENGINES)
+    .default(defaultEngine);
+}
+
+/** What commander hands over for the live-run options. */
+export interface LiveCliOptions {
+  pace?: number;
+  metricsPort?: number;
+  keepAlive?: boolean;
+  procfs?: string;
+}
+
+/** --pace, --metrics-port, --keep-alive, --procfs: how a run can be watched while it goes. */
+export function addLiveOptions(cmd: Command, metricsHost: string): Command {
+  return cmd
+    .option("--pace <F>", "pace virtual time to the wall clock: F virtual seconds per wall second (1 = real time; default: as fast as possible)", arg(paceFactor))
+    .option("--metrics-port <PORT>", `serve /metrics (Prometheus), /healthz and the control API on ${metricsHost}:PORT during the run (0 = any free port)`, arg(tcpPort))
+    .option("--keep-alive", "after the run, keep serving /metrics and the control API until SIGINT/SIGTERM (needs --metrics-port)")
+    .option("--procfs <DIR>", "keep DIR/net/softnet_stat in the kernel's format as the run goes (node_exporter --path.procfs=DIR)");
+}
+
+export function checkLiveOptions(o: LiveCliOptions): void {
+  if (o.keepAlive && o.metricsPort === undefined) throw new UsageError("--keep-alive: needs --metrics-port (there is nothing else to keep serving)");
+}
+
+/** `run` options the experiment commands must not copy: they run many runs, none watched live. */
+export const RUN_ONLY_OPTIONS: readonly string[] = ["--pace", "--metrics-port", "--keep-alive", "--procfs", "--cpu-timeout", "--transport", "--verbose"];

@@ -16,8 +16,8 @@ export interface EngineRunOptions {
   log?: (line: string) => void;
   /** Virtual seconds per wall second (undefined: as fast as possible). */
   pace?: number;
-  /** Under --pace: how far virtual time is behind the wall clock at each snapshot, in virtual ns. */
-  onLag?: (lagNs: number) => void;
+  /** Under --pace: at each snapshot, how far the run is behind the paced clock, in wall ms (< 0: ahead). */
+  onBehindMs?: (behindMs: number) => void;
   /** Fed at every snapshot; its control API is routed to the run. */
   observer?: Observer;
   /** Aborted with an Interrupted: the run stops, every process is torn down, the engine rejects. */
@@ -56,15 +56,19 @@ async function loadInProcess(): Promise<EngineRun> {
   ]);
   return (cfg, o) => {
     const obs = o.observer;
+    let startMs = 0;
     return runInProcessLive(cfg, {
       ...(o.onProgress ? { onProgress: o.onProgress } : {}),
       ...(o.seriesIntervalNs ? { seriesIntervalNs: o.seriesIntervalNs } : {}),
       ...(o.log ? { log: o.log } : {}),
       ...(o.pace !== undefined ? { pace: o.pace } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
-      ...(obs ? { onStart: (run) => obs.attach(liveControlHandlers(run)) } : {}),
+      onStart: (run) => {
+        startMs = performance.now();
+        obs?.attach(liveControlHandlers(run));
+      },
       onSnapshot: (counters, s) => {
-        if (s.lag_ns !== undefined) o.onLag?.(s.lag_ns);
+        if (o.pace !== undefined) o.onBehindMs?.(performance.now() - startMs - s.virtual_ns / (o.pace * 1e6));
         obs?.update(attribute(counters), {
           virtualNs: s.virtual_ns,
           ...(s.lag_ns !== undefined ? { lagSeconds: s.lag_ns / 1e9 } : {}),
@@ -81,6 +85,7 @@ async function loadProcesses(): Promise<EngineRun> {
   return async (cfg, o) => {
     const obs = o.observer;
     const feed = obs ? feedMetrics(obs.metrics, obs.scenario, cfg.profile.name) : undefined;
+    let startMs = 0;
     let stop: ((why: string) => void) | undefined;
     const onAbort = (): void => stop?.((o.signal?.reason as Error | undefined)?.message ?? "interrupted");
     o.signal?.addEventListener("abort", onAbort, { once: true });
@@ -97,8 +102,10 @@ async function loadProcesses(): Promise<EngineRun> {
           if (o.signal?.aborted) onAbort();
           obs?.attach(controlHandlers(coordinator));
         },
+        // The paced clock starts once every CPU has registered.
+        onRunning: () => (startMs = performance.now()),
         onSnapshot: (counters, status) => {
-          if (status.lag_ns !== undefined) o.onLag?.(status.lag_ns);
+          if (o.pace !== undefined && startMs > 0) o.onBehindMs?.(performance.now() - startMs - status.virtual_ns_min / (o.pace * 1e6));
           if (!feed) return;
           feed(counters, status);
           obs!.metricsUpdated();

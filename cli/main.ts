@@ -30,7 +30,6 @@ import {
 } from "./run-options.ts";
 import { keepServing, openObserver } from "./serve.ts";
 import { NEMESIS_KIND_NAMES, parseNemesis, type NemesisSpec } from "../chaos/spec.ts";
-import { formatNs } from "./units.ts";
 
 /** Where the CLI writes; the process's streams in production, buffers in tests. */
 export interface CliIo {
@@ -230,7 +229,7 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
   const observer = await openObserver(opts, cfg, scenario, "127.0.0.1", io);
   try {
     const progress = opts.quiet ? undefined : createProgress({ write: io.err, isTTY: io.errIsTTY });
-    let maxLagNs = 0;
+    let maxBehindMs = 0;
     const engineOpts: EngineRunOptions = {
       ...(progress ? { onProgress: progress.onProgress } : {}),
       ...(opts.seriesInterval ? { seriesIntervalNs: opts.seriesInterval } : {}),
@@ -241,7 +240,7 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
         progress?.finish();
         io.err(`${line}\n`);
       },
-      ...(opts.pace !== undefined ? { pace: opts.pace, onLag: (lagNs: number) => (maxLagNs = Math.max(maxLagNs, lagNs)) } : {}),
+      ...(opts.pace !== undefined ? { pace: opts.pace, onBehindMs: (ms: number) => (maxBehindMs = Math.max(maxBehindMs, ms)) } : {}),
       ...(opts.cpuTimeout !== undefined ? { cpuTimeoutMs: opts.cpuTimeout } : {}),
       ...(opts.transport ? { transport: opts.transport } : {}),
       // A chaos or abort: run gets the final counters only (its drivers are not live).
@@ -269,8 +268,8 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
     if (chaos && !opts.quiet && opts.json !== "-") io.out(chaos.renderChaosSummary(results));
 
     if (procfsWarning) io.err(`softnet-emu: warning: ${procfsWarning}\n`);
-    if (opts.pace !== undefined && maxLagNs / opts.pace >= LAG_WARN_WALL_NS)
-      io.err(`softnet-emu: --pace ${opts.pace}: could not keep up; virtual time fell up to ${formatNs(maxLagNs)} behind the wall clock\n`);
+    if (opts.pace !== undefined && maxBehindMs >= BEHIND_WARN_MS)
+      io.err(`softnet-emu: --pace ${opts.pace}: could not keep up; the run fell up to ${(maxBehindMs / 1000).toFixed(2)}s (wall) behind the paced clock\n`);
     for (const line of checkFailures) io.err(`softnet-emu: ${line}\n`);
     const code = exitCodeOfResults(results, checkFailures.length > 0);
     if (!results.checker.ok) {
@@ -285,8 +284,8 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
   }
 }
 
-/** Warn about pacing when virtual time fell this far behind, in wall ns. */
-const LAG_WARN_WALL_NS = 250_000_000;
+/** Warn about pacing when the run fell this far behind the paced clock (wall ms). */
+const BEHIND_WARN_MS = 250;
 
 /**
  * Run `body` with SIGINT and SIGTERM turned into an abort of its signal (when `stoppable`; else the

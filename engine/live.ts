@@ -87,7 +87,8 @@ export class LiveRun {
       const { atNs, counters } = this.run.step();
       this.checkerOk &&= conservationViolation(totalsOf(counters, 0), atNs) === null;
       const stop = this.opts.onCheckpoint?.(atNs, counters) === "stop";
-      if (pace !== undefined) this.lagNs = Math.max(0, Math.round((now() - startMs) * 1e6 * pace) - atNs);
+      // As the coordinator reports it: the paced clock stops at the end of the run.
+      if (pace !== undefined) this.lagNs = Math.max(0, Math.min(Math.round((now() - startMs) * 1e6 * pace), this.cfg.duration_ns) - atNs);
       if (stop || this.run.done) this.phase = "done";
       this.opts.onSnapshot?.(counters, this.status());
       if (stop) break;

@@ -9,12 +9,14 @@ import { Interrupted, isRoutineLine, isRunFailure, loadEngine, type EngineName, 
 import { UsageError } from "./errors.ts";
 import { degradedLine, EXIT, EXIT_HELP, exitCodeOfResults, exitCodeOfSignal } from "./exit-codes.ts";
 import { createProgress } from "./progress.ts";
-import { loadScenario, resolveConfig } from "./scenario.ts";
+import { loadScenario, resolveConfig, type Scenario } from "./scenario.ts";
+import type { EmuConfig } from "../model/config.ts";
+import type { RunResults } from "../model/results.ts";
 import { resolveNemesisSpecs } from "./resolve.ts";
 import { renderSummary } from "./summary.ts";
 import { registerExperiments } from "./experiments.ts";
 import { registerDistributed } from "./distributed.ts";
-import { runChecks } from "./run-checks.ts";
+import { runChecks, type RunChecks } from "./run-checks.ts";
 import {
   addLiveOptions,
   addScenarioOptions,
@@ -197,7 +199,19 @@ interface RunOptions extends ScenarioCliOptions, LiveCliOptions {
   stallAfter?: number;
 }
 
-async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], engineDefaulted: boolean): Promise<number> {
+/** A run as the flags and the scenario file describe it, checked before anything starts. */
+interface RunPlan {
+  scenario: Scenario | undefined;
+  cfg: EmuConfig;
+  engineName: EngineName;
+  checks: RunChecks;
+  nemeses: NemesisSpec[];
+  chaos: typeof import("../chaos/cli.ts") | undefined;
+  /** Not chaos, not an in-process abort: run: a live engine (paced, stoppable, watched). */
+  plainRun: boolean;
+}
+
+async function planRun(opts: RunOptions, engineDefaulted: boolean): Promise<RunPlan> {
   if (opts.duration !== undefined && opts.chaosDuration !== undefined)
     throw new UsageError("--chaos-duration: give it or --duration, not both (in a chaos run --duration is the chaos phase)");
   checkLiveOptions(opts);
@@ -209,24 +223,29 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
     nemeses.length > 0 || opts.chaosDuration !== undefined || opts.drainLimit !== undefined || opts.stallAfter !== undefined
       ? await import("../chaos/cli.ts")
       : undefined;
+  const aborts = (scenario?.spec.abort?.length ?? 0) > 0;
   // Only the in-process engine stops a run at an abort condition, or a chaos run once drained (and
   // so gives byte-identical chaos JSON): without --engine, those runs are in-process.
-  const needsInProcess = chaos !== undefined || (scenario?.spec.abort?.length ?? 0) > 0;
-  const engineName: EngineName = engineDefaulted && needsInProcess ? "inprocess" : opts.engine;
+  const engineName: EngineName = engineDefaulted && (chaos !== undefined || aborts) ? "inprocess" : opts.engine;
   for (const [flag, given] of [["--cpu-timeout", opts.cpuTimeout], ["--transport", opts.transport]] as const)
     if (given !== undefined && engineName !== "processes") throw new UsageError(`${flag}: only with --engine processes (this run is in-process)`);
   // The scenario's assert: and abort: lists (checked now, applied during and after the run).
   const checks = runChecks(scenario, cfg, engineName);
-  if (chaos && scenario?.spec.abort?.length)
-    throw new UsageError(`${scenario.file}: abort: a chaos run cannot stop early (it must heal and drain); drop abort: or the nemeses`);
+  if (chaos && aborts)
+    throw new UsageError(`${scenario!.file}: abort: a chaos run cannot stop early (it must heal and drain); drop abort: or the nemeses`);
   // Chaos and abort: runs in-process are one synchronous loop: nothing can pace or stop them midway.
-  const plainRun = !chaos && !(scenario?.spec.abort?.length && engineName === "inprocess");
+  const plainRun = !chaos && !(aborts && engineName === "inprocess");
   if (opts.pace !== undefined && !plainRun && engineName === "inprocess")
     throw new UsageError(`--pace: a ${chaos ? "chaos run" : "run with abort: conditions"} on the in-process engine cannot be paced; use --engine processes`);
   if (opts.json !== undefined && opts.json !== "-") checkWritable(opts.json);
-  const engine = checks.engine(await loadEngine(engineName));
+  return { scenario, cfg, engineName, checks, nemeses, chaos, plainRun };
+}
 
-  const observer = await openObserver(opts, cfg, scenario, "127.0.0.1", io);
+async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], engineDefaulted: boolean): Promise<number> {
+  const plan = await planRun(opts, engineDefaulted);
+  const { cfg, chaos, plainRun } = plan;
+  const engine = plan.checks.engine(await loadEngine(plan.engineName));
+  const observer = await openObserver(opts, cfg, plan.scenario, "127.0.0.1", io);
   try {
     const progress = opts.quiet ? undefined : createProgress({ write: io.err, isTTY: io.errIsTTY });
     let maxBehindMs = 0;
@@ -249,7 +268,7 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
     const startMs = performance.now();
     const results = await withSignals(plainRun, (signal) =>
       chaos
-        ? chaos.runChaos(cfg, nemeses, { engine: engineName, drainLimitNs: opts.drainLimit, stallAfterNs: opts.stallAfter }, engineOpts)
+        ? chaos.runChaos(cfg, plan.nemeses, { engine: plan.engineName, drainLimitNs: opts.drainLimit, stallAfterNs: opts.stallAfter }, engineOpts)
         : engine(cfg, signal ? { ...engineOpts, signal } : engineOpts),
     ).finally(() => progress?.finish());
     const wallMs = performance.now() - startMs;
@@ -257,31 +276,40 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
       io.err(`softnet-emu: ${results.message}: the run stopped, every process torn down\n`);
       return exitCodeOfSignal(results.signal);
     }
-    const checkFailures = checks.finish(results);
+    const checkFailures = plan.checks.finish(results);
     const procfsWarning = await observer?.final(results);
-
-    // Wall time stays out of the JSON: same scenario and seed → byte-identical JSON.
-    const json = `${JSON.stringify(results, null, 2)}\n`;
-    if (opts.json === "-") io.out(json);
-    else if (opts.json !== undefined) writeJson(opts.json, json);
-    if (!opts.quiet && opts.json !== "-") io.out(renderSummary(results, { wallMs, color: io.outIsTTY }));
-    if (chaos && !opts.quiet && opts.json !== "-") io.out(chaos.renderChaosSummary(results));
-
+    const code = report(results, { opts, io, args, plan, wallMs, checkFailures });
     if (procfsWarning) io.err(`softnet-emu: warning: ${procfsWarning}\n`);
     if (opts.pace !== undefined && maxBehindMs >= BEHIND_WARN_MS)
       io.err(`softnet-emu: --pace ${opts.pace}: could not keep up; the run fell up to ${(maxBehindMs / 1000).toFixed(2)}s (wall) behind the paced clock\n`);
-    for (const line of checkFailures) io.err(`softnet-emu: ${line}\n`);
-    const code = exitCodeOfResults(results, checkFailures.length > 0);
-    if (!results.checker.ok) {
-      if (chaos) io.err(chaos.reproduceLine(results, args));
-      else
-        io.err(`softnet-emu: checker: ${results.checker.violations.length} violation(s) with seed ${results.seed}; reproduce with the same command line and --seed ${results.seed}\n`);
-    } else if (code === EXIT.degraded) io.err(`softnet-emu: ${degradedLine(results)}\n`);
     if (opts.keepAlive && observer) await keepServing(observer, io);
     return code;
   } finally {
     await observer?.close();
   }
+}
+
+/** The JSON, the summary and the verdict lines of a finished run; returns its exit code. */
+function report(
+  results: RunResults,
+  c: { opts: RunOptions; io: CliIo; args: readonly string[]; plan: RunPlan; wallMs: number; checkFailures: string[] },
+): number {
+  const { opts, io, plan } = c;
+  // Wall time stays out of the JSON: same scenario and seed → byte-identical JSON.
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  if (opts.json === "-") io.out(json);
+  else if (opts.json !== undefined) writeJson(opts.json, json);
+  if (!opts.quiet && opts.json !== "-") io.out(renderSummary(results, { wallMs: c.wallMs, color: io.outIsTTY }));
+  if (plan.chaos && !opts.quiet && opts.json !== "-") io.out(plan.chaos.renderChaosSummary(results));
+
+  for (const line of c.checkFailures) io.err(`softnet-emu: ${line}\n`);
+  const code = exitCodeOfResults(results, c.checkFailures.length > 0);
+  if (!results.checker.ok) {
+    if (plan.chaos) io.err(plan.chaos.reproduceLine(results, c.args));
+    else
+      io.err(`softnet-emu: checker: ${results.checker.violations.length} violation(s) with seed ${results.seed}; reproduce with the same command line and --seed ${results.seed}\n`);
+  } else if (code === EXIT.degraded) io.err(`softnet-emu: ${degradedLine(results)}\n`);
+  return code;
 }
 
 /** Warn about pacing when the run fell this far behind the paced clock (wall ms). */

@@ -2,7 +2,7 @@
 // line on stderr naming the problem, exit code 2, never a stack trace.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -76,10 +76,6 @@ describe("bad input from a real process: exit 2, one line, no stack trace", { co
   const SPAWNED = new Set(["zero CPUs", "a bad mask", "a CPU out of range", "a negative rate", "an unknown profile", "a bad scenario field"]);
   for (const [name, args, pattern] of cases)
     test(`${name}${SPAWNED.has(name) ? " (process)" : ""}`, async () => assertUsageError(SPAWNED.has(name) ? await cli(args) : await inProcess(args), pattern));
-
-  test("engine 'processes' before the distributed engine exists", { skip: existsSync(join(ROOT, "coordinator/run-processes.ts")) }, async () =>
-    assertUsageError(await cli(["run", "--engine", "processes"]), /engine 'processes' is not available yet/),
-  );
 });
 
 describe("help", () => {

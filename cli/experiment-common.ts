@@ -26,24 +26,10 @@ import { fieldError, UsageError } from "./errors.ts";
 import type { CliIo } from "./main.ts";
 import type { Scenario } from "./scenario.ts";
 import { loadScenario, type RunFlags } from "./scenario.ts";
-import type { CpuAtTime, parseSysctl } from "./units.ts";
-import { engineOption, RUN_ONLY_OPTIONS } from "./run-options.ts";
+import { engineOption, RUN_ONLY_OPTIONS, runFlagsOf, type ScenarioCliOptions } from "./run-options.ts";
 
 /** The `run` options as commander hands them over (camel-cased), minus --profile and --json. */
-export interface RunLikeOptions {
-  scenario?: string;
-  cpus?: number;
-  seed?: number;
-  duration?: number;
-  rate?: number;
-  flows?: number;
-  rpsCpus?: number[];
-  load?: "nic" | "loopback";
-  offline?: CpuAtTime[];
-  online?: CpuAtTime[];
-  window?: number;
-  sysctl?: ReturnType<typeof parseSysctl>[];
-  boot?: string[];
+export interface RunLikeOptions extends Omit<ScenarioCliOptions, "profile"> {
   engine: EngineName;
   seriesInterval?: number;
   quiet?: boolean;
@@ -75,21 +61,7 @@ function runOptions(program: Command): Option[] {
 }
 
 export function flagsOf(o: RunLikeOptions, profile?: string): RunFlags {
-  return {
-    profile,
-    cpus: o.cpus,
-    seed: o.seed,
-    duration_ns: o.duration,
-    rate_pps: o.rate,
-    flows: o.flows,
-    rps_cpus: o.rpsCpus,
-    load: o.load,
-    offline: o.offline,
-    online: o.online,
-    window_ns: o.window,
-    sysctls: o.sysctl,
-    boot: o.boot,
-  };
+  return runFlagsOf({ ...o, profile });
 }
 
 export function loadScenarioOption(o: { scenario?: string }): Scenario | undefined {

@@ -9,10 +9,10 @@ import { EXIT } from "../cli/exit-codes.ts";
 import { resolveConfig } from "../cli/resolve.ts";
 import type { EmuConfig } from "../model/config.ts";
 import { feedMetrics, startControlServer } from "./control.ts";
-import { Coordinator, CoordinatorError, type CoordinatorOptions, type ProcessesRunResults } from "./coordinator.ts";
+import { Coordinator, CoordinatorError, type ProcessesRunResults } from "./coordinator.ts";
 import type { HttpServerHandle } from "./http.ts";
 import { SoftnetMetrics } from "./metrics.ts";
-import { defaultTiming } from "./run-processes.ts";
+import { defaultTiming, type ProcessesRunOptions } from "./run-processes.ts";
 
 /** Exit codes of `softnet-emu coordinator` (and of `run --engine processes`, via exitCodeOf): cli/exit-codes.ts. */
 export const COORDINATOR_EXIT = {
@@ -28,30 +28,29 @@ export const COORDINATOR_EXIT = {
   terminated: EXIT.terminated,
 } as const;
 
-export interface CoordinatorCommandOptions {
+/** The standalone coordinator's options: those of a local process run, plus where to listen and write. */
+export interface CoordinatorCommandOptions
+  extends Pick<
+    ProcessesRunOptions,
+    | "heartbeatMs"
+    | "cpuTimeoutMs"
+    | "coordinatorTimeoutMs"
+    | "registerTimeoutMs"
+    | "leaseSpanNs"
+    | "maxStepNs"
+    | "pace"
+    | "seriesIntervalNs"
+    | "httpPort"
+    | "httpHost"
+    | "log"
+    | "onHttp"
+    | "onStart"
+    | "onSnapshot"
+  > {
   /** ROUTER endpoint to bind, e.g. tcp://0.0.0.0:5555. */
   bind: string;
-  heartbeatMs?: number;
-  cpuTimeoutMs?: number;
-  coordinatorTimeoutMs?: number;
-  registerTimeoutMs?: number;
-  leaseSpanNs?: number;
-  maxStepNs?: number;
-  pace?: number;
-  /** Sample counters every this many virtual ns into results.series. */
-  seriesIntervalNs?: number;
-  /** Serve /metrics and /control on this port (0 = any free port; undefined = no server). */
-  httpPort?: number;
-  httpHost?: string;
   /** Write the results JSON here ('-' = stdout). */
   json?: string;
-  log?: (line: string) => void;
-  /** Called when the HTTP server is listening (its URL). */
-  onHttp?: (url: string) => void;
-  /** Called once the coordinator is bound (the CLI routes its own control API to it). */
-  onStart?: (coordinator: Coordinator) => void;
-  /** Called with every snapshot of counters, besides the built-in server's registry. */
-  onSnapshot?: CoordinatorOptions["onSnapshot"];
   /** Called with the results before they are written (metrics, --procfs, the summary). */
   onResults?: (results: ProcessesRunResults) => Promise<void> | void;
 }

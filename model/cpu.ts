@@ -26,7 +26,7 @@ import { newSource, sourceCount, sourceOwner, type SourceState } from "./sources
 import { PacketQueue } from "./packet-queue.ts";
 import { FLOWS_PER_SOURCE } from "./load.ts";
 import { enqueueFromRemote, forward, forwardAll, ipiFlushArrived, nicFillRing, reinjectStep, senderStep } from "./receive.ts";
-import { backlogThreadStep, doSoftirq, hardirq, ksoftirqdStep, napiScheduleDevice, netRxActionPoll } from "./softirq.ts";
+import { backlogThreadStep, netRxAction, hardirq, ksoftirqdStep, napiScheduleDevice, netRxActionPoll } from "./softirq.ts";
 import { cpuDeadArrived, cpuOffline, cpuOnline, queueHandoverArrived, rehomeSources } from "./hotplug.ts";
 
 export type TaskKind = "ksoftirqd" | "backlog_napi" | "sender";
@@ -118,7 +118,7 @@ export class Cpu {
   softirqRestarts = 0;
   softirqChainStartNs = 0;
   run: NetRxRun | null = null;
-  /** The reused state of net_rx_action (see softirq.ts doSoftirq). */
+  /** The reused state of net_rx_action (see softirq.ts netRxAction). */
   readonly runState: NetRxRun = { budget: 0, timeLimitJiffies: 0, list: [], repoll: [], context: "softirq", task: null, entryCharged: false };
   pendingHotplug: ("offline" | "online")[] = [];
 
@@ -659,7 +659,7 @@ export class Cpu {
     if (this.ipiPending > 0 || this.nicIrqPending.length > 0) return hardirq(this);
     if (this.reinject.length > 0) return reinjectStep(this);
     if (this.run) return netRxActionPoll(this);
-    if (this.softirqPending && !this.deferToKsoftirqd) return doSoftirq(this, "softirq", null);
+    if (this.softirqPending && !this.deferToKsoftirqd) return netRxAction(this, "softirq", null);
     const task = this.runqueue.shift();
     if (task) {
       task.onRq = false;

@@ -72,7 +72,7 @@ function startChain(cpu: Cpu): void {
 }
 
 /** Start net_rx_action() in `context` (softirq on irq exit / bh enable, or ksoftirqd's task). */
-export function doSoftirq(cpu: Cpu, context: ExecContext, task: Task | null): void {
+export function netRxAction(cpu: Cpu, context: ExecContext, task: Task | null): void {
   const sd = cpu.sd;
   const s = cpu.cfg.sysctls;
   cpu.softirqPending = false;
@@ -273,7 +273,7 @@ export function ksoftirqdStep(cpu: Cpu, task: Task): void {
     cpu.deferToKsoftirqd = false;
     return;
   }
-  doSoftirq(cpu, "task", task);
+  netRxAction(cpu, "task", task);
 }
 
 export { NAPI_STATE_SCHED };

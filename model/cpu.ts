@@ -11,15 +11,8 @@
 import type { CostModel, EmuConfig } from "./config.ts";
 import { exactWindowNs } from "./defaults.ts";
 import { Heap } from "./heap.ts";
-import {
-  deliverAt,
-  emptyBatch,
-  emptyPacketArrays,
-  type CpuCommand,
-  type PacketArrays,
-  type PeerBatch,
-} from "./messages.ts";
-import { NAPI_STATE_SCHED_THREADED } from "./napi.ts";
+import { deliverAt, emptyBatch, type CpuCommand, type PeerBatch } from "./messages.ts";
+import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
 import { LATENCY_BUCKETS_NS, copyCounters, type CpuCounters, type DropReason, type ExecContext, type RaiseSource } from "./results.ts";
 import { SoftnetData } from "./softnet-data.ts";
 import { newSource, sourceCount, sourceOwner, type SourceState } from "./sources.ts";
@@ -76,7 +69,6 @@ export interface NetRxRun {
   context: ExecContext;
   /** The task whose context runs it (ksoftirqd), or null for softirq on irq exit / bh enable. */
   task: Task | null;
-  entryCharged: boolean;
 }
 
 export class Cpu {
@@ -119,7 +111,7 @@ export class Cpu {
   softirqChainStartNs = 0;
   run: NetRxRun | null = null;
   /** The reused state of net_rx_action (see softirq.ts netRxAction). */
-  readonly runState: NetRxRun = { budget: 0, timeLimitJiffies: 0, list: [], repoll: [], context: "softirq", task: null, entryCharged: false };
+  readonly runState: NetRxRun = { budget: 0, timeLimitJiffies: 0, list: [], repoll: [], context: "softirq", task: null };
   pendingHotplug: ("offline" | "online")[] = [];
 
   // RPS IPI bookkeeping (IPI mode): targets enqueued to since the last flush; and, as a target,
@@ -179,7 +171,7 @@ export class Cpu {
     this.windowNs = cfg.window_ns;
     this.threadsMode = cfg.profile.backlog_threads;
     this.sd = new SoftnetData(cfg.sysctls.dev_weight * cfg.sysctls.dev_weight_rx_bias);
-    if (this.threadsMode) this.sd.backlog.state |= 1 << 1; // NAPI_STATE_THREADED: backlog_napi_setup()
+    if (this.threadsMode) this.sd.backlog.state |= NAPI_STATE_THREADED; // backlog_napi_setup()
     this.onlineMask = new Uint8Array(n).fill(1);
     this.ipiOwed = new Uint8Array(n);
     this.remoteSinceFlush = new Uint8Array(n);
@@ -264,7 +256,7 @@ export class Cpu {
     c.received_rps = sd.received_rps;
     c.input_qlen = sd.input_pkt_queue.length;
     c.process_qlen = sd.process_queue.length;
-    c.backlog_scheduled = (sd.backlog.state & 1) !== 0;
+    c.backlog_scheduled = (sd.backlog.state & NAPI_STATE_SCHED) !== 0;
     let ring = 0;
     for (const s of this.sources.values()) ring += s.ring.length;
     c.queued = sd.backlogLen + ring + this.reinject.length;
@@ -362,7 +354,7 @@ export class Cpu {
       this.senderTasks.set(s.index, t);
       this.scheduleSenderWake(t, atNs);
     } else if (napiScheduled) {
-      s.napi.state |= 1;
+      s.napi.state |= NAPI_STATE_SCHED;
       napiScheduleDevice(this, s.napi);
     }
   }
@@ -462,7 +454,7 @@ export class Cpu {
     const nics = this.nicSources;
     for (let i = 0; i < nics.length; i++) {
       const s = nics[i]!;
-      if (s.napi.state & 1) continue;
+      if (s.napi.state & NAPI_STATE_SCHED) continue;
       const at = this.irqAt(s);
       if (at < t) t = at;
     }
@@ -472,10 +464,10 @@ export class Cpu {
   /** A NIC IRQ: packets reached an armed queue. */
   private nicInterrupt(at: number): void {
     for (const s of this.nicSources) {
-      if (s.napi.state & 1) continue;
+      if (s.napi.state & NAPI_STATE_SCHED) continue;
       if (this.irqAt(s) === at) {
         nicFillRing(this, s, at);
-        s.napi.state |= 1; // the IRQ is masked until the NAPI completes (napi_schedule in the handler)
+        s.napi.state |= NAPI_STATE_SCHED; // the IRQ is masked until the NAPI completes (napi_schedule in the handler)
         this.nicIrqPending.push(s.index);
         return;
       }
@@ -687,7 +679,7 @@ export class Cpu {
     if (this.remoteSinceFlushCount > 0 || this.reinject.length > 0) return base;
     let t = Infinity;
     for (const s of this.sources.values()) {
-      if (s.napi.state & 1 || s.ring.length > 0) return base;
+      if (s.napi.state & NAPI_STATE_SCHED || s.ring.length > 0) return base;
       const at = s.gen.peekNs();
       if (at < t) t = at;
     }
@@ -731,8 +723,6 @@ export class Cpu {
     return false;
   }
 
-  /** Set by hotplug.ts when this CPU goes offline (kept for callers that ask). */
-  everHotplugged = false;
   /** Virtual time of the last mask change applied here, and the longest irq_off section announced. */
   private lastMaskChangeNs = -Infinity;
   private maxIrqOffNs = 0;
@@ -742,17 +732,11 @@ export class Cpu {
     this.c.packets_out += n;
   }
 
-  emptyPackets(): PacketArrays {
-    return emptyPacketArrays();
-  }
 
   flowLimited(enqueuer: number): boolean {
     return this.flowLimitCpus[enqueuer] === 1;
   }
 
-  get napiSchedThreaded(): number {
-    return NAPI_STATE_SCHED_THREADED;
-  }
 }
 
 function newCounters(cpu: number, n: number): CpuCounters {

@@ -3,7 +3,7 @@
 // unparked threads, with every counter kept (DESIGN.md §1.7).
 // see net/core/dev.c: dev_cpu_dead()
 import type { Cpu } from "./cpu.ts";
-import type { CpuDeadHandover, QueueHandover } from "./messages.ts";
+import { emptyPacketArrays, type CpuDeadHandover, type QueueHandover } from "./messages.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
 import { lowestOnline, newSource, sourceOwner, type SourceState } from "./sources.ts";
 import { flushRpsIpis, forwardAll, nicFillRing, rfsPassed, rfsReport } from "./receive.ts";
@@ -12,7 +12,6 @@ import { flushRpsIpis, forwardAll, nicFillRing, rfsPassed, rfsReport } from "./r
 export function cpuOffline(cpu: Cpu): void {
   const sd = cpu.sd;
   cpu.online = false;
-  cpu.everHotplugged = true;
   cpu.c.hotplug_offline++;
   cpu.c.online = false;
   const survivor = lowestOnline(cpu.onlineMask);
@@ -28,7 +27,7 @@ export function cpuOffline(cpu: Cpu): void {
   sd.in_napi_threaded_poll = false;
 
   // process_queue first, then input_pkt_queue, to netif_rx() on the survivor.
-  const h: CpuDeadHandover = { oldcpu: cpu.id, at_ns: cpu.now, packets: cpu.emptyPackets() };
+  const h: CpuDeadHandover = { oldcpu: cpu.id, at_ns: cpu.now, packets: emptyPacketArrays() };
   for (const q of [sd.process_queue, sd.input_pkt_queue]) {
     while (q.length > 0) {
       rfsPassed(cpu, q.peekEnqueuer());
@@ -98,7 +97,7 @@ function handOver(cpu: Cpu, s: SourceState, to: number): void {
     queue: s.index,
     at_ns: cpu.now,
     napi_scheduled: scheduled,
-    ring: cpu.emptyPackets(),
+    ring: emptyPacketArrays(),
     generator: s.gen.save(),
   };
   s.ring.drainInto(h.ring);

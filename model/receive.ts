@@ -2,7 +2,7 @@
 // napi_schedule_rps, netif_receive_skb / netif_rx, and the loopback sender.
 // see net/core/dev.c
 import type { Cpu, Task } from "./cpu.ts";
-import { NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, napiSchedulePrep, type Napi } from "./napi.ts";
+import { NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, napiSchedulePrep, type Napi } from "./napi.ts";
 import type { PacketQueue } from "./packet-queue.ts";
 import { flowHash, reciprocalScale } from "./rng.ts";
 import { lowestOnline, type SourceState } from "./sources.ts";
@@ -335,4 +335,3 @@ export function reinjectStep(cpu: Cpu): void {
   flushRpsIpis(cpu, cpu.busyUntil, true);
 }
 
-export { NAPI_STATE_SCHED };

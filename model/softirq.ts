@@ -276,4 +276,3 @@ export function ksoftirqdStep(cpu: Cpu, task: Task): void {
   netRxAction(cpu, "task", task);
 }
 
-export { NAPI_STATE_SCHED };

@@ -11,7 +11,8 @@
 import type { CostModel, EmuConfig } from "./config.ts";
 import { exactWindowNs } from "./defaults.ts";
 import { Heap } from "./heap.ts";
-import { deliverAt, emptyBatch, type CpuCommand, type PeerBatch } from "./messages.ts";
+import { RECORD_KIND, deliverAt, emptyBatch, type CpuCommand, type PeerBatch } from "./messages.ts";
+import { promiseNs } from "./lookahead.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
 import { LATENCY_BUCKETS_NS, copyCounters, type CpuCounters, type DropReason, type ExecContext, type RaiseSource } from "./results.ts";
 import { SoftnetData } from "./softnet-data.ts";
@@ -43,7 +44,7 @@ interface Timer {
 }
 
 /** A cursor over one kind of record in one delivered batch. */
-interface Cursor {
+export interface Cursor {
   at: number;
   kind: number;
   from: number;
@@ -53,12 +54,7 @@ interface Cursor {
   batch: PeerBatch;
 }
 
-const K_CPU_DEAD = 0;
-const K_QUEUE = 1;
-const K_FORWARD = 2;
-const K_ENQUEUE = 3;
-const K_FLUSH = 4;
-const K_RFS = 5;
+const { CPU_DEAD: K_CPU_DEAD, QUEUE: K_QUEUE, FORWARD: K_FORWARD, ENQUEUE: K_ENQUEUE, FLUSH: K_FLUSH, RFS: K_RFS } = RECORD_KIND;
 
 /** The run of net_rx_action in progress: it spans several poll steps (see ts). */
 export interface NetRxRun {
@@ -136,7 +132,7 @@ export class Cpu {
 
   private readonly timers = new Heap<Timer>((a, b) => a.at < b.at || (a.at === b.at && (a.prio < b.prio || (a.prio === b.prio && a.seq < b.seq))));
   private timerSeq = 0;
-  private readonly inbound = new Heap<Cursor>(
+  readonly inbound = new Heap<Cursor>(
     (a, b) =>
       a.at < b.at ||
       (a.at === b.at &&
@@ -145,7 +141,7 @@ export class Cpu {
   private readonly batchSeqFrom: Int32Array;
   private readonly outbox = new Map<number, PeerBatch>();
   /** Commands scheduled and not yet applied (for promiseNs: they can make this CPU send). */
-  private pendingCommandTimes: number[] = [];
+  readonly pendingCommandTimes: number[] = [];
   readonly maxLatencyMin: number;
   readonly c: CpuCounters;
   /** Highest sequence processed here per flow (index: source * flowsPerSource + flow), -1 = none. */
@@ -236,10 +232,9 @@ export class Cpu {
     return out;
   }
 
+  /** See lookahead.ts: the conservative synchronisation's promise, "nothing from me before t". */
   promiseNs(inputBoundNs: number): number {
-    const t = Math.min(this.nextSendCapableNs(), this.sendsCausedByInputsNs(inputBoundNs));
-    if (t === Infinity) return Infinity;
-    return deliverAt(t, this.maxLatencyMin, this.windowNs);
+    return promiseNs(this, inputBoundNs);
   }
 
   /**
@@ -672,60 +667,9 @@ export class Cpu {
     }
   }
 
-  /** Earliest time this CPU could emit a record with no further input. */
-  private nextSendCapableNs(): number {
-    const base = Math.max(this.clock, this.busyUntil, this.now);
-    // A running net_rx_action sends only through the sources' device polls (below) and flushes.
-    if (this.remoteSinceFlushCount > 0 || this.reinject.length > 0) return base;
-    let t = Infinity;
-    for (const s of this.sources.values()) {
-      if (s.napi.state & NAPI_STATE_SCHED || s.ring.length > 0) return base;
-      const at = s.gen.peekNs();
-      if (at < t) t = at;
-    }
-    for (const at of this.pendingCommandTimes) if (at < t) t = at;
-    if (this.pendingHotplug.length > 0) return base;
-    // Delivered records not applied yet that will make us send when they are.
-    for (const cur of this.inbound.all()) {
-      const sends = cur.kind === K_CPU_DEAD || cur.kind === K_QUEUE || cur.kind === K_FORWARD || !this.online || (this.rfsOn && cur.kind === K_ENQUEUE);
-      if (sends && cur.at < t) t = cur.at;
-    }
-    if (this.rfsOn && this.sd.backlogLen > 0) return base;
-    return t === Infinity ? t : Math.max(t, base);
-  }
-
-  /**
-   * The earliest time an input still to come could make this CPU send. Most inputs cannot (an
-   * enqueue, an IPI, a wake-up only make work here). Those that can: RFS traffic (head reports),
-   * and what hotplug and IRQ moves bring — a forward or a dead CPU's backlog to re-inject, a NIC
-   * queue to take over, any enqueue while this CPU is offline. Those exist only from a mask change
-   * until its hand-overs and in-flight packets have landed (settleNs), and while a source whose IRQ
-   * belongs here is still elsewhere; before the next scheduled change, none can come.
-   */
-  private sendsCausedByInputsNs(inputBoundNs: number): number {
-    if (this.rfsOn || !this.online || this.pendingHotplug.length > 0) return inputBoundNs;
-    if (this.clock < this.lastMaskChangeNs + this.settleNs() || this.awaitsSource()) return inputBoundNs;
-    let next = Infinity;
-    for (const at of this.pendingCommandTimes) if (at < next) next = at;
-    return Math.max(inputBoundNs, next);
-  }
-
-  /** How long after a mask change hand-overs, dead CPUs' backlogs and forwards can still arrive. */
-  private settleNs(): number {
-    const L = this.costs;
-    return L.hotplug_latency_ns + L.rps_latency_ns + 2 * this.windowNs + this.maxIrqOffNs + this.maxLatencyMin;
-  }
-
-  /** A source whose IRQ (or pinned task) belongs on this CPU is not here yet. */
-  private awaitsSource(): boolean {
-    const n = sourceCount(this.cfg);
-    for (let s = 0; s < n; s++) if (!this.sources.has(s) && sourceOwner(this.cfg, s, this.onlineMask) === this.id) return true;
-    return false;
-  }
-
   /** Virtual time of the last mask change applied here, and the longest irq_off section announced. */
-  private lastMaskChangeNs = -Infinity;
-  private maxIrqOffNs = 0;
+  lastMaskChangeNs = -Infinity;
+  maxIrqOffNs = 0;
 
   /** Packets moved into batches (conservation: in_flight = Σ out − Σ in). */
   countOut(n: number): void {

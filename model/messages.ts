@@ -105,6 +105,12 @@ export function batchIsEmpty(b: PeerBatch): boolean {
   );
 }
 
+/**
+ * The kinds of record in a batch, in the order records of equal effect time apply: hand-overs and
+ * forwards first, then enqueues, IPI flushes, RFS reports.
+ */
+export const RECORD_KIND = { CPU_DEAD: 0, QUEUE: 1, FORWARD: 2, ENQUEUE: 3, FLUSH: 4, RFS: 5 } as const;
+
 /** Effect time of a cross-CPU record (DESIGN.md §2.2). */
 export function deliverAt(sendNs: number, latencyNs: number, windowNs: number): number {
   const boundary = (Math.floor(sendNs / windowNs) + 1) * windowNs;

@@ -205,7 +205,10 @@ export class Cpu {
 
   command(cmd: CpuCommand): void {
     this.pushTimer({ at: cmd.at_ns, prio: 0, seq: 0, kind: "command", command: cmd });
-    if (cmd.kind === "offline" || cmd.kind === "online" || cmd.kind === "irq_affinity") this.pendingCommandTimes.push(cmd.at_ns);
+    // Commands after which inputs can make this CPU send (see lookahead.ts).
+    const changesLookahead =
+      cmd.kind === "offline" || cmd.kind === "online" || cmd.kind === "irq_affinity" || (cmd.kind === "sysctl" && cmd.key === "rps_sock_flow_entries");
+    if (changesLookahead) this.pendingCommandTimes.push(cmd.at_ns);
     if (cmd.kind === "irq_off") this.maxIrqOffNs = Math.max(this.maxIrqOffNs, cmd.duration_ns);
   }
 
@@ -505,7 +508,10 @@ export class Cpu {
       }
       case "sysctl":
         this.cfg.sysctls[cmd.key] = cmd.value;
-        this.rfsOn = this.cfg.sysctls.rps_sock_flow_entries > 0;
+        if (cmd.key === "rps_sock_flow_entries") {
+          this.rfsOn = cmd.value > 0;
+          this.dropPendingCommand(cmd.at_ns);
+        }
         return;
       case "rps": {
         const nq = this.cfg.queues.length;

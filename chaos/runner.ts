@@ -2,11 +2,15 @@
 // the scenario's load, then the heal (chaos/heal.ts) and a drain bounded by the drain limit, all
 // judged by the chaos checker. The in-process run ends at the first checkpoint after the heal at
 // which nothing is queued or in flight (checkpoint times are fixed, so this is deterministic), or
-// at chaos + drain limit; the distributed engine always runs to chaos + drain limit.
+// at chaos + drain limit; the distributed engine always runs to chaos + drain limit. In-process,
+// runChaosInProcess() steps it in one synchronous loop (tests, benchmarks) and runChaosLive() through
+// the live driver (engine/live.ts: /metrics, --procfs, --pace during the run): the same checkpoints,
+// so the same results.
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCommand } from "../model/messages.ts";
 import type { Fault, RunResults } from "../model/results.ts";
 import { runInProcess, type RunOptions } from "../engine/inprocess.ts";
+import { runInProcessLive, type LiveOptions } from "../engine/live.ts";
 import { ChaosChecker } from "./checker.ts";
 import { healCommands } from "./heal.ts";
 import { scheduleFaults } from "./schedule.ts";
@@ -81,19 +85,38 @@ export function checkerFor(plan: ChaosPlan, consistentCuts: boolean): ChaosCheck
 
 export type EngineOptions = Pick<RunOptions, "onProgress" | "seriesIntervalNs" | "log">;
 
-/** Run a plan on the in-process engine: deterministic, the same seed and specs give the same JSON. */
-export function runChaosInProcess(plan: ChaosPlan, opts: EngineOptions = {}): RunResults {
-  const checker = checkerFor(plan, true);
-  const results = runInProcess(plan.runCfg, {
-    ...opts,
+/** What a chaos run adds to an in-process run: the schedule, its checkpoints, the checker at each. */
+function chaosRunOptions(plan: ChaosPlan, checker: ChaosChecker): Required<Pick<RunOptions, "commands" | "checkIntervalNs" | "onCheckpoint">> {
+  return {
     commands: plan.commands,
+    // The plan's interval even when paced: more checkpoints would change what the checker sees.
     checkIntervalNs: plan.checkIntervalNs,
     // Drained after the heal: nothing can happen any more, the run ends at this checkpoint.
     onCheckpoint: (at, counters) => {
       checker.onCheckpoint(at, counters);
       return checker.drainedAtNs !== null ? "stop" : undefined;
     },
-  });
+  };
+}
+
+/** Run a plan on the in-process engine: deterministic, the same seed and specs give the same JSON. */
+export function runChaosInProcess(plan: ChaosPlan, opts: EngineOptions = {}): RunResults {
+  const checker = checkerFor(plan, true);
+  const results = runInProcess(plan.runCfg, { ...opts, ...chaosRunOptions(plan, checker) });
+  checker.finish(results, plan.faults, plan.nemeses.map(formatNemesis));
+  return results;
+}
+
+/** The driver's options a chaos run leaves to its caller (the schedule and checkpoints are the plan's). */
+export type ChaosLiveOptions = Omit<LiveOptions, "commands" | "checkIntervalNs" | "onCheckpoint">;
+
+/**
+ * runChaosInProcess() through the live driver: snapshots at every checkpoint, pacing, a signal that
+ * stops it (rejecting with its reason); resolves with the same results, byte for byte.
+ */
+export async function runChaosLive(plan: ChaosPlan, opts: ChaosLiveOptions = {}): Promise<RunResults> {
+  const checker = checkerFor(plan, true);
+  const results = await runInProcessLive(plan.runCfg, { ...opts, ...chaosRunOptions(plan, checker) });
   checker.finish(results, plan.faults, plan.nemeses.map(formatNemesis));
   return results;
 }

@@ -16,7 +16,7 @@ import { promiseNs } from "./lookahead.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
 import { LATENCY_BUCKETS_NS, copyCounters, type CpuCounters, type DropReason, type ExecContext, type RaiseSource } from "./results.ts";
 import { SoftnetData } from "./softnet-data.ts";
-import { newSource, sourceCount, sourceOwner, type SourceState } from "./sources.ts";
+import { PacketSizes, newSource, sourceCount, sourceOwner, type SourceState } from "./sources.ts";
 import { PacketQueue } from "./packet-queue.ts";
 import { FLOWS_PER_SOURCE } from "./load.ts";
 import { enqueueFromRemote, forward, forwardAll, ipiFlushArrived, nicFillRing, reinjectStep, senderStep } from "./receive.ts";
@@ -83,6 +83,7 @@ export class Cpu {
   clock = 0;
 
   readonly sources = new Map<number, SourceState>();
+  readonly packetSizes: PacketSizes;
   /** The NIC sources of `sources`, as an array for the event loop. */
   nicSources: SourceState[] = [];
   /** The online mask changed: sources may have to move (see hotplug.ts rehomeSources). */
@@ -182,6 +183,7 @@ export class Cpu {
     this.batchSeqFrom = new Int32Array(n);
     this.maxLatencyMin = exactWindowNs(cfg.costs);
     this.c = newCounters(id, n);
+    this.packetSizes = new PacketSizes(cfg);
     this.flowsPerSource = Math.max(1, ...cfg.load.map((p) => p.flows));
     this.reorderMax = new Int32Array(sourceCount(cfg) * this.flowsPerSource).fill(-1);
     for (let s = 0; s < sourceCount(cfg); s++) if (sourceOwner(cfg, s, this.onlineMask) === id) this.adoptSource(newSource(cfg, s), false, 0);
@@ -294,6 +296,11 @@ export class Cpu {
 
   drop(reason: DropReason): void {
     this.c.drops_by_reason[reason]++;
+  }
+
+  /** CPU time of __netif_receive_skb() and the stack up to the socket for one packet. */
+  processCostNs(source: number, injectNs: number): number {
+    return this.costs.process_per_packet_ns + this.packetSizes.bytes(source, injectNs) * this.costs.copy_per_byte_ns;
   }
 
   /** __netif_receive_skb(): the packet is consumed on this CPU at atNs. */

@@ -223,8 +223,9 @@ export function netifReceiveSkb(cpu: Cpu, s: SourceState, flow: number, seq: num
     enqueueTo(cpu, target, s, flow, seq, s.index, injectNs, atNs);
     return cpu.costs.rps_enqueue_per_packet_ns;
   }
-  cpu.deliverSkb(flow, seq, injectNs, atNs + cpu.costs.process_per_packet_ns);
-  return cpu.costs.process_per_packet_ns;
+  const cost = cpu.processCostNs(s.index, injectNs);
+  cpu.deliverSkb(flow, seq, injectNs, atNs + cost);
+  return cost;
 }
 
 /** netif_rx(): RPS, or the local backlog (never processed in place). */
@@ -311,7 +312,7 @@ export function senderStep(cpu: Cpu, task: Task): void {
   s.gen.take();
   cpu.c.injected++;
   const start = Math.max(cpu.now, cpu.busyUntil);
-  cpu.charge("task", cpu.costs.send_per_packet_ns);
+  cpu.charge("task", cpu.costs.send_per_packet_ns + cpu.packetSizes.bytes(s.index, start) * cpu.costs.copy_per_byte_ns);
   netifRx(cpu, s.gen.flow, s.gen.seq, s.index, start, cpu.busyUntil);
   cpu.charge("task", cpu.costs.rps_enqueue_per_packet_ns);
   flushRpsIpis(cpu, cpu.busyUntil, true);

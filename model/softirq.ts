@@ -219,13 +219,12 @@ export function processBacklog(cpu: Cpu, quota: number, ctx: ExecContext): numbe
   sd.backlog.weight = cpu.cfg.sysctls.dev_weight * cpu.cfg.sysctls.dev_weight_rx_bias; // dev_rx_weight
   const start = Math.max(cpu.now, cpu.busyUntil);
   if (!cpu.threadsMode) flushRpsIpis(cpu, start, false);
-  const cost = cpu.costs.process_per_packet_ns;
   const pq = sd.process_queue;
   let t = start;
   let work = 0;
   for (;;) {
     while (pq.length > 0) {
-      t += cost;
+      t += cpu.processCostNs(pq.peekSource(), pq.peekInject());
       cpu.deliverSkb(pq.peekFlow(), pq.peekSeq(), pq.peekInject(), t);
       rfsPassed(cpu, pq.peekEnqueuer());
       pq.shift();

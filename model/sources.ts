@@ -26,6 +26,27 @@ export interface SourceState {
   rfsLastQtail: Float64Array;
 }
 
+/**
+ * Packet sizes by source over time: the packet_bytes of the load phase a packet was injected in.
+ * Each CPU builds one table; a packet carries only its source and injection time.
+ */
+export class PacketSizes {
+  private readonly phases: { start: number; end: number; bytes: number }[][];
+
+  constructor(cfg: EmuConfig) {
+    this.phases = Array.from({ length: sourceCount(cfg) }, (_, s) =>
+      phasesOf(cfg, s).map((p) => ({ start: p.start_ns, end: p.end_ns, bytes: p.packet_bytes })),
+    );
+  }
+
+  bytes(source: number, injectNs: number): number {
+    const list = this.phases[source];
+    if (!list || list.length === 0) return 0;
+    for (const p of list) if (injectNs >= p.start && injectNs < p.end) return p.bytes;
+    return list[list.length - 1]!.bytes;
+  }
+}
+
 export function sourceCount(cfg: EmuConfig): number {
   return cfg.queues.length + cfg.senders.length;
 }

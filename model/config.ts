@@ -39,8 +39,9 @@ export interface CostModel {
   process_per_packet_ns: number;
   /** A loopback sender's sendmsg() down to netif_rx(), per packet. */
   send_per_packet_ns: number;
-  /** Copying payload (to the socket on receive, from the user on a loopback send), per byte. */
-  copy_per_byte_ns: number;
+  /** Copying payload (to the socket on receive, from the user on a loopback send), per byte, in
+   *  picoseconds (virtual time stays in whole nanoseconds: the product is rounded). */
+  copy_per_byte_ps: number;
   /** Hardirq entry and exit (NIC IRQ, call-function IPI). */
   irq_entry_ns: number;
   /** Entering and leaving net_rx_action (one NET_RX run). */

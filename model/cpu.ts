@@ -300,7 +300,12 @@ export class Cpu {
 
   /** CPU time of __netif_receive_skb() and the stack up to the socket for one packet. */
   processCostNs(source: number, injectNs: number): number {
-    return this.costs.process_per_packet_ns + this.packetSizes.bytes(source, injectNs) * this.costs.copy_per_byte_ns;
+    return this.costs.process_per_packet_ns + this.copyCostNs(source, injectNs);
+  }
+
+  /** Copying one packet's payload (whole nanoseconds). */
+  copyCostNs(source: number, injectNs: number): number {
+    return Math.round((this.packetSizes.bytes(source, injectNs) * this.costs.copy_per_byte_ps) / 1000);
   }
 
   /** __netif_receive_skb(): the packet is consumed on this CPU at atNs. */

@@ -24,7 +24,7 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   rps_enqueue_per_packet_ns: 120,
   process_per_packet_ns: 2000,
   send_per_packet_ns: 500,
-  copy_per_byte_ns: 0.25,
+  copy_per_byte_ps: 250,
   irq_entry_ns: 600,
   softirq_entry_ns: 300,
   ipi_send_ns: 250,

@@ -312,7 +312,7 @@ export function senderStep(cpu: Cpu, task: Task): void {
   s.gen.take();
   cpu.c.injected++;
   const start = Math.max(cpu.now, cpu.busyUntil);
-  cpu.charge("task", cpu.costs.send_per_packet_ns + cpu.packetSizes.bytes(s.index, start) * cpu.costs.copy_per_byte_ns);
+  cpu.charge("task", cpu.costs.send_per_packet_ns + cpu.copyCostNs(s.index, start));
   netifRx(cpu, s.gen.flow, s.gen.seq, s.index, start, cpu.busyUntil);
   cpu.charge("task", cpu.costs.rps_enqueue_per_packet_ns);
   flushRpsIpis(cpu, cpu.busyUntil, true);

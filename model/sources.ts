@@ -32,14 +32,21 @@ export interface SourceState {
  */
 export class PacketSizes {
   private readonly phases: { start: number; end: number; bytes: number }[][];
+  /** The size when every phase of the source has the same one (the common case), else -1. */
+  private readonly uniform: Int32Array;
 
   constructor(cfg: EmuConfig) {
     this.phases = Array.from({ length: sourceCount(cfg) }, (_, s) =>
       phasesOf(cfg, s).map((p) => ({ start: p.start_ns, end: p.end_ns, bytes: p.packet_bytes })),
     );
+    this.uniform = Int32Array.from(this.phases, (list) =>
+      list.length > 0 && list.every((p) => p.bytes === list[0]!.bytes) ? list[0]!.bytes : -1,
+    );
   }
 
   bytes(source: number, injectNs: number): number {
+    const u = this.uniform[source]!;
+    if (u >= 0) return u;
     const list = this.phases[source];
     if (!list || list.length === 0) return 0;
     for (const p of list) if (injectNs >= p.start && injectNs < p.end) return p.bytes;

@@ -1,16 +1,38 @@
 // What `softnet-emu run` needs from chaos/, loaded only when a run has nemeses or chaos flags:
 // plan (validating every spec against the host before anything starts), run on the chosen
-// engine, and the lines printed after the summary.
+// engine — live, as a plain run: /metrics, --procfs and --pace during the run, a signal stops it —
+// and the lines printed after the summary.
+import type { EngineRunOptions } from "../cli/engines.ts";
+import { inProcessLiveOptions } from "../cli/inprocess-options.ts";
+import { ControlError, type ControlHandlers } from "../coordinator/http.ts";
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
 import { runChaosProcesses } from "./processes.ts";
 import { reproduceCommand } from "./reproduce.ts";
-import { planChaos, runChaosInProcess, type ChaosSettings, type EngineOptions } from "./runner.ts";
+import { planChaos, runChaosLive, type ChaosSettings } from "./runner.ts";
 import type { NemesisSpec } from "./spec.ts";
 
-export async function runChaos(cfg: EmuConfig, specs: readonly NemesisSpec[], settings: ChaosSettings, opts: EngineOptions): Promise<RunResults> {
+export async function runChaos(cfg: EmuConfig, specs: readonly NemesisSpec[], settings: ChaosSettings, opts: EngineRunOptions): Promise<RunResults> {
   const plan = planChaos(cfg, specs, settings);
-  return settings.engine === "processes" ? runChaosProcesses(plan, opts) : runChaosInProcess(plan, opts);
+  if (settings.engine !== "processes") return runChaosLive(plan, inProcessLiveOptions(opts, reportOnly));
+  const { processesRunOptions } = await import("../cli/processes-options.ts");
+  const { options, dispose } = processesRunOptions(plan.runCfg, opts, reportOnly);
+  try {
+    return await runChaosProcesses(plan, options);
+  } finally {
+    dispose();
+  }
+}
+
+/**
+ * The control API of a chaos run reports on it and takes no command: a hotplug or rate change the
+ * checker did not plan for would break its verdict, a stop would skip the heal (Ctrl-C interrupts).
+ */
+function reportOnly(h: ControlHandlers): ControlHandlers {
+  const refuse = (): never => {
+    throw new ControlError(409, "a chaos run takes no commands (its faults come from its nemeses); /control/status reports on it, Ctrl-C interrupts it");
+  };
+  return { offline: refuse, online: refuse, rate: refuse, stop: refuse, status: () => h.status() };
 }
 
 const ms = (ns: number) => `${+(ns / 1e6).toFixed(3)}ms`;

@@ -7,14 +7,17 @@
 // happen on the wall clock, so where exactly they land in virtual time is not reproducible; each
 // one's fault entry records the virtual time it actually hit (`hit_ns`).
 import type { RunResults } from "../model/results.ts";
-import type { RunningRun } from "../coordinator/run-processes.ts";
-import { checkerFor, type ChaosPlan, type EngineOptions } from "./runner.ts";
+import type { ProcessesRunOptions, RunningRun } from "../coordinator/run-processes.ts";
+import { checkerFor, type ChaosPlan } from "./runner.ts";
 import { formatNemesis } from "./spec.ts";
 
 /** Lease span (virtual time CPUs may run ahead of the slowest) while process faults are pending. */
 export const PROCESS_FAULT_LEASE_NS = 2_000_000;
 
-export async function runChaosProcesses(plan: ChaosPlan, opts: EngineOptions = {}): Promise<RunResults> {
+/** The engine's options a chaos run leaves to its caller (the schedule is the plan's; hooks are chained). */
+export type ChaosProcessesOptions = Omit<ProcessesRunOptions, "commands">;
+
+export async function runChaosProcesses(plan: ChaosPlan, opts: ChaosProcessesOptions = {}): Promise<RunResults> {
   const { runProcesses } = await import("../coordinator/run-processes.ts");
   const checker = checkerFor(plan, false);
   const faults = plan.faults.map((f) => ({ ...f, params: { ...f.params } }));
@@ -59,6 +62,7 @@ export async function runChaosProcesses(plan: ChaosPlan, opts: EngineOptions = {
       commands: plan.commands,
       onRunning: (r) => {
         running = r;
+        opts.onRunning?.(r);
         fire(0);
       },
       // Progress comes with every CPU report, snapshots every tick: fire at whichever is first.
@@ -68,6 +72,7 @@ export async function runChaosProcesses(plan: ChaosPlan, opts: EngineOptions = {
       },
       onSnapshot: (counters, status) => {
         checker.onSnapshot(counters, status.dead);
+        opts.onSnapshot?.(counters, status);
         fire(status.virtual_ns_min);
       },
     });

@@ -1,7 +1,8 @@
 // The engines `run` can drive, loaded on demand: the in-process engine (engine/live.ts around
 // engine/inprocess.ts) and the multi-process one (coordinator/run-processes.ts). Loaded lazily so
 // `--help` and bad flags never pay for zeromq or the model. Both take the same options: progress,
-// pacing, an Observer to feed (/metrics, --procfs, the control API) and a signal that stops them.
+// pacing, an Observer to feed (/metrics, --procfs, the control API) and a signal that stops them
+// (cli/inprocess-options.ts and cli/processes-options.ts turn them into each engine's own).
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
 import type { Observer } from "./observe.ts";
@@ -49,70 +50,18 @@ export function loadEngine(name: EngineName): Promise<EngineRun> {
 }
 
 async function loadInProcess(): Promise<EngineRun> {
-  const [{ runInProcessLive }, { attribute }, { liveControlHandlers }] = await Promise.all([
-    import("../engine/live.ts"),
-    import("../engine/aggregate.ts"),
-    import("./live-control.ts"),
-  ]);
-  return (cfg, o) => {
-    const obs = o.observer;
-    let startMs = 0;
-    return runInProcessLive(cfg, {
-      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-      ...(o.seriesIntervalNs ? { seriesIntervalNs: o.seriesIntervalNs } : {}),
-      ...(o.log ? { log: o.log } : {}),
-      ...(o.pace !== undefined ? { pace: o.pace } : {}),
-      ...(o.signal ? { signal: o.signal } : {}),
-      onStart: (run) => {
-        startMs = performance.now();
-        obs?.attach(liveControlHandlers(run));
-      },
-      onSnapshot: (counters, s) => {
-        if (o.pace !== undefined) o.onBehindMs?.(performance.now() - startMs - s.virtual_ns / (o.pace * 1e6));
-        obs?.update(attribute(counters), {
-          virtualNs: s.virtual_ns,
-          ...(s.lag_ns !== undefined ? { lagSeconds: s.lag_ns / 1e9 } : {}),
-          lostOnCrash: 0,
-          checkerOk: s.checker_ok,
-        });
-      },
-    });
-  };
+  const [{ runInProcessLive }, { inProcessLiveOptions }] = await Promise.all([import("../engine/live.ts"), import("./inprocess-options.ts")]);
+  return (cfg, o) => runInProcessLive(cfg, inProcessLiveOptions(o));
 }
 
 async function loadProcesses(): Promise<EngineRun> {
-  const [{ runProcesses }, { controlHandlers, feedMetrics }] = await Promise.all([import("../coordinator/run-processes.ts"), import("../coordinator/control.ts")]);
+  const [{ runProcesses }, { processesRunOptions }] = await Promise.all([import("../coordinator/run-processes.ts"), import("./processes-options.ts")]);
   return async (cfg, o) => {
-    const obs = o.observer;
-    const feed = obs ? feedMetrics(obs.metrics, obs.scenario, cfg.profile.name) : undefined;
-    let startMs = 0;
-    let stop: ((why: string) => void) | undefined;
-    const onAbort = (): void => stop?.((o.signal?.reason as Error | undefined)?.message ?? "interrupted");
-    o.signal?.addEventListener("abort", onAbort, { once: true });
+    const { options, dispose } = processesRunOptions(cfg, o);
     try {
-      return await runProcesses(cfg, {
-        ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-        ...(o.seriesIntervalNs ? { seriesIntervalNs: o.seriesIntervalNs } : {}),
-        ...(o.log ? { log: o.log } : {}),
-        ...(o.pace !== undefined ? { pace: o.pace } : {}),
-        ...(o.cpuTimeoutMs !== undefined ? { cpuTimeoutMs: o.cpuTimeoutMs } : {}),
-        ...(o.transport ? { transport: o.transport } : {}),
-        onStart: (coordinator) => {
-          stop = (why) => coordinator.fail(why);
-          if (o.signal?.aborted) onAbort();
-          obs?.attach(controlHandlers(coordinator));
-        },
-        // The paced clock starts once every CPU has registered.
-        onRunning: () => (startMs = performance.now()),
-        onSnapshot: (counters, status) => {
-          if (o.pace !== undefined && startMs > 0) o.onBehindMs?.(performance.now() - startMs - status.virtual_ns_min / (o.pace * 1e6));
-          if (!feed) return;
-          feed(counters, status);
-          obs!.metricsUpdated();
-        },
-      });
+      return await runProcesses(cfg, options);
     } finally {
-      o.signal?.removeEventListener("abort", onAbort);
+      dispose();
     }
   };
 }

@@ -89,7 +89,7 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
       return EXIT.usage;
     }
     if (isRunFailure(err)) {
-      // Ctrl-C reached the distributed engine's own handler first (a chaos run): still an interrupt.
+      // Ctrl-C reached the distributed engine's own SIGINT handler first: still an interrupt.
       const signal = /^interrupted \((SIGINT|SIGTERM)\)/.exec(err.message)?.[1] as "SIGINT" | "SIGTERM" | undefined;
       if (signal) {
         io.err(`softnet-emu: interrupted (${signal}): the run stopped, every process torn down\n`);
@@ -207,8 +207,8 @@ interface RunPlan {
   checks: RunChecks;
   nemeses: NemesisSpec[];
   chaos: typeof import("../chaos/cli.ts") | undefined;
-  /** Not chaos, not an in-process abort: run: a live engine (paced, stoppable, watched). */
-  plainRun: boolean;
+  /** Not an in-process run with abort: conditions: a live engine (paced, stoppable, watched). */
+  live: boolean;
 }
 
 async function planRun(opts: RunOptions, engineDefaulted: boolean): Promise<RunPlan> {
@@ -233,17 +233,17 @@ async function planRun(opts: RunOptions, engineDefaulted: boolean): Promise<RunP
   const checks = runChecks(scenario, cfg, engineName);
   if (chaos && aborts)
     throw new UsageError(`${scenario!.file}: abort: a chaos run cannot stop early (it must heal and drain); drop abort: or the nemeses`);
-  // Chaos and abort: runs in-process are one synchronous loop: nothing can pace or stop them midway.
-  const plainRun = !chaos && !(aborts && engineName === "inprocess");
-  if (opts.pace !== undefined && !plainRun && engineName === "inprocess")
-    throw new UsageError(`--pace: a ${chaos ? "chaos run" : "run with abort: conditions"} on the in-process engine cannot be paced; use --engine processes`);
+  // abort: runs in-process are one synchronous loop: nothing can pace or stop them midway.
+  const live = !(aborts && engineName === "inprocess");
+  if (opts.pace !== undefined && !live)
+    throw new UsageError("--pace: a run with abort: conditions on the in-process engine cannot be paced; use --engine processes");
   if (opts.json !== undefined && opts.json !== "-") checkWritable(opts.json);
-  return { scenario, cfg, engineName, checks, nemeses, chaos, plainRun };
+  return { scenario, cfg, engineName, checks, nemeses, chaos, live };
 }
 
 async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], engineDefaulted: boolean): Promise<number> {
   const plan = await planRun(opts, engineDefaulted);
-  const { cfg, chaos, plainRun } = plan;
+  const { cfg, chaos, live } = plan;
   const engine = plan.checks.engine(await loadEngine(plan.engineName));
   const observer = await openObserver(opts, cfg, plan.scenario, "127.0.0.1", io);
   try {
@@ -262,15 +262,14 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
       ...(opts.pace !== undefined ? { pace: opts.pace, onBehindMs: (ms: number) => (maxBehindMs = Math.max(maxBehindMs, ms)) } : {}),
       ...(opts.cpuTimeout !== undefined ? { cpuTimeoutMs: opts.cpuTimeout } : {}),
       ...(opts.transport ? { transport: opts.transport } : {}),
-      // A chaos or abort: run gets the final counters only (its drivers are not live).
-      ...(observer && plainRun ? { observer } : {}),
+      // An in-process abort: run gets the final counters only (its driver is not live).
+      ...(observer && live ? { observer } : {}),
     };
     const startMs = performance.now();
-    const results = await withSignals(plainRun, (signal) =>
-      chaos
-        ? chaos.runChaos(cfg, plan.nemeses, { engine: plan.engineName, drainLimitNs: opts.drainLimit, stallAfterNs: opts.stallAfter }, engineOpts)
-        : engine(cfg, signal ? { ...engineOpts, signal } : engineOpts),
-    ).finally(() => progress?.finish());
+    const results = await withSignals(live, (signal) => {
+      const o = signal ? { ...engineOpts, signal } : engineOpts;
+      return chaos ? chaos.runChaos(cfg, plan.nemeses, { engine: plan.engineName, drainLimitNs: opts.drainLimit, stallAfterNs: opts.stallAfter }, o) : engine(cfg, o);
+    }).finally(() => progress?.finish());
     const wallMs = performance.now() - startMs;
     if (results instanceof Interrupted) {
       io.err(`softnet-emu: ${results.message}: the run stopped, every process torn down\n`);

@@ -3,21 +3,31 @@
 // really reproduces it.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { runCli, type CliIo } from "../../cli/main.ts";
 import type { RunResults } from "../../model/results.ts";
+import { waitFor } from "../cli/spawn.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 
-async function cli(args: string[]) {
+/** The CLI in this process; `io` shows its output as it comes (a live run yields to the event loop). */
+function start(args: string[]) {
   const io = { stdout: "", stderr: "", outIsTTY: false, errIsTTY: false } as CliIo & { stdout: string; stderr: string };
   io.out = (t) => void (io.stdout += t);
   io.err = (t) => void (io.stderr += t);
-  const code = await runCli(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
+  const done = runCli(args, io).then((code) => ({ code, stdout: io.stdout, stderr: io.stderr }));
+  return { io, done };
+}
+
+const cli = (args: string[]) => start(args).done;
+
+/** A sample's value in exposition text, e.g. sample(text, "softnet_emu_virtual_time_seconds"). */
+function sample(metrics: string, name: string, labels = ""): number | undefined {
+  const m = new RegExp(`^${name}\\{${labels}[^}]*\\} (\\S+)$`, "m").exec(metrics);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Split a reproduce line's command as a POSIX shell would (single quotes only, as we print them). */
@@ -103,6 +113,37 @@ describe("softnet-emu run --nemesis", () => {
     const again = await cli(cmd.slice(1));
     assert.equal(again.code, 1);
     assert.equal(again.stdout, first.stdout, "the same run, byte for byte");
+  });
+
+  test("watched live: /metrics and softnet_stat during a paced run, the control API reports only, the same JSON", { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "softnet-chaos-live-"));
+    const flags = ["--chaos-duration", "20ms", "--seed", "3", "--nemesis", "hotplug:interval=2ms,dwell=3ms", "--nemesis", "sysctl:interval=4ms,dwell=3ms,min=4,max=64"];
+    // 0.02 virtual s per wall s: the chaos phase takes about a second to watch.
+    const run = start(["run", ...flags, "--pace", "0.02", "--metrics-port", "0", "--procfs", join(dir, "proc"), "--json", join(dir, "r.json"), "--quiet"]);
+    const url = (await waitFor("the metrics URL", () => /metrics and control API at (http:\/\/127\.0\.0\.1:\d+) /.exec(run.io.stderr)?.[1]))!;
+    const mid = await waitFor("/metrics mid-run", async () => {
+      const t = await (await fetch(`${url}/metrics`)).text();
+      const v = sample(t, "softnet_emu_virtual_time_seconds");
+      return v !== undefined && v > 0 && v < 0.015 ? t : undefined;
+    });
+    assert.ok(sample(mid, "softnet_emu_processed_total", 'cpu="1"')! > 0);
+    assert.ok(existsSync(join(dir, "proc/net/softnet_stat")), "softnet_stat written during the run");
+    const status = (await (await fetch(`${url}/control/status`)).json()) as { engine: string; phase: string };
+    assert.deepEqual([status.engine, status.phase], ["inprocess", "running"]);
+    for (const [action, body] of [["offline", { cpu: 1 }], ["rate", { source: 0, pps: 1 }], ["stop", {}]] as const) {
+      const r = await fetch(`${url}/control/${action}`, { method: "POST", body: JSON.stringify(body) });
+      assert.equal(r.status, 409, action);
+      assert.match(((await r.json()) as { error: string }).error, /a chaos run takes no commands/);
+    }
+    const o = await run.done;
+    assert.equal(o.code, 0, o.stderr);
+    const plain = await cli(["run", ...flags, "--json", "-"]);
+    const watched = readFileSync(join(dir, "r.json"), "utf8");
+    assert.equal(watched, plain.stdout, "watching and pacing change nothing in the results");
+    const r = JSON.parse(watched) as RunResults;
+    assert.equal(r.virtual_ns, r.chaos!.drained_at_ns, "the early stop once drained, as unwatched");
+    assert.equal(readFileSync(join(dir, "proc/net/softnet_stat"), "utf8"), r.softnet_stat);
+    await assert.rejects(fetch(`${url}/metrics`), "no --keep-alive: the port is closed");
   });
 
   test("examples/chaos.yaml: clean on 6.6-patched-threads, caught without patch 1", async () => {

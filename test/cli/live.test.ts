@@ -1,6 +1,7 @@
 // Watching a run (issue 4): `run --metrics-port` serves /metrics while the run goes and, with
 // --keep-alive, after it until SIGINT; --procfs keeps DIR/net/softnet_stat; both engines; the
-// control API drives the in-process engine too. Ctrl-C tears everything down (exit 130); a port in
+// control API drives the in-process engine too. Ctrl-C tears everything down (exit 130), a chaos run's
+// too (test/chaos/cli.test.ts watches one); a port in
 // use or an unwritable folder is one line and exit 2, before anything starts.
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -129,6 +130,22 @@ describe("interrupting a run", { timeout: 30_000 }, () => {
       assert.equal(run.stdout, "", "no summary for a run that did not end");
       await waitFor("no CPU process left", () => (children.every((p) => !alive(p)) ? true : undefined), 5000);
       await assert.rejects(fetch(`${url}/metrics`));
+    } finally {
+      run.kill();
+    }
+  });
+  test("SIGINT mid chaos run (inprocess, paced): exit 130, one line, no summary", async () => {
+    const run = Running.start(["run", "--chaos-duration", "40ms", "--pace", "0.02", "--nemesis", "hotplug", "--metrics-port", "0"]);
+    try {
+      const url = (await run.stderrMatch(URL_LINE))[1]!;
+      await waitFor("the chaos run going", async () => {
+        const s = (await (await fetch(`${url}/control/status`)).json()) as { phase: string; virtual_ns?: number };
+        return s.phase === "running" && s.virtual_ns! > 0 ? true : undefined;
+      });
+      run.kill("SIGINT");
+      assert.equal(await run.exited, 130, run.stderr);
+      assert.match(run.stderr, /softnet-emu: interrupted \(SIGINT\): the run stopped, every process torn down\n$/);
+      assert.equal(run.stdout, "", "no summary for a run that did not end");
     } finally {
       run.kill();
     }

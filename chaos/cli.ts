@@ -6,19 +6,30 @@ import type { EngineRunOptions } from "../cli/engines.ts";
 import { inProcessLiveOptions } from "../cli/inprocess-options.ts";
 import { ControlError, type ControlHandlers } from "../coordinator/http.ts";
 import type { EmuConfig } from "../model/config.ts";
-import type { RunResults } from "../model/results.ts";
+import type { Fault, RunResults } from "../model/results.ts";
+import { faultTimeline } from "./fault-timeline.ts";
 import { runChaosProcesses } from "./processes.ts";
 import { reproduceCommand } from "./reproduce.ts";
-import { planChaos, runChaosLive, type ChaosSettings } from "./runner.ts";
+import { planChaos, runChaosLive, type ChaosPlan, type ChaosSettings } from "./runner.ts";
 import type { NemesisSpec } from "./spec.ts";
 
 export async function runChaos(cfg: EmuConfig, specs: readonly NemesisSpec[], settings: ChaosSettings, opts: EngineRunOptions): Promise<RunResults> {
   const plan = planChaos(cfg, specs, settings);
-  if (settings.engine !== "processes") return runChaosLive(plan, inProcessLiveOptions(opts, reportOnly));
+  // Fault metrics: the plan's faults, each counted once the run's virtual time passes it; process
+  // faults once they hit; at the end, the results' faults[] (what the JSON says).
+  const showFaults = (faults: readonly Fault[]): void => opts.observer?.faults(faultTimeline(faults, plan.nemeses, plan.chaosNs));
+  showFaults(plan.faults);
+  const results = await runOn(plan, settings.engine ?? "inprocess", opts, showFaults);
+  showFaults(results.faults ?? []);
+  return results;
+}
+
+async function runOn(plan: ChaosPlan, engine: ChaosSettings["engine"], opts: EngineRunOptions, showFaults: (faults: readonly Fault[]) => void): Promise<RunResults> {
+  if (engine !== "processes") return runChaosLive(plan, inProcessLiveOptions(opts, reportOnly));
   const { processesRunOptions } = await import("../cli/processes-options.ts");
   const { options, dispose } = processesRunOptions(plan.runCfg, opts, reportOnly);
   try {
-    return await runChaosProcesses(plan, options);
+    return await runChaosProcesses(plan, { ...options, onFaultHit: showFaults });
   } finally {
     dispose();
   }

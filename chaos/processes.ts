@@ -6,7 +6,7 @@
 // for the CPU timeout is declared dead; what it held is counted as lost_on_crash). Process faults
 // happen on the wall clock, so where exactly they land in virtual time is not reproducible; each
 // one's fault entry records the virtual time it actually hit (`hit_ns`).
-import type { RunResults } from "../model/results.ts";
+import type { Fault, RunResults } from "../model/results.ts";
 import type { ProcessesRunOptions, RunningRun } from "../coordinator/run-processes.ts";
 import { checkerFor, type ChaosPlan } from "./runner.ts";
 import { formatNemesis } from "./spec.ts";
@@ -15,9 +15,12 @@ import { formatNemesis } from "./spec.ts";
 export const PROCESS_FAULT_LEASE_NS = 2_000_000;
 
 /** The engine's options a chaos run leaves to its caller (the schedule is the plan's; hooks are chained). */
-export type ChaosProcessesOptions = Omit<ProcessesRunOptions, "commands">;
+export interface ChaosProcessesOptions extends Omit<ProcessesRunOptions, "commands"> {
+  /** A process fault hit: every fault so far, `hit_ns` set on those that did (for fault metrics). */
+  onFaultHit?: (faults: readonly Fault[]) => void;
+}
 
-export async function runChaosProcesses(plan: ChaosPlan, opts: ChaosProcessesOptions = {}): Promise<RunResults> {
+export async function runChaosProcesses(plan: ChaosPlan, { onFaultHit, ...opts }: ChaosProcessesOptions = {}): Promise<RunResults> {
   const { runProcesses } = await import("../coordinator/run-processes.ts");
   const checker = checkerFor(plan, false);
   const faults = plan.faults.map((f) => ({ ...f, params: { ...f.params } }));
@@ -33,6 +36,7 @@ export async function runChaosProcesses(plan: ChaosPlan, opts: ChaosProcessesOpt
       const child = running.children.find((c) => c.cpu === cpu);
       if (!child) continue;
       f.params.hit_ns = virtualNs;
+      onFaultHit?.(faults);
       log(`[chaos] ${f.kind} cpu ${cpu} (pid ${child.pid}) at virtual ${virtualNs} ns`);
       try {
         process.kill(child.pid, f.kind === "kill" ? "SIGKILL" : "SIGSTOP");

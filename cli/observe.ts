@@ -6,7 +6,7 @@
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCounters, RunResults } from "../model/results.ts";
 import { ControlError, startHttpServer, type ControlHandlers, type HttpServerHandle } from "../coordinator/http.ts";
-import { SoftnetMetrics, type RunStatus } from "../coordinator/metrics.ts";
+import { SoftnetMetrics, type FaultTimeline, type RunStatus } from "../coordinator/metrics.ts";
 import { ProcfsWriter } from "../coordinator/procfs.ts";
 
 export interface ObserverOptions {
@@ -74,6 +74,11 @@ export class Observer {
   update(rows: readonly CpuCounters[], state: RunState): void {
     this.metrics.update(rows, { scenario: this.o.scenario, profile: this.o.cfg.profile.name, ...state });
     this.procfs?.update(this.metrics.latest().counters);
+  }
+
+  /** A chaos run's faults (softnet_emu_faults_total, softnet_emu_fault_active), judged at each update's virtual time. */
+  faults(timeline: FaultTimeline): void {
+    this.metrics.setFaults(timeline);
   }
 
   /** The registry was fed directly (coordinator/control.ts feedMetrics): the file follows it. */

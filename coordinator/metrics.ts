@@ -3,7 +3,8 @@
 // softnet_stat shows them) plus `softnet_emu_*` series for every CPU, online or not, so totals never dip.
 //
 // Everything is point-in-time: update() stores a snapshot and each metric's collect() copies it at
-// scrape time, so a run pays nothing between scrapes (prom-client's own advice).
+// scrape time, so a run pays nothing between scrapes (prom-client's own advice). A chaos run's faults
+// come as a timeline (setFaults(), chaos/fault-timeline.ts) judged against the snapshot's virtual time.
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import {
@@ -30,6 +31,20 @@ export interface RunStatus {
   /** Packets lost with CPU processes that died without an orderly offline (DESIGN.md §2.4). */
   lostOnCrash: number;
   checkerOk: boolean;
+}
+
+/**
+ * A chaos run's faults as the registry shows them, by nemesis kind (`heal` for the heal's steps).
+ * A fault has taken effect once virtual time has passed its time (at a checkpoint at t, the
+ * commands at t are still to come), so the counts at the end equal the results' faults[].
+ */
+export interface FaultTimeline {
+  /** Kinds with a softnet_emu_faults_total series from the start (0 until their first fault). */
+  kinds: readonly string[];
+  /** When each fault took effect (a process fault: when it hit; one that never hit is absent). */
+  applied: readonly { kind: string; at_ns: number }[];
+  /** Faults with a duration, in effect from from_ns until to_ns (Infinity: not ended). */
+  windows: readonly { kind: string; target: string; from_ns: number; to_ns: number }[];
 }
 
 /** Latency bucket upper bounds as Prometheus `le` values, in seconds. */
@@ -173,6 +188,7 @@ export class SoftnetMetrics {
   private counters: readonly CpuCounters[] = [];
   private run: RunStatus | undefined;
   private updates = 0;
+  private faults: FaultTimeline | undefined;
 
   constructor() {
     const registry = this.registry;
@@ -280,6 +296,56 @@ export class SoftnetMetrics {
     new SnapshotLatencyHistogram(registry, snapshot);
 
     this.runMetrics(registry);
+    this.faultMetrics(registry);
+  }
+
+  /** A chaos run's faults at the snapshot's virtual time; no series at all in a run without them. */
+  private faultMetrics(registry: Registry): void {
+    const state = (): { t: FaultTimeline; now: number } | undefined => {
+      const t = this.faults;
+      const r = this.run;
+      return t && r ? { t, now: r.virtualNs } : undefined;
+    };
+    new Counter<"kind">({
+      name: "softnet_emu_faults_total",
+      help: "Faults the chaos nemeses applied so far, by nemesis kind (heal: the heal's steps)",
+      labelNames: ["kind"],
+      registers: [registry],
+      collect(this: Counter<"kind">) {
+        this.reset();
+        const s = state();
+        if (!s) return;
+        const counts = new Map(s.t.kinds.map((k) => [k, 0]));
+        for (const f of s.t.applied) if (f.at_ns < s.now) counts.set(f.kind, (counts.get(f.kind) ?? 0) + 1);
+        for (const [kind, n] of counts) this.inc({ kind }, n);
+      },
+    });
+    new Gauge<"kind" | "target">({
+      name: "softnet_emu_fault_active",
+      help: "1 while a fault with a duration (irq-off, ipi-delay, a sysctl or hotplug dwell, a burst) is in effect on the target, else 0",
+      labelNames: ["kind", "target"],
+      registers: [registry],
+      collect(this: Gauge<"kind" | "target">) {
+        this.reset();
+        const s = state();
+        if (!s) return;
+        // A target's series appears with its first fault and then stays (0 between faults), so
+        // a state timeline shows when each one was disturbed.
+        const active = new Map<string, { kind: string; target: string; on: boolean }>();
+        for (const w of s.t.windows) {
+          if (w.from_ns >= s.now) continue;
+          const key = `${w.kind}\u0000${w.target}`;
+          const on = s.now <= w.to_ns;
+          active.set(key, { kind: w.kind, target: w.target, on: on || (active.get(key)?.on ?? false) });
+        }
+        for (const a of active.values()) this.set({ kind: a.kind, target: a.target }, a.on ? 1 : 0);
+      },
+    });
+  }
+
+  /** A chaos run's fault timeline (undefined: none); scrapes judge it against update()'s virtual time. */
+  setFaults(timeline: FaultTimeline | undefined): void {
+    this.faults = timeline;
   }
 
   /** Run-wide series: virtual time, pacing, protocol health, accounting, the checker. */

@@ -115,7 +115,7 @@ describe("softnet-emu run --nemesis", () => {
     assert.equal(again.stdout, first.stdout, "the same run, byte for byte");
   });
 
-  test("watched live: /metrics and softnet_stat during a paced run, the control API reports only, the same JSON", { timeout: 30_000 }, async () => {
+  test("watched live: /metrics with fault metrics and softnet_stat during a paced run, the control API reports only, the same JSON", { timeout: 30_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "softnet-chaos-live-"));
     const flags = ["--chaos-duration", "20ms", "--seed", "3", "--nemesis", "hotplug:interval=2ms,dwell=3ms", "--nemesis", "sysctl:interval=4ms,dwell=3ms,min=4,max=64"];
     // 0.02 virtual s per wall s: the chaos phase takes about a second to watch.
@@ -135,7 +135,16 @@ describe("softnet-emu run --nemesis", () => {
       assert.equal(r.status, 409, action);
       assert.match(((await r.json()) as { error: string }).error, /a chaos run takes no commands/);
     }
-    const o = await run.done;
+    // Scrapes all along the run, judged against the results' faults[] once it is over.
+    const scrapes = [mid];
+    let over = false;
+    const ended = run.done.finally(() => (over = true));
+    while (!over) {
+      const t = await fetch(`${url}/metrics`).then((r) => r.text(), () => undefined);
+      if (t) scrapes.push(t);
+      await new Promise((resolve) => setTimeout(resolve, 40));
+    }
+    const o = await ended;
     assert.equal(o.code, 0, o.stderr);
     const plain = await cli(["run", ...flags, "--json", "-"]);
     const watched = readFileSync(join(dir, "r.json"), "utf8");
@@ -144,6 +153,43 @@ describe("softnet-emu run --nemesis", () => {
     assert.equal(r.virtual_ns, r.chaos!.drained_at_ns, "the early stop once drained, as unwatched");
     assert.equal(readFileSync(join(dir, "proc/net/softnet_stat"), "utf8"), r.softnet_stat);
     await assert.rejects(fetch(`${url}/metrics`), "no --keep-alive: the port is closed");
+
+    const totals = new Set<number>();
+    let hotplugActive = 0;
+    for (const t of scrapes) {
+      const v = Math.round(sample(t, "softnet_emu_virtual_time_seconds")! * 1e9);
+      const before = r.faults!.filter((f) => f.at_ns < v);
+      for (const kind of ["hotplug", "sysctl", "heal"])
+        assert.equal(sample(t, "softnet_emu_faults_total", `kind="${kind}"`), before.filter((f) => f.nemesis === kind).length, `${kind} at ${v} ns`);
+      totals.add(before.length);
+      // A CPU is in a hotplug window from the nemesis's offline until the next online (its own or the heal's).
+      for (let cpu = 0; cpu < 4; cpu++) {
+        const last = before.filter((f) => f.target === `cpu ${cpu}` && (f.kind === "offline" || f.kind === "online")).at(-1);
+        const active = sample(t, "softnet_emu_fault_active", `kind="hotplug",target="cpu ${cpu}"`);
+        assert.equal(active, last === undefined ? undefined : last.kind === "offline" ? 1 : 0, `cpu ${cpu} at ${v} ns`);
+        if (active === 1) hotplugActive++;
+      }
+    }
+    assert.ok(totals.size >= 3, `the fault counts grew while we watched (${[...totals].join(", ")})`);
+    assert.ok(hotplugActive > 0, "a hotplug window seen in effect");
+  });
+
+  test("processes: the coordinator's virtual time drives the fault metrics; a kill counts once it hit", { timeout: 30_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "softnet-chaos-live-"));
+    const args = ["run", "--engine", "processes", "--chaos-duration", "20ms", "--pace", "0.02", "--nemesis", "kill:at=5ms,cpu=3", "--nemesis", "irq-off:interval=2ms,duration=1ms"];
+    const run = start([...args, "--metrics-port", "0", "--json", join(dir, "r.json"), "--quiet"]);
+    const url = (await waitFor("the metrics URL", () => /metrics and control API at (http:\/\/127\.0\.0\.1:\d+) /.exec(run.io.stderr)?.[1]))!;
+    const killed = await waitFor("the kill on /metrics", async () => {
+      const t = await (await fetch(`${url}/metrics`)).text();
+      return sample(t, "softnet_emu_faults_total", 'kind="kill"') === 1 ? t : undefined;
+    });
+    assert.ok(sample(killed, "softnet_emu_virtual_time_seconds")! > 0.005, "counted after its virtual time");
+    assert.ok(sample(killed, "softnet_emu_faults_total", 'kind="irq-off"')! > 0);
+    const o = await run.done;
+    assert.equal(o.code, 4, o.stderr);
+    const r = JSON.parse(readFileSync(join(dir, "r.json"), "utf8")) as RunResults;
+    const kill = r.faults!.find((f) => f.kind === "kill")!;
+    assert.ok(Number(kill.params.hit_ns) >= 5_000_000 && Number(kill.params.hit_ns) < sample(killed, "softnet_emu_virtual_time_seconds")! * 1e9);
   });
 
   test("examples/chaos.yaml: clean on 6.6-patched-threads, caught without patch 1", async () => {

@@ -2,12 +2,30 @@
 // own series for every CPU, run labels on every sample, valid exposition text.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SoftnetMetrics, cumulativeLatencyBuckets, type RunStatus } from "../../coordinator/metrics.ts";
+import { SoftnetMetrics, cumulativeLatencyBuckets, type FaultTimeline, type RunStatus } from "../../coordinator/metrics.ts";
 import { LATENCY_BUCKETS_NS } from "../../model/results.ts";
 import { fakeCounters } from "./fixtures.ts";
 import { runTool, skipUnless } from "./harness.ts";
 
 const RUN: RunStatus = { scenario: "rps-flood", profile: "6.6", virtualNs: 2e9, lostOnCrash: 0, checkerOk: true };
+
+/** Two hotplug windows on cpu 2, one irq-off on cpu 1, and the heal at 10 µs. */
+const FAULTS: FaultTimeline = {
+  kinds: ["hotplug", "irq-off", "burst", "heal"],
+  applied: [
+    { kind: "hotplug", at_ns: 1000 },
+    { kind: "irq-off", at_ns: 1500 },
+    { kind: "hotplug", at_ns: 3000 },
+    { kind: "hotplug", at_ns: 5000 },
+    { kind: "hotplug", at_ns: 7000 },
+    { kind: "heal", at_ns: 10_000 },
+  ],
+  windows: [
+    { kind: "hotplug", target: "cpu 2", from_ns: 1000, to_ns: 3000 },
+    { kind: "irq-off", target: "cpu 1", from_ns: 1500, to_ns: 2000 },
+    { kind: "hotplug", target: "cpu 2", from_ns: 5000, to_ns: 7000 },
+  ],
+};
 
 /** Parsed exposition: `name{labels}` → value, labels in text order. */
 function samples(text: string): Map<string, number> {
@@ -140,8 +158,36 @@ describe("coordinator metrics", () => {
     assert.equal([...samples(empty).keys()].length, 0, "no samples before the first snapshot");
   });
 
+  it("counts a chaos run's faults by kind as virtual time passes them, and shows the windows in effect", async () => {
+    const m = new SoftnetMetrics();
+    m.setFaults(FAULTS);
+    const at = async (virtualNs: number) => {
+      m.update([fakeCounters(0)], { ...RUN, virtualNs });
+      const text = await m.metrics();
+      const kinds = ["hotplug", "irq-off", "burst", "heal", "kill"].map((kind) => value(text, "softnet_emu_faults_total", { kind }));
+      const active = [value(text, "softnet_emu_fault_active", { kind: "hotplug", target: "cpu 2" }), value(text, "softnet_emu_fault_active", { kind: "irq-off", target: "cpu 1" })];
+      return { kinds, active };
+    };
+    // Every kind of the run has a series from the start; a target's appears with its first fault.
+    assert.deepEqual(await at(1000), { kinds: [0, 0, 0, 0, undefined], active: [undefined, undefined] }, "a fault at t counts after t");
+    assert.deepEqual(await at(1800), { kinds: [1, 1, 0, 0, undefined], active: [1, 1] });
+    assert.deepEqual(await at(2500), { kinds: [1, 1, 0, 0, undefined], active: [1, 0] });
+    assert.deepEqual(await at(4000), { kinds: [2, 1, 0, 0, undefined], active: [0, 0] });
+    assert.deepEqual(await at(6000), { kinds: [3, 1, 0, 0, undefined], active: [1, 0] });
+    assert.deepEqual(await at(20_000), { kinds: [4, 1, 0, 1, undefined], active: [0, 0] });
+  });
+
+  it("has no fault series in a run without faults", async () => {
+    const { text } = await exposition([true]);
+    assert.doesNotMatch(text, /^softnet_emu_fault/m);
+  });
+
   it("passes promtool check metrics", { skip: skipUnless("promtool") }, async () => {
-    const { text } = await exposition([true, false, true, true], { ...RUN, windowRate: 10, lagSeconds: 0, malformed: {} });
+    const m = new SoftnetMetrics();
+    m.setFaults(FAULTS);
+    m.update([true, false, true, true].map((o, cpu) => fakeCounters(cpu, o)), { ...RUN, virtualNs: 6000, windowRate: 10, lagSeconds: 0, malformed: {} });
+    const text = await m.metrics();
+    assert.match(text, /^softnet_emu_fault_active\{kind="hotplug",target="cpu 2",scenario="rps-flood",profile="6\.6"\} 1$/m);
     const r = runTool("promtool", ["check", "metrics"], { input: text });
     assert.equal(r.status, 0, r.output);
     assert.equal(r.output.trim(), "", `promtool lint findings:\n${r.output}`);

@@ -84,6 +84,8 @@ export class CpuNode {
   private lastProgressNs = 0;
   /** Next series sample time (Infinity: none), same rule as engine/inprocess.ts. */
   private nextSampleNs = Infinity;
+  /** The model stopped at a sample time: its report follows once the batches are sent. */
+  private sampleDue = false;
   private maxRssBytes = 0;
   private leaseWaitSentFor = -1;
   private readonly malformed = [0, 0, 0];
@@ -260,6 +262,7 @@ export class CpuNode {
       this.wallMs.model += t - nowMs;
       const sent = this.sendOutput();
       this.wallMs.send += performance.now() - t;
+      if (this.sampleDue) this.reportSample();
       if (!this.finished && this.cpu.clock >= this.endNs) this.finish();
       if (performance.now() - this.lastReportMs >= hbMs) this.report(false);
       else if (this.cpu.clock - this.lastProgressNs >= this.welcome.progress_every_ns) this.progress(false);
@@ -290,11 +293,15 @@ export class CpuNode {
     const safe = this.inputBound();
     if (safe <= this.cpu.clock) return false;
     this.cpu.advance(Math.min(safe, this.cpu.clock + this.welcome.max_step_ns, this.nextSampleNs));
-    if (this.cpu.clock === this.nextSampleNs && this.cpu.clock < this.endNs) {
-      this.report(false, false, true);
-      this.nextSampleNs = this.followingSampleNs(this.nextSampleNs);
-    }
+    if (this.cpu.clock === this.nextSampleNs && this.cpu.clock < this.endNs) this.sampleDue = true;
     return true;
+  }
+
+  /** The sample report, after the batches sent: what they carry was no longer held at its time (crash.ts). */
+  private reportSample(): void {
+    this.sampleDue = false;
+    this.report(false, false, true);
+    this.nextSampleNs = this.followingSampleNs(this.nextSampleNs);
   }
 
   private followingSampleNs(t: number): number {
@@ -366,6 +373,7 @@ export class CpuNode {
     const cpu = process.cpuUsage();
     this.log(`reached ${this.endNs} ns: ${this.iterations} steps; wall: model ${ms(w.model)}, sending ${ms(w.send)}, receiving ${ms(w.letters)}, waiting ${ms(w.wait)} (${this.waits}x), yielding ${ms(w.yield)}; cpu ${ms((cpu.user + cpu.system) / 1000)}`);
     this.sendOutput(); // every peer hears +Infinity: we will never send again
+    this.sampleDue = false;
     this.report(true, false, this.nextSampleNs === this.endNs);
   }
 

@@ -89,7 +89,8 @@ export class ChaosChecker {
     const dead = new Set((r as { degraded?: { dead_cpus: number[] } }).degraded?.dead_cpus ?? []);
     for (const c of r.cpus) if (!c.online && !dead.has(c.cpu)) violations.push(`liveness: CPU ${c.cpu} is still offline after the heal`);
     if (!this.s.consistentCuts && r.totals.queued === 0 && r.totals.in_flight === 0) this.drainedAtNs = r.virtual_ns;
-    r.checker = { ok: violations.length === 0, violations, stalls: this.stall.stalls };
+    // Keeps what the engine said of its checkpoints (checkpoints, unchecked).
+    r.checker = { ...r.checker, ok: violations.length === 0, violations, stalls: this.stall.stalls };
     r.faults = faults;
     const chaos: ChaosSummary = {
       nemeses,

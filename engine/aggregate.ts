@@ -11,6 +11,7 @@ import {
   type DropReason,
   type RunResults,
   type Totals,
+  type UncheckedCheckpoints,
 } from "../model/results.ts";
 
 /** Rows with the attributed counts moved onto the CPUs they belong to. */
@@ -86,6 +87,9 @@ export interface AggregateExtra {
   engine: RunResults["engine"];
   lostOnCrash: number;
   violations: string[];
+  /** Checkpoints checked during the run (results.checker.checkpoints). */
+  checkpoints?: number;
+  unchecked?: UncheckedCheckpoints;
 }
 
 export function aggregate(cfg: EmuConfig, counters: readonly CpuCounters[], extra: AggregateExtra): RunResults {
@@ -116,7 +120,12 @@ export function aggregate(cfg: EmuConfig, counters: readonly CpuCounters[], extr
       max,
       mean: count ? Math.round(sum / count) : 0,
     },
-    checker: { ok: violations.length === 0, violations },
+    checker: {
+      ok: violations.length === 0,
+      violations,
+      ...(extra.checkpoints !== undefined ? { checkpoints: extra.checkpoints } : {}),
+      ...(extra.unchecked ? { unchecked: extra.unchecked } : {}),
+    },
     softnet_stat: renderSoftnetStat(cpus, cfg.softnet_stat_columns),
     events: cfg.events.map((e) => ({ at_ns: e.at_ns, cpu: e.cpu, action: e.action })),
   };

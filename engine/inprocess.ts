@@ -6,6 +6,7 @@ import { Cpu } from "../model/cpu.ts";
 import type { CpuCommand } from "../model/messages.ts";
 import type { CpuCounters, RunResults, TimeSeries } from "../model/results.ts";
 import { aggregate, conservationViolation, totalsOf } from "./aggregate.ts";
+import { defaultCheckIntervalNs, nextCheckpointNs } from "./checkpoints.ts";
 import { newSeries, sampleSeries } from "./series.ts";
 
 export interface RunOptions {
@@ -61,6 +62,8 @@ export class InProcessRun {
   private readonly seriesEvery: number;
   private readonly series: TimeSeries | undefined;
   private readonly violations: string[] = [];
+  /** Conservation checks done so far (results.checker.checkpoints). */
+  private checked = 0;
   private nextCheck: number;
   private nextSample: number;
   /** Virtual time of the last checkpoint reached. */
@@ -74,7 +77,7 @@ export class InProcessRun {
     if (opts.log) for (const c of this.cpus) c.warnLog = opts.log;
     for (const cmd of opts.commands ?? []) for (const c of this.cpus) c.command(cmd);
     this.end = cfg.duration_ns;
-    this.check = opts.checkIntervalNs ?? Math.max(100_000, Math.floor(this.end / 100));
+    this.check = opts.checkIntervalNs ?? defaultCheckIntervalNs(this.end);
     this.seriesEvery = opts.seriesIntervalNs ?? 0;
     this.series = this.seriesEvery > 0 ? newSeries(cfg.cpus, this.seriesEvery) : undefined;
     this.nextCheck = Math.min(this.check, this.end);
@@ -94,7 +97,8 @@ export class InProcessRun {
     if (horizon === this.nextCheck || horizon === this.end) {
       const v = conservationViolation(totalsOf(counters, 0), horizon);
       if (v && this.violations.length < 20) this.violations.push(v);
-      this.nextCheck = Math.min(this.nextCheck + this.check, this.end);
+      this.checked++;
+      this.nextCheck = nextCheckpointNs(this.nextCheck, this.check, this.end);
       this.opts.onProgress?.(horizon, this.end);
     }
     if (this.series && horizon === this.nextSample) {
@@ -109,7 +113,7 @@ export class InProcessRun {
   results(): RunResults {
     const counters = this.cpus.map((c) => c.counters());
     const cfg = this.done ? this.cfg : { ...this.cfg, duration_ns: this.atNs };
-    const results = aggregate(cfg, counters, { engine: "inprocess", lostOnCrash: 0, violations: this.violations });
+    const results = aggregate(cfg, counters, { engine: "inprocess", lostOnCrash: 0, violations: this.violations, checkpoints: this.checked });
     if (this.series) {
       // The series ends where the run did.
       if (this.series.t_ns.at(-1) !== this.atNs) sampleSeries(this.series, this.atNs, counters);

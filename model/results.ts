@@ -91,6 +91,20 @@ export interface CheckerResult {
   violations: string[];
   /** Chaos runs only: backlogs that were non-empty, scheduled and made no progress (chaos/stall.ts). */
   stalls?: Stall[];
+  /**
+   * Checkpoints at which conservation was checked on a consistent cut (every CPU's counters at the
+   * same virtual time): every check interval and the end (engine/checkpoints.ts).
+   */
+  checkpoints?: number;
+  /** Distributed engine: checkpoints left unchecked (a CPU process died before reaching them), and why. */
+  unchecked?: UncheckedCheckpoints;
+}
+
+export interface UncheckedCheckpoints {
+  checkpoints: number;
+  /** The first one. */
+  from_ns: number;
+  reason: string;
 }
 
 /** A stalled backlog: non-empty and (normally) scheduled, `processed` flat for the stall-after time. */

@@ -57,7 +57,7 @@ describe("softnet-emu run, end to end", { skip }, () => {
       assert.ok(key in (r.cpus[0] ?? {}), `cpus[].${key}`);
     for (const key of ["injected", "processed", "dropped", "dropped_by_reason", "queued", "in_flight", "lost_on_crash", "reordered"])
       assert.ok(key in r.totals, `totals.${key}`);
-    assert.deepEqual(r.checker, { ok: true, violations: [] });
+    assert.deepEqual(r.checker, { ok: true, violations: [], checkpoints: 100 }, "checked every 1/100 of the run");
     assert.ok(!("wall" in r) && !JSON.stringify(r).includes("wall"), "no wall-clock time in the JSON");
   });
 

@@ -64,6 +64,8 @@ export async function runChaosProcesses(plan: ChaosPlan, { onFaultHit, ...opts }
       // process faults land close to their virtual time.
       ...(pending.length > 0 ? { leaseSpanNs: PROCESS_FAULT_LEASE_NS, heartbeatMs: 10 } : {}),
       commands: plan.commands,
+      // Conservation at the in-process chaos run's checkpoints.
+      checkIntervalNs: plan.checkIntervalNs,
       onRunning: (r) => {
         running = r;
         opts.onRunning?.(r);

@@ -96,10 +96,13 @@ function eventsLine(r: RunResults): string[] {
 
 function checkerLines(r: RunResults): string[] {
   const v = r.checker.violations;
-  if (r.checker.ok) return ["checker: OK (every packet accounted for)"];
+  // A crashed CPU process leaves checkpoints unchecked: the verdict says what it covers.
+  const u = r.checker.unchecked;
+  const unchecked = u ? [`  ${u.checkpoints} checkpoint${u.checkpoints === 1 ? "" : "s"} from ${formatNs(u.from_ns)} on not checked: ${u.reason}`] : [];
+  if (r.checker.ok) return ["checker: OK (every packet accounted for)", ...unchecked];
   const shown = v.slice(0, MAX_VIOLATIONS_SHOWN).map((s) => `  - ${s}`);
   const more = v.length > MAX_VIOLATIONS_SHOWN ? [`  ... and ${v.length - MAX_VIOLATIONS_SHOWN} more (see --json)`] : [];
-  return [`checker: FAILED, ${v.length} violation${v.length === 1 ? "" : "s"}:`, ...shown, ...more];
+  return [`checker: FAILED, ${v.length} violation${v.length === 1 ? "" : "s"}:`, ...shown, ...more, ...unchecked];
 }
 
 /** 2380000 → `2.38M` */

@@ -55,7 +55,7 @@ export function feedMetrics(metrics: SoftnetMetrics, scenario: string, profile: 
       ...(status.lag_ns !== undefined ? { lagSeconds: status.lag_ns / 1e9 } : {}),
       malformed,
       lostOnCrash: status.lost_on_crash,
-      checkerOk: true,
+      checkerOk: status.checker_ok,
     });
   };
 }

@@ -21,6 +21,8 @@ import {
   type Report,
 } from "../proto/codec.ts";
 import { Link } from "../cpu-node/link.ts";
+import { defaultCheckIntervalNs } from "../engine/checkpoints.ts";
+import { CheckpointCollector } from "./checkpoints.ts";
 import { accountCrash } from "./crash.ts";
 import { SeriesCollector } from "./samples.ts";
 
@@ -46,6 +48,8 @@ export interface CoordinatorOptions {
   pace?: number;
   /** Sample counters every this many virtual ns into results.series (0/undefined: off). */
   seriesIntervalNs?: number;
+  /** Check conservation every this many virtual ns (default: engine/checkpoints.ts, as in-process). */
+  checkIntervalNs?: number;
   /** Commands known before the start (a nemesis schedule), applied like the scenario's events. */
   commands?: readonly CpuCommand[];
   log: (line: string) => void;
@@ -69,6 +73,9 @@ export interface CoordinatorStatus {
   /** Bad frames by receiver: "coordinator" and "cpu N", each by kind. */
   malformed_messages: Record<string, Record<MalformedKind, number>>;
   lost_on_crash: number;
+  /** Conservation checkpoints checked so far, and whether the law held at every one. */
+  checkpoints: number;
+  checker_ok: boolean;
   commands: { at_ns: number; kind: string; cpu?: number; source?: number; pps?: number }[];
 }
 
@@ -118,6 +125,7 @@ export class Coordinator {
   private closed = false;
   private lastProgressNs = -1;
   private series: SeriesCollector | undefined;
+  private readonly checkpoints: CheckpointCollector;
   private lastMoveMs = 0;
   private lastMaxNs = -1;
   /** Called once, when every CPU has registered and been welcomed. */
@@ -126,6 +134,7 @@ export class Coordinator {
   constructor(private readonly opts: CoordinatorOptions) {
     this.cfg = structuredClone(opts.cfg);
     this.endNs = this.cfg.duration_ns;
+    this.checkpoints = new CheckpointCollector(this.cfg.cpus, opts.checkIntervalNs ?? defaultCheckIntervalNs(this.endNs));
     this.link = new Link(this.router, () => {}, (e) => this.log(`router send: ${e.message}`));
     this.finished = new Promise((resolve, reject) => {
       this.finishedResolve = resolve;
@@ -258,6 +267,7 @@ export class Coordinator {
           max_step_ns: this.opts.maxStepNs,
           progress_every_ns: Math.max(1, Math.floor(this.opts.leaseSpanNs / 4)),
           series_interval_ns: this.opts.seriesIntervalNs ?? 0,
+          check_interval_ns: this.checkpoints.intervalNs,
         },
       });
     }
@@ -365,11 +375,19 @@ export class Coordinator {
       this.extendLease();
       return;
     }
+    let counters: CpuCounters;
     try {
-      m.counters = JSON.parse(r.counters_json) as CpuCounters;
+      counters = JSON.parse(r.counters_json) as CpuCounters;
     } catch {
       return this.countMalformed("coordinator", "decode_error", `cpu ${m.cpu}: report counters are not JSON`);
     }
+    if (r.checkpoint) this.checkpoints.add(r.now_ns, m.cpu, counters);
+    // A checkpoint-only report feeds the check, not the crash policy (see cpu-node/node.ts).
+    if (r.checkpoint && !r.sample && !r.final) {
+      this.extendLease();
+      return;
+    }
+    m.counters = counters;
     m.report = r;
     this.malformed[`cpu ${m.cpu}`] = [...r.malformed];
     if (r.sample) this.addSample(r.now_ns, m.cpu, m.counters);
@@ -430,7 +448,15 @@ export class Coordinator {
     }
     this.lostOnCrash = lost;
     const cfg = { ...this.cfg, duration_ns: this.endNs, events: this.recordedEvents() };
-    const results: ProcessesRunResults = aggregate(cfg, rows, { engine: "processes", lostOnCrash: lost, violations });
+    // Checkpoint violations first, in time order, as the in-process engine lists them.
+    const unchecked = this.checkpoints.unchecked(this.endNs);
+    const results: ProcessesRunResults = aggregate(cfg, rows, {
+      engine: "processes",
+      lostOnCrash: lost,
+      violations: [...this.checkpoints.violations, ...violations],
+      checkpoints: this.checkpoints.checked,
+      ...(unchecked ? { unchecked } : {}),
+    });
     if (deadCpus.length > 0) results.degraded = { dead_cpus: deadCpus, lost_on_crash: lost };
     if (this.series) results.series = this.series.series;
     return results;
@@ -461,6 +487,7 @@ export class Coordinator {
 
   private declareDead(m: Member, why: string): void {
     m.dead = true;
+    this.checkpoints.died(m.cpu);
     const reportNs = m.report?.now_ns ?? 0;
     this.log(`cpu ${m.cpu} (pid ${m.hello.pid}) declared dead: ${why}; surprise removal, its last report was at ${reportNs} ns`);
     this.broadcast({ kind: "peer_dead", cpu: m.cpu, report_ns: reportNs });
@@ -523,6 +550,8 @@ export class Coordinator {
       ...(this.opts.pace !== undefined ? { lag_ns: Math.max(0, Math.min(this.pacedNs(), this.endNs) - min) } : {}),
       malformed_messages: malformed,
       lost_on_crash: this.lostOnCrash,
+      checkpoints: this.checkpoints.checked,
+      checker_ok: this.checkpoints.violations.length === 0,
       commands: this.commands.map((c) => ({ ...c })),
     };
   }

@@ -17,6 +17,8 @@ export interface ProcessesRunOptions {
   onProgress?: (virtualNs: number, totalNs: number) => void;
   /** Sample counters every this many virtual ns into results.series (as runInProcess). */
   seriesIntervalNs?: number;
+  /** Check conservation every this many virtual ns (as runInProcess; default 1/100 of the run, at least 100 µs). */
+  checkIntervalNs?: number;
   transport?: "tcp" | "ipc";
   heartbeatMs?: number;
   cpuTimeoutMs?: number;
@@ -95,6 +97,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
     },
     ...(opts.commands ? { commands: opts.commands } : {}),
     ...(opts.seriesIntervalNs ? { seriesIntervalNs: opts.seriesIntervalNs } : {}),
+    ...(opts.checkIntervalNs ? { checkIntervalNs: opts.checkIntervalNs } : {}),
     ...(opts.stallTimeoutMs !== undefined ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
   });
   const metrics = opts.httpPort !== undefined ? new SoftnetMetrics() : null;

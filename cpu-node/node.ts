@@ -8,6 +8,7 @@ import type { EmuConfig } from "../model/config.ts";
 import { Cpu } from "../model/cpu.ts";
 import { exactWindowNs } from "../model/defaults.ts";
 import { batchIsEmpty, deliverAt, type CpuCommand, type PeerBatch } from "../model/messages.ts";
+import { nextCheckpointNs } from "../engine/checkpoints.ts";
 import {
   COORDINATOR_ID,
   MALFORMED_KINDS,
@@ -84,6 +85,8 @@ export class CpuNode {
   private lastProgressNs = 0;
   /** Next series sample time (Infinity: none), same rule as engine/inprocess.ts. */
   private nextSampleNs = Infinity;
+  /** Next conservation checkpoint (Infinity: none), engine/checkpoints.ts's schedule. */
+  private nextCheckNs = Infinity;
   /** The model stopped at a sample time: its report follows once the batches are sent. */
   private sampleDue = false;
   private maxRssBytes = 0;
@@ -224,6 +227,7 @@ export class CpuNode {
     this.lease = w.lease_ns;
     this.endNs = this.cfg.duration_ns;
     if (w.series_interval_ns > 0) this.nextSampleNs = Math.min(w.series_interval_ns, this.endNs);
+    if (w.check_interval_ns > 0) this.nextCheckNs = Math.min(w.check_interval_ns, this.endNs);
     this.vouch = new Float64Array(this.n);
     this.vouch[this.id] = Infinity;
     this.sentVouch = new Float64Array(this.n).fill(-1);
@@ -292,16 +296,37 @@ export class CpuNode {
     if (this.finished || this.backpressured()) return false;
     const safe = this.inputBound();
     if (safe <= this.cpu.clock) return false;
-    this.cpu.advance(Math.min(safe, this.cpu.clock + this.welcome.max_step_ns, this.nextSampleNs));
+    const target = Math.min(safe, this.cpu.clock + this.welcome.max_step_ns, this.nextSampleNs);
+    // Checkpoints inside the step: the model stops there for its counters only; the batches stay
+    // in the outbox, so peers get no extra message.
+    while (this.nextCheckNs < target) {
+      this.cpu.advance(this.nextCheckNs);
+      this.reportCheckpoint();
+    }
+    this.cpu.advance(target);
     if (this.cpu.clock === this.nextSampleNs && this.cpu.clock < this.endNs) this.sampleDue = true;
+    else if (this.cpu.clock === this.nextCheckNs && this.cpu.clock < this.endNs) this.reportCheckpoint();
     return true;
   }
 
   /** The sample report, after the batches sent: what they carry was no longer held at its time (crash.ts). */
   private reportSample(): void {
     this.sampleDue = false;
-    this.report(false, false, true);
+    const check = this.cpu.clock === this.nextCheckNs;
+    this.report(false, false, true, check);
+    if (check) this.nextCheckNs = nextCheckpointNs(this.nextCheckNs, this.welcome.check_interval_ns, this.endNs);
     this.nextSampleNs = this.followingSampleNs(this.nextSampleNs);
+  }
+
+  /**
+   * Counters at a checkpoint for the coordinator's conservation check: a consistent cut, since every
+   * CPU reports at exactly this virtual time. Not a crash-policy report (it does not move
+   * lastReportNs): batches filled before it may still be in the outbox.
+   */
+  private reportCheckpoint(): void {
+    this.lastProgressNs = this.cpu.clock;
+    this.sendControl({ kind: "report", report: { ...this.emptyReport(), now_ns: this.cpu.clock, counters_json: JSON.stringify(this.cpu.counters(false)), checkpoint: true } });
+    this.nextCheckNs = nextCheckpointNs(this.nextCheckNs, this.welcome.check_interval_ns, this.endNs);
   }
 
   private followingSampleNs(t: number): number {
@@ -374,7 +399,8 @@ export class CpuNode {
     this.log(`reached ${this.endNs} ns: ${this.iterations} steps; wall: model ${ms(w.model)}, sending ${ms(w.send)}, receiving ${ms(w.letters)}, waiting ${ms(w.wait)} (${this.waits}x), yielding ${ms(w.yield)}; cpu ${ms((cpu.user + cpu.system) / 1000)}`);
     this.sendOutput(); // every peer hears +Infinity: we will never send again
     this.sampleDue = false;
-    this.report(true, false, this.nextSampleNs === this.endNs);
+    // The end is always a checkpoint (as in-process), when checkpoints are on.
+    this.report(true, false, this.nextSampleNs === this.endNs, this.nextCheckNs !== Infinity);
   }
 
   private askForLease(): void {
@@ -387,17 +413,18 @@ export class CpuNode {
   /** A light report: how far we are (the coordinator extends leases from these). */
   private progress(leaseWait: boolean): void {
     this.lastProgressNs = this.cpu.clock;
-    this.sendControl({
-      kind: "report",
-      report: {
-        final: false, now_ns: this.cpu.clock, counters_json: "", tx_packets: [], rx_packets: [], lease_wait: leaseWait, malformed: [], dead_receipts: [],
-        messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false,
-      },
-    });
+    this.sendControl({ kind: "report", report: { ...this.emptyReport(), now_ns: this.cpu.clock, lease_wait: leaseWait } });
+  }
+
+  private emptyReport(): Report {
+    return {
+      final: false, now_ns: 0, counters_json: "", tx_packets: [], rx_packets: [], lease_wait: false, malformed: [], dead_receipts: [],
+      messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false, checkpoint: false,
+    };
   }
 
   /** A full report: counters at the current clock, transport statistics (also the heartbeat). */
-  private report(final: boolean, leaseWait = false, sample = false): void {
+  private report(final: boolean, leaseWait = false, sample = false, checkpoint = false): void {
     const counters = this.cpu.counters();
     this.lastReportMs = performance.now();
     this.lastReportNs = this.cpu.clock;
@@ -415,6 +442,7 @@ export class CpuNode {
         dead_receipts: [...this.deadReceipts.values()],
         ...this.transportStats(),
         sample,
+        checkpoint,
       },
     });
   }
@@ -476,6 +504,7 @@ export class CpuNode {
           else {
             this.endNs = b.end_ns;
             if (this.nextSampleNs > this.endNs && this.nextSampleNs !== Infinity) this.nextSampleNs = this.endNs;
+            if (this.nextCheckNs > this.endNs && this.nextCheckNs !== Infinity) this.nextCheckNs = this.endNs;
           }
         }
         return;

@@ -55,6 +55,7 @@ export interface Welcome {
   max_step_ns: number;
   progress_every_ns: number;
   series_interval_ns: number;
+  check_interval_ns: number;
 }
 export interface DeadPeerReceipts {
   cpu: number;
@@ -78,6 +79,7 @@ export interface Report {
   waits: number;
   max_rss_bytes: number;
   sample: boolean;
+  checkpoint: boolean;
 }
 
 /** The oneof body, tagged by its field name. */
@@ -181,14 +183,14 @@ function body(m: any): Body {
     case "hello": return { kind, hello: { requested_id: m.hello.requested_id, endpoint: m.hello.endpoint, pid: m.hello.pid } };
     case "welcome": {
       const w = m.welcome;
-      return { kind, welcome: { cpu: w.cpu, endpoints: w.endpoints, config_json: w.config_json, commands: w.commands.map(command), lease_ns: w.lease_ns, heartbeat_ms: w.heartbeat_ms, coordinator_timeout_ms: w.coordinator_timeout_ms, max_step_ns: w.max_step_ns, progress_every_ns: w.progress_every_ns, series_interval_ns: w.series_interval_ns } };
+      return { kind, welcome: { cpu: w.cpu, endpoints: w.endpoints, config_json: w.config_json, commands: w.commands.map(command), lease_ns: w.lease_ns, heartbeat_ms: w.heartbeat_ms, coordinator_timeout_ms: w.coordinator_timeout_ms, max_step_ns: w.max_step_ns, progress_every_ns: w.progress_every_ns, series_interval_ns: w.series_interval_ns, check_interval_ns: w.check_interval_ns } };
     }
     case "batch": return { kind, batch: batch(m.batch) };
     case "command": return { kind, command: command(m.command) };
     case "report": {
       const r = m.report;
       return { kind, report: { final: r.final, now_ns: r.now_ns, counters_json: r.counters_json, tx_packets: r.tx_packets, rx_packets: r.rx_packets, lease_wait: r.lease_wait, malformed: r.malformed,
-        messages_sent: r.messages_sent, bytes_sent: r.bytes_sent, loop_iterations: r.loop_iterations, waits: r.waits, max_rss_bytes: r.max_rss_bytes, sample: r.sample,
+        messages_sent: r.messages_sent, bytes_sent: r.bytes_sent, loop_iterations: r.loop_iterations, waits: r.waits, max_rss_bytes: r.max_rss_bytes, sample: r.sample, checkpoint: r.checkpoint,
         dead_receipts: r.dead_receipts.map((d: any) => ({ cpu: d.cpu, report_ns: d.report_ns, held: d.held, fresh: d.fresh })) } };
     }
     case "shutdown": return { kind, reason: m.shutdown.reason };

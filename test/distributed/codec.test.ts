@@ -48,9 +48,9 @@ test("an infinite promise survives (a CPU that never sends)", () => {
 test("every message kind round-trips", () => {
   const bodies: Body[] = [
     { kind: "hello", hello: { requested_id: -1, endpoint: "tcp://127.0.0.1:4000", pid: 42 } },
-    { kind: "welcome", welcome: { cpu: 3, endpoints: ["a", "b"], config_json: "{}", commands: [{ kind: "offline", at_ns: 5, json: '{"kind":"offline","cpu":1,"at_ns":5}' }], lease_ns: 7, heartbeat_ms: 100, coordinator_timeout_ms: 3000, max_step_ns: 200_000, progress_every_ns: 2_500_000, series_interval_ns: 0 } },
+    { kind: "welcome", welcome: { cpu: 3, endpoints: ["a", "b"], config_json: "{}", commands: [{ kind: "offline", at_ns: 5, json: '{"kind":"offline","cpu":1,"at_ns":5}' }], lease_ns: 7, heartbeat_ms: 100, coordinator_timeout_ms: 3000, max_step_ns: 200_000, progress_every_ns: 2_500_000, series_interval_ns: 0, check_interval_ns: 100_000 } },
     { kind: "command", command: commandToWire({ kind: "irq_off", cpu: 2, duration_ns: 50_000, at_ns: 9 }) },
-    { kind: "report", report: { final: true, now_ns: 10, counters_json: "{}", tx_packets: [1, 2], rx_packets: [3, 4], lease_wait: false, malformed: [1, 0, 2], dead_receipts: [{ cpu: 1, report_ns: 5, held: 2, fresh: 3 }], messages_sent: 5, bytes_sent: 600, loop_iterations: 7, waits: 1, max_rss_bytes: 5e7, sample: false } },
+    { kind: "report", report: { final: true, now_ns: 10, counters_json: "{}", tx_packets: [1, 2], rx_packets: [3, 4], lease_wait: false, malformed: [1, 0, 2], dead_receipts: [{ cpu: 1, report_ns: 5, held: 2, fresh: 3 }], messages_sent: 5, bytes_sent: 600, loop_iterations: 7, waits: 1, max_rss_bytes: 5e7, sample: false, checkpoint: true } },
     { kind: "done" },
     { kind: "shutdown", reason: "run over" },
     { kind: "error", code: "duplicate_id", message: "cpu id 1 is already taken" },

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runProcesses, type RunningRun } from "../../coordinator/run-processes.ts";
+import { checkpointCount, defaultCheckIntervalNs } from "../../engine/checkpoints.ts";
 import type { RunResults } from "../../model/results.ts";
 import { ALL_CPUS, alive, logSink, scenario } from "./helpers.ts";
 
@@ -16,6 +17,13 @@ function assertBalanced(r: RunResults): void {
   assert.equal(t.injected, t.processed + t.dropped + t.queued + t.in_flight + t.lost_on_crash, JSON.stringify(t));
   assert.ok(t.in_flight >= 0 && t.lost_on_crash >= 0, JSON.stringify(t));
   assert.ok(r.checker.ok, r.checker.violations.join("; "));
+  // Checkpoints before the death are checked; those the dead CPU never reached are not, and say so.
+  const u = r.checker.unchecked;
+  assert.ok(u, "a death leaves checkpoints unchecked");
+  assert.ok(r.checker.checkpoints! > 1, `checked ${r.checker.checkpoints} checkpoints before the death`);
+  assert.equal(r.checker.checkpoints! + u.checkpoints, checkpointCount(defaultCheckIntervalNs(cfg.duration_ns), cfg.duration_ns));
+  assert.ok(u.from_ns > 0 && u.from_ns <= cfg.duration_ns);
+  assert.match(u.reason, /died .*no consistent cut/);
 }
 
 async function runWithFault(fault: (run: RunningRun) => void, cpuTimeoutMs: number) {

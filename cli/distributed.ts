@@ -27,6 +27,7 @@ import { keepServing, openObserver } from "./serve.ts";
 import { renderSummary } from "./summary.ts";
 import { MAX_CPUS, parseCount } from "./units.ts";
 import type { RunResults } from "../model/results.ts";
+import { portRangeError } from "../cpu-node/endpoint.ts";
 
 /** The endpoints ZeroMQ binds and connects (as cpu-node/main.ts checks them). */
 const ENDPOINT = /^(tcp:\/\/[^:\s]+:(\d+|\*)|ipc:\/\/\S+)$/;
@@ -102,6 +103,8 @@ interface CoordinatorCliOptions extends ScenarioCliOptions, LiveCliOptions {
 
 async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<number> {
   if (!ENDPOINT.test(o.bind)) throw new UsageError(`--bind ${o.bind}: expected tcp://HOST:PORT or ipc://PATH`);
+  const badPort = portRangeError("--bind", o.bind);
+  if (badPort) throw new UsageError(badPort);
   await checkBindable(o.bind);
   checkLiveOptions(o);
   const scenario = o.scenario !== undefined ? loadScenario(o.scenario) : undefined;
@@ -212,6 +215,8 @@ async function cpuCommand(o: CpuCliOptions, io: CliIo): Promise<number> {
     ...(o.advertiseHost !== undefined ? { advertiseHost: o.advertiseHost } : {}),
     ...(o.registerTimeout !== undefined ? { registerTimeoutMs: o.registerTimeout } : {}),
     log: (line: string) => io.err(`${line}\n`),
+    // A --bind that fails after the check below (taken meanwhile, an ipc path): the same one line.
+    usageError: (message: string) => io.err(`softnet-emu: error: ${message}\n`),
   };
   const bad = checkCpuOptions(opts);
   if (bad) throw new UsageError(bad);

@@ -3,6 +3,7 @@
 //   node --import tsx cpu-node/main.ts --coordinator tcp://127.0.0.1:5555 [--id N] [--bind EP]
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
+import { EndpointError, portRangeError } from "./endpoint.ts";
 import { CPU_EXIT, CpuNode } from "./node.ts";
 
 export interface CpuCommandOptions {
@@ -14,6 +15,8 @@ export interface CpuCommandOptions {
   /** Exit when standard input closes (set for children of `run`: the parent died). */
   exitWithParent?: boolean;
   log?: (line: string) => void;
+  /** Bad input, one line without a prefix (default: `softnet-emu cpu: error: …` on stderr). */
+  usageError?: (message: string) => void;
 }
 
 const ENDPOINT = /^(tcp:\/\/[^:\s]+:(\d+|\*)|ipc:\/\/\S+)$/;
@@ -23,15 +26,16 @@ export function checkCpuOptions(o: CpuCommandOptions): string | null {
   if (!ENDPOINT.test(o.coordinator)) return `--coordinator ${o.coordinator}: expected tcp://HOST:PORT or ipc://PATH`;
   if (o.bind !== undefined && !ENDPOINT.test(o.bind)) return `--bind ${o.bind}: expected tcp://HOST:PORT (PORT may be *) or ipc://PATH`;
   if (o.id !== undefined && (!Number.isInteger(o.id) || o.id < 0 || o.id > 4095)) return `--id ${o.id}: expected a CPU id 0-4095`;
-  return null;
+  return portRangeError("--coordinator", o.coordinator) ?? (o.bind !== undefined ? portRangeError("--bind", o.bind) : null);
 }
 
 /** Run one CPU until the coordinator shuts it down; returns the exit code (see CPU_EXIT). */
 export async function runCpu(o: CpuCommandOptions): Promise<number> {
+  const usageError = o.usageError ?? ((message: string) => process.stderr.write(`softnet-emu cpu: error: ${message}\n`));
   const bad = checkCpuOptions(o);
   if (bad) {
-    process.stderr.write(`softnet-emu cpu: error: ${bad}\n`);
-    return CPU_EXIT.refused;
+    usageError(bad);
+    return CPU_EXIT.usage;
   }
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const node = new CpuNode({
@@ -57,6 +61,10 @@ export async function runCpu(o: CpuCommandOptions): Promise<number> {
   try {
     return await node.run();
   } catch (e) {
+    if (e instanceof EndpointError) {
+      usageError(e.message);
+      return CPU_EXIT.usage;
+    }
     log(`internal error: ${(e as Error).stack ?? e}`);
     return CPU_EXIT.internal;
   } finally {

@@ -27,6 +27,7 @@ import {
   type WireBatch,
   type Welcome,
 } from "../proto/codec.ts";
+import { endpointError } from "./endpoint.ts";
 import { Link } from "./link.ts";
 import { Mailbox, type Letter } from "./mailbox.ts";
 import { Receipts } from "./receipts.ts";
@@ -46,7 +47,7 @@ export interface CpuNodeOptions {
 }
 
 /** Process exit codes of `softnet-emu cpu`. */
-export const CPU_EXIT = { ok: 0, internal: 1, refused: 2, coordinatorLost: 4 } as const;
+export const CPU_EXIT = { ok: 0, internal: 1, refused: 2, usage: 2, coordinatorLost: 4 } as const;
 
 /** Peer messages read ahead of the model at most; beyond it ZeroMQ queues and senders wait. */
 const PEER_LETTERS_MAX = 256;
@@ -112,11 +113,17 @@ export class CpuNode {
   /** Register, run to the end (or until told to stop), return the process exit code. */
   async run(): Promise<number> {
     try {
-      await this.pull.bind(this.opts.bind);
+      await this.pull.bind(this.opts.bind).catch((e: unknown) => {
+        throw endpointError("--bind", this.opts.bind, "bind", e);
+      });
       const bound = this.pull.lastEndpoint ?? this.opts.bind;
       // Bound to every interface: peers dial the host name (containers: set it per CPU service).
       const endpoint = bound.replace("://0.0.0.0:", `://${this.opts.advertiseHost ?? hostname()}:`);
-      this.dealer.connect(this.opts.coordinator);
+      try {
+        this.dealer.connect(this.opts.coordinator);
+      } catch (e) {
+        throw endpointError("--coordinator", this.opts.coordinator, "connect", e);
+      }
       this.control = new Link(this.dealer, () => this.mailbox.notify(), (e) => this.log(`coordinator link: ${e.message}`));
       void this.receiveLoop(this.dealer, "control");
       void this.receiveLoop(this.pull, "peer");

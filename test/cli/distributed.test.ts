@@ -153,4 +153,15 @@ describe("bad input to coordinator and cpu: one line, exit 2", () => {
       taken.close();
     }
   });
+
+  test("coordinator and cpu: an ipc path that cannot be bound, a port out of range (real processes)", async () => {
+    const [ipc, c, p] = await Promise.all([
+      cli(["cpu", "--coordinator", "tcp://127.0.0.1:1", "--bind", "ipc:///nonexistent-softnet-emu/cpu0"]),
+      cli(["coordinator", "--bind", "tcp://127.0.0.1:99999"]),
+      cli(["cpu", "--coordinator", "tcp://127.0.0.1:65536"]),
+    ]);
+    assert.equal(usageErrorLine(ipc), "softnet-emu: error: --bind ipc:///nonexistent-softnet-emu/cpu0: cannot bind: the socket's directory does not exist (ENOENT)");
+    assert.equal(usageErrorLine(c), "softnet-emu: error: --bind tcp://127.0.0.1:99999: port 99999 is out of range (0-65535)");
+    assert.equal(usageErrorLine(p), "softnet-emu: error: --coordinator tcp://127.0.0.1:65536: port 65536 is out of range (0-65535)");
+  });
 });

@@ -1,7 +1,7 @@
-// A real Prometheus scrapes live /metrics servers while two real runs are replayed checkpoint by
-// checkpoint; every query of every Grafana panel, every dashboard variable and every alert
-// expression then runs through its HTTP API and must return data, with numbers that agree
-// with the runs' results.
+// A real Prometheus scrapes live /metrics servers while three real runs — one of them a chaos run,
+// with its fault metrics — are replayed checkpoint by checkpoint; every query of every Grafana
+// panel and annotation, every dashboard variable and every alert expression then runs through its
+// HTTP API and must return data, with numbers that agree with the runs' results.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { startHttpServer, type HttpServerHandle } from "../../coordinator/http.ts";
@@ -9,7 +9,7 @@ import { SoftnetMetrics, type RunStatus } from "../../coordinator/metrics.ts";
 import { LATENCY_BUCKETS_NS, type CpuResult } from "../../model/results.ts";
 import { ALERTS_FILE, alertRules, dashboardQueries, substitute, variableQueries, type NamedQuery } from "./dashboards.ts";
 import { Prometheus, byLabel, num, skipUnless, sleep, type PromSample } from "./harness.ts";
-import { observedRun, type ObservedRun } from "./runs.ts";
+import { CHAOS_RUN, observedChaosRun, observedRun, type ObservedRun } from "./runs.ts";
 
 const STEPS = 6;
 /** Each checkpoint is served this long: two scrapes or more at 250 ms. */
@@ -18,6 +18,8 @@ const RATE_INTERVAL = "3s";
 const DRILL = "crash-drill";
 /** Panels that are empty by design for an unpaced in-process run. */
 const EMPTY_WITHOUT_PACING = new Set(["Lag behind wall-clock"]);
+/** Panel and annotation queries with data only in a chaos run. */
+const needsFaults = (q: NamedQuery): boolean => q.expr.includes("softnet_emu_fault");
 
 interface Target {
   name: string;
@@ -62,7 +64,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
   let endSeconds = 0;
 
   before(async () => {
-    const names = ["rt-ipi", "lost-wakeup", DRILL];
+    const names = ["rt-ipi", "lost-wakeup", CHAOS_RUN.scenario, DRILL];
     for (const name of names) {
       const metrics = new SoftnetMetrics();
       targets.push({ name, metrics, server: await startHttpServer({ port: 0, host: "127.0.0.1", metrics }) });
@@ -73,7 +75,8 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
       ruleFiles: [ALERTS_FILE],
     });
     // Prometheus applies its first target list up to 5 s after start: run the emulator meanwhile.
-    runs.push(observedRun("rt-ipi", STEPS), observedRun("lost-wakeup", STEPS));
+    runs.push(observedRun("rt-ipi", STEPS), observedRun("lost-wakeup", STEPS), await observedChaosRun(STEPS));
+    runs.forEach((r, i) => targets[i]!.metrics.setFaults(r.faults));
     await prom.waitForData("up == 1", targets.length, 15_000);
 
     // Replay: every run's checkpoints in wall-clock time, so rates and alerts see them move.
@@ -94,7 +97,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
       });
       // The drill is what a coordinator reports after a CPU process was killed mid-run.
       const base = runs[0]!;
-      targets[2]!.metrics.update(base.snapshots[k]!, {
+      targets[3]!.metrics.update(base.snapshots[k]!, {
         scenario: DRILL,
         profile: base.cfg.profile.name,
         virtualNs: base.times_ns[k]!,
@@ -149,6 +152,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
       const vars = { scenario: r.scenario, profile: r.cfg.profile.name };
       for (const q of dashboardQueries()) {
         if ([...EMPTY_WITHOUT_PACING].some((title) => q.where.includes(`/ ${title} /`))) continue;
+        if (!r.faults && needsFaults(q)) continue;
         assert.ok((await runPanel(q, vars)) > 0, `${q.where} (${r.scenario}): no data for ${q.expr}`);
       }
     }
@@ -159,7 +163,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
     assert.ok(vars.length >= 5);
     for (const v of vars) assert.ok((await at(substitute(v.expr, { rateInterval: RATE_INTERVAL }))).length > 0, `${v.where}: ${v.expr}`);
     const scenarios = (await at("count by (scenario) (softnet_emu_cpus)")).map((s) => s.metric["scenario"]).sort();
-    assert.deepEqual(scenarios, [DRILL, "lost-wakeup", "rt-ipi"]);
+    assert.deepEqual(scenarios, [CHAOS_RUN.scenario, DRILL, "lost-wakeup", "rt-ipi"]);
     const cpus = (await at('count by (cpu) (softnet_emu_cpu_online{scenario=~"lost-wakeup"})')).map((s) => s.metric["cpu"]).sort();
     assert.deepEqual(cpus, ["0", "1", "2", "3"], "an offline CPU stays selectable");
   });
@@ -224,6 +228,55 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
       const hotplug = byLabel(await at(`sum by (action) (softnet_emu_hotplug_events_total{scenario="${r.scenario}"})`), "action");
       assert.deepEqual(hotplug, new Map([["offline", sum(cpus.map((c) => c.hotplug_offline))], ["online", sum(cpus.map((c) => c.hotplug_online))]]));
     }
+  });
+
+  it("the fault panels and annotations agree with the chaos run's faults[]", async () => {
+    const chaos = runs.find((r) => r.faults)!;
+    const faults = chaos.results.faults!;
+    const vars = { scenario: chaos.scenario, rateInterval: RATE_INTERVAL };
+    const queries = dashboardQueries().filter(needsFaults);
+    assert.deepEqual(queries.map((q) => q.where).sort(), [
+      "overview.json / Faults applied / A",
+      "overview.json / Faults in effect / A",
+      "overview.json / annotation Chaos faults",
+      "overview.json / annotation Chaos heal",
+    ]);
+    const query = (where: string): NamedQuery => queries.find((q) => q.where.includes(where))!;
+
+    // Faults applied, at the end: every fault of faults[] by its nemesis (heal included).
+    const byKind = new Map<string, number>();
+    for (const f of faults) byKind.set(f.nemesis, (byKind.get(f.nemesis) ?? 0) + 1);
+    assert.deepEqual(byLabel(await at(substitute(query("Faults applied").expr, vars)), "kind"), byKind);
+    assert.deepEqual([...byKind.keys()].sort(), ["burst", "heal", "hotplug", "irq-off", "sysctl"]);
+
+    // Faults in effect: a target was 1 at some replayed checkpoint iff one of its windows covered it.
+    const inEffect = await at(`max_over_time((${substitute(query("Faults in effect").expr, vars)})[1m:250ms])`);
+    const expected = new Map<string, number>();
+    for (const w of chaos.faults!.windows) {
+      const key = `${w.kind}/${w.target}`;
+      const covered = chaos.times_ns.some((t) => w.from_ns < t && t <= w.to_ns) ? 1 : 0;
+      if (w.from_ns < chaos.times_ns.at(-1)!) expected.set(key, Math.max(expected.get(key) ?? 0, covered));
+    }
+    assert.deepEqual(new Map(inEffect.map((s) => [`${s.metric["kind"]}/${s.metric["target"]}`, num(s)])), expected);
+    assert.ok([...expected.values()].includes(1) && [...expected.keys()].some((k) => k.startsWith("hotplug/")));
+    const last = await at(substitute(query("Faults in effect").expr, vars));
+    assert.ok(last.length > 0 && last.every((s) => num(s) === 0), "nothing in effect after the heal");
+
+    // Annotations: a kind is marked where its count moved between two replayed checkpoints.
+    const countsAt = (t: number): Map<string, number> => {
+      const m = new Map<string, number>();
+      for (const f of faults) if (f.at_ns < t) m.set(f.nemesis, (m.get(f.nemesis) ?? 0) + 1);
+      return m;
+    };
+    const moved = new Set<string>();
+    for (let k = 1; k < chaos.times_ns.length; k++) {
+      const [a, b] = [countsAt(chaos.times_ns[k - 1]!), countsAt(chaos.times_ns[k]!)];
+      for (const kind of b.keys()) if (a.get(kind) !== b.get(kind)) moved.add(kind);
+    }
+    const marked = async (where: string): Promise<string[]> =>
+      [...new Set((await rangeQuery(substitute(query(where).expr, vars))).map((s) => s.metric["kind"]!))].sort();
+    assert.deepEqual(await marked("annotation Chaos faults"), [...moved].filter((k) => k !== "heal").sort());
+    assert.deepEqual(await marked("annotation Chaos heal"), ["heal"]);
   });
 
   it("rate panels move where the run moved", async () => {

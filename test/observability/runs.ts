@@ -1,6 +1,11 @@
 // Real emulator runs for the observability tests: the in-process engine's results, plus the same
-// run stepped checkpoint by checkpoint so a live /metrics can replay it while Prometheus scrapes.
+// run stepped checkpoint by checkpoint so a live /metrics can replay it while Prometheus scrapes;
+// and a chaos run, with the snapshots its live driver took and its faults as /metrics shows them.
+import { faultTimeline } from "../../chaos/fault-timeline.ts";
+import { planChaos, runChaosLive } from "../../chaos/runner.ts";
+import { parseNemesis } from "../../chaos/spec.ts";
 import { resolveConfig, type RunFlags } from "../../cli/resolve.ts";
+import type { FaultTimeline } from "../../coordinator/metrics.ts";
 import { attribute } from "../../engine/aggregate.ts";
 import { advanceAll, runInProcess } from "../../engine/inprocess.ts";
 import type { EmuConfig } from "../../model/config.ts";
@@ -15,6 +20,8 @@ export interface ObservedRun {
   snapshots: CpuResult[][];
   /** Virtual time of each snapshot. */
   times_ns: number[];
+  /** A chaos run's faults, for SoftnetMetrics.setFaults(). */
+  faults?: FaultTimeline;
 }
 
 const MS = 1_000_000;
@@ -69,4 +76,33 @@ export function observedRun(scenario: string, steps = 6): ObservedRun {
   const run = { scenario, cfg, results, snapshots, times_ns };
   cache.set(key, run);
   return run;
+}
+
+/**
+ * A chaos run that exercises every fault panel: hotplug and sysctl dwells long enough to be in
+ * effect at some replayed checkpoints, irq-off sections, a burst; then the heal and the drain.
+ */
+export const CHAOS_RUN = {
+  scenario: "chaos",
+  flags: { profile: "6.6-patched-threads", cpus: 4, duration_ns: 20 * MS, rate_pps: 400_000, seed: 4 } satisfies RunFlags,
+  nemeses: ["hotplug:interval=3ms,dwell=4ms", "sysctl:interval=5ms,dwell=4ms,min=4,max=64", "irq-off:interval=4ms,duration=1ms", "burst:interval=6ms,duration=2ms"],
+};
+
+/** CHAOS_RUN through the live driver, `steps` of its checkpoints kept, evenly spread, the last one its end. */
+export async function observedChaosRun(steps = 6): Promise<ObservedRun> {
+  const plan = planChaos(resolveConfig(undefined, CHAOS_RUN.flags), CHAOS_RUN.nemeses.map((n) => parseNemesis(n)));
+  const all: { at: number; rows: CpuResult[] }[] = [];
+  const results = await runChaosLive(plan, {
+    // The driver's rows are live objects: keep copies.
+    onSnapshot: (counters, s) => all.push({ at: s.virtual_ns, rows: structuredClone(attribute(counters)) }),
+  });
+  const picked = Array.from({ length: steps }, (_, k) => all[Math.round(((all.length - 1) * (k + 1)) / steps)]!);
+  return {
+    scenario: CHAOS_RUN.scenario,
+    cfg: plan.runCfg,
+    results,
+    snapshots: picked.map((p) => p.rows),
+    times_ns: picked.map((p) => p.at),
+    faults: faultTimeline(results.faults!, plan.nemeses, plan.chaosNs),
+  };
 }

@@ -18,6 +18,7 @@ import { LATENCY_BUCKETS_NS, copyCounters, type CpuCounters, type DropReason, ty
 import { SoftnetData } from "./softnet-data.ts";
 import { PacketSizes, newSource, sourceCount, sourceOwner, type SourceState } from "./sources.ts";
 import { PacketQueue } from "./packet-queue.ts";
+import { PendingTimes } from "./pending-times.ts";
 import { FLOWS_PER_SOURCE } from "./load.ts";
 import { enqueueFromRemote, forward, forwardAll, ipiFlushArrived, nicFillRing, reinjectStep, senderStep } from "./receive.ts";
 import { backlogThreadStep, netRxAction, hardirq, ksoftirqdStep, napiScheduleDevice, netRxActionPoll } from "./softirq.ts";
@@ -142,7 +143,7 @@ export class Cpu {
   private readonly batchSeqFrom: Int32Array;
   private readonly outbox = new Map<number, PeerBatch>();
   /** Commands scheduled and not yet applied (for promiseNs: they can make this CPU send). */
-  readonly pendingCommandTimes: number[] = [];
+  readonly pendingCommandTimes = new PendingTimes();
   readonly maxLatencyMin: number;
   readonly c: CpuCounters;
   /** Highest sequence processed here per flow (index: source * flowsPerSource + flow), -1 = none. */
@@ -210,7 +211,7 @@ export class Cpu {
     // Commands after which inputs can make this CPU send (see lookahead.ts).
     const changesLookahead =
       cmd.kind === "offline" || cmd.kind === "online" || cmd.kind === "irq_affinity" || (cmd.kind === "sysctl" && cmd.key === "rps_sock_flow_entries");
-    if (changesLookahead) this.pendingCommandTimes.push(cmd.at_ns);
+    if (changesLookahead) this.pendingCommandTimes.add(cmd.at_ns);
     if (cmd.kind === "irq_off") this.maxIrqOffNs = Math.max(this.maxIrqOffNs, cmd.duration_ns);
   }
 
@@ -588,8 +589,7 @@ export class Cpu {
   /** A mask change (hotplug, IRQ affinity) took effect: hand-overs and forwards may follow. */
   private dropPendingCommand(atNs: number): void {
     this.lastMaskChangeNs = Math.max(this.lastMaskChangeNs, atNs);
-    const i = this.pendingCommandTimes.indexOf(atNs);
-    if (i >= 0) this.pendingCommandTimes.splice(i, 1);
+    this.pendingCommandTimes.remove(atNs);
   }
 
   private handleRecord(cur: Cursor): void {

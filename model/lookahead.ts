@@ -25,7 +25,7 @@ function nextSendCapableNs(cpu: Cpu): number {
     const at = s.gen.peekNs();
     if (at < t) t = at;
   }
-  for (const at of cpu.pendingCommandTimes) if (at < t) t = at;
+  t = Math.min(t, cpu.pendingCommandTimes.earliest());
   // Delivered records not applied yet that will make us send when they are.
   for (const cur of cpu.inbound.all()) {
     const k = cur.kind;
@@ -47,9 +47,7 @@ function nextSendCapableNs(cpu: Cpu): number {
 function sendsCausedByInputsNs(cpu: Cpu, inputBoundNs: number): number {
   if (cpu.rfsOn || !cpu.online || cpu.pendingHotplug.length > 0) return inputBoundNs;
   if (cpu.clock < cpu.lastMaskChangeNs + settleNs(cpu) || awaitsSource(cpu)) return inputBoundNs;
-  let next = Infinity;
-  for (const at of cpu.pendingCommandTimes) if (at < next) next = at;
-  return Math.max(inputBoundNs, next);
+  return Math.max(inputBoundNs, cpu.pendingCommandTimes.earliest());
 }
 
 /** How long after a mask change hand-overs, dead CPUs' backlogs and forwards can still arrive. */

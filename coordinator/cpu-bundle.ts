@@ -4,7 +4,7 @@
 // plain JavaScript with esbuild (already installed as tsx's own dependency) under
 // node_modules/.cache, where `zeromq` and `protobufjs` still resolve, and children run it with
 // plain node. When esbuild cannot be loaded, children fall back to tsx.
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
@@ -33,12 +33,23 @@ async function bundle(): Promise<string[]> {
     logLevel: "silent",
   });
   const code = out.outputFiles[0]!.contents;
-  const hash = createHash("sha256").update(code).digest("hex").slice(0, 12);
-  mkdirSync(CACHE_DIR, { recursive: true });
-  const file = `${CACHE_DIR}cpu-node-${hash}.mjs`;
-  // Content-addressed: a run never overwrites a bundle another run is executing.
-  if (!existsSync(file)) writeFileSync(file, code);
   // codec.ts loads softnet.proto beside itself, which in the bundle means beside the bundle.
-  copyFileSync(PROTO, `${CACHE_DIR}softnet.proto`);
+  const proto = readFileSync(PROTO);
+  const hash = createHash("sha256").update(code).update(proto).digest("hex").slice(0, 12);
+  const dir = `${CACHE_DIR}${hash}`;
+  const file = `${dir}/cpu-node.mjs`;
+  if (!existsSync(file)) {
+    // Content-addressed and published by one rename: runs side by side (tests run two files at
+    // once) never read a half-written bundle or proto, and never overwrite one in use.
+    mkdirSync(CACHE_DIR, { recursive: true });
+    const tmp = mkdtempSync(`${CACHE_DIR}tmp-`);
+    writeFileSync(`${tmp}/cpu-node.mjs`, code);
+    writeFileSync(`${tmp}/softnet.proto`, proto);
+    try {
+      renameSync(tmp, dir);
+    } catch {
+      rmSync(tmp, { recursive: true, force: true }); // another run published the same bundle first
+    }
+  }
   return [file];
 }

@@ -11,7 +11,8 @@
 // 1-virtual-second run is a third of the in-process engine's time; the "warm" column repeats the
 // in-process run inside one process (JIT already optimised) to show that as well.
 //   BENCH_VIRTUAL_MS=1000 (virtual time per run; the standard scenario is 1 s), BENCH_WINDOWS_US=2,5,10,50,100,200,
-//   BENCH_REPEATS=2 (best of), BENCH_BIG_CPUS=64 (0: skip the big run)
+//   BENCH_REPEATS=2 (best of), BENCH_LONG_MS=4000 (the 100 µs row again over a longer run; 0: skip),
+//   BENCH_BIG_CPUS=64 (0: skip the big run)
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { loadScenario, resolveConfig } from "../cli/scenario.ts";
@@ -103,6 +104,45 @@ function deviation(exact: CpuResult[], got: CpuResult[]): Record<(typeof FIELDS)
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
 
+interface Measured {
+  inproc: RunResults;
+  /** Best wall time of the in-process engine in a fresh process, and repeated in this one. */
+  inMs: number;
+  warmMs: number;
+  d: ChildResult;
+}
+
+/** Best of `repeats` for each engine, interleaved: other work shares these 2 cores. */
+function measure(cfg: EmuConfig, repeats: number): Measured {
+  let inMs = Infinity;
+  let warmMs = Infinity;
+  let inproc: RunResults | null = null;
+  let d: ChildResult | null = null;
+  for (let i = 0; i < repeats; i++) {
+    const ip = inProcessRun(cfg);
+    if (ip.wallMs < inMs) ({ wallMs: inMs, results: inproc } = ip);
+    const t = performance.now();
+    runInProcess(cfg);
+    warmMs = Math.min(warmMs, performance.now() - t);
+    const di = distributedRun(cfg);
+    if (!d || di.wallMs < d.wallMs) d = di;
+  }
+  if (!inproc || !d) throw new Error("BENCH_REPEATS must be at least 1");
+  return { inproc, inMs, warmMs, d };
+}
+
+/** pps of each engine and the ratios: in-process (fresh), distributed, ratio, in-process warm, ratio to warm. */
+function speedColumns({ inproc, inMs, warmMs, d }: Measured): string[] {
+  const packets = inproc.totals.injected;
+  return [
+    fmt(packets / (inMs / 1000)),
+    fmt(packets / (d.wallMs / 1000)),
+    (inMs / d.wallMs).toFixed(2),
+    fmt(packets / (warmMs / 1000)),
+    (warmMs / d.wallMs).toFixed(2),
+  ];
+}
+
 async function main(): Promise<void> {
   const virtualMs = Number(process.env["BENCH_VIRTUAL_MS"] ?? 1000);
   const windowsUs = (process.env["BENCH_WINDOWS_US"] ?? "2,5,10,50,100,200").split(",").map(Number);
@@ -118,21 +158,8 @@ async function main(): Promise<void> {
   let exact: RunResults | null = null;
   for (const us of windowsUs) {
     const cfg = { ...base, window_ns: us * 1000 };
-    // Best of BENCH_REPEATS for each engine, interleaved: other work shares these 2 cores.
-    let inMs = Infinity;
-    let warmMs = Infinity;
-    let inproc: RunResults | null = null;
-    let d: ChildResult | null = null;
-    for (let i = 0; i < repeats; i++) {
-      const ip = inProcessRun(cfg);
-      if (ip.wallMs < inMs) ({ wallMs: inMs, results: inproc } = ip);
-      const t = performance.now();
-      runInProcess(cfg);
-      warmMs = Math.min(warmMs, performance.now() - t);
-      const di = distributedRun(cfg);
-      if (!d || di.wallMs < d.wallMs) d = di;
-    }
-    if (!inproc || !d) throw new Error("BENCH_REPEATS must be at least 1");
+    const m = measure(cfg, repeats);
+    const { inproc, d } = m;
     if (us * 1000 === exactNs) exact = inproc;
     const packets = inproc.totals.injected;
     const windows = cfg.duration_ns / cfg.window_ns;
@@ -141,11 +168,7 @@ async function main(): Promise<void> {
     console.log(
       [
         `${us} µs`,
-        fmt(packets / (inMs / 1000)),
-        fmt(packets / (d.wallMs / 1000)),
-        (inMs / d.wallMs).toFixed(2),
-        fmt(packets / (warmMs / 1000)),
-        (warmMs / d.wallMs).toFixed(2),
+        ...speedColumns(m),
         fmt(windows / (d.wallMs / 1000)),
         (d.messages / windows).toFixed(3),
         (d.messages / packets).toFixed(4),
@@ -159,6 +182,15 @@ async function main(): Promise<void> {
   }
   console.log(`(pps: emulated packets per wall-second, best of ${repeats}, each run in a fresh process; distributed: after the CPU processes registered, start-up is extra;`);
   console.log(` warm: the in-process run repeated in one process, JIT already optimised)`);
+
+  // Every CPU process pays V8's JIT warm-up once, ~0.2 CPU-s for CPU 0's: a longer run spreads it.
+  const longMs = Number(process.env["BENCH_LONG_MS"] ?? 4000);
+  if (longMs > 0) {
+    const m = measure({ ...base, duration_ns: longMs * 1e6, window_ns: 100_000 }, repeats);
+    console.log(`== the same at 100 µs over ${longMs} virtual ms (JIT warm-up spread over a longer run) ==`);
+    console.log(["in-proc pps", "distrib pps", "ratio", "in-proc warm pps", "ratio to warm"].join(" | "));
+    console.log(speedColumns(m).join(" | "));
+  }
 
   const cpus = Number(process.env["BENCH_BIG_CPUS"] ?? 64);
   if (cpus < 1) return;

@@ -58,8 +58,8 @@ const TAIL_LINES = 20;
 /**
  * Node flags of every CPU process. V8 grows the young generation of a busy process up to 16 MB
  * semi-spaces; CPU 0 of the standard scenario then reached 112-121 MB RSS in about one run of ten.
- * Capped at 2 MB it stayed at 84-85 MB over 20 runs, as fast (median wall 846-867 ms against
- * 901 ms uncapped, same machine, same hour).
+ * Capped at 2 MB it peaked at 84-87 MB over 40 runs, as fast (median wall 846-867 ms against
+ * 901 ms uncapped, same machine, same hour). docker-compose.yml gives its CPU services the same.
  */
 export const CPU_NODE_FLAGS = ["--max-semi-space-size=2"];
 

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
+import { CPU_NODE_FLAGS } from "../../coordinator/run-processes.ts";
 import { REPO } from "./dashboards.ts";
 import { Daemon, GiveUp, Prometheus, freePort, runTool, skipUnless, waitFor } from "./harness.ts";
 
@@ -83,6 +84,7 @@ describe("docker-compose.yml", { skip: skipUnless("docker-compose") }, () => {
       assert.equal(flag(s.command!, "id"), String(id));
       assert.equal(flag(s.command!, "advertise-host"), `cpu${id}`, "peers dial the service name");
       assert.equal(s.depends_on?.["coordinator"]?.condition, "service_healthy");
+      assert.equal(s.environment?.["NODE_OPTIONS"], CPU_NODE_FLAGS.join(" "), "the node flags `run` gives its CPU processes");
     }
     // Prometheus scrapes the coordinator's metrics port, with the rules next to its config.
     const prom = c.services["prometheus"]!;

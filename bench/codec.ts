@@ -26,7 +26,9 @@ function sampleBatch(): object {
     queue_handovers: [],
     cpu_dead: [],
     forwarded: { flow: [], seq: [], source: [], inject_ns: [], send_ns: [] },
-    last_report_ns: t0,
+    report_seq: 3,
+    inject_floor: [t0 - 1],
+    unsure: false,
   };
 }
 

@@ -25,6 +25,8 @@ import { defaultCheckIntervalNs } from "../engine/checkpoints.ts";
 import { CheckpointCollector } from "./checkpoints.ts";
 import { accountCrash } from "./crash.ts";
 import { SeriesCollector } from "./samples.ts";
+import { FailureDetector } from "../liveness/failure-detector.ts";
+import { SelfStall } from "../liveness/self-stall.ts";
 
 export interface CoordinatorOptions {
   cfg: EmuConfig;
@@ -32,8 +34,17 @@ export interface CoordinatorOptions {
   bind: string;
   /** CPUs report (and the coordinator beats) this often. */
   heartbeatMs: number;
-  /** A CPU silent this long is declared dead (SIGKILL, SIGSTOP, hung). */
+  /**
+   * The floor of the failure detector: a CPU is suspected only after this much silence, and
+   * later when its gaps so far make the silence probable (liveness/failure-detector.ts).
+   */
   cpuTimeoutMs: number;
+  /**
+   * The CPUs are our children and their exits are watched (cpuGone): silence is then never death,
+   * since a frozen or starved process is slow, not dead. Otherwise (CPUs started by hand, in
+   * containers, on other hosts) a suspected CPU is declared dead.
+   */
+  exitsWatched?: boolean;
   /** CPUs exit when the coordinator is silent this long. */
   coordinatorTimeoutMs: number;
   /** How long to wait for all CPUs to register. */
@@ -83,7 +94,10 @@ interface Member {
   cpu: number;
   routingId: Buffer;
   hello: Hello;
-  lastSeenMs: number;
+  /** Learns its gaps from the first message after the welcome on (start-up is never judged). */
+  detector: FailureDetector | null;
+  /** Logged as suspected (with exitsWatched: silent, but alive as far as we know). */
+  suspected: boolean;
   /** Latest full report (counters at report.now_ns). */
   report?: Report;
   counters?: CpuCounters;
@@ -97,6 +111,9 @@ interface Member {
 
 /** Results plus what a degraded (crashed-CPU) run must say; exit code 3 when `degraded`. */
 export type ProcessesRunResults = RunResults & { degraded?: { dead_cpus: number[]; lost_on_crash: number } };
+
+/** How long a death known from the process's exit waits for the socket to give up what it sent. */
+const DRAIN_MS = 100;
 
 export class CoordinatorError extends Error {
   override readonly name = "CoordinatorError";
@@ -128,6 +145,8 @@ export class Coordinator {
   private readonly checkpoints: CheckpointCollector;
   private lastMoveMs = 0;
   private lastMaxNs = -1;
+  /** Our own stalls: a frozen or starved coordinator judges nobody until it has heard them again. */
+  private selfStall!: SelfStall;
   /** Called once, when every CPU has registered and been welcomed. */
   onRunning: (() => void) | null = null;
 
@@ -152,7 +171,9 @@ export class Coordinator {
     await this.router.bind(this.opts.bind);
     this.startMs = performance.now();
     void this.receiveLoop();
-    this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(this.opts.heartbeatMs, 50)));
+    const tickMs = Math.max(10, Math.min(this.opts.heartbeatMs, 50));
+    this.selfStall = new SelfStall(Math.max(500, 10 * tickMs), this.startMs);
+    this.timer = setInterval(() => this.tick(), tickMs);
     return this.router.lastEndpoint ?? this.opts.bind;
   }
 
@@ -166,8 +187,12 @@ export class Coordinator {
     for (const m of this.members_.values()) this.sendTo(m, { kind: "shutdown", reason });
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    // Give the shutdown frames a moment to leave, then close (linger 0 drops the rest).
-    setTimeout(() => this.router.close(), 50).unref();
+    // Give the shutdown frames a moment to leave, then close, still letting them go for a while
+    // (a CPU that misses its Shutdown waits for a coordinator that is gone).
+    setTimeout(() => {
+      this.router.linger = 500;
+      this.router.close();
+    }, 50).unref();
   }
 
   fail(why: string): void {
@@ -213,7 +238,7 @@ export class Coordinator {
     const m = this.members_.get(who)!;
     if (from !== who) return this.countMalformed("coordinator", "unexpected", `cpu ${who}: message claims to be from ${from}`);
     if (m.dead) return; // declared dead: too late, its words no longer count
-    m.lastSeenMs = performance.now();
+    this.heard(m, performance.now());
     if (body.kind === "report") return this.report(m, body.report);
     this.countMalformed("coordinator", "unexpected", `cpu ${who}: '${body.kind}' on the control socket`);
   }
@@ -239,7 +264,7 @@ export class Coordinator {
       while (this.members_.has(id)) id++;
       if (id >= n) return refuse("full", `all ${n} cpu ids are taken`);
     }
-    this.members_.set(id, { cpu: id, routingId, hello, lastSeenMs: performance.now(), final: false, dead: false, acked: new Set(), progressNs: 0 });
+    this.members_.set(id, { cpu: id, routingId, hello, detector: null, suspected: false, final: false, dead: false, acked: new Set(), progressNs: 0 });
     this.byRoutingId.set(routingId.toString("hex"), id);
     this.log(`cpu ${id} registered (pid ${hello.pid}, ${hello.endpoint}); ${this.members_.size}/${n}`);
     if (this.members_.size === n) this.welcomeAll();
@@ -253,7 +278,6 @@ export class Coordinator {
     this.lease = this.leaseTarget();
     const config_json = JSON.stringify(this.cfg);
     for (const m of this.members_.values()) {
-      m.lastSeenMs = performance.now();
       this.sendTo(m, {
         kind: "welcome",
         welcome: {
@@ -345,26 +369,60 @@ export class Coordinator {
       return;
     }
     if (this.phase !== "running") return;
-    for (const m of this.live()) {
-      if (!m.final && now - m.lastSeenMs > this.opts.cpuTimeoutMs) this.declareDead(m, `silent for ${Math.round(now - m.lastSeenMs)} ms`);
-    }
+    const stalled = this.selfStall.check(now);
+    if (stalled > 0) this.log(`the coordinator itself was stalled for ${Math.round(stalled)} ms (frozen or starved): no cpu is judged until it has been heard again`);
+    else this.judge(now);
     this.extendLease();
     this.broadcast({ kind: "heartbeat" });
     this.snapshot();
     this.checkStall(now);
   }
 
+  /** Heard from `m` at `nowMs`: its failure detector learns the gap. */
+  private heard(m: Member, nowMs: number): void {
+    if (this.phase !== "running") return;
+    if (!m.detector) m.detector = new FailureDetector(this.opts.cpuTimeoutMs, nowMs);
+    else m.detector.heard(nowMs);
+    if (m.suspected) {
+      m.suspected = false;
+      this.log(`cpu ${m.cpu} is heard again`);
+    }
+  }
+
+  /** Suspect the CPUs whose silence is improbable; declare them dead unless their exits are watched. */
+  private judge(now: number): void {
+    for (const m of this.live()) {
+      const d = m.detector;
+      if (m.final || !d || m.suspected || !d.suspect(now, this.selfStall.endMs)) continue;
+      const silence = Math.round(d.silenceMs(now, this.selfStall.endMs));
+      const why = `silent for ${silence} ms (limit ${Math.round(d.limitMs())} ms from its gaps, floor ${d.floorMs} ms)`;
+      if (!this.opts.exitsWatched) {
+        this.declareDead(m, why);
+        continue;
+      }
+      m.suspected = true;
+      this.log(`cpu ${m.cpu} (pid ${m.hello.pid}) ${why}, but its process has not exited: slow, not dead; waiting for it`);
+    }
+  }
+
   private checkStall(now: number): void {
     const { min, max } = this.progressNs();
     const moved = min + max;
+    // Our own stall is nobody's lack of progress.
+    if (this.selfStall.endMs > this.lastMoveMs) this.lastMoveMs = this.selfStall.endMs;
     if (moved !== this.lastMaxNs) {
       this.lastMaxNs = moved;
       this.lastMoveMs = now;
       return;
     }
     const limit = this.opts.stallTimeoutMs ?? 60_000;
-    if (now - this.lastMoveMs > limit)
-      this.fail(`no cpu advanced for ${Math.round((now - this.lastMoveMs) / 1000)} s (virtual ${min}-${max} ns, lease ${this.lease} ns): the synchronisation is stuck (seed ${this.cfg.seed})`);
+    if (now - this.lastMoveMs <= limit) return;
+    const silent = this.live().filter((m) => m.suspected);
+    const why =
+      silent.length > 0
+        ? `cpu ${silent.map((m) => m.cpu).join(", ")} silent (the process is alive: stopped or starved?)`
+        : `the synchronisation is stuck (seed ${this.cfg.seed})`;
+    this.fail(`no cpu advanced for ${Math.round((now - this.lastMoveMs) / 1000)} s (virtual ${min}-${max} ns, lease ${this.lease} ns): ${why}`);
   }
 
   // ---------------------------------------------------------------- reports and the end
@@ -434,6 +492,8 @@ export class Coordinator {
     const violations: string[] = [];
     let lost = 0;
     const deadCpus: number[] = [];
+    const members = [...this.members_.values()];
+    const like = members.find((m) => m.counters)?.counters;
     for (let i = 0; i < n; i++) {
       const m = this.members_.get(i)!;
       if (!m.dead) {
@@ -441,10 +501,10 @@ export class Coordinator {
         continue;
       }
       deadCpus.push(i);
-      const a = this.crashAccount(m);
+      const a = accountCrash(m, members, (cpu) => emptyCountersLike(cpu, like));
       rows.push(a.row);
       lost += a.lost;
-      if (a.lost < 0) violations.push(`cpu ${i} crashed: lost_on_crash came out negative (${a.lost})`);
+      for (const why of a.inexact) violations.push(`crash accounting is not exact: ${why}`);
     }
     this.lostOnCrash = lost;
     const cfg = { ...this.cfg, duration_ns: this.endNs, events: this.recordedEvents() };
@@ -462,14 +522,6 @@ export class Coordinator {
     return results;
   }
 
-  private crashAccount(m: Member): ReturnType<typeof accountCrash> {
-    const survivors = this.live();
-    const sentToDead = survivors.reduce((s, o) => s + (o.report?.tx_packets[m.cpu] ?? 0), 0);
-    const receipts = survivors.flatMap((o) => (o.report?.dead_receipts ?? []).filter((d) => d.cpu === m.cpu));
-    const last = m.counters ?? emptyCountersLike(m.cpu, survivors[0]?.counters);
-    return accountCrash({ cpu: m.cpu, last }, sentToDead, receipts);
-  }
-
   /** The scenario's events plus the hotplug commands given at run time, in time order. */
   private recordedEvents(): EmuConfig["events"] {
     const runtime = this.commands.flatMap((c) => (c.kind === "offline" || c.kind === "online" ? [{ at_ns: c.at_ns, cpu: c.cpu, action: c.kind }] : []));
@@ -481,8 +533,12 @@ export class Coordinator {
   /** The process of `cpu` is known to be gone (its parent saw it exit): don't wait for the timeout. */
   cpuGone(cpu: number, why: string): void {
     if (this.phase === "registering") return this.fail(`cpu ${cpu} ${why} before the run started`);
-    const m = this.members_.get(cpu);
-    if (this.phase === "running" && m && !m.dead && !m.final) this.declareDead(m, why);
+    // What it sent just before it died may still wait in our socket: let the receive loop take it
+    // first (a report in there makes the crash account exact), then declare it.
+    setTimeout(() => {
+      const m = this.members_.get(cpu);
+      if (this.phase === "running" && m && !m.dead && !m.final) this.declareDead(m, why);
+    }, DRAIN_MS);
   }
 
   private declareDead(m: Member, why: string): void {
@@ -490,7 +546,7 @@ export class Coordinator {
     this.checkpoints.died(m.cpu);
     const reportNs = m.report?.now_ns ?? 0;
     this.log(`cpu ${m.cpu} (pid ${m.hello.pid}) declared dead: ${why}; surprise removal, its last report was at ${reportNs} ns`);
-    this.broadcast({ kind: "peer_dead", cpu: m.cpu, report_ns: reportNs });
+    this.broadcast({ kind: "peer_dead", cpu: m.cpu, report_ns: reportNs, report_seq: m.report?.seq ?? 0 });
     // If it was only stopped (SIGSTOP) it reads this when it resumes, and leaves at once.
     this.sendTo(m, { kind: "shutdown", reason: `declared dead (${why})` });
     // Survivors answer with a report that carries their receipts; the end waits for final ones.

@@ -12,6 +12,10 @@ export interface CpuCommandOptions {
   bind?: string;
   advertiseHost?: string;
   registerTimeoutMs?: number;
+  /** Floor of the coordinator's failure detector (default: the coordinator's Welcome says). */
+  coordinatorTimeoutMs?: number;
+  /** How long a suspected but connected coordinator is waited for (default 60 s). */
+  coordinatorWaitMs?: number;
   /** Exit when standard input closes (set for children of `run`: the parent died). */
   exitWithParent?: boolean;
   log?: (line: string) => void;
@@ -26,6 +30,8 @@ export function checkCpuOptions(o: CpuCommandOptions): string | null {
   if (!ENDPOINT.test(o.coordinator)) return `--coordinator ${o.coordinator}: expected tcp://HOST:PORT or ipc://PATH`;
   if (o.bind !== undefined && !ENDPOINT.test(o.bind)) return `--bind ${o.bind}: expected tcp://HOST:PORT (PORT may be *) or ipc://PATH`;
   if (o.id !== undefined && (!Number.isInteger(o.id) || o.id < 0 || o.id > 4095)) return `--id ${o.id}: expected a CPU id 0-4095`;
+  for (const [flag, ms] of [["--register-timeout", o.registerTimeoutMs], ["--coordinator-timeout", o.coordinatorTimeoutMs], ["--coordinator-wait", o.coordinatorWaitMs]] as const)
+    if (ms !== undefined && !(ms >= 100 && ms <= 86_400_000)) return `${flag} ${ms} ms: expected 100ms to 24h`;
   return portRangeError("--coordinator", o.coordinator) ?? (o.bind !== undefined ? portRangeError("--bind", o.bind) : null);
 }
 
@@ -44,6 +50,8 @@ export async function runCpu(o: CpuCommandOptions): Promise<number> {
     bind: o.bind ?? "tcp://127.0.0.1:*",
     ...(o.advertiseHost !== undefined ? { advertiseHost: o.advertiseHost } : {}),
     registerTimeoutMs: o.registerTimeoutMs ?? 30_000,
+    ...(o.coordinatorTimeoutMs !== undefined ? { coordinatorTimeoutMs: o.coordinatorTimeoutMs } : {}),
+    ...(o.coordinatorWaitMs !== undefined ? { coordinatorWaitMs: o.coordinatorWaitMs } : {}),
     log,
   });
   const stop = (why: string) => () => {
@@ -81,8 +89,17 @@ async function childMain(): Promise<void> {
       id: { type: "string" },
       bind: { type: "string" },
       "exit-with-parent": { type: "boolean" },
+      "register-timeout-ms": { type: "string" },
+      "coordinator-timeout-ms": { type: "string" },
+      "coordinator-wait-ms": { type: "string" },
     },
   });
+  const ms = (v: string | undefined): number | undefined => (v === undefined ? undefined : Number(v));
+  const timeouts = {
+    registerTimeoutMs: ms(values["register-timeout-ms"]),
+    coordinatorTimeoutMs: ms(values["coordinator-timeout-ms"]),
+    coordinatorWaitMs: ms(values["coordinator-wait-ms"]),
+  };
   if (!values.coordinator) {
     process.stderr.write("softnet-emu cpu: error: --coordinator is required\n");
     process.exit(CPU_EXIT.refused);
@@ -92,6 +109,7 @@ async function childMain(): Promise<void> {
     ...(values.id !== undefined ? { id: Number(values.id) } : {}),
     ...(values.bind !== undefined ? { bind: values.bind } : {}),
     exitWithParent: values["exit-with-parent"] ?? false,
+    ...Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
   });
   process.exit(code);
 }

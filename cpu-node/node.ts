@@ -9,6 +9,8 @@ import { Cpu } from "../model/cpu.ts";
 import { exactWindowNs } from "../model/defaults.ts";
 import { batchIsEmpty, deliverAt, type CpuCommand, type PeerBatch } from "../model/messages.ts";
 import { nextCheckpointNs } from "../engine/checkpoints.ts";
+import { settleNs } from "../model/lookahead.ts";
+import { sourceCount } from "../model/sources.ts";
 import {
   COORDINATOR_ID,
   MALFORMED_KINDS,
@@ -20,6 +22,7 @@ import {
   wireToBatch,
   wireToCommand,
   type Body,
+  type CrashStamp,
   type DeadPeerReceipts,
   type Envelope,
   type MalformedKind,
@@ -27,6 +30,8 @@ import {
   type WireBatch,
   type Welcome,
 } from "../proto/codec.ts";
+import { FailureDetector } from "../liveness/failure-detector.ts";
+import { SelfStall } from "../liveness/self-stall.ts";
 import { endpointError } from "./endpoint.ts";
 import { Link } from "./link.ts";
 import { Mailbox, type Letter } from "./mailbox.ts";
@@ -41,8 +46,18 @@ export interface CpuNodeOptions {
   bind: string;
   /** Host peers should dial when `bind` is a wildcard address (default: this host's name). */
   advertiseHost?: string;
-  /** Give up when no Welcome arrives within this time. */
+  /**
+   * Registration: give up when the coordinator has said nothing for this long before its Welcome
+   * (it beats while it waits for the other CPUs, however long that takes).
+   */
   registerTimeoutMs: number;
+  /** Floor of the coordinator's failure detector (default: what the Welcome says). */
+  coordinatorTimeoutMs?: number;
+  /**
+   * A suspected coordinator that is still connected (frozen, starved, partitioned) is waited for
+   * this long before the CPU gives up (default 60 s); a closed connection, only the floor.
+   */
+  coordinatorWaitMs?: number;
   log: (line: string) => void;
 }
 
@@ -80,9 +95,17 @@ export class CpuNode {
   private endNs = 0;
   private finished = false;
   private exitCode: number | null = null;
-  private lastCoordinatorMs = 0;
+  /** The coordinator's failure detector (from the Welcome on), and our own stalls. */
+  private coordinatorFd!: FailureDetector;
+  private selfStall!: SelfStall;
+  private coordinatorSuspected = false;
+  /** The control connection is up (zeromq's connect/disconnect events). */
+  private connected = false;
   private lastReportMs = 0;
+  /** Seq and clock of the latest full report, and what batches sent after it carry (receipts.ts). */
+  private reportSeq = 0;
   private lastReportNs = 0;
+  private stamp: CrashStamp = { report_seq: 0, inject_floor: [], unsure: false };
   private lastProgressNs = 0;
   /** Next series sample time (Infinity: none), same rule as engine/inprocess.ts. */
   private nextSampleNs = Infinity;
@@ -125,6 +148,8 @@ export class CpuNode {
         throw endpointError("--coordinator", this.opts.coordinator, "connect", e);
       }
       this.control = new Link(this.dealer, () => this.mailbox.notify(), (e) => this.log(`coordinator link: ${e.message}`));
+      this.dealer.events.on("handshake", () => (this.connected = true));
+      this.dealer.events.on("disconnect", () => (this.connected = false));
       void this.receiveLoop(this.dealer, "control");
       void this.receiveLoop(this.pull, "peer");
       this.sendControl({ kind: "hello", hello: { requested_id: this.opts.id, endpoint, pid: process.pid } });
@@ -178,7 +203,7 @@ export class CpuNode {
   }
 
   private async awaitWelcome(): Promise<boolean> {
-    const deadline = performance.now() + this.opts.registerTimeoutMs;
+    let lastWordMs = performance.now();
     const early: Letter[] = [];
     while (!this.closing) {
       for (const letter of this.mailbox.takeAll()) {
@@ -187,6 +212,7 @@ export class CpuNode {
           continue;
         }
         const b = letter.env.body;
+        if (letter.env.from === COORDINATOR_ID) lastWordMs = performance.now();
         if (letter.env.from !== COORDINATOR_ID) this.countMalformed("unexpected", `control message from ${letter.env.from}`);
         else if (b.kind === "welcome") {
           this.welcome = b.welcome;
@@ -202,9 +228,9 @@ export class CpuNode {
           return false;
         } else if (b.kind !== "heartbeat") this.countMalformed("unexpected", `'${b.kind}' before welcome`);
       }
-      const left = deadline - performance.now();
+      const left = lastWordMs + this.opts.registerTimeoutMs - performance.now();
       if (left <= 0) {
-        this.log(`no welcome from the coordinator at ${this.opts.coordinator} within ${this.opts.registerTimeoutMs} ms; exiting`);
+        this.log(`no word from the coordinator at ${this.opts.coordinator} for ${this.opts.registerTimeoutMs} ms while waiting for its welcome; exiting`);
         this.exitCode = CPU_EXIT.coordinatorLost;
         return false;
       }
@@ -242,13 +268,16 @@ export class CpuNode {
     this.txPackets = new Float64Array(this.n);
     this.rxPackets = new Float64Array(this.n);
     this.receipts = new Receipts(this.n);
+    this.stamp = { report_seq: 0, inject_floor: this.injectFloors(), unsure: false };
     this.links = w.endpoints.map((ep, peer) => {
       if (peer === this.id) return null;
       const push = new zmq.Push({ linger: 0, sendHighWaterMark: 1000 });
       push.connect(ep);
       return new Link(push, () => this.mailbox.notify(), (e) => this.log(`link to cpu ${peer}: ${e.message}`));
     });
-    this.lastCoordinatorMs = performance.now();
+    const now = performance.now();
+    this.coordinatorFd = new FailureDetector(this.opts.coordinatorTimeoutMs ?? w.coordinator_timeout_ms, now);
+    this.selfStall = new SelfStall(Math.max(1000, 5 * w.heartbeat_ms), now);
     this.log(`cpu ${this.id} of ${this.n} (${this.cfg.profile.name}), peers reach me at ${ownEndpoint}`);
   }
 
@@ -262,8 +291,7 @@ export class CpuNode {
       const nowMs = performance.now();
       this.wallMs.letters += nowMs - t;
       if (this.exitCode !== null) break;
-      if (nowMs - this.lastCoordinatorMs > this.welcome.coordinator_timeout_ms) {
-        this.log(`coordinator silent for ${Math.round(nowMs - this.lastCoordinatorMs)} ms; exiting`);
+      if (this.coordinatorLost(nowMs)) {
         this.exitCode = CPU_EXIT.coordinatorLost;
         break;
       }
@@ -290,6 +318,39 @@ export class CpuNode {
         this.wallMs.wait += performance.now() - t;
       }
     }
+  }
+
+  /**
+   * Judge the coordinator's silence (after the letters were handled, never across a stall of our
+   * own). Suspected: wait for it, since a frozen or starved coordinator resumes its run. Give up
+   * when its connection is gone too (it died), or when the wait runs out.
+   */
+  private coordinatorLost(nowMs: number): boolean {
+    const stalled = this.selfStall.check(nowMs);
+    if (stalled > 0) this.log(`this process was stalled for ${Math.round(stalled)} ms (frozen or starved): the coordinator's silence counts from now`);
+    const fd = this.coordinatorFd;
+    if (!fd.suspect(nowMs, this.selfStall.endMs)) return false;
+    const silence = Math.round(fd.silenceMs(nowMs, this.selfStall.endMs));
+    const waitMs = Math.max(this.opts.coordinatorWaitMs ?? 60_000, fd.floorMs);
+    if (!this.connected) {
+      if (this.finished) {
+        // Our final report went out and the coordinator has left: the run is over for us.
+        this.log(`coordinator gone (connection closed) after our final report; leaving`);
+        this.exitCode = CPU_EXIT.ok;
+        return false;
+      }
+      this.log(`coordinator silent for ${silence} ms and its connection is closed; exiting`);
+      return true;
+    }
+    if (silence > waitMs) {
+      this.log(`coordinator silent for ${silence} ms, longer than the ${waitMs} ms we wait for it; exiting`);
+      return true;
+    }
+    if (!this.coordinatorSuspected) {
+      this.coordinatorSuspected = true;
+      this.log(`coordinator silent for ${silence} ms (limit ${Math.round(fd.limitMs())} ms): suspected; waiting up to ${waitMs} ms for it`);
+    }
+    return false;
   }
 
   private inputBound(): number {
@@ -385,7 +446,7 @@ export class CpuNode {
     this.txPackets[to]! += packets;
     // A crashed peer takes nothing: what we would have sent it is lost with it (tx counts it).
     if (this.dead[to] || to === this.id) return false;
-    this.sendPeer(to, { kind: "batch", batch: batchToWire(batch, this.lastReportNs) }, promise);
+    this.sendPeer(to, { kind: "batch", batch: batchToWire(batch, this.crashStamp()) }, promise);
     return true;
   }
 
@@ -426,7 +487,7 @@ export class CpuNode {
   private emptyReport(): Report {
     return {
       final: false, now_ns: 0, counters_json: "", tx_packets: [], rx_packets: [], lease_wait: false, malformed: [], dead_receipts: [],
-      messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false, checkpoint: false,
+      messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false, checkpoint: false, seq: 0,
     };
   }
 
@@ -435,6 +496,8 @@ export class CpuNode {
     const counters = this.cpu.counters();
     this.lastReportMs = performance.now();
     this.lastReportNs = this.cpu.clock;
+    this.reportSeq++;
+    this.stamp = { report_seq: this.reportSeq, inject_floor: this.injectFloors(), unsure: false };
     this.lastProgressNs = this.cpu.clock;
     this.sendControl({
       kind: "report",
@@ -450,8 +513,27 @@ export class CpuNode {
         ...this.transportStats(),
         sample,
         checkpoint,
+        seq: this.reportSeq,
       },
     });
+  }
+
+  /** Per source: the last injection this CPU counted (-1: none yet), or -2 if not its source. */
+  private injectFloors(): number[] {
+    const floors = new Array<number>(sourceCount(this.cfg)).fill(-2);
+    for (const s of this.cpu.sources.values()) floors[s.index] = s.lastInjectNs;
+    return floors;
+  }
+
+  /**
+   * The crash stamp of a batch sent now. Unsure while a mask change (hotplug, IRQ move) that could
+   * still bring hand-overs and forwards was in effect at or after the report: packets injected
+   * elsewhere may then pass through us, and the floors would count them as ours.
+   */
+  private crashStamp(): CrashStamp {
+    const unsure = this.cpu.lastMaskChangeNs + settleNs(this.cpu) >= this.lastReportNs;
+    if (unsure !== this.stamp.unsure) this.stamp = { ...this.stamp, unsure };
+    return this.stamp;
   }
 
   private transportStats(): Pick<Report, "messages_sent" | "bytes_sent" | "loop_iterations" | "waits" | "max_rss_bytes"> {
@@ -499,7 +581,11 @@ export class CpuNode {
 
   private handleControl(env: Envelope): void {
     if (env.from !== COORDINATOR_ID) return this.countMalformed("unexpected", `control message from ${env.from}`);
-    this.lastCoordinatorMs = performance.now();
+    this.coordinatorFd.heard(performance.now());
+    if (this.coordinatorSuspected) {
+      this.coordinatorSuspected = false;
+      this.log("the coordinator is heard again; going on");
+    }
     const b = env.body;
     switch (b.kind) {
       case "heartbeat":
@@ -532,7 +618,7 @@ export class CpuNode {
         return;
       }
       case "peer_dead":
-        return this.peerDead(b.cpu, b.report_ns);
+        return this.peerDead(b.cpu, b.report_seq);
       case "shutdown":
         if (!this.finished) this.log(`shutdown before the end: ${b.reason}`);
         this.exitCode = CPU_EXIT.ok;
@@ -553,20 +639,20 @@ export class CpuNode {
   }
 
   /** Surprise removal of a crashed peer: stop waiting for it and stop sending to it. */
-  private peerDead(cpu: number, reportNs: number): void {
+  private peerDead(cpu: number, reportSeq: number): void {
     if (cpu >= this.n || cpu === this.id || this.dead[cpu]) return;
     this.dead[cpu] = 1;
     this.links[cpu]?.close();
     this.links[cpu] = null;
-    const { held, fresh } = this.receipts.since(cpu, reportNs);
-    this.deadReceipts.set(cpu, { cpu, report_ns: reportNs, held, fresh });
+    const receipts = this.receipts.since(cpu, reportSeq);
+    this.deadReceipts.set(cpu, receipts);
     // RPS must stop picking it: in our model it goes offline now (no hand-over will come), and
     // stays offline when the schedule would bring it back (same instant, applied after the online).
     if (!this.finished) {
       this.cpu.command({ kind: "offline", cpu, at_ns: this.cpu.clock });
       for (const at of this.onlineTimes(cpu)) this.cpu.command({ kind: "offline", cpu, at_ns: at });
     }
-    this.log(`cpu ${cpu} declared dead by the coordinator; ${held + fresh} packets came from it after its last report`);
+    this.log(`cpu ${cpu} declared dead by the coordinator; ${this.rxPackets[cpu]} packets came from it, ${receipts.fresh} injected after its last report`);
     this.report(false);
   }
 }

@@ -59,9 +59,11 @@ export function totalsOf(rows: readonly CpuCounters[], lostOnCrash: number): Tot
 /** injected = processed + dropped + queued + in_flight + lost_on_crash (DESIGN.md §2.4). */
 export function conservationViolation(t: Totals, atNs: number): string | null {
   const accounted = t.processed + t.dropped + t.queued + t.in_flight + t.lost_on_crash;
-  if (accounted === t.injected && t.in_flight >= 0) return null;
+  const negative = (["injected", "processed", "dropped", "queued", "in_flight", "lost_on_crash"] as const).filter((k) => t[k] < 0);
+  if (accounted === t.injected && negative.length === 0 && t.processed <= t.injected) return null;
+  const why = negative.length > 0 ? ` (negative: ${negative.join(", ")})` : t.processed > t.injected ? " (processed > injected)" : "";
   return (
-    `conservation broken at ${atNs} ns: injected ${t.injected} != processed ${t.processed} + dropped ${t.dropped}` +
+    `conservation broken at ${atNs} ns${why}: injected ${t.injected} vs processed ${t.processed} + dropped ${t.dropped}` +
     ` + queued ${t.queued} + in_flight ${t.in_flight} + lost_on_crash ${t.lost_on_crash}`
   );
 }

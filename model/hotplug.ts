@@ -125,6 +125,8 @@ function handOver(cpu: Cpu, s: SourceState, to: number): void {
 export function queueHandoverArrived(cpu: Cpu, h: QueueHandover): void {
   cpu.c.packets_in += h.ring.flow.length;
   const s = newSource(cpu.cfg, h.queue, h.generator);
+  // What the old owner injected ends here (it filled its ring up to at_ns before handing over).
+  s.lastInjectNs = h.at_ns;
   for (let i = 0; i < h.ring.flow.length; i++) s.ring.push(h.ring.flow[i]!, h.ring.seq[i]!, h.ring.source[i]!, h.ring.inject_ns[i]!, cpu.id);
   // A rate or hot_flow command that came while the source was on its way found no owner.
   cpu.replayMissedSourceCommands(s, h.at_ns);

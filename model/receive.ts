@@ -16,6 +16,7 @@ export function nicFillRing(cpu: Cpu, s: SourceState, atNs: number): void {
   while (g.peekNs() <= atNs) {
     const at = g.take();
     cpu.c.injected++;
+    s.lastInjectNs = at;
     if (s.ring.length >= s.ringSize) cpu.drop("rx_ring_full");
     else s.ring.push(g.flow, g.seq, s.index, at, cpu.id);
   }
@@ -312,6 +313,7 @@ export function senderStep(cpu: Cpu, task: Task): void {
   s.gen.take();
   cpu.c.injected++;
   const start = Math.max(cpu.now, cpu.busyUntil);
+  s.lastInjectNs = start;
   cpu.charge("task", cpu.costs.send_per_packet_ns + cpu.copyCostNs(s.index, start));
   netifRx(cpu, s.gen.flow, s.gen.seq, s.index, start, cpu.busyUntil);
   cpu.charge("task", cpu.costs.rps_enqueue_per_packet_ns);

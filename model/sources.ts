@@ -24,6 +24,12 @@ export interface SourceState {
   /** RFS: rps_dev_flow_table of this queue: flow slot → {cpu, last_qtail}. Reset on a move. */
   rfsCpu: Int32Array;
   rfsLastQtail: Float64Array;
+  /**
+   * Injection time of the last packet this CPU took from the source (-1: none yet). Injections
+   * happen in this order, so it splits what a crash report counted as injected from what came
+   * after (coordinator/crash.ts). Written only; the model never reads it.
+   */
+  lastInjectNs: number;
 }
 
 /**
@@ -85,6 +91,7 @@ export function newSource(cfg: EmuConfig, index: number, generator?: number[]): 
     rpsFlowCnt,
     rfsCpu: new Int32Array(rpsFlowCnt).fill(-1),
     rfsLastQtail: new Float64Array(rpsFlowCnt),
+    lastInjectNs: -1,
   };
 }
 

@@ -31,8 +31,18 @@ export interface WireBatch {
   queue_handovers: { queue: number; at_ns: number; napi_scheduled: boolean; ring: WirePackets; generator: number[] }[];
   cpu_dead: { oldcpu: number; at_ns: number; packets: WirePackets }[];
   forwarded: WirePackets;
-  last_report_ns: number;
   rfs_heads: PeerBatch["rfs_heads"];
+  /** Crash evidence: see CrashStamp. */
+  report_seq: number;
+  inject_floor: number[];
+  unsure: boolean;
+}
+
+/** What a CPU stamps on its batches for the crash policy (proto/softnet.proto Batch). */
+export interface CrashStamp {
+  report_seq: number;
+  inject_floor: number[];
+  unsure: boolean;
 }
 export interface Hello {
   requested_id: number;
@@ -59,9 +69,10 @@ export interface Welcome {
 }
 export interface DeadPeerReceipts {
   cpu: number;
-  report_ns: number;
-  held: number;
+  report_seq: number;
   fresh: number;
+  later: boolean;
+  unsure: boolean;
 }
 export interface Report {
   final: boolean;
@@ -80,6 +91,8 @@ export interface Report {
   max_rss_bytes: number;
   sample: boolean;
   checkpoint: boolean;
+  /** 1, 2, … per full report; 0 on progress and checkpoint-only reports. */
+  seq: number;
 }
 
 /** The oneof body, tagged by its field name. */
@@ -94,7 +107,7 @@ export type Body =
   | { kind: "shutdown"; reason: string }
   | { kind: "error"; code: string; message: string }
   | { kind: "lease"; lease_ns: number; end_ns: number }
-  | { kind: "peer_dead"; cpu: number; report_ns: number }
+  | { kind: "peer_dead"; cpu: number; report_ns: number; report_seq: number }
   | { kind: "heartbeat" };
 export type BodyKind = Body["kind"];
 
@@ -115,7 +128,7 @@ function wireBody(body: Body): object {
     case "shutdown": return { reason: body.reason };
     case "error": return { code: body.code, message: body.message };
     case "lease": return { lease_ns: body.lease_ns, end_ns: body.end_ns };
-    case "peer_dead": return { cpu: body.cpu, report_ns: body.report_ns };
+    case "peer_dead": return { cpu: body.cpu, report_ns: body.report_ns, report_seq: body.report_seq };
     case "promise":
     case "done":
     case "heartbeat":
@@ -172,8 +185,10 @@ function batch(b: any): WireBatch {
     })),
     cpu_dead: (b.cpu_dead ?? []).map((d: any) => ({ oldcpu: d.oldcpu, at_ns: d.at_ns, packets: packets(d.packets, false) })),
     forwarded: packets(b.forwarded, true),
-    last_report_ns: b.last_report_ns,
     rfs_heads,
+    report_seq: b.report_seq,
+    inject_floor: b.inject_floor ?? [],
+    unsure: b.unsure,
   };
 }
 
@@ -190,13 +205,13 @@ function body(m: any): Body {
     case "report": {
       const r = m.report;
       return { kind, report: { final: r.final, now_ns: r.now_ns, counters_json: r.counters_json, tx_packets: r.tx_packets, rx_packets: r.rx_packets, lease_wait: r.lease_wait, malformed: r.malformed,
-        messages_sent: r.messages_sent, bytes_sent: r.bytes_sent, loop_iterations: r.loop_iterations, waits: r.waits, max_rss_bytes: r.max_rss_bytes, sample: r.sample, checkpoint: r.checkpoint,
-        dead_receipts: r.dead_receipts.map((d: any) => ({ cpu: d.cpu, report_ns: d.report_ns, held: d.held, fresh: d.fresh })) } };
+        messages_sent: r.messages_sent, bytes_sent: r.bytes_sent, loop_iterations: r.loop_iterations, waits: r.waits, max_rss_bytes: r.max_rss_bytes, sample: r.sample, checkpoint: r.checkpoint, seq: r.seq,
+        dead_receipts: r.dead_receipts.map((d: any) => ({ cpu: d.cpu, report_seq: d.report_seq, fresh: d.fresh, later: d.later, unsure: d.unsure })) } };
     }
     case "shutdown": return { kind, reason: m.shutdown.reason };
     case "error": return { kind, code: m.error.code, message: m.error.message };
     case "lease": return { kind, lease_ns: m.lease.lease_ns, end_ns: m.lease.end_ns };
-    case "peer_dead": return { kind, cpu: m.peer_dead.cpu, report_ns: m.peer_dead.report_ns };
+    case "peer_dead": return { kind, cpu: m.peer_dead.cpu, report_ns: m.peer_dead.report_ns, report_seq: m.peer_dead.report_seq };
     case "promise":
     case "done":
     case "heartbeat":
@@ -240,7 +255,7 @@ function wirePackets(p: PacketArrays | EnqueueRecords): WirePackets {
   return { flow: p.flow, seq: p.seq, source: p.source, inject_ns: p.inject_ns, send_ns: "send_ns" in p ? p.send_ns : [] };
 }
 
-export function batchToWire(b: PeerBatch, lastReportNs: number): WireBatch {
+export function batchToWire(b: PeerBatch, stamp: CrashStamp): WireBatch {
   return {
     to: b.to,
     enqueues: wirePackets(b.enqueues),
@@ -248,8 +263,8 @@ export function batchToWire(b: PeerBatch, lastReportNs: number): WireBatch {
     queue_handovers: b.queue_handovers.map((q) => ({ ...q, ring: wirePackets(q.ring) })),
     cpu_dead: b.cpu_dead.map((d) => ({ ...d, packets: wirePackets(d.packets) })),
     forwarded: wirePackets(b.forwarded),
-    last_report_ns: lastReportNs,
     rfs_heads: b.rfs_heads,
+    ...stamp,
   };
 }
 

@@ -28,14 +28,18 @@ function sampleBatch() {
   return b;
 }
 
+const NO_STAMP = { report_seq: 0, inject_floor: [], unsure: false };
+
 test("a PeerBatch crosses the wire unchanged", () => {
   const b = sampleBatch();
-  const env = decode(encode({ from: 1, vouch_ns: 123_456, body: { kind: "batch", batch: batchToWire(b, 999) } }));
+  const env = decode(encode({ from: 1, vouch_ns: 123_456, body: { kind: "batch", batch: batchToWire(b, { report_seq: 7, inject_floor: [-2, 150, -1], unsure: true }) } }));
   assert.equal(env.from, 1);
   assert.equal(env.vouch_ns, 123_456);
   assert.equal(env.body.kind, "batch");
   if (env.body.kind !== "batch") return;
-  assert.equal(env.body.batch.last_report_ns, 999);
+  assert.equal(env.body.batch.report_seq, 7);
+  assert.deepEqual(env.body.batch.inject_floor, [-2, 150, -1]);
+  assert.equal(env.body.batch.unsure, true);
   assert.deepEqual(wireToBatch(1, env.body.batch), b);
 });
 
@@ -50,12 +54,12 @@ test("every message kind round-trips", () => {
     { kind: "hello", hello: { requested_id: -1, endpoint: "tcp://127.0.0.1:4000", pid: 42 } },
     { kind: "welcome", welcome: { cpu: 3, endpoints: ["a", "b"], config_json: "{}", commands: [{ kind: "offline", at_ns: 5, json: '{"kind":"offline","cpu":1,"at_ns":5}' }], lease_ns: 7, heartbeat_ms: 100, coordinator_timeout_ms: 3000, max_step_ns: 200_000, progress_every_ns: 2_500_000, series_interval_ns: 0, check_interval_ns: 100_000 } },
     { kind: "command", command: commandToWire({ kind: "irq_off", cpu: 2, duration_ns: 50_000, at_ns: 9 }) },
-    { kind: "report", report: { final: true, now_ns: 10, counters_json: "{}", tx_packets: [1, 2], rx_packets: [3, 4], lease_wait: false, malformed: [1, 0, 2], dead_receipts: [{ cpu: 1, report_ns: 5, held: 2, fresh: 3 }], messages_sent: 5, bytes_sent: 600, loop_iterations: 7, waits: 1, max_rss_bytes: 5e7, sample: false, checkpoint: true } },
+    { kind: "report", report: { final: true, now_ns: 10, counters_json: "{}", tx_packets: [1, 2], rx_packets: [3, 4], lease_wait: false, malformed: [1, 0, 2], dead_receipts: [{ cpu: 1, report_seq: 5, fresh: 3, later: true, unsure: false }], messages_sent: 5, bytes_sent: 600, loop_iterations: 7, waits: 1, max_rss_bytes: 5e7, sample: false, checkpoint: true, seq: 9 } },
     { kind: "done" },
     { kind: "shutdown", reason: "run over" },
     { kind: "error", code: "duplicate_id", message: "cpu id 1 is already taken" },
     { kind: "lease", lease_ns: 1e7, end_ns: 2e7 },
-    { kind: "peer_dead", cpu: 2, report_ns: 77 },
+    { kind: "peer_dead", cpu: 2, report_ns: 77, report_seq: 4 },
     { kind: "heartbeat" },
   ];
   for (const body of bodies) assert.deepEqual(decode(encode({ from: COORDINATOR_ID, vouch_ns: 0, body })).body, body);
@@ -80,13 +84,13 @@ test("a wrong protocol version is refused as bad_version", () => {
 test("a frame without a body, with an out-of-range sender or with uneven arrays is refused", () => {
   refused(EnvelopeType.encode({ version: 1, from: 0, vouch_ns: 0 }).finish());
   refused(EnvelopeType.encode({ version: 1, from: 70_000, vouch_ns: 0, promise: {} }).finish());
-  const b = batchToWire(sampleBatch(), 0);
+  const b = batchToWire(sampleBatch(), NO_STAMP);
   b.enqueues.seq = [1];
   refused(EnvelopeType.encode({ version: 1, from: 0, vouch_ns: 0, batch: b }).finish());
 });
 
 test("every truncation of a valid batch frame is refused or decodes consistently", () => {
-  const frame = encode({ from: 1, vouch_ns: 5, body: { kind: "batch", batch: batchToWire(sampleBatch(), 0) } });
+  const frame = encode({ from: 1, vouch_ns: 5, body: { kind: "batch", batch: batchToWire(sampleBatch(), NO_STAMP) } });
   for (let len = 0; len < frame.length; len++) {
     try {
       const env = decode(frame.subarray(0, len));

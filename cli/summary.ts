@@ -19,6 +19,7 @@ BORDERLESS.middle = "  ";
 
 export function renderSummary(r: RunResults, opts: SummaryOptions): string {
   return [
+    ...degradedLine(r),
     header(r, opts.wallMs),
     cpuTable(r, opts.color),
     "",
@@ -31,6 +32,14 @@ export function renderSummary(r: RunResults, opts: SummaryOptions): string {
     r.softnet_stat.trimEnd(),
     "",
   ].join("\n");
+}
+
+/** A run in which CPU processes died says so first, not only in the JSON's `degraded`. */
+function degradedLine(r: RunResults): string[] {
+  const d = (r as RunResults & { degraded?: { dead_cpus: number[]; lost_on_crash: number } }).degraded;
+  if (!d) return [];
+  const cpus = d.dead_cpus.length === 1 ? `cpu ${d.dead_cpus[0]}` : `cpus ${d.dead_cpus.join(", ")}`;
+  return [`DEGRADED: ${cpus} died during the run (process crashed or declared dead); ${d.lost_on_crash} packets lost with ${d.dead_cpus.length === 1 ? "it" : "them"}`];
 }
 
 function header(r: RunResults, wallMs: number): string {

@@ -68,6 +68,8 @@ export class InProcessRun {
   private nextSample: number;
   /** Virtual time of the last checkpoint reached. */
   atNs = 0;
+  /** Virtual time every CPU stands at: the last checkpoint, or a slice boundary after it (advance()). */
+  nowNs = 0;
 
   constructor(
     readonly cfg: EmuConfig,
@@ -88,11 +90,16 @@ export class InProcessRun {
     return this.atNs >= this.end;
   }
 
+  /** The next checkpoint: a conservation check, a series sample or the end. */
+  get nextCheckpointNs(): number {
+    return Math.min(this.nextCheck, this.nextSample, this.end);
+  }
+
   /** Advance every CPU to the next checkpoint. */
   step(): Checkpoint {
-    const horizon = Math.min(this.nextCheck, this.nextSample, this.end);
+    const horizon = this.nextCheckpointNs;
     advanceAll(this.cpus, horizon);
-    this.atNs = horizon;
+    this.atNs = this.nowNs = horizon;
     const counters = this.cpus.map((c) => c.counters(false));
     if (horizon === this.nextCheck || horizon === this.end) {
       const v = conservationViolation(totalsOf(counters, 0), horizon);
@@ -107,6 +114,36 @@ export class InProcessRun {
       this.nextSample = next > this.end ? (this.nextSample < this.end ? this.end : Infinity) : next;
     }
     return { atNs: horizon, counters };
+  }
+
+  /**
+   * Advance every CPU towards the next checkpoint but not past `limitNs`: a slice of a step, so a
+   * driver can yield to the event loop within a long one. Returns the checkpoint when it is
+   * reached. Where the CPUs stop between two checkpoints changes nothing in the results: the
+   * synchronisation is conservative (no CPU passes what a peer could still send it), as under the
+   * distributed engine's leases, whose ends fall anywhere.
+   */
+  advance(limitNs: number): Checkpoint | undefined {
+    if (limitNs >= this.nextCheckpointNs) return this.step();
+    if (limitNs > this.nowNs) {
+      advanceAll(this.cpus, limitNs);
+      this.nowNs = limitNs;
+    }
+    return undefined;
+  }
+
+  /**
+   * End the run where the CPUs stand (a stop between two checkpoints): that point becomes the
+   * run's end, checked as every end is. Returns it.
+   */
+  endHere(): number {
+    if (this.nowNs > this.atNs) {
+      this.atNs = this.nowNs;
+      const v = conservationViolation(totalsOf(this.cpus.map((c) => c.counters(false)), 0), this.atNs);
+      if (v && this.violations.length < 20) this.violations.push(v);
+      this.checked++;
+    }
+    return this.atNs;
   }
 
   /** The results of the run as far as it went (a run stopped early ends at its last checkpoint). */

@@ -1,10 +1,11 @@
 // The in-process engine driven asynchronously, for `softnet-emu run --engine inprocess` with a live
 // /metrics, a control API, --procfs or --pace: the same InProcessRun stepped checkpoint by checkpoint,
-// with a macrotask between two steps so that an HTTP server in this process answers during the run,
-// optionally paced so that virtual time follows the wall clock. The steps are those of runInProcess(),
-// so the results are too; a command given at run time is applied to every CPU at the checkpoint
-// reached (all CPUs stand exactly there between two steps) and recorded in results.events, as the
-// coordinator records its runtime commands, so the run can be replayed.
+// each step in slices of bounded virtual and wall time, with a macrotask between two checkpoints and
+// every few ms within a step, so that an HTTP server and signal handlers in this process answer
+// during the run, optionally paced so that virtual time follows the wall clock. The steps are those
+// of runInProcess(), so the results are too; a command given at run time is applied to every CPU
+// where they all stand between two slices and recorded in results.events, as the coordinator
+// records its runtime commands, so the run can be replayed.
 import { setImmediate as nextMacrotask, setTimeout as sleep } from "node:timers/promises";
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCommand } from "../model/messages.ts";
@@ -21,14 +22,16 @@ export interface LiveOptions extends RunOptions {
   onSnapshot?: (counters: readonly CpuCounters[], status: LiveStatus) => void;
   /** Aborting stops the run at the next checkpoint; runInProcessLive() then rejects with the reason. */
   signal?: AbortSignal;
-  /** Wall clock in ms; pacing and lag only (the results never depend on it). */
+  /** Wall clock in ms; pacing, lag and slicing only (the results never depend on it). */
   nowMs?: () => number;
+  /** Advance in slices of exactly this much virtual time (tests); default: adapted to the wall time a slice takes. */
+  sliceNs?: number;
 }
 
 export interface LiveStatus {
   phase: "running" | "done";
   cpus: number;
-  /** The checkpoint every CPU has reached. */
+  /** The virtual time every CPU has reached (a checkpoint, or a slice boundary after it). */
   virtual_ns: number;
   end_ns: number;
   /** Under --pace: how far virtual time is behind the wall clock, in virtual ns. */
@@ -39,7 +42,7 @@ export interface LiveStatus {
   commands: CpuCommand[];
 }
 
-/** A run-time command; the engine picks its time (the checkpoint reached). */
+/** A run-time command; the engine picks its time (where every CPU stands). */
 export type LiveCommand = { kind: "offline" | "online"; cpu: number } | { kind: "rate"; source: number; pps: number };
 
 /** A refused command: `unknown` names something the run does not have, `conflict` a wrong state. */
@@ -56,6 +59,20 @@ export class LiveCommandError extends Error {
 
 /** Wall time aimed for between two checkpoints of a paced run: how fresh /metrics is, how soon a command lands. */
 const PACED_CHECKPOINT_WALL_MS = 50;
+
+/**
+ * Between two checkpoints the CPUs advance in slices of at most this much virtual time, and the
+ * driver yields to the event loop once a slice ends YIELD_WALL_MS or more after the last yield:
+ * however long a step between two checkpoints takes (1/100 of a 100 s run is 1 virtual s, seconds
+ * of wall time at 10⁷ pps), a signal, /control/stop or a scrape waits at most about one slice. At
+ * the highest rate a scenario may set (cli/units.ts MAX_PPS, 10⁸ pps)
+ * a 1 ms slice is 10⁵ packets per load source, a few ms of wall time; slices shrink when
+ * one takes longer than SLICE_WALL_MS. Where a slice ends changes no result (InProcessRun.advance()).
+ */
+const MAX_SLICE_NS = 1_000_000;
+const MIN_SLICE_NS = 1_000;
+const SLICE_WALL_MS = 50;
+const YIELD_WALL_MS = 10;
 
 export class LiveRun {
   private readonly run: InProcessRun;
@@ -77,14 +94,32 @@ export class LiveRun {
     this.run = new InProcessRun(cfg, { ...opts, checkIntervalNs });
   }
 
-  /** Step to the end (or to a stop), yielding to the event loop between checkpoints. */
+  /** Step to the end (or to a stop), yielding to the event loop between checkpoints and within long steps. */
   async drive(): Promise<RunResults> {
     const now = this.opts.nowMs ?? (() => performance.now());
     const startMs = now();
     const pace = this.opts.pace;
+    let sliceNs = this.opts.sliceNs ?? MAX_SLICE_NS;
+    let yieldedMs = now();
     while (!this.run.done && !this.stopRequested) {
       if (this.opts.signal?.aborted) throw this.opts.signal.reason;
-      const { atNs, counters } = this.run.step();
+      const sliceStartMs = now();
+      const checkpoint = this.run.advance(this.run.nowNs + sliceNs);
+      const tookMs = now() - sliceStartMs;
+      if (this.opts.sliceNs === undefined) {
+        // Slow slice: shorter ones from now on; fast ones: back up to the cap.
+        if (tookMs > SLICE_WALL_MS) sliceNs = Math.max(MIN_SLICE_NS, Math.floor((sliceNs * SLICE_WALL_MS) / tookMs / 2));
+        else if (tookMs < SLICE_WALL_MS / 4) sliceNs = Math.min(MAX_SLICE_NS, sliceNs * 2);
+      }
+      if (checkpoint === undefined) {
+        // Within a step: let signals, requests and timers in now and then.
+        if (now() - yieldedMs >= YIELD_WALL_MS) {
+          await nextMacrotask();
+          yieldedMs = now();
+        }
+        continue;
+      }
+      const { atNs, counters } = checkpoint;
       this.checkerOk &&= conservationViolation(totalsOf(counters, 0), atNs) === null;
       const stop = this.opts.onCheckpoint?.(atNs, counters) === "stop";
       // As the coordinator reports it: the paced clock stops at the end of the run.
@@ -96,8 +131,11 @@ export class LiveRun {
       const aheadMs = pace !== undefined ? startMs + atNs / (pace * 1e6) - now() : 0;
       if (aheadMs > 0) await sleep(aheadMs);
       else await nextMacrotask();
+      yieldedMs = now();
     }
     if (this.opts.signal?.aborted && !this.run.done) throw this.opts.signal.reason;
+    // Stopped between two checkpoints: the run ends where the CPUs stand.
+    if (this.stopRequested) this.run.endHere();
     this.phase = "done";
     return this.results();
   }
@@ -109,10 +147,10 @@ export class LiveRun {
     return results;
   }
 
-  /** Apply a command to every CPU at the checkpoint reached; refused with a LiveCommandError. */
+  /** Apply a command to every CPU where they all stand; refused with a LiveCommandError. */
   command(req: LiveCommand): CpuCommand {
     if (this.phase !== "running" || this.stopRequested) throw new LiveCommandError("conflict", `the run is done; commands are taken while it runs`);
-    const atNs = this.run.atNs;
+    const atNs = this.run.nowNs;
     if (req.kind === "rate") {
       const sources = this.cfg.queues.length + this.cfg.senders.length;
       if (!Number.isInteger(req.source) || req.source < 0 || req.source >= sources)
@@ -146,19 +184,19 @@ export class LiveRun {
     return changes.length === 0 || changes[changes.length - 1]!.kind === "online";
   }
 
-  /** End the run at the checkpoint reached (orderly: results as far as it went); returns that time. */
+  /** End the run where the CPUs stand (orderly: results as far as it went); returns that time. */
   stop(): number {
     if (this.phase !== "running") throw new LiveCommandError("conflict", "the run is done");
     this.stopRequested = true;
-    return this.run.atNs;
+    return this.run.nowNs;
   }
 
   status(): LiveStatus {
     return {
       phase: this.phase,
       cpus: this.cfg.cpus,
-      virtual_ns: this.run.atNs,
-      end_ns: this.stopRequested ? this.run.atNs : this.cfg.duration_ns,
+      virtual_ns: this.run.nowNs,
+      end_ns: this.stopRequested ? this.run.nowNs : this.cfg.duration_ns,
       ...(this.lagNs !== undefined ? { lag_ns: this.lagNs } : {}),
       checker_ok: this.checkerOk,
       commands: this.runtime.map((c) => ({ ...c })),

@@ -132,7 +132,7 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
       ...(o.json !== undefined ? { json: o.json } : {}),
       log: (line) => io.err(`[coordinator] ${line}\n`),
       onStart: (c) => {
-        observer?.attach(controlHandlers(c));
+        observer?.attach(controlHandlers(c, cfg));
         // Wall time of the summary: from the start of the run, not of the wait for the CPUs.
         c.onRunning = () => (startMs = performance.now());
       },

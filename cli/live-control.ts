@@ -1,7 +1,9 @@
 // The control API (coordinator/http.ts) on the in-process engine: the same requests as against a
-// coordinator, applied at the checkpoint the run has reached (engine/live.ts), refused the same way
-// (404 for what the run does not have, 409 for a wrong state).
-import { LiveCommandError, type LiveCommand, type LiveRun } from "../engine/live.ts";
+// coordinator, applied where the run stands (engine/live.ts), refused the same way: both engines
+// judge commands with engine/validate-command.ts (400 a bad value, 404 what the run does not have,
+// 409 a wrong state).
+import { CommandRefused } from "../engine/validate-command.ts";
+import type { LiveCommand, LiveRun } from "../engine/live.ts";
 import { ControlError, type ControlHandlers } from "../coordinator/http.ts";
 
 export function liveControlHandlers(run: LiveRun): ControlHandlers {
@@ -9,7 +11,7 @@ export function liveControlHandlers(run: LiveRun): ControlHandlers {
     try {
       return f();
     } catch (e) {
-      if (e instanceof LiveCommandError) throw new ControlError(e.reason === "unknown" ? 404 : 409, e.message);
+      if (e instanceof CommandRefused) throw new ControlError(e.status, e.message);
       throw e;
     }
   };

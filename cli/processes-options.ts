@@ -31,7 +31,7 @@ export function processesRunOptions(
     onStart: (coordinator) => {
       stop = (why) => coordinator.fail(why);
       if (o.signal?.aborted) onAbort();
-      obs?.attach(control(controlHandlers(coordinator)));
+      obs?.attach(control(controlHandlers(coordinator, cfg)));
     },
     // The paced clock starts once every CPU has registered.
     onRunning: () => (startMs = performance.now()),

@@ -2,31 +2,52 @@
 // running coordinator, and the feed from the coordinator's snapshots into the Prometheus
 // registry. The HTTP server itself is coordinator/http.ts (observability), which mounts these.
 import { attribute } from "../engine/aggregate.ts";
+import { CommandRefused, validateCommand, type CommandContext, type ControlCommand } from "../engine/validate-command.ts";
+import type { EmuConfig } from "../model/config.ts";
 import type { CpuCounters } from "../model/results.ts";
 import { MALFORMED_KINDS } from "../proto/codec.ts";
 import { Coordinator, CoordinatorError, type CoordinatorStatus } from "./coordinator.ts";
 import { ControlError, startHttpServer, type ControlHandlers, type HttpServerHandle } from "./http.ts";
 import { SoftnetMetrics } from "./metrics.ts";
 
-/** What each control call does to the run; refusals are ControlErrors with an HTTP status. */
-export function controlHandlers(coord: Coordinator): ControlHandlers {
-  const guard = <T>(f: () => T): T => {
+/**
+ * What each control call does to the run; refusals are ControlErrors with an HTTP status. Commands
+ * are judged by engine/validate-command.ts, as the in-process engine judges them: the same request
+ * gets the same answer from both engines.
+ */
+export function controlHandlers(coord: Coordinator, cfg: EmuConfig): ControlHandlers {
+  /** Set by an accepted /control/stop: the coordinator stays "running" until the CPUs reach the new end. */
+  let stopped = false;
+  const context = (): CommandContext => {
+    const status = coord.status();
+    const atNs = Math.min(coord.leaseNs, status.end_ns);
+    const closed =
+      status.phase !== "running"
+        ? `the run is ${status.phase}; commands are taken while it runs`
+        : stopped
+          ? "the run is stopping (/control/stop); it takes no more commands"
+          : undefined;
+    return {
+      cpus: cfg.cpus,
+      sources: cfg.queues.length + cfg.senders.length,
+      atNs,
+      online: (cpu) => coord.onlineAt(cpu, atNs),
+      dead: status.dead,
+      ...(closed !== undefined ? { closed } : {}),
+    };
+  };
+  const guard = <T>(cmd: ControlCommand, f: () => T): T => {
     try {
+      validateCommand(cmd, context());
       return f();
     } catch (e) {
+      if (e instanceof CommandRefused) throw new ControlError(e.status, e.message);
       if (e instanceof CoordinatorError) throw new ControlError(409, e.message);
       throw e;
     }
   };
   const hotplug = (action: "offline" | "online", cpu: number): object =>
-    guard(() => {
-      const n = coord.status().cpus;
-      if (cpu >= n) throw new ControlError(404, `unknown cpu ${cpu}: this run has cpus 0-${n - 1}`);
-      if (coord.status().dead.includes(cpu)) throw new ControlError(409, `cpu ${cpu} has crashed; it cannot be brought ${action}`);
-      const atNs = coord.leaseNs;
-      const online = coord.onlineAt(cpu, atNs);
-      if (action === "offline" && !online) throw new ControlError(409, `cpu ${cpu} is already offline at ${atNs} ns`);
-      if (action === "online" && online) throw new ControlError(409, `cpu ${cpu} is already online at ${atNs} ns`);
+    guard({ kind: action, cpu }, () => {
       const cmd = coord.command({ kind: action, cpu });
       return { ok: true, action, cpu, at_ns: cmd.at_ns };
     });
@@ -34,11 +55,16 @@ export function controlHandlers(coord: Coordinator): ControlHandlers {
     offline: ({ cpu }) => hotplug("offline", cpu),
     online: ({ cpu }) => hotplug("online", cpu),
     rate: ({ source, pps }) =>
-      guard(() => {
+      guard({ kind: "rate", source, pps }, () => {
         const cmd = coord.command({ kind: "rate", source, pps });
         return { ok: true, action: "rate", source, pps, at_ns: cmd.at_ns };
       }),
-    stop: () => guard(() => ({ ok: true, action: "stop", end_ns: coord.stop() })),
+    stop: () =>
+      guard({ kind: "stop" }, () => {
+        const endNs = coord.stop();
+        stopped = true;
+        return { ok: true, action: "stop", end_ns: endNs };
+      }),
     status: () => coord.status(),
   };
 }
@@ -61,6 +87,6 @@ export function feedMetrics(metrics: SoftnetMetrics, scenario: string, profile: 
 }
 
 /** Serve /metrics and the control API for `coord` on `port` (0 = any free port). */
-export async function startControlServer(coord: Coordinator, metrics: SoftnetMetrics, port: number, host = "127.0.0.1"): Promise<HttpServerHandle> {
-  return startHttpServer({ port, host, metrics, control: controlHandlers(coord) });
+export async function startControlServer(coord: Coordinator, cfg: EmuConfig, metrics: SoftnetMetrics, port: number, host = "127.0.0.1"): Promise<HttpServerHandle> {
+  return startHttpServer({ port, host, metrics, control: controlHandlers(coord, cfg) });
 }

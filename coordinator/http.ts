@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { UsageError } from "../cli/errors.ts";
+import { ppsError } from "../engine/validate-command.ts";
 import type { SoftnetMetrics } from "./metrics.ts";
 
 /** A refusal the control handlers want the client to see (e.g. 409: CPU already offline). */
@@ -163,9 +164,9 @@ async function routeControl(
       const source = body["source"];
       const pps = body["pps"];
       if (!isNonNegativeInteger(source)) return sendJson(res, 400, { error: `"source" must be a load source index (integer >= 0), got ${show(source)}` });
-      if (typeof pps !== "number" || !Number.isFinite(pps) || pps < 0) {
-        return sendJson(res, 400, { error: `"pps" must be a rate in packets per second (number >= 0), got ${show(pps)}` });
-      }
+      // The bounds are the engines' (engine/validate-command.ts): 400 here too, even before the run starts.
+      const badPps = ppsError(pps);
+      if (badPps !== undefined || typeof pps !== "number") return sendJson(res, 400, { error: badPps });
       return reply(res, () => control.rate({ source, pps }));
     }
     case "stop":

@@ -96,7 +96,7 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
     o.onStart?.(coordinator);
     log(`waiting for ${cfg.cpus} cpus at ${endpoint}`);
     if (metrics) {
-      http = await startControlServer(coordinator, metrics, o.httpPort!, o.httpHost ?? "0.0.0.0");
+      http = await startControlServer(coordinator, cfg, metrics, o.httpPort!, o.httpHost ?? "0.0.0.0");
       log(`metrics and control API at ${http.url} (/metrics, /control/status)`);
       o.onHttp?.(http.url);
     }

@@ -123,7 +123,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
     const endpoint = await coordinator.start();
     opts.onStart?.(coordinator);
     if (metrics) {
-      http = await startControlServer(coordinator, metrics, opts.httpPort!, opts.httpHost ?? "127.0.0.1");
+      http = await startControlServer(coordinator, cfg, metrics, opts.httpPort!, opts.httpHost ?? "127.0.0.1");
       log(`[coordinator] metrics and control API at ${http.url} (/metrics, /control/status)`);
       opts.onHttp?.(http.url);
     }

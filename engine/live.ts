@@ -3,15 +3,17 @@
 // each step in slices of bounded virtual and wall time, with a macrotask between two checkpoints and
 // every few ms within a step, so that an HTTP server and signal handlers in this process answer
 // during the run, optionally paced so that virtual time follows the wall clock. The steps are those
-// of runInProcess(), so the results are too; a command given at run time is applied to every CPU
-// where they all stand between two slices and recorded in results.events, as the coordinator
-// records its runtime commands, so the run can be replayed.
+// of runInProcess(), so the results are too; a command given at run time is checked
+// (engine/validate-command.ts, as the coordinator checks its own), applied to every CPU where they
+// all stand between two slices and recorded in results.events, as the coordinator records its
+// runtime commands, so the run can be replayed.
 import { setImmediate as nextMacrotask, setTimeout as sleep } from "node:timers/promises";
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCommand } from "../model/messages.ts";
 import type { CpuCounters, RunResults } from "../model/results.ts";
 import { conservationViolation, totalsOf } from "./aggregate.ts";
 import { InProcessRun, type RunOptions } from "./inprocess.ts";
+import { validateCommand, type CommandContext } from "./validate-command.ts";
 
 export interface LiveOptions extends RunOptions {
   /** Virtual seconds per wall second (1 = real time); undefined: as fast as possible. */
@@ -45,18 +47,6 @@ export interface LiveStatus {
 /** A run-time command; the engine picks its time (where every CPU stands). */
 export type LiveCommand = { kind: "offline" | "online"; cpu: number } | { kind: "rate"; source: number; pps: number };
 
-/** A refused command: `unknown` names something the run does not have, `conflict` a wrong state. */
-export class LiveCommandError extends Error {
-  override readonly name = "LiveCommandError";
-
-  constructor(
-    readonly reason: "unknown" | "conflict",
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 /** Wall time aimed for between two checkpoints of a paced run: how fresh /metrics is, how soon a command lands. */
 const PACED_CHECKPOINT_WALL_MS = 50;
 
@@ -65,8 +55,8 @@ const PACED_CHECKPOINT_WALL_MS = 50;
  * driver yields to the event loop once a slice ends YIELD_WALL_MS or more after the last yield:
  * however long a step between two checkpoints takes (1/100 of a 100 s run is 1 virtual s, seconds
  * of wall time at 10⁷ pps), a signal, /control/stop or a scrape waits at most about one slice. At
- * the highest rate a scenario may set (cli/units.ts MAX_PPS, 10⁸ pps)
- * a 1 ms slice is 10⁵ packets per load source, a few ms of wall time; slices shrink when
+ * the highest rate a command or a scenario may set (engine/validate-command.ts MAX_COMMAND_PPS,
+ * 10⁸ pps) a 1 ms slice is 10⁵ packets per load source, a few ms of wall time; slices shrink when
  * one takes longer than SLICE_WALL_MS. Where a slice ends changes no result (InProcessRun.advance()).
  */
 const MAX_SLICE_NS = 1_000_000;
@@ -147,29 +137,26 @@ export class LiveRun {
     return results;
   }
 
-  /** Apply a command to every CPU where they all stand; refused with a LiveCommandError. */
+  /** Apply a command to every CPU where they all stand; refused with a CommandRefused (engine/validate-command.ts). */
   command(req: LiveCommand): CpuCommand {
-    if (this.phase !== "running" || this.stopRequested) throw new LiveCommandError("conflict", `the run is done; commands are taken while it runs`);
     const atNs = this.run.nowNs;
-    if (req.kind === "rate") {
-      const sources = this.cfg.queues.length + this.cfg.senders.length;
-      if (!Number.isInteger(req.source) || req.source < 0 || req.source >= sources)
-        throw new LiveCommandError("unknown", `unknown load source ${req.source}: this run has ${sources ? `sources 0-${sources - 1}` : "none"}`);
-    } else this.checkHotplug(req.kind, req.cpu, atNs);
+    validateCommand(req, this.commandContext(atNs));
     const cmd = { ...req, at_ns: atNs } as CpuCommand;
     for (const cpu of this.run.cpus) cpu.command(cmd);
     this.runtime.push(cmd);
     return cmd;
   }
 
-  private checkHotplug(action: "offline" | "online", cpu: number, atNs: number): void {
-    const n = this.cfg.cpus;
-    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= n) throw new LiveCommandError("unknown", `unknown cpu ${cpu}: this run has cpus 0-${n - 1}`);
-    const online = Array.from({ length: n }, (_, c) => this.onlineAt(c, atNs));
-    if (action === "offline" && !online[cpu]) throw new LiveCommandError("conflict", `cpu ${cpu} is already offline at ${atNs} ns`);
-    if (action === "online" && online[cpu]) throw new LiveCommandError("conflict", `cpu ${cpu} is already online at ${atNs} ns`);
-    if (action === "offline" && online.filter(Boolean).length === 1)
-      throw new LiveCommandError("conflict", `cpu ${cpu} is the last online cpu (the kernel refuses to offline it)`);
+  private commandContext(atNs: number): CommandContext {
+    const closed =
+      this.phase !== "running" ? "the run is done; commands are taken while it runs" : this.stopRequested ? "the run is stopping (/control/stop); it takes no more commands" : undefined;
+    return {
+      cpus: this.cfg.cpus,
+      sources: this.cfg.queues.length + this.cfg.senders.length,
+      atNs,
+      online: (cpu) => this.onlineAt(cpu, atNs),
+      ...(closed !== undefined ? { closed } : {}),
+    };
   }
 
   /** Online state of `cpu` at `atNs` after the scenario's events, the planned commands and the runtime ones. */
@@ -186,7 +173,7 @@ export class LiveRun {
 
   /** End the run where the CPUs stand (orderly: results as far as it went); returns that time. */
   stop(): number {
-    if (this.phase !== "running") throw new LiveCommandError("conflict", "the run is done");
+    validateCommand({ kind: "stop" }, this.commandContext(this.run.nowNs));
     this.stopRequested = true;
     return this.run.nowNs;
   }

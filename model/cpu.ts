@@ -12,7 +12,7 @@ import type { CostModel, EmuConfig } from "./config.ts";
 import { exactWindowNs } from "./defaults.ts";
 import { Heap } from "./heap.ts";
 import { RECORD_KIND, deliverAt, emptyBatch, type CpuCommand, type PeerBatch } from "./messages.ts";
-import { promiseNs } from "./lookahead.ts";
+import { hotplugRole, promiseNs } from "./lookahead.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
 import { LATENCY_BUCKETS_NS, copyCounters, type CpuCounters, type DropReason, type ExecContext, type RaiseSource } from "./results.ts";
 import { SoftnetData } from "./softnet-data.ts";
@@ -189,6 +189,7 @@ export class Cpu {
     this.reorderMax = new Int32Array(sourceCount(cfg) * this.flowsPerSource).fill(-1);
     for (let s = 0; s < sourceCount(cfg); s++) if (sourceOwner(cfg, s, this.onlineMask) === id) this.adoptSource(newSource(cfg, s), false, 0);
     for (const ev of cfg.events) this.command({ kind: ev.action, cpu: ev.cpu, at_ns: ev.at_ns });
+    this.hadHotplugRole = hotplugRole(this);
   }
 
   // ---------------------------------------------------------------- engine-facing API
@@ -536,6 +537,7 @@ export class Cpu {
         if (this.cfg.queues[cmd.queue]) this.cfg.queues[cmd.queue]!.irq_affinity = [...cmd.cpus];
         this.rehomeNeeded = true;
         this.dropPendingCommand(cmd.at_ns);
+        this.roleMayChange(cmd.at_ns);
         if (this.online) rehomeSources(this);
         return;
       case "irq_off":
@@ -559,7 +561,9 @@ export class Cpu {
     this.dropPendingCommand(cmd.at_ns);
     this.onlineMask[cmd.cpu] = cmd.kind === "online" ? 1 : 0;
     this.rehomeNeeded = true;
+    this.roleMayChange(cmd.at_ns);
     if (cmd.cpu === this.id) {
+      if (cmd.kind === "offline") this.maskOfflineNs = cmd.at_ns;
       // Judge by the state once the pending transitions have run: a busy CPU may not have gone
       // down yet when its online command comes (then it goes down and comes back, in order).
       const last = this.pendingHotplug[this.pendingHotplug.length - 1];
@@ -688,6 +692,18 @@ export class Cpu {
   /** Virtual time of the last mask change applied here, and the longest irq_off section announced. */
   lastMaskChangeNs = -Infinity;
   maxIrqOffNs = 0;
+  /** Virtual time of the last offline command for this CPU applied here (see lookahead.ts). */
+  maskOfflineNs = -Infinity;
+  /** Last mask change with this CPU in a hotplug role before or after it (see lookahead.ts hotplugRole). */
+  lastRoleChangeNs = -Infinity;
+  private hadHotplugRole = true;
+
+  /** After a change of the online mask or an IRQ affinity. */
+  private roleMayChange(atNs: number): void {
+    const role = hotplugRole(this);
+    if (role || this.hadHotplugRole) this.lastRoleChangeNs = Math.max(this.lastRoleChangeNs, atNs);
+    this.hadHotplugRole = role;
+  }
 
   /** Packets moved into batches (conservation: in_flight = Σ out − Σ in). */
   countOut(n: number): void {

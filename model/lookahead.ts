@@ -1,16 +1,28 @@
 // Lookahead for conservative synchronisation (DESIGN.md §2.2): the earliest virtual time at which
 // anything this CPU may still send can take effect at a peer — its promise, "nothing from me
 // before t". A peer may run up to the smallest promise it holds; both engines use this.
+//
+// What a promise says, exactly. promiseNs() is deliverAt(D, smallest latency, window) where D is
+// a lower bound on the *decision* time (the step or event that emits it) of anything this CPU
+// will still send: every term below is an event time, a step start or an input bound, and a
+// record's send stamp is never before the decision that emitted it. Since deliverAt(D) <=
+// D + max(smallest latency, window) (lookaheadSlackNs), a peer holding a promise p knows this CPU
+// makes no further decision before p - lookaheadSlackNs. offlineSettled() relies on that.
 import type { Cpu } from "./cpu.ts";
 import { RECORD_KIND, deliverAt } from "./messages.ts";
 import { NAPI_STATE_SCHED } from "./napi.ts";
-import { sourceCount, sourceOwner } from "./sources.ts";
+import { lowestOnline, sourceCount, sourceOwner } from "./sources.ts";
 
 /** The promise, given that every record peers will still send us takes effect at or after inputBoundNs. */
 export function promiseNs(cpu: Cpu, inputBoundNs: number): number {
   const t = Math.min(nextSendCapableNs(cpu), sendsCausedByInputsNs(cpu, inputBoundNs));
   if (t === Infinity) return Infinity;
   return deliverAt(t, cpu.maxLatencyMin, cpu.windowNs);
+}
+
+/** How far a promise may lie beyond the decision bound it was made from (see the top). */
+export function lookaheadSlackNs(cpu: Cpu): number {
+  return Math.max(cpu.maxLatencyMin, cpu.windowNs);
 }
 
 /** Earliest time this CPU could emit a record with no further input. */
@@ -26,11 +38,13 @@ function nextSendCapableNs(cpu: Cpu): number {
     if (at < t) t = at;
   }
   t = Math.min(t, cpu.pendingCommandTimes.earliest());
-  // Delivered records not applied yet that will make us send when they are.
+  // Delivered records not applied yet that will make us send when they are: hand-overs and
+  // forwards (re-injected, or passed on while offline), enqueues while offline (forwarded) or
+  // with RFS (head reports). An IPI flush or an RFS report makes an offline CPU send nothing.
   for (const cur of cpu.inbound.all()) {
     const k = cur.kind;
     const sends =
-      k === RECORD_KIND.CPU_DEAD || k === RECORD_KIND.QUEUE || k === RECORD_KIND.FORWARD || !cpu.online || (cpu.rfsOn && k === RECORD_KIND.ENQUEUE);
+      k === RECORD_KIND.CPU_DEAD || k === RECORD_KIND.QUEUE || k === RECORD_KIND.FORWARD || (k === RECORD_KIND.ENQUEUE && (!cpu.online || cpu.rfsOn));
     if (sends && cur.at < t) t = cur.at;
   }
   return t === Infinity ? t : Math.max(t, base);
@@ -40,20 +54,54 @@ function nextSendCapableNs(cpu: Cpu): number {
  * The earliest time an input still to come could make this CPU send. Most inputs cannot (an
  * enqueue, an IPI, a wake-up only make work here). Those that can: RFS traffic (head reports),
  * and what hotplug and IRQ moves bring — a forward or a dead CPU's backlog to re-inject, a NIC
- * queue to take over, any enqueue while this CPU is offline. Those exist only from a mask change
- * until its hand-overs and in-flight packets have landed (settleNs), and while a source whose IRQ
- * belongs here is still elsewhere; before the next scheduled change, none can come.
+ * queue to take over, any enqueue while this CPU is offline. Before the next scheduled change
+ * (a pending command), none can come once:
+ *  - offline: every peer has gone past our offline time (offlineSettled), as an idle CPU;
+ *  - online: the hand-overs and forwards of the last mask change that touched our role (the
+ *    lowest online CPU, a source's owner: hotplugRole) have landed (settleNs), and no source
+ *    whose IRQ (or pinned task) belongs here is still elsewhere.
  */
 function sendsCausedByInputsNs(cpu: Cpu, inputBoundNs: number): number {
-  if (cpu.rfsOn || !cpu.online || cpu.pendingHotplug.length > 0) return inputBoundNs;
-  if (cpu.clock < cpu.lastMaskChangeNs + settleNs(cpu) || awaitsSource(cpu)) return inputBoundNs;
+  if (cpu.rfsOn || cpu.pendingHotplug.length > 0) return inputBoundNs;
+  if (!cpu.online) return offlineSettled(cpu, inputBoundNs) ? Math.max(inputBoundNs, cpu.pendingCommandTimes.earliest()) : inputBoundNs;
+  if (cpu.clock < cpu.lastRoleChangeNs + settleNs(cpu) || awaitsSource(cpu)) return inputBoundNs;
   return Math.max(inputBoundNs, cpu.pendingCommandTimes.earliest());
 }
 
+/**
+ * An offline CPU sends only what reaches it (forwards to the survivor's netif_rx, hand-overs
+ * passed on), and only records addressed to it do: an enqueue, a forward, a dead CPU's backlog,
+ * a NIC queue. Every CPU picks those targets from its online mask at the moment it decides (RPS's
+ * get_rps_cpu, lowestOnline, sourceOwner), and every CPU applies our offline command at the same
+ * virtual time T before anything else at T — so no CPU decides to send us one at or after T
+ * (until a later online command, a pending command that bounds the promise anyway). Once every
+ * promise we hold is at least T + lookaheadSlackNs, no peer will decide anything before T any
+ * more, and what peers decided before T went out before those promises (a batch travels ahead of
+ * the promises made after it, or with them), so it has been delivered to us: the records still
+ * unapplied are in `inbound` and count in nextSendCapableNs. Nothing else can come. Until then,
+ * what arrives from inputBoundNs on is forwarded at its arrival: lock-step with the inputs.
+ */
+function offlineSettled(cpu: Cpu, inputBoundNs: number): boolean {
+  return inputBoundNs >= cpu.maskOfflineNs + lookaheadSlackNs(cpu);
+}
+
 /** How long after a mask change hand-overs, dead CPUs' backlogs and forwards can still arrive. */
-function settleNs(cpu: Cpu): number {
+export function settleNs(cpu: Cpu): number {
   const L = cpu.costs;
   return L.hotplug_latency_ns + L.rps_latency_ns + 2 * cpu.windowNs + cpu.maxIrqOffNs + cpu.maxLatencyMin;
+}
+
+/**
+ * Whether hotplug records can be addressed to this CPU under its current online mask and IRQ
+ * affinities: it is the lowest online CPU (dead CPUs' backlogs and forwards go there) or the owner
+ * of a source (NIC queues and senders are handed to their owner). A CPU with no such role in the
+ * masks before and after a change receives none of that change's hand-overs or forwards.
+ */
+export function hotplugRole(cpu: Cpu): boolean {
+  if (lowestOnline(cpu.onlineMask) === cpu.id) return true;
+  const n = sourceCount(cpu.cfg);
+  for (let s = 0; s < n; s++) if (sourceOwner(cpu.cfg, s, cpu.onlineMask) === cpu.id) return true;
+  return false;
 }
 
 /** A source whose IRQ (or pinned task) belongs on this CPU is not here yet. */

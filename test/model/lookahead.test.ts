@@ -1,0 +1,150 @@
+// The lookahead's hotplug rules (model/lookahead.ts): an offline CPU in lock-step with its inputs
+// only until every peer is past its offline time, then promising as an idle CPU; a mask change
+// holding back only the CPUs it gives or takes a hotplug role. And the promises under adversarial
+// schedules (sync-harness.ts): hotplug storms give the in-process engine's counters, with no
+// record reaching a CPU after it passed the record's time.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { InProcessRun } from "../../engine/inprocess.ts";
+import type { EmuConfig } from "../../model/config.ts";
+import { Cpu } from "../../model/cpu.ts";
+import { lookaheadSlackNs } from "../../model/lookahead.ts";
+import { deliverAt, emptyBatch, type CpuCommand } from "../../model/messages.ts";
+import { config } from "./fixtures.ts";
+import { runSynchronised } from "./sync-harness.ts";
+
+const OFF = 1_000_000;
+const ON = 3_000_000;
+const L = 2_000; // rps_latency_ns, the smallest cross-CPU latency and the window of config()
+const DOWN = OFF + 20_000; // an idle CPU leaves idle (idle_exit_ns) to run its offline transition
+
+/** CPU `id` of a 4-CPU run (NIC on CPU 0, RPS to 1-3) where CPU 2 goes offline at OFF and back at ON. */
+function cpuWithHotplug(id: number, online = true): Cpu {
+  const events: EmuConfig["events"] = [{ action: "offline", cpu: 2, at_ns: OFF }];
+  if (online) events.push({ action: "online", cpu: 2, at_ns: ON });
+  return new Cpu(id, config({ pps: 0, rpsCpus: [1, 2, 3], events }));
+}
+
+/** An enqueue from CPU 0, sent at sendNs, in a batch to `to`. */
+function enqueueBatch(to: number, sendNs: number) {
+  const b = emptyBatch(0, to);
+  b.enqueues.flow.push(1);
+  b.enqueues.seq.push(0);
+  b.enqueues.source.push(0);
+  b.enqueues.inject_ns.push(sendNs);
+  b.enqueues.send_ns.push(sendNs);
+  return b;
+}
+
+describe("an offline CPU's promise", () => {
+  it("follows its inputs until every peer is past its offline time, then promises the next command like an idle CPU", () => {
+    const cpu = cpuWithHotplug(2);
+    cpu.advance(DOWN);
+    assert.equal(cpu.online, false);
+    const settled = OFF + lookaheadSlackNs(cpu);
+    // A peer may still have decided to enqueue to us before OFF: it would arrive from the input bound on.
+    const early = settled - 1;
+    assert.equal(cpu.promiseNs(early), deliverAt(early, L, L));
+    // Every peer is past OFF: nothing is addressed to us before the online command.
+    assert.equal(cpu.promiseNs(settled), deliverAt(ON, L, L));
+    assert.ok(cpu.promiseNs(settled) > settled + L, "more than the input bound plus a latency");
+    // No command left: it never sends again.
+    const gone = cpuWithHotplug(2, false);
+    gone.advance(DOWN);
+    assert.equal(gone.promiseNs(settled), Infinity);
+  });
+
+  it("counts what was delivered before the peers went past its offline time: an enqueue is forwarded, an IPI flush is not", () => {
+    const cpu = cpuWithHotplug(2);
+    cpu.advance(DOWN);
+    const settled = OFF + lookaheadSlackNs(cpu);
+    const flush = emptyBatch(0, 2);
+    flush.flushes.at_ns.push(OFF - 500);
+    flush.flushes.flush_id.push(1);
+    flush.flushes.raised_softirq.push(0);
+    cpu.deliver(flush);
+    assert.equal(cpu.promiseNs(settled), deliverAt(ON, L, L), "a flush makes an offline CPU send nothing");
+    const arrives = DOWN + 5_000; // sent late in a long step that began before OFF
+    cpu.deliver(enqueueBatch(2, arrives - L));
+    assert.equal(cpu.promiseNs(settled), deliverAt(arrives, L, L), "forwarded to the survivor when it arrives");
+    cpu.advance(arrives + 1);
+    const [out] = cpu.takeOutbox().filter((b) => b.forwarded.flow.length > 0);
+    assert.equal(out?.to, 0, "forwarded to the lowest online CPU");
+    assert.deepEqual(out?.forwarded.send_ns, [arrives]);
+    assert.equal(cpu.promiseNs(Math.max(settled, arrives + 1)), deliverAt(ON, L, L));
+  });
+});
+
+describe("a mask change", () => {
+  it("holds in lock-step the CPUs it gives or takes a hotplug role, not the others", () => {
+    // CPU 0: lowest online and the NIC's owner; CPU 3: neither, before and after CPU 2 goes.
+    const [c0, c3] = [cpuWithHotplug(0), cpuWithHotplug(3)];
+    for (const c of [c0, c3]) c.advance(OFF + 1);
+    assert.equal(c0.lastRoleChangeNs, OFF);
+    assert.equal(c3.lastRoleChangeNs, -Infinity);
+    const ib = OFF + 1;
+    assert.equal(c3.promiseNs(ib), deliverAt(ON, L, L), "CPU 3 receives none of the hand-overs or forwards");
+    // CPU 1 becomes the lowest online when CPU 0 goes: it may get CPU 0's backlog and NIC queue.
+    const c1 = new Cpu(1, config({ pps: 0, rpsCpus: [1, 2, 3], events: [{ action: "offline", cpu: 0, at_ns: OFF }] }));
+    c1.advance(OFF + 1);
+    assert.equal(c1.lastRoleChangeNs, OFF);
+    assert.equal(c1.promiseNs(ib), deliverAt(ib, L, L), "lock-step while CPU 0's hand-overs may arrive");
+  });
+});
+
+/** One offline/online pair every `everyNs` over `cpus`, each CPU down for `dwellNs`. */
+function storm(cpus: number[], everyNs: number, dwellNs: number, endNs: number): CpuCommand[] {
+  const out: CpuCommand[] = [];
+  let k = 0;
+  for (let t = everyNs; t + dwellNs < endNs; t += everyNs) {
+    const cpu = cpus[k++ % cpus.length]!;
+    out.push({ kind: "offline", cpu, at_ns: t }, { kind: "online", cpu, at_ns: t + dwellNs });
+  }
+  return out;
+}
+
+function inProcessCounters(cfg: EmuConfig, commands: CpuCommand[]): string {
+  const run = new InProcessRun(cfg, { commands });
+  while (!run.done) run.step();
+  return JSON.stringify(run.cpus.map((c) => c.counters()));
+}
+
+describe("promises under adversarial schedules", () => {
+  // Hotplug storms where each CPU stays down longer than its offline transition can be delayed
+  // by a running net_rx_action, the NIC's CPU among those that go.
+  const cases: [string, EmuConfig, CpuCommand[]][] = [
+    ["NIC at 1 Mpps, RPS to all, CPUs 1-3 cycling", config({ pps: 1_000_000, rpsCpus: [0, 1, 2, 3], flows: 256, durationNs: 3_000_000 }), storm([1, 2, 3], 300_000, 250_000, 3_000_000)],
+    ["NIC at 2 Mpps, RPS to 1-3, every CPU cycling", config({ pps: 2_000_000, rpsCpus: [1, 2, 3], flows: 8, durationNs: 3_000_000 }), storm([0, 2, 1, 3], 350_000, 300_000, 3_000_000)],
+    ["loopback with backlog threads", config({ load: "loopback", profile: "6.6-patched-threads", pps: 500_000, rpsCpus: [0, 1, 2, 3], durationNs: 3_000_000 }), storm([0, 1, 2, 3], 400_000, 300_000, 3_000_000)],
+    ["rt-6.6 in IPI mode", config({ profile: "rt-6.6", pps: 800_000, rpsCpus: [1, 2, 3], durationNs: 3_000_000 }), storm([3, 0, 2], 330_000, 250_000, 3_000_000)],
+  ];
+  for (const [name, cfg, commands] of cases) {
+    it(`${name}: the in-process engine's counters, no record late`, () => {
+      const expected = inProcessCounters(cfg, commands);
+      for (const seed of [1, 2]) {
+        const r = runSynchronised(cfg, seed, commands);
+        assert.deepEqual(r.violations, [], `schedule seed ${seed}`);
+        assert.equal(JSON.stringify(r.counters), expected, `schedule seed ${seed}`);
+      }
+    });
+  }
+
+  it(
+    "an idle lowest-online CPU and an offline transition delayed past the settle window",
+    {
+      todo:
+        "known hole, older than the offline rule: the survivor's settle window is a time bound, but a CPU going " +
+        "offline waits for its running net_rx_action, and its backlog can reach the survivor after the window; " +
+        "re-injected under a changed rps map it is sent on, past peers' clocks. Needs a hand-over marker.",
+    },
+    () => {
+      const cfg = config({ pps: 1_300_000, rpsCpus: [1, 2], flows: 64, durationNs: 1_600_000 });
+      cfg.queues[0]!.irq_affinity = [3]; // the NIC on CPU 3: CPU 0, the survivor, is idle
+      const commands: CpuCommand[] = [
+        { kind: "offline", cpu: 1, at_ns: 1_060_000 },
+        { kind: "rps", source: 0, cpus: [2], at_ns: 1_061_000 },
+      ];
+      for (const seed of [1, 2, 3, 4]) assert.deepEqual(runSynchronised(cfg, seed, commands).violations, [], `schedule seed ${seed}`);
+    },
+  );
+});

@@ -27,6 +27,17 @@ test("hotplug under load: a CPU goes offline and comes back during the flood", {
   await bothEngines(cfg);
 });
 
+test("hotplug storm: an offline/online pair every millisecond, the NIC's CPU among those that go", { timeout: 60_000 }, async () => {
+  // Each CPU stays down 400 µs, longer than a busy CPU's offline transition can wait for its net_rx_action.
+  const order = [1, 2, 0, 3, 2, 1, 0];
+  const offline = order.map((cpu, i) => ({ cpu, at_ns: (i + 1) * 1_000_000 }));
+  const online = offline.map(({ cpu, at_ns }) => ({ cpu, at_ns: at_ns + 400_000 }));
+  const cfg = scenario({ seed: 5, rate_pps: 600_000, rps_cpus: ALL_CPUS, offline, online, duration_ns: 8_000_000 });
+  const expected = runInProcess(cfg);
+  assert.equal(expected.cpus.reduce((n, c) => n + c.hotplug_offline, 0), order.length, "every offline happened");
+  await bothEngines(cfg);
+});
+
 test("PREEMPT_RT in IPI mode (rt-6.6) with RPS to idle CPUs, warnings included", { timeout: 60_000 }, async () => {
   const cfg = scenario({ seed: 3, profile: "rt-6.6", rps_cpus: [1, 2, 3], duration_ns: 10_000_000 });
   const expected = runInProcess(cfg);

@@ -56,14 +56,18 @@ function nextSendCapableNs(cpu: Cpu): number {
  * and what hotplug and IRQ moves bring — a forward or a dead CPU's backlog to re-inject, a NIC
  * queue to take over, any enqueue while this CPU is offline. Before the next scheduled change
  * (a pending command), none can come once:
- *  - offline: every peer has gone past our offline time (offlineSettled), as an idle CPU;
+ *  - offline, or going offline: every peer has gone past our offline time (offlineSettled);
  *  - online: the hand-overs and forwards of the last mask change that touched our role (the
  *    lowest online CPU, a source's owner: hotplugRole) have landed (settleNs), and no source
  *    whose IRQ (or pinned task) belongs here is still elsewhere.
  */
 function sendsCausedByInputsNs(cpu: Cpu, inputBoundNs: number): number {
-  if (cpu.rfsOn || cpu.pendingHotplug.length > 0) return inputBoundNs;
-  if (!cpu.online) return offlineSettled(cpu, inputBoundNs) ? Math.max(inputBoundNs, cpu.pendingCommandTimes.earliest()) : inputBoundNs;
+  if (cpu.rfsOn) return inputBoundNs;
+  // Going down (a busy CPU finishes its net_rx_action first): the hand-over itself counts in
+  // nextSendCapableNs; what is addressed to us is what it would be once we are down.
+  const goingDown = cpu.pendingHotplug.length === 1 && cpu.pendingHotplug[0] === "offline";
+  if (cpu.pendingHotplug.length > 0 && !goingDown) return inputBoundNs;
+  if (!cpu.online || goingDown) return offlineSettled(cpu, inputBoundNs) ? Math.max(inputBoundNs, cpu.pendingCommandTimes.earliest()) : inputBoundNs;
   if (cpu.clock < cpu.lastRoleChangeNs + settleNs(cpu) || awaitsSource(cpu)) return inputBoundNs;
   return Math.max(inputBoundNs, cpu.pendingCommandTimes.earliest());
 }

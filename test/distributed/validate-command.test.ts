@@ -58,20 +58,21 @@ const cfg = scenario({ cpus: 2, rps_cpus: [0, 1], rate_pps: 100_000, duration_ns
 describe("the same answers from both engines", { timeout: 60_000 }, () => {
   test("in-process engine (the live driver behind run --engine inprocess)", async () => {
     let http: HttpServerHandle | undefined;
-    let replies: { status: number; error?: string }[] = [];
+    let played: Promise<{ status: number; error?: string }[]> | undefined;
     let run: LiveRun | undefined;
     const started = performance.now();
     const results = await runInProcessLive(cfg, {
       pace: 0.05,
       onStart: (r) => {
         run = r;
-        void (async () => {
+        played = (async () => {
           http = await startHttpServer({ port: 0, metrics: new SoftnetMetrics(), control: liveControlHandlers(r) });
-          replies = await play(http.url);
+          return play(http.url);
         })();
       },
     });
-    await new Promise((r) => setTimeout(r, 50));
+    // The script goes on after the stop (commands refused once it is over).
+    const replies = await played!;
     await http?.close();
     assert.ok(run);
     assertScript(replies, "inprocess");

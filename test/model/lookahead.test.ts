@@ -54,6 +54,18 @@ describe("an offline CPU's promise", () => {
     assert.equal(gone.promiseNs(settled), Infinity);
   });
 
+  it("going down behind a long section, promises the end of that section once every peer is past its offline time", () => {
+    const cpu = cpuWithHotplug(2);
+    cpu.command({ kind: "irq_off", cpu: 2, duration_ns: 100_000, at_ns: OFF - 1_000 });
+    cpu.advance(OFF + 1);
+    assert.deepEqual(cpu.pendingHotplug, ["offline"], "still up: the offline transition waits for the section");
+    const busyUntil = OFF - 1_000 + 100_000;
+    assert.equal(cpu.busyUntil, busyUntil);
+    const settled = OFF + lookaheadSlackNs(cpu);
+    assert.equal(cpu.promiseNs(settled - 1), deliverAt(settled - 1, L, L), "enqueues decided before OFF may still come");
+    assert.equal(cpu.promiseNs(settled), deliverAt(busyUntil, L, L), "its hand-over, when the section ends");
+  });
+
   it("counts what was delivered before the peers went past its offline time: an enqueue is forwarded, an IPI flush is not", () => {
     const cpu = cpuWithHotplug(2);
     cpu.advance(DOWN);

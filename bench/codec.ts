@@ -5,10 +5,11 @@
 //   node --import tsx bench/codec.ts [/tmp/softnet_static.js]
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { EnvelopeType, PROTOCOL_VERSION, decode, encode } from "../proto/codec.ts";
+import { WireKey } from "../proto/auth.ts";
+import { EnvelopeType, PROTOCOL_VERSION, decode, decodeEnvelope, encode, encodeEnvelope } from "../proto/codec.ts";
 
 const PACKETS = 64;
-const ROUNDS = 200_000;
+const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 200_000);
 
 function sampleBatch(): object {
   const n = PACKETS;
@@ -32,11 +33,11 @@ function sampleBatch(): object {
   };
 }
 
-function time(label: string, fn: () => void): number {
-  for (let i = 0; i < 20_000; i++) fn(); // warm-up: let V8 optimise
+function time(label: string, fn: () => void, rounds = ROUNDS): number {
+  for (let i = 0; i < Math.min(20_000, rounds); i++) fn(); // warm-up: let V8 optimise
   const t = performance.now();
-  for (let i = 0; i < ROUNDS; i++) fn();
-  const usPer = ((performance.now() - t) * 1000) / ROUNDS;
+  for (let i = 0; i < rounds; i++) fn();
+  const usPer = ((performance.now() - t) * 1000) / rounds;
   console.log(`${label.padEnd(44)} ${usPer.toFixed(2)} µs/message`);
   return usPer;
 }
@@ -53,8 +54,26 @@ console.log(`64-packet batch: ${frame.length} bytes on the wire (${(frame.length
 time("reflection encode", () => EnvelopeType.encode(env).finish());
 time("reflection decode", () => EnvelopeType.decode(frame));
 const model = { from: 0, vouch_ns: 123_500_000, body: { kind: "batch" as const, batch: sampleBatch() as never } };
-time("codec.ts encode (reflection + body mapping)", () => encode(model));
-time("codec.ts decode (reflection + validation)", () => decode(frame));
+time("codec.ts encodeEnvelope (reflection + body mapping)", () => encodeEnvelope(model));
+time("codec.ts decodeEnvelope (reflection + validation)", () => decodeEnvelope(frame));
+
+// The frame's tag (proto/auth.ts): HMAC-SHA256 of the Envelope, 16 bytes in front of it.
+const key = new WireKey(WireKey.generateSecret());
+const sealed = encode(model, key);
+const encodeUs = time("codec.ts encode (+ seal: HMAC tag)", () => encode(model, key));
+const decodeUs = time("codec.ts decode (+ verify the tag)", () => decode(sealed, key));
+const sealUs = time("  of which seal alone", () => key.seal(frame));
+const verifyUs = time("  of which verify alone", () => key.verify(sealed));
+console.log(`HMAC per ${frame.length}-byte frame: ${sealUs.toFixed(2)} µs to seal, ${verifyUs.toFixed(2)} µs to verify (encode+seal ${encodeUs.toFixed(2)}, decode+verify ${decodeUs.toFixed(2)} µs)`);
+// Batches of the standard scenario at 1 Mpps average ~10 kB (bench/distributed.ts: bytes/pkt x pkts/msg).
+for (const size of [1_000, 10_000, 100_000, 1_000_000]) {
+  const big = new Uint8Array(size).fill(7);
+  const bigSealed = key.seal(big);
+  const rounds = Math.max(200, Math.min(ROUNDS, Math.floor(2e9 / size)));
+  const s = time(`seal ${size} bytes`, () => key.seal(big), rounds);
+  const v = time(`verify ${size} bytes`, () => key.verify(bigSealed), rounds);
+  console.log(`  = ${((size / 1e6) / (s / 1e6)).toFixed(0)} MB/s sealing, ${((size / 1e6) / (v / 1e6)).toFixed(0)} MB/s verifying`);
+}
 
 const staticPath = process.argv[2];
 if (staticPath) {

@@ -52,8 +52,8 @@ export const LATENCY_BUCKETS_SECONDS: readonly number[] = LATENCY_BUCKETS_NS.map
 
 const NS_PER_SECOND = 1e9;
 
-/** Kinds of bad message the transport counts (others are shown as they come). */
-export const MALFORMED_KINDS = ["decode_error", "bad_version", "unexpected"] as const;
+/** Kinds of bad message the transport counts (others are shown as they come): proto/codec.ts's list. */
+export const MALFORMED_KINDS = ["decode_error", "bad_version", "unexpected", "unauthenticated"] as const;
 
 /** node_exporter's softnet collector (collector/softnet_linux.go): same names, same help texts. */
 const NODE_EXPORTER_SERIES = [

@@ -5,6 +5,7 @@
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 import type { CpuCommand, PacketArrays, EnqueueRecords, PeerBatch } from "../model/messages.ts";
+import { envelopeBytes, type WireKey } from "./auth.ts";
 
 export const PROTOCOL_VERSION = 1;
 /** `from` of the coordinator's messages. */
@@ -81,7 +82,7 @@ export interface Report {
   tx_packets: number[];
   rx_packets: number[];
   lease_wait: boolean;
-  /** [decode_error, bad_version, unexpected], cumulative. */
+  /** Counts by MALFORMED_KINDS (decode_error, bad_version, unexpected, unauthenticated), cumulative. */
   malformed: number[];
   dead_receipts: DeadPeerReceipts[];
   messages_sent: number;
@@ -136,22 +137,52 @@ function wireBody(body: Body): object {
   }
 }
 
-export function encode(env: Envelope): Uint8Array {
-  const msg = { version: PROTOCOL_VERSION, from: env.from, vouch_ns: env.vouch_ns, [env.body.kind]: wireBody(env.body) };
-  return EnvelopeType.encode(msg).finish();
+/** The Envelope's protobuf bytes, without the frame's tag (tests and benchmarks; the wire wants encode()). */
+export function encodeEnvelope(env: Envelope): Uint8Array {
+  return EnvelopeType.encode(wireMessage(env)).finish();
+}
+
+function wireMessage(env: Envelope): object {
+  return { version: PROTOCOL_VERSION, from: env.from, vouch_ns: env.vouch_ns, [env.body.kind]: wireBody(env.body) };
+}
+
+/** One wire frame: the Envelope sealed with the run's secret (proto/auth.ts); FrameTooLarge over the limit. */
+export function encode(env: Envelope, key: WireKey): Uint8Array {
+  // Room for the tag first (two raw fixed64 zeros = TAG_BYTES): one buffer, the Envelope never copied.
+  const writer = protobuf.Writer.create().fixed64(0).fixed64(0);
+  return key.sealInPlace(EnvelopeType.encode(wireMessage(env), writer).finish());
 }
 
 /** Kinds of bad frame, as coordinator/metrics.ts MALFORMED_KINDS counts them. */
-export const MALFORMED_KINDS = ["decode_error", "bad_version", "unexpected"] as const;
+export const MALFORMED_KINDS = ["decode_error", "bad_version", "unexpected", "unauthenticated"] as const;
 export type MalformedKind = (typeof MALFORMED_KINDS)[number];
+
+/** What a CPU whose hello was refused for its secret prints (after "refused by the coordinator: "). */
+export const AUTH_REFUSED = "wrong or missing secret: our hello did not verify with the coordinator's (--secret-file or SOFTNET_SECRET, the same for every process of the run)";
 
 /** Why a frame was refused; the receiver counts and logs it, never throws. */
 export class MalformedMessage extends Error {
   constructor(
     message: string,
     readonly kind: MalformedKind = "decode_error",
+    /**
+     * An unauthenticated frame's Envelope when it decodes (small frames only). Never to be acted on,
+     * except to answer a hello (coordinator) or take the coordinator's refusal of ours (CPU).
+     */
+    readonly unverified?: Envelope,
   ) {
     super(message);
+  }
+
+  /**
+   * The coordinator's refusal of our hello for its secret: an Error{code:"auth"} it sends with an
+   * all-zero tag, since it cannot seal for a CPU that lacks the secret. A CPU acts on it only before
+   * its welcome; returned as the letter to act on (our own words, not the frame's), else undefined.
+   */
+  get authRefusal(): Envelope | undefined {
+    const u = this.unverified;
+    if (this.kind !== "unauthenticated" || u?.from !== COORDINATOR_ID || u.body.kind !== "error" || u.body.code !== "auth") return undefined;
+    return { from: COORDINATOR_ID, vouch_ns: 0, body: { kind: "error", code: "auth", message: AUTH_REFUSED } };
   }
 }
 
@@ -226,11 +257,34 @@ function command(c: any): WireCommand {
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
+/** Unverified frames up to this size are decoded for the log line and the hello refusal. */
+const UNVERIFIED_PEEK_BYTES = 4096;
+
 /**
- * Decode one frame. Throws MalformedMessage (never anything else) for garbage, truncation, a wrong
- * version or inconsistent arrays; `from` is the best guess at the sender for the log line.
+ * Decode one wire frame. Throws MalformedMessage (never anything else): "unauthenticated" when its
+ * tag does not verify under `key` (nothing of it is trusted), else as decodeEnvelope.
  */
-export function decode(frame: Uint8Array): Envelope {
+export function decode(frame: Uint8Array, key: WireKey): Envelope {
+  if (key.verify(frame)) return decodeEnvelope(envelopeBytes(frame));
+  let unverified: Envelope | undefined;
+  if (frame.length <= UNVERIFIED_PEEK_BYTES) {
+    try {
+      unverified = decodeEnvelope(envelopeBytes(frame));
+    } catch {
+      // garbage: unauthenticated all the same
+    }
+  }
+  const claim = unverified ? ` claiming to be '${unverified.body.kind}' from ${unverified.from}` : "";
+  const why = key.hasSecret ? "its tag does not verify: a sender without this run's secret" : "this process has no secret (--secret-file or SOFTNET_SECRET)";
+  throw new MalformedMessage(`unauthenticated frame of ${frame.length} bytes${claim} (${why})`, "unauthenticated", unverified);
+}
+
+/**
+ * Decode an Envelope's bytes (a frame without its tag). Throws MalformedMessage (never anything
+ * else) for garbage, truncation, a wrong version or inconsistent arrays; `from` is the best guess at
+ * the sender for the log line.
+ */
+export function decodeEnvelope(frame: Uint8Array): Envelope {
   let m;
   try {
     m = EnvelopeType.decode(frame) as unknown as { version: number; from: number; vouch_ns: number };

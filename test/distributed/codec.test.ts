@@ -10,8 +10,9 @@ import {
   MalformedMessage,
   batchToWire,
   commandToWire,
-  decode,
-  encode,
+  // The Envelope codec under test; frames (its bytes sealed with the run's secret): auth.test.ts.
+  decodeEnvelope as decode,
+  encodeEnvelope as encode,
   wireToBatch,
   wireToCommand,
   type Body,

@@ -13,6 +13,7 @@ import { Coordinator, CoordinatorError, type ProcessesRunResults } from "./coord
 import type { HttpServerHandle } from "./http.ts";
 import { SoftnetMetrics } from "./metrics.ts";
 import { defaultTiming, type ProcessesRunOptions } from "./run-processes.ts";
+import { SecretError, WireKey, loadSecret } from "../proto/auth.ts";
 
 /** Exit codes of `softnet-emu coordinator` (and of `run --engine processes`, via exitCodeOf): cli/exit-codes.ts. */
 export const COORDINATOR_EXIT = {
@@ -49,6 +50,10 @@ export interface CoordinatorCommandOptions
   > {
   /** ROUTER endpoint to bind, e.g. tcp://0.0.0.0:5555. */
   bind: string;
+  /** The run's secret, which every CPU must have too (default: SOFTNET_SECRET, hex, as the CLI reads it). */
+  secret?: Uint8Array;
+  /** Frame size limit (--max-frame; default proto/auth.ts DEFAULT_MAX_FRAME). */
+  maxFrameBytes?: number;
   /** Write the results JSON here ('-' = stdout). */
   json?: string;
   /** Called with the results before they are written (metrics, --procfs, the summary). */
@@ -65,10 +70,21 @@ export function exitCodeOf(results: ProcessesRunResults): number {
 /** Run as the standalone coordinator until the run ends; returns the exit code. */
 export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOptions): Promise<number> {
   const log = o.log ?? ((line: string) => process.stderr.write(`[coordinator] ${line}\n`));
+  let secret: Uint8Array;
+  try {
+    const s = o.secret ?? loadSecret({})?.secret;
+    if (!s) throw new SecretError("no secret: give --secret-file FILE (created with a new secret when missing) or SOFTNET_SECRET (hex)");
+    secret = s;
+  } catch (e) {
+    if (!(e instanceof SecretError)) throw e;
+    log(`error: ${e.message}`);
+    return COORDINATOR_EXIT.usage;
+  }
   const metrics = o.httpPort !== undefined ? new SoftnetMetrics() : null;
   const feed = metrics ? feedMetrics(metrics, "coordinator", cfg.profile.name) : null;
   const coordinator = new Coordinator({
     cfg,
+    secret: new WireKey(secret, o.maxFrameBytes),
     bind: o.bind,
     ...defaultTiming(cfg, o),
     ...(o.pace !== undefined ? { pace: o.pace } : {}),
@@ -135,8 +151,20 @@ async function directMain(): Promise<void> {
       "http-port": { type: "string" },
       pace: { type: "string" },
       "coordinator-timeout-ms": { type: "string" },
+      // Else SOFTNET_SECRET (hex); the file is created with a new secret when it does not exist.
+      "secret-file": { type: "string" },
     },
   });
+  let secret: Buffer;
+  try {
+    const loaded = loadSecret({ file: values["secret-file"], create: true });
+    if (!loaded) throw new SecretError("no secret: give --secret-file FILE (created with a new secret when missing) or SOFTNET_SECRET (hex)");
+    secret = loaded.secret;
+  } catch (e) {
+    if (!(e instanceof SecretError)) throw e;
+    process.stderr.write(`[coordinator] error: ${e.message}\n`);
+    process.exit(COORDINATOR_EXIT.usage);
+  }
   const cpus = Number(values.cpus);
   const rps = values["rps-cpus"] ? Number.parseInt(values["rps-cpus"], 16) : (1 << cpus) - 1;
   const cfg = resolveConfig(undefined, {
@@ -147,6 +175,7 @@ async function directMain(): Promise<void> {
   });
   const code = await runCoordinator(cfg, {
     bind: values.bind,
+    secret,
     ...(values.json ? { json: values.json } : {}),
     ...(values["cpu-timeout-ms"] ? { cpuTimeoutMs: Number(values["cpu-timeout-ms"]) } : {}),
     ...(values["http-port"] ? { httpPort: Number(values["http-port"]) } : {}),

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { EmuConfig } from "../model/config.ts";
+import { WireKey } from "../proto/auth.ts";
 import { feedMetrics, startControlServer } from "./control.ts";
 import { cpuNodeCommand } from "./cpu-bundle.ts";
 import type { HttpServerHandle } from "./http.ts";
@@ -43,6 +44,10 @@ export interface ProcessesRunOptions {
   onHttp?: (url: string) => void;
   /** Fail when no CPU clock moves for this long (default 60 s). */
   stallTimeoutMs?: number;
+  /** The run's secret (default: 32 fresh random bytes; given by tests that play a forger). */
+  secret?: Uint8Array;
+  /** Frame size limit of every process (--max-frame; default proto/auth.ts DEFAULT_MAX_FRAME). */
+  maxFrameBytes?: number;
 }
 
 export interface RunningRun {
@@ -92,8 +97,12 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const ipcDir = opts.transport === "ipc" ? mkdtempSync(join(tmpdir(), "softnet-emu-")) : null;
   const timing = defaultTiming(cfg, opts);
+  // A secret per run: handed to the children on their standard input, never on a command line.
+  const secret = opts.secret ?? WireKey.generateSecret();
+  const key = new WireKey(secret, opts.maxFrameBytes);
   const coordinator = new Coordinator({
     cfg,
+    secret: key,
     bind: ipcDir ? `ipc://${ipcDir}/coordinator` : "tcp://127.0.0.1:*",
     ...timing,
     ...(opts.pace !== undefined ? { pace: opts.pace } : {}),
@@ -128,7 +137,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
       opts.onHttp?.(http.url);
     }
     const command = await cpuNodeCommand();
-    for (let cpu = 0; cpu < cfg.cpus; cpu++) children.push(spawnCpu(command, cpu, endpoint, ipcDir, log, coordinator));
+    for (let cpu = 0; cpu < cfg.cpus; cpu++) children.push(spawnCpu(command, cpu, endpoint, ipcDir, log, coordinator, { secret, maxFrameBytes: opts.maxFrameBytes }));
     coordinator.onRunning = () => {
       const hellos = coordinator.members();
       opts.onRunning?.({
@@ -157,11 +166,19 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
   }
 }
 
-function spawnCpu(command: string[], cpu: number, endpoint: string, ipcDir: string | null, log: (line: string) => void, coordinator: Coordinator): Child {
+function spawnCpu(
+  command: string[],
+  cpu: number,
+  endpoint: string,
+  ipcDir: string | null,
+  log: (line: string) => void,
+  coordinator: Coordinator,
+  wire: { secret: Uint8Array; maxFrameBytes: number | undefined },
+): Child {
   const bind = ipcDir ? `ipc://${ipcDir}/cpu${cpu}` : "tcp://127.0.0.1:*";
   // SOFTNET_EMU_CPU_NODE_ARGS: extra node flags for the children (e.g. --cpu-prof to profile them).
   const extra = (process.env["SOFTNET_EMU_CPU_NODE_ARGS"] ?? "").split(" ").filter(Boolean);
-  const proc = spawn(process.execPath, [...CPU_NODE_FLAGS, ...extra, ...command, "--coordinator", endpoint, "--id", String(cpu), "--bind", bind, "--exit-with-parent"], {
+  const proc = spawn(process.execPath, [...CPU_NODE_FLAGS, ...extra, ...command, "--coordinator", endpoint, "--id", String(cpu), "--bind", bind, "--exit-with-parent", "--secret-stdin", ...(wire.maxFrameBytes !== undefined ? ["--max-frame", String(wire.maxFrameBytes)] : [])], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const child: Child = { cpu, proc, tail: [], exited: Promise.resolve(), exitCode: null, signal: null };
@@ -173,6 +190,7 @@ function spawnCpu(command: string[], cpu: number, endpoint: string, ipcDir: stri
   createInterface({ input: proc.stdout! }).on("line", onLine);
   createInterface({ input: proc.stderr! }).on("line", onLine);
   proc.stdin!.on("error", () => {}); // EPIPE when it is gone
+  proc.stdin!.write(`${Buffer.from(wire.secret).toString("hex")}\n`);
   child.exited = new Promise((resolve) => {
     proc.once("exit", (code, signal) => {
       child.exitCode = code;

@@ -30,6 +30,8 @@ import {
   type WireBatch,
   type Welcome,
 } from "../proto/codec.ts";
+import type { WireKey } from "../proto/auth.ts";
+import { logClosedConnections } from "./closed-connections.ts";
 import { FailureDetector } from "../liveness/failure-detector.ts";
 import { SelfStall } from "../liveness/self-stall.ts";
 import { endpointError } from "./endpoint.ts";
@@ -58,6 +60,8 @@ export interface CpuNodeOptions {
    * this long before the CPU gives up (default 60 s); a closed connection, only the floor.
    */
   coordinatorWaitMs?: number;
+  /** The run's secret and frame limit (proto/auth.ts): seals what we send, checks what we receive. */
+  secret: WireKey;
   log: (line: string) => void;
 }
 
@@ -115,7 +119,7 @@ export class CpuNode {
   private sampleDue = false;
   private maxRssBytes = 0;
   private leaseWaitSentFor = -1;
-  private readonly malformed = [0, 0, 0];
+  private readonly malformed = MALFORMED_KINDS.map(() => 0);
   private closing = false;
   private iterations = 0;
   private reportsSent = 0;
@@ -125,8 +129,10 @@ export class CpuNode {
 
   constructor(private readonly opts: CpuNodeOptions) {
     // Linger 0: a dead peer or coordinator must never keep this process alive at exit.
-    this.dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000 });
-    this.pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 1000 });
+    // maxMessageSize: a frame over --max-frame is dropped by zeromq before it takes any memory.
+    this.dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000, maxMessageSize: opts.secret.maxFrameBytes });
+    this.pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 1000, maxMessageSize: opts.secret.maxFrameBytes });
+    logClosedConnections(this.pull, { what: "peer inbox", maxFrameBytes: opts.secret.maxFrameBytes, log: (l) => this.log(l), active: () => this.welcome !== undefined && !this.finished && !this.closing });
   }
 
   private log(line: string): void {
@@ -181,8 +187,14 @@ export class CpuNode {
         let env: Envelope;
         try {
           if (frames.length !== 1) throw new MalformedMessage(`${frames.length}-part message`);
-          env = decode(frame);
+          env = decode(frame, this.opts.secret);
         } catch (e) {
+          // Before the welcome, the coordinator's refusal of our secret (it cannot seal that for us).
+          const refusal = e instanceof MalformedMessage && source === "control" && this.welcome === undefined ? e.authRefusal : undefined;
+          if (refusal) {
+            this.mailbox.push({ source, env: refusal });
+            continue;
+          }
           this.countMalformed(e instanceof MalformedMessage ? e.kind : "decode_error", `${source} socket: ${(e as Error).message}`);
           continue;
         }
@@ -452,11 +464,11 @@ export class CpuNode {
 
   private sendPeer(to: number, body: Body, vouchNs: number): void {
     this.sentVouch[to] = vouchNs;
-    this.links[to]?.send(encode({ from: this.id, vouch_ns: vouchNs, body }));
+    this.links[to]?.send(encode({ from: this.id, vouch_ns: vouchNs, body }, this.opts.secret));
   }
 
   private sendControl(body: Body): void {
-    this.control.send(encode({ from: this.id < 0 ? 0 : this.id, vouch_ns: 0, body }));
+    this.control.send(encode({ from: this.id < 0 ? 0 : this.id, vouch_ns: 0, body }, this.opts.secret));
   }
 
   private finish(): void {

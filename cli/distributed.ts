@@ -25,7 +25,8 @@ import {
 import { loadScenario, resolveConfig } from "./scenario.ts";
 import { keepServing, openObserver } from "./serve.ts";
 import { renderSummary } from "./summary.ts";
-import { MAX_CPUS, parseCount } from "./units.ts";
+import { MAX_CPUS, parseCount, parseMaxFrameBytes } from "./units.ts";
+import { SecretError, loadSecret, type LoadedSecret } from "../proto/auth.ts";
 import type { RunResults } from "../model/results.ts";
 import { portRangeError } from "../cpu-node/endpoint.ts";
 
@@ -39,6 +40,10 @@ takes commands over the control API, and writes the same results as \`softnet-em
 traffic never passes through it. A CPU silent for --cpu-timeout is declared dead: the run goes on,
 degraded (exit 4).
 
+Every frame is authenticated with the run's secret (HMAC-SHA256; proto/PROTOCOL.md): give the
+coordinator and every CPU the same --secret-file FILE (the coordinator writes a new random secret
+there, mode 0600, when FILE does not exist) or SOFTNET_SECRET (hex). A CPU without it is refused.
+
 Control API (with --metrics-port; JSON over HTTP):
   curl -X POST localhost:9100/control/offline -d '{"cpu": 2}'     (also /control/online)
   curl -X POST localhost:9100/control/rate -d '{"source": 0, "pps": 500000}'
@@ -46,7 +51,7 @@ Control API (with --metrics-port; JSON over HTTP):
   curl localhost:9100/control/status
 
 Examples:
-  $ softnet-emu coordinator --cpus 4 --bind tcp://0.0.0.0:5555 --metrics-port 9100
+  $ softnet-emu coordinator --cpus 4 --bind tcp://0.0.0.0:5555 --secret-file run.secret --metrics-port 9100
   $ softnet-emu coordinator --scenario examples/hotplug-under-load.yaml --bind tcp://0.0.0.0:5555 --json r.json
   $ softnet-emu coordinator --cpus 4 --bind tcp://0.0.0.0:5555 --pace 1 --duration 3600s --metrics-port 9100 --keep-alive
 
@@ -55,10 +60,12 @@ ${EXIT_HELP}`;
 const CPU_HELP = `
 The CPU binds its peer inbox (--bind), registers with the coordinator, learns its peers' endpoints
 and exchanges RPS enqueues, IPIs and wake-ups directly with them. It exits when the run ends, and
-within the coordinator's timeout when the coordinator dies.
+within the coordinator's timeout when the coordinator dies. It needs the run's secret, the
+coordinator's --secret-file (or SOFTNET_SECRET, hex): without it, or with another one, the
+coordinator refuses it (one line, exit 2).
 
 Examples:
-  $ softnet-emu cpu --coordinator tcp://127.0.0.1:5555
+  $ softnet-emu cpu --coordinator tcp://127.0.0.1:5555 --secret-file run.secret
   $ softnet-emu cpu --coordinator tcp://coord:5555 --id 2 --bind 'tcp://0.0.0.0:*' --advertise-host cpu2
 
 Exit status: 0 the run ended, 2 bad input or refused by the coordinator (a taken id, the run full),
@@ -72,7 +79,9 @@ export function registerDistributed(program: Command, io: CliIo, setExit: (code:
     .requiredOption("--bind <ENDPOINT>", "where the CPUs reach it: tcp://HOST:PORT (tcp://0.0.0.0:5555 across hosts)");
   addScenarioOptions(coordinator)
     .option("--cpu-timeout <D>", "a CPU process silent this long (wall time) is declared dead and the run goes on degraded (default 3s)", arg(wallMs))
-    .option("--register-timeout <D>", "give up when the CPUs have not all registered within D (wall time; default 60s)", arg(wallMs));
+    .option("--register-timeout <D>", "give up when the CPUs have not all registered within D (wall time; default 60s)", arg(wallMs))
+    .option("--secret-file <FILE>", "the run's secret (hex), which every CPU needs too; written (random, mode 0600) when FILE does not exist (default: SOFTNET_SECRET)")
+    .option("--max-frame <BYTES>", "drop frames larger than this (64KiB-64MiB, e.g. 16MiB; default 16MiB); give every CPU the same", arg(parseMaxFrameBytes));
   addLiveOptions(coordinator, "0.0.0.0")
     .option("--json <FILE>", "write the results as JSON to FILE ('-' = stdout, and nothing else there)")
     .option("--series-interval <D>", "also sample per-CPU counters every D of virtual time (in the JSON)", arg(positiveDuration))
@@ -88,6 +97,8 @@ export function registerDistributed(program: Command, io: CliIo, setExit: (code:
     .option("--bind <ENDPOINT>", "where peers reach this CPU (default tcp://127.0.0.1:*; tcp://0.0.0.0:PORT across hosts)")
     .option("--advertise-host <HOST>", "host name peers dial when --bind is 0.0.0.0 (default: this host's name)")
     .option("--register-timeout <D>", "give up when no coordinator welcomes this CPU within D (wall time; default 30s)", arg(wallMs))
+    .option("--secret-file <FILE>", "the run's secret: the coordinator's --secret-file (default: SOFTNET_SECRET, hex)")
+    .option("--max-frame <BYTES>", "drop frames larger than this (64KiB-64MiB; default 16MiB): the coordinator's value", arg(parseMaxFrameBytes))
     .addHelpText("after", CPU_HELP)
     .action(async (opts: CpuCliOptions) => setExit(await cpuCommand(opts, io)));
 }
@@ -96,6 +107,8 @@ interface CoordinatorCliOptions extends ScenarioCliOptions, LiveCliOptions {
   bind: string;
   cpuTimeout?: number;
   registerTimeout?: number;
+  secretFile?: string;
+  maxFrame?: number;
   json?: string;
   seriesInterval?: number;
   quiet?: boolean;
@@ -123,8 +136,15 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
     let checkFailures: string[] = [];
     let procfsWarning: string | undefined;
     let startMs = performance.now();
+    // After every other check (and before the ROUTER binds): a missing file is created now.
+    const secret = loadCliSecret(o.secretFile, true);
+    if (!secret) throw new UsageError("no secret: give --secret-file FILE (a new random secret is written there when it does not exist) or SOFTNET_SECRET (hex)");
+    if (secret.created) io.err(`[coordinator] wrote a new secret to ${o.secretFile} (mode 0600): start every CPU with --secret-file ${o.secretFile}\n`);
+    if (secret.warning) io.err(`softnet-emu: warning: ${secret.warning}\n`);
     const code = await runCoordinator(cfg, {
       bind: o.bind,
+      secret: secret.secret,
+      ...(o.maxFrame !== undefined ? { maxFrameBytes: o.maxFrame } : {}),
       ...(o.pace !== undefined ? { pace: o.pace } : {}),
       ...(o.cpuTimeout !== undefined ? { cpuTimeoutMs: o.cpuTimeout } : {}),
       ...(o.registerTimeout !== undefined ? { registerTimeoutMs: o.registerTimeout } : {}),
@@ -203,6 +223,8 @@ interface CpuCliOptions {
   bind?: string;
   advertiseHost?: string;
   registerTimeout?: number;
+  secretFile?: string;
+  maxFrame?: number;
 }
 
 async function cpuCommand(o: CpuCliOptions, io: CliIo): Promise<number> {
@@ -221,6 +243,9 @@ async function cpuCommand(o: CpuCliOptions, io: CliIo): Promise<number> {
   const bad = checkCpuOptions(opts);
   if (bad) throw new UsageError(bad);
   if (o.bind !== undefined) await checkBindable(o.bind);
+  // No secret at all is not bad input here: the coordinator refuses our hello and we say why.
+  const secret = loadCliSecret(o.secretFile, false);
+  if (secret?.warning) io.err(`softnet-emu: warning: ${secret.warning}\n`);
   // runCpu leaves on SIGINT/SIGTERM (closing its sockets); the exit code says it was a signal.
   let signalled: "SIGINT" | "SIGTERM" | undefined;
   const onInt = (): void => void (signalled ??= "SIGINT");
@@ -228,11 +253,21 @@ async function cpuCommand(o: CpuCliOptions, io: CliIo): Promise<number> {
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
   try {
-    const code = await runCpu(opts);
+    const code = await runCpu({ ...opts, secret: secret?.secret ?? null, ...(o.maxFrame !== undefined ? { maxFrameBytes: o.maxFrame } : {}) });
     if (signalled) return exitCodeOfSignal(signalled);
     return code === CPU_EXIT.internal ? EXIT.bug : code;
   } finally {
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
+  }
+}
+
+/** --secret-file, else SOFTNET_SECRET (null: neither); a bad one is bad input (one line, exit 2). */
+function loadCliSecret(file: string | undefined, create: boolean): LoadedSecret | null {
+  try {
+    return loadSecret({ ...(file !== undefined ? { file } : {}), create });
+  } catch (e) {
+    if (e instanceof SecretError) throw new UsageError(e.message);
+    throw e;
   }
 }

@@ -27,6 +27,8 @@ export interface EngineRunOptions {
   cpuTimeoutMs?: number;
   /** processes: tcp on 127.0.0.1 (default), or ipc sockets in a private temp dir. */
   transport?: "tcp" | "ipc";
+  /** processes: the frame size limit of every process (--max-frame). */
+  maxFrameBytes?: number;
 }
 
 export type EngineRun = (cfg: EmuConfig, opts: EngineRunOptions) => RunResults | Promise<RunResults>;

@@ -31,6 +31,7 @@ import {
   type ScenarioCliOptions,
 } from "./run-options.ts";
 import { keepServing, openObserver } from "./serve.ts";
+import { parseMaxFrameBytes } from "./units.ts";
 import { NEMESIS_KIND_NAMES, parseNemesis, type NemesisSpec } from "../chaos/spec.ts";
 
 /** Where the CLI writes; the process's streams in production, buffers in tests. */
@@ -162,7 +163,8 @@ Run 'softnet-emu run --help' for every option of a run; scenario files to start 
   addScenarioOptions(run)
     .addOption(engineOption("processes"))
     .addOption(new Option("--transport <KIND>", "processes: how the CPU processes talk, tcp on 127.0.0.1 or ipc sockets in a private temp dir (default tcp)").choices(["tcp", "ipc"]))
-    .option("--cpu-timeout <D>", "processes: a CPU process silent this long (wall time) is declared dead and the run goes on degraded (default 3s)", arg(wallMs));
+    .option("--cpu-timeout <D>", "processes: a CPU process silent this long (wall time) is declared dead and the run goes on degraded (default 3s)", arg(wallMs))
+    .option("--max-frame <BYTES>", "processes: drop frames larger than this (64KiB-64MiB, e.g. 16MiB; default 16MiB); a process that would send one fails", arg(parseMaxFrameBytes));
   addLiveOptions(run, "127.0.0.1")
     .option("--json <FILE>", "write the results as JSON to FILE ('-' = stdout, and nothing else there)")
     .option("--series-interval <D>", "also sample per-CPU counters every D of virtual time (in the JSON)", arg(positiveDuration))
@@ -189,6 +191,7 @@ interface RunOptions extends ScenarioCliOptions, LiveCliOptions {
   engine: EngineName;
   transport?: "tcp" | "ipc";
   cpuTimeout?: number;
+  maxFrame?: number;
   json?: string;
   seriesInterval?: number;
   quiet?: boolean;
@@ -227,7 +230,7 @@ async function planRun(opts: RunOptions, engineDefaulted: boolean): Promise<RunP
   // Only the in-process engine stops a run at an abort condition, or a chaos run once drained (and
   // so gives byte-identical chaos JSON): without --engine, those runs are in-process.
   const engineName: EngineName = engineDefaulted && (chaos !== undefined || aborts) ? "inprocess" : opts.engine;
-  for (const [flag, given] of [["--cpu-timeout", opts.cpuTimeout], ["--transport", opts.transport]] as const)
+  for (const [flag, given] of [["--cpu-timeout", opts.cpuTimeout], ["--transport", opts.transport], ["--max-frame", opts.maxFrame]] as const)
     if (given !== undefined && engineName !== "processes") throw new UsageError(`${flag}: only with --engine processes (this run is in-process)`);
   // The scenario's assert: and abort: lists (checked now, applied during and after the run).
   const checks = runChecks(scenario, cfg, engineName);
@@ -262,6 +265,7 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
       ...(opts.pace !== undefined ? { pace: opts.pace, onBehindMs: (ms: number) => (maxBehindMs = Math.max(maxBehindMs, ms)) } : {}),
       ...(opts.cpuTimeout !== undefined ? { cpuTimeoutMs: opts.cpuTimeout } : {}),
       ...(opts.transport ? { transport: opts.transport } : {}),
+      ...(opts.maxFrame !== undefined ? { maxFrameBytes: opts.maxFrame } : {}),
       // An in-process abort: run gets the final counters only (its driver is not live).
       ...(observer && live ? { observer } : {}),
     };

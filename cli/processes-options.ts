@@ -28,6 +28,7 @@ export function processesRunOptions(
     ...(o.pace !== undefined ? { pace: o.pace } : {}),
     ...(o.cpuTimeoutMs !== undefined ? { cpuTimeoutMs: o.cpuTimeoutMs } : {}),
     ...(o.transport ? { transport: o.transport } : {}),
+    ...(o.maxFrameBytes !== undefined ? { maxFrameBytes: o.maxFrameBytes } : {}),
     onStart: (coordinator) => {
       stop = (why) => coordinator.fail(why);
       if (o.signal?.aborted) onAbort();

@@ -155,4 +155,4 @@ export function checkLiveOptions(o: LiveCliOptions): void {
 }
 
 /** `run` options the experiment commands must not copy: they run many runs, none watched live. */
-export const RUN_ONLY_OPTIONS: readonly string[] = ["--pace", "--metrics-port", "--keep-alive", "--procfs", "--cpu-timeout", "--transport", "--verbose"];
+export const RUN_ONLY_OPTIONS: readonly string[] = ["--pace", "--metrics-port", "--keep-alive", "--procfs", "--cpu-timeout", "--transport", "--max-frame", "--verbose"];

@@ -1,8 +1,9 @@
-// Parsers for the values users type: durations, hex CPU masks, CPU@TIME, KEY=VALUE sysctls.
+// Parsers for the values users type: durations, hex CPU masks, CPU@TIME, KEY=VALUE sysctls, sizes.
 // Shared by the flags (cli/main.ts) and the scenario files (cli/scenario.ts). Each throws a
 // UsageError whose message says what is wrong without repeating the input's name: the caller
 // knows whether it was `--duration` or `load[0].start` and puts that in front.
 import type { Sysctls } from "../model/config.ts";
+import { parseMaxFrame } from "../proto/auth.ts";
 import { UsageError } from "./errors.ts";
 
 /** The emulator's CPU limit (a softnet_stat row per CPU, one process each in the distributed engine). */
@@ -201,4 +202,13 @@ export function parseSysctl(text: string): { name: string; patch: Partial<Sysctl
   if (eq <= 0) throw new UsageError(`'${text}' is not KEY=VALUE (e.g. net.core.netdev_max_backlog=32)`);
   const name = text.slice(0, eq).trim();
   return { name, patch: parseSysctlValue(name, text.slice(eq + 1)) };
+}
+
+/** `--max-frame <BYTES>` (proto/auth.ts): bytes or 64KiB..64MiB. */
+export function parseMaxFrameBytes(text: string): number {
+  try {
+    return parseMaxFrame(text);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }

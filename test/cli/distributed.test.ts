@@ -23,15 +23,18 @@ describe("softnet-emu coordinator + cpu by hand", () => {
   test("a coordinator and 2 CPU processes on loopback give the results of run --engine inprocess", { timeout: 60_000 }, async () => {
     // Two CPUs, RPS to both, CPU 1 taken offline under load and brought back: every kind of message.
     const flags = ["--cpus", "2", "--rps-cpus", "3", "--rate", "300000", "--duration", "10ms", "--seed", "7", "--offline", "1@3ms", "--online", "1@6ms"];
-    const json = join(mkdtempSync(join(tmpdir(), "softnet-emu-dist-")), "r.json");
+    const dir = mkdtempSync(join(tmpdir(), "softnet-emu-dist-"));
+    const json = join(dir, "r.json");
+    // The coordinator writes a new secret there; the CPUs read it.
+    const secret = ["--secret-file", join(dir, "run.secret")];
     const port = await freePort();
     const endpoint = `tcp://127.0.0.1:${port}`;
-    const coordinator = Running.start(["coordinator", ...flags, "--bind", endpoint, "--json", json]);
+    const coordinator = Running.start(["coordinator", ...flags, "--bind", endpoint, "--json", json, ...secret]);
     const cpus: Running[] = [];
     try {
       await coordinator.stderrMatch(/waiting for 2 cpus at tcp:\/\/127\.0\.0\.1:\d+/);
       // One claims its id, the other takes the lowest free one.
-      cpus.push(Running.start(["cpu", "--coordinator", endpoint, "--id", "1"]), Running.start(["cpu", "--coordinator", endpoint]));
+      cpus.push(Running.start(["cpu", "--coordinator", endpoint, "--id", "1", ...secret]), Running.start(["cpu", "--coordinator", endpoint, ...secret]));
       const codes = await Promise.all([coordinator.exited, ...cpus.map((c) => c.exited)]);
       assert.deepEqual(codes, [0, 0, 0], `coordinator: ${coordinator.stderr}\ncpus: ${cpus.map((c) => c.stderr).join("\n")}`);
     } finally {

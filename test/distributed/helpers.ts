@@ -12,6 +12,14 @@ export function scenario(flags: RunFlags): EmuConfig {
 
 export const ALL_CPUS = [0, 1, 2, 3];
 
+/**
+ * The run's secret in these tests (proto/auth.ts). Also this process's SOFTNET_SECRET, so a
+ * coordinator started with runCoordinator and the CPU processes the tests start by hand (they
+ * inherit the environment) share it, as users share it; runProcesses hands it to its children.
+ */
+export const TEST_SECRET = Buffer.from("5e7a1c0ffee0ddba11c0de15feedfacecafebeef0123456789abcdef01234567", "hex");
+process.env["SOFTNET_SECRET"] = TEST_SECRET.toString("hex");
+
 /** The contract of issue 3: identical cpus, totals and softnet_stat. */
 export function assertEquivalent(inprocess: RunResults, processes: RunResults, seed: number): void {
   const why = `seed ${seed}: reproduce with the same scenario and --seed ${seed}`;

@@ -15,9 +15,10 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY . .
-# The CPU-node bundle (coordinator/cpu-bundle.ts) is written under node_modules/.cache at run time.
-RUN mkdir -p node_modules/.cache \
- && chown node:node node_modules/.cache \
+# The CPU-node bundle (coordinator/cpu-bundle.ts) is written under node_modules/.cache at run time;
+# /run/softnet holds the run's secret in docker-compose.yml (a named volume takes this owner).
+RUN mkdir -p node_modules/.cache /run/softnet \
+ && chown node:node node_modules/.cache /run/softnet \
  && ln -s /app/bin/softnet-emu.js /usr/local/bin/softnet-emu
 USER node
 # Coordinator: ZeroMQ (5555) and /metrics + control API (9100). CPUs pick their own peer port.

@@ -3,7 +3,8 @@
 // plain process with the compose environment. Service names resolve to 127.0.0.1 and the
 // container ports are moved to free host ports: what Docker's network would otherwise provide.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
@@ -78,8 +79,14 @@ describe("docker-compose.yml", { skip: skipUnless("docker-compose") }, () => {
     const zmqPort = /:(\d+)$/.exec(flag(coord, "bind") ?? "")?.[1];
     const metricsPort = flag(coord, "metrics-port");
     assert.equal(cpus, 4);
+    // One secret for the run: the coordinator writes it on a shared volume, the CPUs read it there.
+    const secretFile = flag(coord, "secret-file");
+    assert.equal(secretFile, "/run/softnet/secret");
+    assert.equal(volumeTargets(c.services["coordinator"]!).get("/run/softnet"), "softnet-secret");
     for (let id = 0; id < cpus; id++) {
       const s = c.services[`cpu${id}`]!;
+      assert.equal(flag(s.command!, "secret-file"), secretFile, `cpu${id} reads the coordinator's secret`);
+      assert.equal(volumeTargets(s).get("/run/softnet"), "softnet-secret");
       assert.equal(flag(s.command!, "coordinator"), `tcp://coordinator:${zmqPort}`);
       assert.equal(flag(s.command!, "id"), String(id));
       assert.equal(flag(s.command!, "advertise-host"), `cpu${id}`, "peers dial the service name");
@@ -129,10 +136,13 @@ describe("docker-compose.yml", { skip: skipUnless("docker-compose") }, () => {
     let metricsUrl = "";
     /** Container ports → free host ports; service names → 127.0.0.1. */
     const ports = new Map<string, string>();
+    const secretDir = mkdtempSync(join(tmpdir(), "softnet-compose-secret-"));
 
     const localise = (arg: string): string => {
       // A host name follows "//", "=" or a quote; the `coordinator` subcommand does not.
       let out = arg.replace(/(?<=[/="'])(coordinator|cpu\d+)(?=[:/"']|$)/g, "127.0.0.1");
+      // The shared secret volume: a private folder of this test.
+      out = out.replace(/(?<==)\/run\/softnet\//, `${secretDir}/`);
       for (const [from, to] of ports) out = out.replace(new RegExp(`:${from}\\b`, "g"), `:${to}`).replace(new RegExp(`=${from}$`), `=${to}`);
       return out;
     };

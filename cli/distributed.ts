@@ -44,11 +44,14 @@ Every frame is authenticated with the run's secret (HMAC-SHA256; proto/PROTOCOL.
 coordinator and every CPU the same --secret-file FILE (the coordinator writes a new random secret
 there, mode 0600, when FILE does not exist) or SOFTNET_SECRET (hex). A CPU without it is refused.
 
-Control API (with --metrics-port; JSON over HTTP):
+Control API (with --metrics-port; JSON over HTTP on 127.0.0.1, or --metrics-host ADDR):
   curl -X POST localhost:9100/control/offline -d '{"cpu": 2}'     (also /control/online)
-  curl -X POST localhost:9100/control/rate -d '{"source": 0, "pps": 500000}'
+  curl -X POST localhost:9100/control/rate -d '{"source": 0, "pps": 500000}'   (0 to 1e8)
   curl -X POST localhost:9100/control/stop
   curl localhost:9100/control/status
+Off loopback (--metrics-host 0.0.0.0) every POST needs -H "Authorization: Bearer TOKEN": the token
+of --control-token-file FILE or SOFTNET_CONTROL_TOKEN, else one made up and printed once at start.
+/metrics, /healthz and GET /control/status need none.
 
 Examples:
   $ softnet-emu coordinator --cpus 4 --bind tcp://0.0.0.0:5555 --secret-file run.secret --metrics-port 9100
@@ -82,7 +85,7 @@ export function registerDistributed(program: Command, io: CliIo, setExit: (code:
     .option("--register-timeout <D>", "give up when the CPUs have not all registered within D (wall time; default 60s)", arg(wallMs))
     .option("--secret-file <FILE>", "the run's secret (hex), which every CPU needs too; written (random, mode 0600) when FILE does not exist (default: SOFTNET_SECRET)")
     .option("--max-frame <BYTES>", "drop frames larger than this (64KiB-64MiB, e.g. 16MiB; default 16MiB); give every CPU the same", arg(parseMaxFrameBytes));
-  addLiveOptions(coordinator, "0.0.0.0")
+  addLiveOptions(coordinator)
     .option("--json <FILE>", "write the results as JSON to FILE ('-' = stdout, and nothing else there)")
     .option("--series-interval <D>", "also sample per-CPU counters every D of virtual time (in the JSON)", arg(positiveDuration))
     .option("--quiet", "print no summary")
@@ -129,7 +132,7 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
   if (o.json !== undefined && o.json !== "-") checkOutputFile(o.json);
   const [{ runCoordinator }, { controlHandlers, feedMetrics }] = await Promise.all([import("../coordinator/main.ts"), import("../coordinator/control.ts")]);
 
-  const observer = await openObserver(o, cfg, scenario, "0.0.0.0", io);
+  const observer = await openObserver(o, cfg, scenario, io);
   try {
     const feed = observer ? feedMetrics(observer.metrics, observer.scenario, cfg.profile.name) : undefined;
     let results: RunResults | undefined;

@@ -165,7 +165,7 @@ Run 'softnet-emu run --help' for every option of a run; scenario files to start 
     .addOption(new Option("--transport <KIND>", "processes: how the CPU processes talk, tcp on 127.0.0.1 or ipc sockets in a private temp dir (default tcp)").choices(["tcp", "ipc"]))
     .option("--cpu-timeout <D>", "processes: a CPU process silent this long (wall time) is declared dead and the run goes on degraded (default 3s)", arg(wallMs))
     .option("--max-frame <BYTES>", "processes: drop frames larger than this (64KiB-64MiB, e.g. 16MiB; default 16MiB); a process that would send one fails", arg(parseMaxFrameBytes));
-  addLiveOptions(run, "127.0.0.1")
+  addLiveOptions(run)
     .option("--json <FILE>", "write the results as JSON to FILE ('-' = stdout, and nothing else there)")
     .option("--series-interval <D>", "also sample per-CPU counters every D of virtual time (in the JSON)", arg(positiveDuration))
     .option(
@@ -248,7 +248,7 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
   const plan = await planRun(opts, engineDefaulted);
   const { cfg, chaos, live } = plan;
   const engine = plan.checks.engine(await loadEngine(plan.engineName));
-  const observer = await openObserver(opts, cfg, plan.scenario, "127.0.0.1", io);
+  const observer = await openObserver(opts, cfg, plan.scenario, io);
   try {
     const progress = opts.quiet ? undefined : createProgress({ write: io.err, isTTY: io.errIsTTY });
     let maxBehindMs = 0;

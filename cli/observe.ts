@@ -14,8 +14,10 @@ export interface ObserverOptions {
   /** The run's `scenario` label: the scenario file's name, or "default". */
   scenario: string;
   metricsPort?: number;
-  /** Where the HTTP server listens: 127.0.0.1 for `run`, 0.0.0.0 for `coordinator` (containers). */
+  /** Where the HTTP server listens (--metrics-host; 127.0.0.1 unless told otherwise). */
   host: string;
+  /** The bearer token the control API's commands need (coordinator/http.ts: made up off loopback when not given). */
+  controlToken?: string;
   procfsDir?: string;
   /** Rewrite softnet_stat at most this often during the run (default: ProcfsWriter's, 1 s). */
   procfsIntervalMs?: number;
@@ -27,7 +29,7 @@ export type RunState = Omit<RunStatus, "scenario" | "profile">;
 export class Observer {
   readonly metrics = new SoftnetMetrics();
   private target: ControlHandlers | undefined;
-  private http: HttpServerHandle | undefined;
+  private http_: HttpServerHandle | undefined;
   private procfs: ProcfsWriter | undefined;
 
   private constructor(private readonly o: ObserverOptions) {}
@@ -42,7 +44,13 @@ export class Observer {
       obs.procfs = await ProcfsWriter.open({ dir: o.procfsDir, columns: o.cfg.softnet_stat_columns, ...(o.procfsIntervalMs ? { intervalMs: o.procfsIntervalMs } : {}) });
     if (o.metricsPort !== undefined) {
       try {
-        obs.http = await startHttpServer({ port: o.metricsPort, host: o.host, metrics: obs.metrics, control: obs.deferredControl() });
+        obs.http_ = await startHttpServer({
+          port: o.metricsPort,
+          host: o.host,
+          metrics: obs.metrics,
+          control: obs.deferredControl(),
+          ...(o.controlToken !== undefined ? { controlToken: o.controlToken } : {}),
+        });
       } catch (err) {
         await obs.close();
         throw err;
@@ -53,7 +61,12 @@ export class Observer {
 
   /** The server's base URL (with the port the OS chose for --metrics-port 0). */
   get url(): string | undefined {
-    return this.http?.url;
+    return this.http_?.url;
+  }
+
+  /** The HTTP server (its address, its control token), with --metrics-port. */
+  get http(): HttpServerHandle | undefined {
+    return this.http_;
   }
 
   /** The `scenario` label of every series. */
@@ -106,9 +119,9 @@ export class Observer {
 
   async close(): Promise<void> {
     await this.procfs?.close();
-    await this.http?.close();
+    await this.http_?.close();
     this.procfs = undefined;
-    this.http = undefined;
+    this.http_ = undefined;
   }
 
   /** The control API before the run exists answers that it has not started. */

@@ -137,22 +137,59 @@ export function engineOption(defaultEngine: EngineName): Option {
 export interface LiveCliOptions {
   pace?: number;
   metricsPort?: number;
+  metricsHost?: string;
+  controlToken?: string;
+  controlTokenFile?: string;
   keepAlive?: boolean;
   procfs?: string;
 }
 
-/** --pace, --metrics-port, --keep-alive, --procfs: how a run can be watched while it goes. */
-export function addLiveOptions(cmd: Command, metricsHost: string): Command {
+/**
+ * --pace, --metrics-port, --metrics-host, --control-token(-file), --keep-alive, --procfs: how a run
+ * can be watched while it goes. The server listens on 127.0.0.1 unless --metrics-host says
+ * otherwise (containers: 0.0.0.0); off loopback the control API's commands need a token.
+ */
+export function addLiveOptions(cmd: Command): Command {
   return cmd
     .option("--pace <F>", "pace virtual time to the wall clock: F virtual seconds per wall second (1 = real time; default: as fast as possible)", arg(paceFactor))
-    .option("--metrics-port <PORT>", `serve /metrics (Prometheus), /healthz and the control API on ${metricsHost}:PORT during the run (0 = any free port)`, arg(tcpPort))
+    .option("--metrics-port <PORT>", "serve /metrics (Prometheus), /healthz and the control API on PORT during the run (0 = any free port)", arg(tcpPort))
+    .option("--metrics-host <ADDR>", "the address --metrics-port listens on (default 127.0.0.1, this host only; 0.0.0.0 = every interface, e.g. in a container); off loopback the control API's commands need a token", arg(hostAddress))
+    .option("--control-token <T>", "the bearer token POST /control/* needs (also SOFTNET_CONTROL_TOKEN; visible in ps: prefer the file or the variable); made up and printed when --metrics-host is not loopback and none is given")
+    .option("--control-token-file <F>", "read the control token from file F (its first line)")
     .option("--keep-alive", "after the run, keep serving /metrics and the control API until SIGINT/SIGTERM (needs --metrics-port)")
     .option("--procfs <DIR>", "keep DIR/net/softnet_stat in the kernel's format as the run goes (node_exporter --path.procfs=DIR)");
 }
 
+/** A --metrics-host value: an IP address or a host name, nothing blank. */
+function hostAddress(text: string): string {
+  const t = text.trim();
+  if (t === "" || /[\s/]/.test(t)) throw new UsageError(`'${text}' is not an address to listen on (e.g. 127.0.0.1, 0.0.0.0, ::1)`);
+  return t.replace(/^\[(.*)\]$/, "$1");
+}
+
 export function checkLiveOptions(o: LiveCliOptions): void {
   if (o.keepAlive && o.metricsPort === undefined) throw new UsageError("--keep-alive: needs --metrics-port (there is nothing else to keep serving)");
+  for (const [flag, given] of [
+    ["--metrics-host", o.metricsHost],
+    ["--control-token", o.controlToken],
+    ["--control-token-file", o.controlTokenFile],
+  ] as const)
+    if (given !== undefined && o.metricsPort === undefined) throw new UsageError(`${flag}: needs --metrics-port (there is no server without it)`);
+  if (o.controlToken !== undefined && o.controlTokenFile !== undefined)
+    throw new UsageError("--control-token-file: give it or --control-token, not both");
 }
 
 /** `run` options the experiment commands must not copy: they run many runs, none watched live. */
-export const RUN_ONLY_OPTIONS: readonly string[] = ["--pace", "--metrics-port", "--keep-alive", "--procfs", "--cpu-timeout", "--transport", "--max-frame", "--verbose"];
+export const RUN_ONLY_OPTIONS: readonly string[] = [
+  "--pace",
+  "--metrics-port",
+  "--metrics-host",
+  "--control-token",
+  "--control-token-file",
+  "--keep-alive",
+  "--procfs",
+  "--cpu-timeout",
+  "--transport",
+  "--max-frame",
+  "--verbose",
+];

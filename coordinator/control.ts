@@ -7,7 +7,7 @@ import type { EmuConfig } from "../model/config.ts";
 import type { CpuCounters } from "../model/results.ts";
 import { MALFORMED_KINDS } from "../proto/codec.ts";
 import { Coordinator, CoordinatorError, type CoordinatorStatus } from "./coordinator.ts";
-import { ControlError, startHttpServer, type ControlHandlers, type HttpServerHandle } from "./http.ts";
+import { ControlError, generatedTokenLine, startHttpServer, type ControlHandlers, type HttpServerHandle } from "./http.ts";
 import { SoftnetMetrics } from "./metrics.ts";
 
 /**
@@ -86,7 +86,26 @@ export function feedMetrics(metrics: SoftnetMetrics, scenario: string, profile: 
   };
 }
 
-/** Serve /metrics and the control API for `coord` on `port` (0 = any free port). */
-export async function startControlServer(coord: Coordinator, cfg: EmuConfig, metrics: SoftnetMetrics, port: number, host = "127.0.0.1"): Promise<HttpServerHandle> {
-  return startHttpServer({ port, host, metrics, control: controlHandlers(coord, cfg) });
+export interface ControlServerOptions {
+  /** 0 = any free port. */
+  port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** The bearer token commands need (coordinator/http.ts); made up when `host` is not loopback and none is given. */
+  controlToken?: string;
+  /** Where a made-up token is shown, once. */
+  log?: (line: string) => void;
+}
+
+/** Serve /metrics and the control API for `coord`. */
+export async function startControlServer(coord: Coordinator, cfg: EmuConfig, metrics: SoftnetMetrics, o: ControlServerOptions): Promise<HttpServerHandle> {
+  const http = await startHttpServer({
+    port: o.port,
+    host: o.host ?? "127.0.0.1",
+    metrics,
+    control: controlHandlers(coord, cfg),
+    ...(o.controlToken !== undefined ? { controlToken: o.controlToken } : {}),
+  });
+  if (http.tokenGenerated) o.log?.(generatedTokenLine(http));
+  return http;
 }

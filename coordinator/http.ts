@@ -2,9 +2,15 @@
 // and the control API (POST /control/offline|online|rate|stop, GET /control/status) when the
 // caller hands in handlers. Bad requests get a 4xx with a JSON body {"error": "..."}; they never
 // touch the run.
+//
+// Security: it listens on 127.0.0.1 unless told otherwise. With a control token (given, or made up
+// when the server listens on anything but a loopback address) the control API's commands (every
+// POST /control/*) need `Authorization: Bearer <token>`, else 401; GET /control/status, /metrics
+// and /healthz stay open (read-only: Prometheus and health checks carry no token).
 
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { isIP, type AddressInfo } from "node:net";
 import { UsageError } from "../cli/errors.ts";
 import { ppsError } from "../engine/validate-command.ts";
 import type { SoftnetMetrics } from "./metrics.ts";
@@ -37,9 +43,15 @@ export interface ControlHandlers {
 
 export interface HttpServerOptions {
   port: number;
+  /** The address to listen on; default 127.0.0.1 (loopback only). */
   host?: string;
   metrics: SoftnetMetrics;
   control?: ControlHandlers;
+  /**
+   * The bearer token the control API's commands need. Without one, none is needed on a loopback
+   * address, and one is made up (handle.controlToken, tokenGenerated) on any other.
+   */
+  controlToken?: string;
 }
 
 export interface HttpServerHandle {
@@ -47,7 +59,30 @@ export interface HttpServerHandle {
   port: number;
   host: string;
   url: string;
+  /** The token POST /control/* needs, if any. */
+  controlToken: string | undefined;
+  /** controlToken was made up here (the server is not on loopback and none was given): show it to the user once. */
+  tokenGenerated: boolean;
   close(): Promise<void>;
+}
+
+/** A loopback address: 127.0.0.0/8, ::1 (also IPv4-mapped), or the name localhost. Any other name counts as reachable from outside. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost") return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  if (isIP(h) === 6) return h === "::1" || /^(0{1,4}:){7}0{0,3}1$/.test(h) || /^::ffff:127\./.test(h);
+  return false;
+}
+
+/** The one line that shows a made-up control token (printed once, on stderr). */
+export function generatedTokenLine(http: Pick<HttpServerHandle, "host" | "controlToken">): string {
+  return `control API token (made up: ${http.host} is not a loopback address and no token was given; choose one with --control-token-file or SOFTNET_CONTROL_TOKEN): ${http.controlToken}`;
+}
+
+/** A fresh random control token: 24 bytes, base64url (32 characters). */
+export function newControlToken(): string {
+  return randomBytes(24).toString("base64url");
 }
 
 /** A request body larger than this is refused: control requests are a few bytes. */
@@ -57,9 +92,13 @@ type ControlAction = (typeof CONTROL_ACTIONS)[number];
 
 /** Start serving; rejects with a one-line UsageError when the port cannot be bound. */
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
-  const host = opts.host ?? "0.0.0.0";
+  const host = opts.host ?? "127.0.0.1";
+  if (opts.controlToken !== undefined && opts.controlToken === "") throw new UsageError("the control token is empty");
+  const tokenGenerated = opts.control !== undefined && opts.controlToken === undefined && !isLoopbackHost(host);
+  const controlToken = tokenGenerated ? newControlToken() : opts.controlToken;
+  const auth = controlToken !== undefined ? bearerCheck(controlToken) : undefined;
   const server = createServer((req, res) => {
-    route(req, res, opts).catch((err: unknown) => {
+    route(req, res, opts, auth).catch((err: unknown) => {
       // A handler bug: report it to the client, keep serving.
       sendJson(res, 500, { error: `internal error: ${err instanceof Error ? err.message : String(err)}` });
     });
@@ -70,7 +109,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   return {
     port,
     host,
-    url: `http://${shown === "0.0.0.0" ? "127.0.0.1" : shown}:${port}`,
+    url: `http://${shown === "0.0.0.0" ? "127.0.0.1" : shown === "[::]" ? "[::1]" : shown}:${port}`,
+    controlToken,
+    tokenGenerated,
     close: () =>
       new Promise<void>((resolve) => {
         // Keep-alive connections (Prometheus keeps one open) would hold close() forever.
@@ -88,10 +129,11 @@ function listen(server: Server, port: number, host: string): Promise<void> {
           ? "is already in use"
           : err.code === "EACCES"
             ? "needs privileges to bind"
-            : err.code === "EADDRNOTAVAIL"
-              ? "is not an address of this host"
-              : `cannot be bound (${err.code ?? err.message})`;
-      reject(new UsageError(`--metrics-port ${port}: ${host}:${port} ${why}`));
+            : `cannot be bound (${err.code ?? err.message})`;
+      // An address that is not ours is the host's fault, not the port's.
+      if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND" || err.code === "EAI_AGAIN")
+        reject(new UsageError(`--metrics-host ${host}: not an address of this host (${err.code})`));
+      else reject(new UsageError(`--metrics-port ${port}: ${host}:${port} ${why}`));
     };
     server.once("error", onError);
     server.listen(port, host, () => {
@@ -101,7 +143,17 @@ function listen(server: Server, port: number, host: string): Promise<void> {
   });
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions): Promise<void> {
+/** Does a request carry `Authorization: Bearer <token>`? Compared in constant time (digests of equal length). */
+function bearerCheck(token: string): (req: IncomingMessage) => boolean {
+  const want = createHash("sha256").update(token).digest();
+  return (req) => {
+    const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? "");
+    if (!m) return false;
+    return timingSafeEqual(createHash("sha256").update(m[1]!).digest(), want);
+  };
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServerOptions, auth: ((req: IncomingMessage) => boolean) | undefined): Promise<void> {
   const path = new URL(req.url ?? "/", "http://localhost").pathname;
   const method = req.method ?? "GET";
 
@@ -126,6 +178,17 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServer
   if (path === "/control" || path.startsWith("/control/")) {
     const control = opts.control;
     if (control === undefined) return sendJson(res, 404, { error: "the control API is not enabled on this server" });
+    // Everything but the status is a command (or a probe for one): it needs the token, checked first.
+    if (auth && path !== "/control/status" && !auth(req)) {
+      req.resume();
+      res.setHeader("WWW-Authenticate", 'Bearer realm="softnet-emu control API"');
+      const given = req.headers.authorization !== undefined;
+      return sendJson(res, 401, {
+        error: given
+          ? "wrong control token"
+          : "the control API needs a token here: send 'Authorization: Bearer <token>' (--control-token, --control-token-file or SOFTNET_CONTROL_TOKEN)",
+      });
+    }
     return routeControl(req, res, path.slice("/control/".length), control, opts.metrics);
   }
   sendJson(res, 404, { error: `no such path ${JSON.stringify(path)}; try /metrics, /healthz or /control/status` });

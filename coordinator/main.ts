@@ -43,6 +43,7 @@ export interface CoordinatorCommandOptions
     | "seriesIntervalNs"
     | "httpPort"
     | "httpHost"
+    | "controlToken"
     | "log"
     | "onHttp"
     | "onStart"
@@ -112,7 +113,12 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
     o.onStart?.(coordinator);
     log(`waiting for ${cfg.cpus} cpus at ${endpoint}`);
     if (metrics) {
-      http = await startControlServer(coordinator, cfg, metrics, o.httpPort!, o.httpHost ?? "0.0.0.0");
+      http = await startControlServer(coordinator, cfg, metrics, {
+        port: o.httpPort!,
+        host: o.httpHost ?? "127.0.0.1",
+        ...(o.controlToken !== undefined ? { controlToken: o.controlToken } : {}),
+        log,
+      });
       log(`metrics and control API at ${http.url} (/metrics, /control/status)`);
       o.onHttp?.(http.url);
     }
@@ -149,6 +155,7 @@ async function directMain(): Promise<void> {
       json: { type: "string" },
       "cpu-timeout-ms": { type: "string" },
       "http-port": { type: "string" },
+      "http-host": { type: "string" },
       pace: { type: "string" },
       "coordinator-timeout-ms": { type: "string" },
       // Else SOFTNET_SECRET (hex); the file is created with a new secret when it does not exist.
@@ -179,6 +186,8 @@ async function directMain(): Promise<void> {
     ...(values.json ? { json: values.json } : {}),
     ...(values["cpu-timeout-ms"] ? { cpuTimeoutMs: Number(values["cpu-timeout-ms"]) } : {}),
     ...(values["http-port"] ? { httpPort: Number(values["http-port"]) } : {}),
+    ...(values["http-host"] ? { httpHost: values["http-host"] } : {}),
+    ...(process.env["SOFTNET_CONTROL_TOKEN"] ? { controlToken: process.env["SOFTNET_CONTROL_TOKEN"] } : {}),
     ...(values.pace ? { pace: Number(values.pace) } : {}),
     ...(values["coordinator-timeout-ms"] ? { coordinatorTimeoutMs: Number(values["coordinator-timeout-ms"]) } : {}),
   });

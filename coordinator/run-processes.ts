@@ -39,7 +39,10 @@ export interface ProcessesRunOptions {
   commands?: CoordinatorOptions["commands"];
   /** Serve /metrics and the control API on this port (0 = any free port) while the run lasts. */
   httpPort?: number;
+  /** Where that server listens (default 127.0.0.1). */
   httpHost?: string;
+  /** The bearer token the control API's commands need (coordinator/http.ts; made up off loopback when not given). */
+  controlToken?: string;
   /** Called with the server's URL once it listens. */
   onHttp?: (url: string) => void;
   /** Fail when no CPU clock moves for this long (default 60 s). */
@@ -132,7 +135,12 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
     const endpoint = await coordinator.start();
     opts.onStart?.(coordinator);
     if (metrics) {
-      http = await startControlServer(coordinator, cfg, metrics, opts.httpPort!, opts.httpHost ?? "127.0.0.1");
+      http = await startControlServer(coordinator, cfg, metrics, {
+        port: opts.httpPort!,
+        host: opts.httpHost ?? "127.0.0.1",
+        ...(opts.controlToken !== undefined ? { controlToken: opts.controlToken } : {}),
+        log: (line) => log(`[coordinator] ${line}`),
+      });
       log(`[coordinator] metrics and control API at ${http.url} (/metrics, /control/status)`);
       opts.onHttp?.(http.url);
     }

@@ -158,20 +158,22 @@ describe("bad --metrics-port and --procfs: one line, exit 2, before anything sta
     await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
     const port = (taken.address() as { port: number }).port;
     try {
+      // All three listen on 127.0.0.1 unless --metrics-host says otherwise.
       const runs = await Promise.all([
         cli(["run", "--metrics-port", String(port)]),
         cli(["run", "--engine", "inprocess", "--metrics-port", String(port)]),
+        cli(["coordinator", "--bind", "tcp://127.0.0.1:*", "--metrics-port", String(port)]),
       ]);
       for (const o of runs) assert.equal(usageErrorLine(o), `softnet-emu: error: --metrics-port ${port}: 127.0.0.1:${port} is already in use`);
     } finally {
       taken.close();
     }
-    // The coordinator listens on every interface: take the port there.
+    // Told to listen on every interface: the port taken there.
     const wide = createServer();
     await new Promise<void>((resolve) => wide.listen(0, "0.0.0.0", resolve));
     const widePort = (wide.address() as { port: number }).port;
     try {
-      const o = await cli(["coordinator", "--bind", "tcp://127.0.0.1:*", "--metrics-port", String(widePort)]);
+      const o = await cli(["coordinator", "--bind", "tcp://127.0.0.1:*", "--metrics-port", String(widePort), "--metrics-host", "0.0.0.0"]);
       assert.equal(usageErrorLine(o), `softnet-emu: error: --metrics-port ${widePort}: 0.0.0.0:${widePort} is already in use`);
     } finally {
       wide.close();

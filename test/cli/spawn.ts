@@ -37,8 +37,9 @@ export class Running {
     this.exited = once(proc, "exit").then(([code]) => code as number | null);
   }
 
-  static start(args: string[]): Running {
-    return new Running(spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }));
+  /** `env`: variables to set (over this process's) for the child. */
+  static start(args: string[], env?: NodeJS.ProcessEnv): Running {
+    return new Running(spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], ...(env ? { env: { ...process.env, ...env } } : {}) }));
   }
 
   get pid(): number {

@@ -79,6 +79,9 @@ describe("docker-compose.yml", { skip: skipUnless("docker-compose") }, () => {
     const zmqPort = /:(\d+)$/.exec(flag(coord, "bind") ?? "")?.[1];
     const metricsPort = flag(coord, "metrics-port");
     assert.equal(cpus, 4);
+    // Prometheus scrapes from its own container: every interface; the control API keeps a token.
+    assert.equal(flag(coord, "metrics-host"), "0.0.0.0");
+    assert.ok("SOFTNET_CONTROL_TOKEN" in (c.services["coordinator"]!.environment ?? {}), "the coordinator takes its token from SOFTNET_CONTROL_TOKEN");
     // One secret for the run: the coordinator writes it on a shared volume, the CPUs read it there.
     const secretFile = flag(coord, "secret-file");
     assert.equal(secretFile, "/run/softnet/secret");
@@ -163,9 +166,17 @@ describe("docker-compose.yml", { skip: skipUnless("docker-compose") }, () => {
       return runTool(exe, args.map(localise)).status === 0;
     };
 
+    /** The token the compose file hands the coordinator (SOFTNET_CONTROL_TOKEN, interpolated by docker-compose). */
+    const TOKEN = "compose-test-token";
+    const savedToken = process.env["SOFTNET_CONTROL_TOKEN"];
+
     before(async () => {
       if (notYet) return;
+      process.env["SOFTNET_CONTROL_TOKEN"] = TOKEN;
       compose = composeConfig();
+      if (savedToken === undefined) delete process.env["SOFTNET_CONTROL_TOKEN"];
+      else process.env["SOFTNET_CONTROL_TOKEN"] = savedToken;
+      assert.equal(compose.services["coordinator"]!.environment?.["SOFTNET_CONTROL_TOKEN"], TOKEN);
       const coord = compose.services["coordinator"]!.command!;
       ports.set(/:(\d+)$/.exec(flag(coord, "bind")!)![1]!, String(await freePort()));
       ports.set(flag(coord, "metrics-port")!, String(await freePort()));
@@ -210,8 +221,11 @@ describe("docker-compose.yml", { skip: skipUnless("docker-compose") }, () => {
     });
 
     it("the control API takes a CPU offline and stops the run", { skip: notYet }, async () => {
-      const post = (action: string, body: object) =>
-        fetch(`${metricsUrl}/control/${action}`, { method: "POST", body: JSON.stringify(body) });
+      const post = (action: string, body: object, token: string | null = TOKEN) =>
+        fetch(`${metricsUrl}/control/${action}`, { method: "POST", body: JSON.stringify(body), headers: token ? { Authorization: `Bearer ${token}` } : {} });
+      // Listening on every interface: no command without the token.
+      assert.equal((await post("offline", { cpu: 2 }, null)).status, 401);
+      assert.equal((await post("offline", { cpu: 2 }, "not-the-token")).status, 401);
       const off = await post("offline", { cpu: 2 });
       assert.equal(off.status, 200, await off.clone().text());
       await waitFor("cpu 2 offline on /metrics", async () => {

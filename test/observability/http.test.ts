@@ -1,8 +1,11 @@
 // The coordinator's HTTP server: /metrics and /healthz, and the control API's answers to good and
-// bad requests (4xx with a JSON {"error"} body, the run untouched).
+// bad requests (4xx with a JSON {"error"} body, the run untouched); where it listens (127.0.0.1
+// unless told otherwise) and the bearer token its commands need off loopback.
 import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { networkInterfaces } from "node:os";
 import { after, before, describe, it } from "node:test";
-import { ControlError, startHttpServer, type ControlHandlers, type HttpServerHandle } from "../../coordinator/http.ts";
+import { ControlError, isLoopbackHost, startHttpServer, type ControlHandlers, type HttpServerHandle } from "../../coordinator/http.ts";
 import { SoftnetMetrics } from "../../coordinator/metrics.ts";
 import { UsageError } from "../../cli/errors.ts";
 import { fakeCounters } from "./fixtures.ts";
@@ -134,5 +137,108 @@ describe("coordinator HTTP server", () => {
     });
     // The running server is unharmed.
     assert.equal((await call(`${server.url}/healthz`)).status, 200);
+  });
+});
+
+/** An IPv4 address of this machine other than loopback, if it has one. */
+function outsideAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  return undefined;
+}
+
+/** Connect to host:port; resolves with the error code, or "connected". */
+function tryConnect(host: string, port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.setTimeout(2000, () => {
+      socket.destroy();
+      resolve("timeout");
+    });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve("connected");
+    });
+    socket.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+  });
+}
+
+describe("control API security: where it listens, who may command", () => {
+  const metrics = new SoftnetMetrics();
+  const post = (url: string, action: string, headers: Record<string, string> = {}, body = '{"cpu": 1}') =>
+    fetch(`${url}/control/${action}`, { method: "POST", body, headers: { "Content-Type": "application/json", ...headers } });
+
+  it("listens on 127.0.0.1 unless told otherwise: not reachable on the machine's other addresses", async () => {
+    const server = await startHttpServer({ port: 0, metrics, control: new RecordingControl() });
+    try {
+      assert.equal(server.host, "127.0.0.1");
+      assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.equal(server.controlToken, undefined, "no token needed on loopback");
+      assert.equal(await tryConnect("127.0.0.1", server.port), "connected");
+      const outside = outsideAddress();
+      if (outside) assert.equal(await tryConnect(outside, server.port), "ECONNREFUSED", `${outside}:${server.port} must not answer`);
+      assert.equal((await post(server.url, "offline")).status, 200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("on 0.0.0.0 without a token: makes one up; commands need it (401 without, 401 wrong), reads stay open", async () => {
+    const control = new RecordingControl();
+    const server = await startHttpServer({ port: 0, host: "0.0.0.0", metrics, control });
+    try {
+      assert.equal(server.tokenGenerated, true);
+      const token = server.controlToken!;
+      assert.match(token, /^[A-Za-z0-9_-]{32}$/);
+      const missing = await post(server.url, "offline");
+      assert.equal(missing.status, 401);
+      assert.match(missing.headers.get("www-authenticate") ?? "", /^Bearer /);
+      assert.match(String(((await missing.json()) as { error: string }).error), /needs a token/);
+      const wrong = await post(server.url, "offline", { Authorization: `Bearer ${token}x` });
+      assert.deepEqual([wrong.status, await wrong.json()], [401, { error: "wrong control token" }]);
+      assert.equal((await post(server.url, "offline", { Authorization: `Basic ${token}` })).status, 401);
+      // Refused before the body is read: a large one gets 401, not 413.
+      assert.equal((await post(server.url, "rate", {}, JSON.stringify({ pad: "x".repeat(70_000) }))).status, 401);
+      // Probes for actions need it too.
+      assert.equal((await post(server.url, "reboot")).status, 401);
+      assert.deepEqual(control.calls, [], "nothing reached the run");
+
+      const ok = await post(server.url, "offline", { Authorization: `Bearer ${token}` });
+      assert.equal(ok.status, 200, await ok.clone().text());
+      assert.deepEqual(control.calls, ["offline 1"]);
+      for (const path of ["/control/status", "/metrics", "/healthz"]) assert.equal((await fetch(`${server.url}${path}`)).status, 200, `${path} open`);
+      const outside = outsideAddress();
+      if (outside) {
+        // Reachable from outside, and just as closed there.
+        assert.equal((await post(`http://${outside}:${server.port}`, "online")).status, 401);
+        assert.equal((await post(`http://${outside}:${server.port}`, "online", { Authorization: `Bearer ${token}` })).status, 200);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a given token is required wherever it listens, loopback included", async () => {
+    const server = await startHttpServer({ port: 0, metrics, control: new RecordingControl(), controlToken: "s3cret-token" });
+    try {
+      assert.equal(server.tokenGenerated, false);
+      assert.equal((await post(server.url, "offline")).status, 401);
+      assert.equal((await post(server.url, "offline", { Authorization: "Bearer s3cret-token" })).status, 200);
+      assert.equal((await post(server.url, "stop", { Authorization: "bearer s3cret-token" })).status, 200, "the scheme is case-insensitive");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("knows loopback addresses", () => {
+    for (const h of ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "::ffff:127.0.0.1", "0:0:0:0:0:0:0:1"]) assert.equal(isLoopbackHost(h), true, h);
+    for (const h of ["0.0.0.0", "::", "192.0.2.2", "10.0.0.1", "example.org", "::ffff:10.0.0.1", "128.0.0.1"]) assert.equal(isLoopbackHost(h), false, h);
+  });
+
+  it("an address that is not this host's: one line naming --metrics-host", async () => {
+    await assert.rejects(startHttpServer({ port: 0, host: "192.0.2.254", metrics }), (err: unknown) => {
+      assert.ok(err instanceof UsageError);
+      assert.match(err.message, /^--metrics-host 192\.0\.2\.254: not an address of this host \(EADDRNOTAVAIL\)$/);
+      return true;
+    });
   });
 });

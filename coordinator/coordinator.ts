@@ -77,6 +77,8 @@ export interface CoordinatorStatus {
   /** Slowest and fastest CPU's virtual time. */
   virtual_ns_min: number;
   virtual_ns_max: number;
+  /** Each registered CPU's latest virtual time (a dead one's at its last report): the CPU health checks' "advancing". */
+  virtual_ns_by_cpu: Record<number, number>;
   lease_ns: number;
   end_ns: number;
   /** Under --pace: how far the slowest CPU is behind the wall clock, in virtual ns. */
@@ -601,6 +603,7 @@ export class Coordinator {
       dead: [...this.members_.values()].filter((m) => m.dead).map((m) => m.cpu),
       virtual_ns_min: min,
       virtual_ns_max: max,
+      virtual_ns_by_cpu: Object.fromEntries([...this.members_.values()].sort((x, y) => x.cpu - y.cpu).map((m) => [m.cpu, m.progressNs])),
       lease_ns: this.lease,
       end_ns: this.endNs,
       ...(this.opts.pace !== undefined ? { lag_ns: Math.max(0, Math.min(this.pacedNs(), this.endNs) - min) } : {}),

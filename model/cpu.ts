@@ -12,7 +12,7 @@ import type { CostModel, EmuConfig } from "./config.ts";
 import { exactWindowNs } from "./defaults.ts";
 import { Heap } from "./heap.ts";
 import { RECORD_KIND, deliverAt, emptyBatch, type CpuCommand, type PeerBatch } from "./messages.ts";
-import { hotplugRole, promiseNs } from "./lookahead.ts";
+import { forwardTarget, hotplugRole, promiseNs } from "./lookahead.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
 import { LATENCY_BUCKETS_NS, copyCounters, type CpuCounters, type DropReason, type ExecContext, type RaiseSource } from "./results.ts";
 import { SoftnetData } from "./softnet-data.ts";
@@ -190,6 +190,7 @@ export class Cpu {
     for (let s = 0; s < sourceCount(cfg); s++) if (sourceOwner(cfg, s, this.onlineMask) === id) this.adoptSource(newSource(cfg, s), false, 0);
     for (const ev of cfg.events) this.command({ kind: ev.action, cpu: ev.cpu, at_ns: ev.at_ns });
     this.hadHotplugRole = hotplugRole(this);
+    this.wasForwardTarget = forwardTarget(this);
   }
 
   // ---------------------------------------------------------------- engine-facing API
@@ -697,12 +698,18 @@ export class Cpu {
   /** Last mask change with this CPU in a hotplug role before or after it (see lookahead.ts hotplugRole). */
   lastRoleChangeNs = -Infinity;
   private hadHotplugRole = true;
+  /** The same for forwardTarget (lowest online while a CPU is offline). */
+  lastForwardTargetNs = -Infinity;
+  private wasForwardTarget = false;
 
   /** After a change of the online mask or an IRQ affinity. */
   private roleMayChange(atNs: number): void {
     const role = hotplugRole(this);
     if (role || this.hadHotplugRole) this.lastRoleChangeNs = Math.max(this.lastRoleChangeNs, atNs);
     this.hadHotplugRole = role;
+    const target = forwardTarget(this);
+    if (target || this.wasForwardTarget) this.lastForwardTargetNs = Math.max(this.lastForwardTargetNs, atNs);
+    this.wasForwardTarget = target;
   }
 
   /** Packets moved into batches (conservation: in_flight = Σ out − Σ in). */

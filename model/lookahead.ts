@@ -59,7 +59,8 @@ function nextSendCapableNs(cpu: Cpu): number {
  *  - offline, or going offline: every peer has gone past our offline time (offlineSettled);
  *  - online: the hand-overs and forwards of the last mask change that touched our role (the
  *    lowest online CPU, a source's owner: hotplugRole) have landed (settleNs), and no source
- *    whose IRQ (or pinned task) belongs here is still elsewhere.
+ *    whose IRQ (or pinned task) belongs here is still elsewhere. Until then, when the role is
+ *    only a source's owner (forwardTarget), only hand-overs can come, hotplug_latency_ns away.
  */
 function sendsCausedByInputsNs(cpu: Cpu, inputBoundNs: number): number {
   if (cpu.rfsOn) return inputBoundNs;
@@ -68,7 +69,13 @@ function sendsCausedByInputsNs(cpu: Cpu, inputBoundNs: number): number {
   const goingDown = cpu.pendingHotplug.length === 1 && cpu.pendingHotplug[0] === "offline";
   if (cpu.pendingHotplug.length > 0 && !goingDown) return inputBoundNs;
   if (!cpu.online || goingDown) return offlineSettled(cpu, inputBoundNs) ? Math.max(inputBoundNs, cpu.pendingCommandTimes.earliest()) : inputBoundNs;
-  if (cpu.clock < cpu.lastRoleChangeNs + settleNs(cpu) || awaitsSource(cpu)) return inputBoundNs;
+  const settle = settleNs(cpu);
+  if (cpu.clock < cpu.lastForwardTargetNs + settle) return inputBoundNs;
+  // Only NIC queues and senders can still come: the hand-overs of the last change, or of an
+  // awaited source (an overloaded NAPI keeps its queue until it completes). A hand-over travels
+  // hotplug_latency_ns from a decision no earlier than the input bound less the slack (see the top).
+  if (cpu.clock < cpu.lastRoleChangeNs + settle || awaitsSource(cpu))
+    return Math.max(inputBoundNs, inputBoundNs - lookaheadSlackNs(cpu) + cpu.costs.hotplug_latency_ns);
   return Math.max(inputBoundNs, cpu.pendingCommandTimes.earliest());
 }
 
@@ -106,6 +113,15 @@ export function hotplugRole(cpu: Cpu): boolean {
   const n = sourceCount(cpu.cfg);
   for (let s = 0; s < n; s++) if (sourceOwner(cpu.cfg, s, cpu.onlineMask) === cpu.id) return true;
   return false;
+}
+
+/**
+ * Whether forwards and dead CPUs' backlogs can be addressed to this CPU under its current mask:
+ * they go to the lowest online CPU, from CPUs that are offline or going offline (their bit is
+ * clear). A change with this CPU in that role before or after it is waited out in lock-step.
+ */
+export function forwardTarget(cpu: Cpu): boolean {
+  return lowestOnline(cpu.onlineMask) === cpu.id && cpu.onlineMask.includes(0);
 }
 
 /** A source whose IRQ (or pinned task) belongs on this CPU is not here yet. */

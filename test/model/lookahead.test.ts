@@ -102,6 +102,16 @@ describe("a mask change", () => {
     assert.equal(c1.lastRoleChangeNs, OFF);
     assert.equal(c1.promiseNs(ib), deliverAt(ib, L, L), "lock-step while CPU 0's hand-overs may arrive");
   });
+
+  it("leaves a CPU that awaits a NIC queue a hand-over's latency ahead of its inputs", () => {
+    // CPU 0 comes back while CPU 1 still polls the queue it took: only that hand-over can come.
+    const events: EmuConfig["events"] = [{ action: "offline", cpu: 0, at_ns: OFF }, { action: "online", cpu: 0, at_ns: ON }];
+    const c0 = new Cpu(0, config({ pps: 0, rpsCpus: [1, 2, 3], events }));
+    c0.advance(ON + 1);
+    assert.ok(c0.online && !c0.sources.has(0), "up, without its NIC queue");
+    const hotplugNs = c0.costs.hotplug_latency_ns;
+    for (const ib of [ON + 1, ON + 1_000_000]) assert.equal(c0.promiseNs(ib), deliverAt(ib - lookaheadSlackNs(c0) + hotplugNs, L, L));
+  });
 });
 
 /** One offline/online pair every `everyNs` over `cpus`, each CPU down for `dwellNs`. */

@@ -2,12 +2,11 @@
 // commands of their own, for runs across hosts and containers (docker-compose.yml). `run` starts
 // both on loopback by itself; these take the same scenario options (cli/run-options.ts), and the
 // coordinator the same /metrics, control API, --procfs and --keep-alive as `run`.
-import { existsSync, statSync } from "node:fs";
 import { createServer } from "node:net";
-import { dirname } from "node:path";
 import type { Command } from "commander";
 import { EXIT, EXIT_HELP, exitCodeOfSignal } from "./exit-codes.ts";
 import { UsageError } from "./errors.ts";
+import { checkOutputFile } from "./output-file.ts";
 import type { CliIo } from "./main.ts";
 import { resolveNemesisSpecs } from "./resolve.ts";
 import { runChecks } from "./run-checks.ts";
@@ -129,7 +128,7 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
   const checks = runChecks(scenario, cfg, "processes");
   if (resolveNemesisSpecs(scenario, undefined).length > 0)
     throw new UsageError(`${scenario!.file}: nemesis: chaos runs start their CPU processes themselves: use 'softnet-emu run --engine processes'`);
-  if (o.json !== undefined && o.json !== "-") checkOutputFile(o.json);
+  if (o.json !== undefined) checkOutputFile("--json", o.json);
   const [{ runCoordinator }, { controlHandlers, feedMetrics }] = await Promise.all([import("../coordinator/main.ts"), import("../coordinator/control.ts")]);
 
   const observer = await openObserver(o, cfg, scenario, io);
@@ -211,13 +210,6 @@ async function checkBindable(endpoint: string): Promise<void> {
     server.listen(port, host, () => server.close(() => resolve(null)));
   });
   if (why) throw new UsageError(`--bind ${endpoint}: ${host}:${port} ${why}`);
-}
-
-function checkOutputFile(file: string): void {
-  // The same checks as `run --json`, before the CPUs are waited for.
-  const dir = dirname(file);
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--json ${file}: directory '${dir}' does not exist`);
-  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--json ${file}: is a directory`);
 }
 
 interface CpuCliOptions {

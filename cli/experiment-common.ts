@@ -4,8 +4,7 @@
 // threads for the in-process engine, one run at a time for the distributed one).
 // The model, the engines and the worker pool are imported when a command runs, not before, so
 // `--help` and bad flags stay as cheap as cli/engines.ts keeps them.
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { InvalidArgumentError, type Command, type Option } from "commander";
 import type { EmuConfig } from "../model/config.ts";
 import { PROFILE_NAMES } from "../model/profiles.ts";
@@ -24,6 +23,7 @@ import type { RunJob } from "../report/pool.ts";
 import { loadEngine, type EngineName } from "./engines.ts";
 import { fieldError, UsageError } from "./errors.ts";
 import type { CliIo } from "./main.ts";
+import { checkOutputFile as checkWritableOutput, writeOutputFile } from "./output-file.ts";
 import type { Scenario } from "./scenario.ts";
 import { loadScenario, type RunFlags } from "./scenario.ts";
 import { engineOption, RUN_ONLY_OPTIONS, runFlagsOf, type ScenarioCliOptions } from "./run-options.ts";
@@ -138,13 +138,9 @@ export function defaultSeriesIntervalNs(durationNs: number): number {
   return step * decade;
 }
 
-/** Fail before the runs rather than after them. */
+/** Fail before the runs rather than after them (cli/output-file.ts). */
 export function checkOutputFile(flag: string, file: string): void {
-  if (file === "-") return;
-  const dir = dirname(file);
-  if (!existsSync(dir)) throw new UsageError(`${flag} ${file}: directory '${dir}' does not exist`);
-  if (!statSync(dir).isDirectory()) throw new UsageError(`${flag} ${file}: '${dir}' is not a directory`);
-  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`${flag} ${file}: is a directory`);
+  checkWritableOutput(flag, file);
 }
 
 export function prepareReportDir(flag: string, dir: string): void {
@@ -159,11 +155,7 @@ export function prepareReportDir(flag: string, dir: string): void {
 /** JSON to FILE, or to stdout for '-'. */
 export function writeOutput(io: CliIo, flag: string, file: string, text: string): void {
   if (file === "-") return io.out(text);
-  try {
-    writeFileSync(file, text);
-  } catch (err) {
-    throw new UsageError(`${flag} ${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  writeOutputFile(flag, file, text);
 }
 
 /** Runs jobs on the chosen engine; one stderr line per finished run unless quiet. */

@@ -2,11 +2,11 @@
 // EmuConfig, runs an engine (by default one OS process per CPU with a coordinator, all on loopback)
 // and prints a summary or JSON; `coordinator` and `cpu` run those parts on their own, across hosts
 // (cli/distributed.ts). Exit codes: cli/exit-codes.ts.
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { Interrupted, isRoutineLine, isRunFailure, loadEngine, type EngineName, type EngineRunOptions } from "./engines.ts";
 import { UsageError } from "./errors.ts";
+import { checkOutputFile, writeOutputFile } from "./output-file.ts";
 import { degradedLine, EXIT, EXIT_HELP, exitCodeOfResults, exitCodeOfSignal } from "./exit-codes.ts";
 import { createProgress } from "./progress.ts";
 import { loadScenario, resolveConfig, type Scenario } from "./scenario.ts";
@@ -240,7 +240,7 @@ async function planRun(opts: RunOptions, engineDefaulted: boolean): Promise<RunP
   const live = !(aborts && engineName === "inprocess");
   if (opts.pace !== undefined && !live)
     throw new UsageError("--pace: a run with abort: conditions on the in-process engine cannot be paced; use --engine processes");
-  if (opts.json !== undefined && opts.json !== "-") checkWritable(opts.json);
+  if (opts.json !== undefined) checkOutputFile("--json", opts.json);
   return { scenario, cfg, engineName, checks, nemeses, chaos, live };
 }
 
@@ -301,7 +301,7 @@ function report(
   // Wall time stays out of the JSON: same scenario and seed → byte-identical JSON.
   const json = `${JSON.stringify(results, null, 2)}\n`;
   if (opts.json === "-") io.out(json);
-  else if (opts.json !== undefined) writeJson(opts.json, json);
+  else if (opts.json !== undefined) writeOutputFile("--json", opts.json, json);
   if (!opts.quiet && opts.json !== "-") io.out(renderSummary(results, { wallMs: c.wallMs, color: io.outIsTTY }));
   if (plan.chaos && !opts.quiet && opts.json !== "-") io.out(plan.chaos.renderChaosSummary(results));
 
@@ -340,22 +340,6 @@ async function withSignals<T>(stoppable: boolean, body: (signal: AbortSignal | u
   } finally {
     process.off("SIGINT", onInt);
     process.off("SIGTERM", onTerm);
-  }
-}
-
-/** Fail before a long run rather than after it. */
-function checkWritable(file: string): void {
-  const dir = dirname(file);
-  if (!existsSync(dir)) throw new UsageError(`--json ${file}: directory '${dir}' does not exist`);
-  if (!statSync(dir).isDirectory()) throw new UsageError(`--json ${file}: '${dir}' is not a directory`);
-  if (existsSync(file) && statSync(file).isDirectory()) throw new UsageError(`--json ${file}: is a directory`);
-}
-
-function writeJson(file: string, json: string): void {
-  try {
-    writeFileSync(file, json);
-  } catch (err) {
-    throw new UsageError(`--json ${file}: cannot write: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 

@@ -2,10 +2,10 @@
 // `softnet-emu cpu` processes (anywhere that can reach PORT), runs the scenario, writes the
 // results. Exported for cli/main.ts; also runnable directly (tests):
 //   node --import tsx coordinator/main.ts --cpus 4 --bind tcp://127.0.0.1:5555 --duration-ms 10 [--json FILE]
-import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { EXIT } from "../cli/exit-codes.ts";
+import { writeOutputFile } from "../cli/output-file.ts";
 import { resolveConfig } from "../cli/resolve.ts";
 import type { EmuConfig } from "../model/config.ts";
 import { feedMetrics, startControlServer } from "./control.ts";
@@ -126,7 +126,8 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
     await o.onResults?.(results);
     const json = `${JSON.stringify(results, null, 2)}\n`;
     if (o.json === "-") process.stdout.write(json);
-    else if (o.json) writeFileSync(o.json, json);
+    // All or nothing (a full disk leaves the previous file, not half of this one); a failure is exit 2.
+    else if (o.json) writeOutputFile("--json", o.json, json);
     const t = results.totals;
     log(`done: injected ${t.injected}, processed ${t.processed}, dropped ${t.dropped}, lost_on_crash ${t.lost_on_crash}; checker ${results.checker.ok ? "ok" : results.checker.violations.join("; ")}`);
     return exitCodeOf(results);

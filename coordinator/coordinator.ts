@@ -20,6 +20,8 @@ import {
   type MalformedKind,
   type Report,
 } from "../proto/codec.ts";
+import type { WireKey } from "../proto/auth.ts";
+import { logClosedConnections } from "../cpu-node/closed-connections.ts";
 import { Link } from "../cpu-node/link.ts";
 import { defaultCheckIntervalNs } from "../engine/checkpoints.ts";
 import { CheckpointCollector } from "./checkpoints.ts";
@@ -63,6 +65,8 @@ export interface CoordinatorOptions {
   checkIntervalNs?: number;
   /** Commands known before the start (a nemesis schedule), applied like the scenario's events. */
   commands?: readonly CpuCommand[];
+  /** The run's secret and frame limit (proto/auth.ts): seals what we send, checks what we receive. */
+  secret: WireKey;
   log: (line: string) => void;
   onProgress?: (virtualNs: number, totalNs: number) => void;
   /** Called with every new snapshot of counters (for /metrics). */
@@ -133,7 +137,7 @@ export class Coordinator {
   private lease = 0;
   private endNs: number;
   private startMs = 0;
-  private readonly malformed: Record<string, number[]> = { coordinator: [0, 0, 0] };
+  private readonly malformed: Record<string, number[]> = { coordinator: MALFORMED_KINDS.map(() => 0) };
   private readonly commands: CpuCommand[] = [];
   private readonly cfg: EmuConfig;
   private lostOnCrash = 0;
@@ -153,6 +157,9 @@ export class Coordinator {
   onRunning: (() => void) | null = null;
 
   constructor(private readonly opts: CoordinatorOptions) {
+    // A frame over --max-frame is dropped by zeromq before it takes any memory.
+    this.router.maxMessageSize = opts.secret.maxFrameBytes;
+    logClosedConnections(this.router, { what: "control socket", maxFrameBytes: opts.secret.maxFrameBytes, log: (l) => this.log(l), active: () => this.phase === "running" });
     this.cfg = structuredClone(opts.cfg);
     this.endNs = this.cfg.duration_ns;
     this.checkpoints = new CheckpointCollector(this.cfg.cpus, opts.checkIntervalNs ?? defaultCheckIntervalNs(this.endNs));
@@ -212,11 +219,15 @@ export class Coordinator {
         const who = this.byRoutingId.get(routingId.toString("hex"));
         try {
           if (frames.length !== 2) throw new MalformedMessage(`${frames.length - 1}-part message`);
-          const env = decode(frames[1]!);
+          const env = decode(frames[1]!, this.opts.secret);
           this.handle(routingId, who, env.body, env.from);
         } catch (e) {
           if (!(e instanceof MalformedMessage)) throw e;
           this.countMalformed("coordinator", e.kind, `${who === undefined ? "unregistered peer" : `cpu ${who}`}: ${e.message}`);
+          // A hello that does not verify (a CPU with a wrong or no secret) is refused with an
+          // unauthenticated Error{auth} (we cannot seal for it), so that it can say why and exit.
+          if (who === undefined && e.unverified?.body.kind === "hello")
+            this.link.send([routingId, encode({ from: COORDINATOR_ID, vouch_ns: 0, body: { kind: "error", code: "auth", message: "wrong or missing secret" } }, this.opts.secret.anonymous)]);
         }
       }
     } catch (e) {
@@ -228,7 +239,7 @@ export class Coordinator {
   }
 
   private countMalformed(receiver: string, kind: MalformedKind, why: string): void {
-    const counts = (this.malformed[receiver] ??= [0, 0, 0]);
+    const counts = (this.malformed[receiver] ??= MALFORMED_KINDS.map(() => 0));
     counts[MALFORMED_KINDS.indexOf(kind)]!++;
     const total = counts.reduce((a, b) => a + b, 0);
     if (receiver === "coordinator" && (total <= 5 || total % 100 === 0)) this.log(`dropped malformed message #${total} (${kind}) from ${why}`);
@@ -251,7 +262,7 @@ export class Coordinator {
     const n = this.cfg.cpus;
     const refuse = (code: string, message: string): void => {
       this.log(`refused a cpu (pid ${hello.pid}): ${message}`);
-      this.link.send([routingId, encode({ from: COORDINATOR_ID, vouch_ns: 0, body: { kind: "error", code, message } })]);
+      this.link.send([routingId, encode({ from: COORDINATOR_ID, vouch_ns: 0, body: { kind: "error", code, message } }, this.opts.secret)]);
     };
     if (this.byRoutingId.has(routingId.toString("hex"))) return this.countMalformed("coordinator", "unexpected", `cpu ${this.byRoutingId.get(routingId.toString("hex"))}: second hello`);
     if (this.phase !== "registering") return refuse("full", `the run has started with ${n} cpus; no cpu can join`);
@@ -307,7 +318,7 @@ export class Coordinator {
   }
 
   private sendTo(m: Member, body: Body): void {
-    this.link.send([m.routingId, encode({ from: COORDINATOR_ID, vouch_ns: 0, body })]);
+    this.link.send([m.routingId, encode({ from: COORDINATOR_ID, vouch_ns: 0, body }, this.opts.secret)]);
   }
 
   private broadcast(body: Body): void {

@@ -10,6 +10,10 @@ import { describe, test } from "node:test";
 import { runCli, type CliIo } from "../../cli/main.ts";
 import { Running, usageErrorLine, waitFor, type Outcome } from "./spawn.ts";
 
+// A coordinator refuses to start without the run's secret (proto/auth.ts, --secret-file or
+// SOFTNET_SECRET); the coordinators started here inherit this one (they never see a CPU).
+process.env["SOFTNET_SECRET"] ||= "c0417201c0417201c0417201c0417201c0417201c0417201c0417201c0417201";
+
 const URL_LINE = /metrics and control API at (http:\/\/[^ ]+) /;
 const TOKEN_LINE = /^softnet-emu: control API token \(made up: 0\.0\.0\.0 is not a loopback address .*\): ([A-Za-z0-9_-]{32})$/m;
 

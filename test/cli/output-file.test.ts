@@ -12,6 +12,10 @@ import { checkOutputFile, writeFileAtomic, type AtomicWriteFs } from "../../cli/
 import { UsageError } from "../../cli/errors.ts";
 import { BIN, cli, ROOT, usageErrorLine } from "./spawn.ts";
 
+// A coordinator refuses to start without the run's secret (proto/auth.ts, --secret-file or
+// SOFTNET_SECRET); the coordinators started here inherit this one (they never see a CPU).
+process.env["SOFTNET_SECRET"] ||= "c0417201c0417201c0417201c0417201c0417201c0417201c0417201c0417201";
+
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "softnet-emu-out-"));
 }

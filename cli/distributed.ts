@@ -17,7 +17,7 @@ import {
   checkLiveOptions,
   positiveDuration,
   runFlagsOf,
-  wallMs,
+  timeoutMs,
   type LiveCliOptions,
   type ScenarioCliOptions,
 } from "./run-options.ts";
@@ -80,8 +80,9 @@ export function registerDistributed(program: Command, io: CliIo, setExit: (code:
     .description("the coordinator of a distributed run as its own process: waits for --cpus `softnet-emu cpu` processes, drives virtual time, collects the results")
     .requiredOption("--bind <ENDPOINT>", "where the CPUs reach it: tcp://HOST:PORT (tcp://0.0.0.0:5555 across hosts)");
   addScenarioOptions(coordinator)
-    .option("--cpu-timeout <D>", "a CPU process silent this long (wall time) is declared dead and the run goes on degraded (default 3s)", arg(wallMs))
-    .option("--register-timeout <D>", "give up when the CPUs have not all registered within D (wall time; default 60s)", arg(wallMs))
+    .option("--cpu-timeout <D>", "floor of the failure detector: a CPU silent at least D (wall time), and longer than its heartbeat gaps so far make likely, is declared dead and the run goes on degraded (default 3s)", arg(timeoutMs))
+    .option("--coordinator-timeout <D>", "the floor the CPUs use to suspect this coordinator (they then wait for it; default 3s)", arg(timeoutMs))
+    .option("--register-timeout <D>", "give up when the CPUs have not all registered within D (wall time; default 60s)", arg(timeoutMs))
     .option("--secret-file <FILE>", "the run's secret (hex), which every CPU needs too; written (random, mode 0600) when FILE does not exist (default: SOFTNET_SECRET)")
     .option("--max-frame <BYTES>", "drop frames larger than this (64KiB-64MiB, e.g. 16MiB; default 16MiB); give every CPU the same", arg(parseMaxFrameBytes));
   addLiveOptions(coordinator)
@@ -98,7 +99,9 @@ export function registerDistributed(program: Command, io: CliIo, setExit: (code:
     .option("--id <N>", "CPU id to claim (default: the lowest free one)", arg((t) => parseCount(t, 0, MAX_CPUS - 1)))
     .option("--bind <ENDPOINT>", "where peers reach this CPU (default tcp://127.0.0.1:*; tcp://0.0.0.0:PORT across hosts)")
     .option("--advertise-host <HOST>", "host name peers dial when --bind is 0.0.0.0 (default: this host's name)")
-    .option("--register-timeout <D>", "give up when no coordinator welcomes this CPU within D (wall time; default 30s)", arg(wallMs))
+    .option("--register-timeout <D>", "before the run: give up when the coordinator has said nothing for D (wall time; default 30s; it beats while other CPUs register)", arg(timeoutMs))
+    .option("--coordinator-timeout <D>", "suspect the coordinator after at least D of silence, longer if its heartbeat gaps so far make that silence likely (default: what the coordinator says, 3s)", arg(timeoutMs))
+    .option("--coordinator-wait <D>", "wait this long for a suspected coordinator whose connection is still up (frozen, starved) before giving up; a closed connection gives up at once (default 60s)", arg(timeoutMs))
     .option("--secret-file <FILE>", "the run's secret: the coordinator's --secret-file (default: SOFTNET_SECRET, hex)")
     .option("--max-frame <BYTES>", "drop frames larger than this (64KiB-64MiB; default 16MiB): the coordinator's value", arg(parseMaxFrameBytes))
     .addHelpText("after", CPU_HELP)
@@ -108,6 +111,7 @@ export function registerDistributed(program: Command, io: CliIo, setExit: (code:
 interface CoordinatorCliOptions extends ScenarioCliOptions, LiveCliOptions {
   bind: string;
   cpuTimeout?: number;
+  coordinatorTimeout?: number;
   registerTimeout?: number;
   secretFile?: string;
   maxFrame?: number;
@@ -149,6 +153,7 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
       ...(o.maxFrame !== undefined ? { maxFrameBytes: o.maxFrame } : {}),
       ...(o.pace !== undefined ? { pace: o.pace } : {}),
       ...(o.cpuTimeout !== undefined ? { cpuTimeoutMs: o.cpuTimeout } : {}),
+      ...(o.coordinatorTimeout !== undefined ? { coordinatorTimeoutMs: o.coordinatorTimeout } : {}),
       ...(o.registerTimeout !== undefined ? { registerTimeoutMs: o.registerTimeout } : {}),
       ...(o.seriesInterval ? { seriesIntervalNs: o.seriesInterval } : {}),
       ...(o.json !== undefined ? { json: o.json } : {}),
@@ -218,6 +223,8 @@ interface CpuCliOptions {
   bind?: string;
   advertiseHost?: string;
   registerTimeout?: number;
+  coordinatorTimeout?: number;
+  coordinatorWait?: number;
   secretFile?: string;
   maxFrame?: number;
 }
@@ -231,6 +238,8 @@ async function cpuCommand(o: CpuCliOptions, io: CliIo): Promise<number> {
     ...(o.bind !== undefined ? { bind: o.bind } : {}),
     ...(o.advertiseHost !== undefined ? { advertiseHost: o.advertiseHost } : {}),
     ...(o.registerTimeout !== undefined ? { registerTimeoutMs: o.registerTimeout } : {}),
+    ...(o.coordinatorTimeout !== undefined ? { coordinatorTimeoutMs: o.coordinatorTimeout } : {}),
+    ...(o.coordinatorWait !== undefined ? { coordinatorWaitMs: o.coordinatorWait } : {}),
     log: (line: string) => io.err(`${line}\n`),
     // A --bind that fails after the check below (taken meanwhile, an ipc path): the same one line.
     usageError: (message: string) => io.err(`softnet-emu: error: ${message}\n`),

@@ -84,6 +84,13 @@ const ROUTINE_LINES = [
   /^\[coordinator\] all \d+ cpus registered; running /,
   /^\[cpu \d+\] cpu \d+ of \d+ \(.*\), peers reach me at /,
   /^\[cpu \d+\] reached \d+ ns: \d+ steps; /,
+  // The failure detector at work on a loaded machine: nobody is judged, the results do not change.
+  /^\[coordinator\] the coordinator itself was stalled for \d+ ms/,
+  /^\[coordinator\] cpu \d+ .*but its process has not exited: slow, not dead/,
+  /^\[coordinator\] cpu \d+ is heard again$/,
+  /^\[cpu \d+\] this process was stalled for \d+ ms/,
+  /^\[cpu \d+\] coordinator silent for \d+ ms \(limit \d+ ms\): suspected; waiting/,
+  /^\[cpu \d+\] the coordinator is heard again; going on$/,
 ];
 
 export function isRoutineLine(line: string): boolean {

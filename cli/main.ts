@@ -26,7 +26,7 @@ import {
   positiveDuration,
   repeated,
   runFlagsOf,
-  wallMs,
+  timeoutMs,
   type LiveCliOptions,
   type ScenarioCliOptions,
 } from "./run-options.ts";
@@ -163,7 +163,7 @@ Run 'softnet-emu run --help' for every option of a run; scenario files to start 
   addScenarioOptions(run)
     .addOption(engineOption("processes"))
     .addOption(new Option("--transport <KIND>", "processes: how the CPU processes talk, tcp on 127.0.0.1 or ipc sockets in a private temp dir (default tcp)").choices(["tcp", "ipc"]))
-    .option("--cpu-timeout <D>", "processes: a CPU process silent this long (wall time) is declared dead and the run goes on degraded (default 3s)", arg(wallMs))
+    .option("--cpu-timeout <D>", "processes: floor of the failure detector; the CPU processes are run's children, so one is dead when it exits, and a silent one is only reported (default 3s)", arg(timeoutMs))
     .option("--max-frame <BYTES>", "processes: drop frames larger than this (64KiB-64MiB, e.g. 16MiB; default 16MiB); a process that would send one fails", arg(parseMaxFrameBytes));
   addLiveOptions(run)
     .option("--json <FILE>", "write the results as JSON to FILE ('-' = stdout, and nothing else there)")

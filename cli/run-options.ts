@@ -49,6 +49,13 @@ export function wallMs(text: string): number {
   return positiveDuration(text) / 1e6;
 }
 
+/** A timeout of the process engine: 100ms to 24h (shorter ones would accuse every busy process). */
+export function timeoutMs(text: string): number {
+  const ms = wallMs(text);
+  if (ms < 100 || ms > 86_400_000) throw new UsageError(`'${text}' is out of range for a timeout: expected 100ms to 24h`);
+  return ms;
+}
+
 function profileName(text: string): string {
   if (!PROFILE_NAMES.includes(text)) throw new UsageError(`unknown profile '${text}' (known: ${PROFILE_NAMES.join(", ")})`);
   return text;

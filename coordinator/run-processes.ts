@@ -108,6 +108,8 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
     secret: key,
     bind: ipcDir ? `ipc://${ipcDir}/coordinator` : "tcp://127.0.0.1:*",
     ...timing,
+    // Our children: their exits tell us who died (spawnCpu), so silence only means slow.
+    exitsWatched: true,
     ...(opts.pace !== undefined ? { pace: opts.pace } : {}),
     log: (line) => log(`[coordinator] ${line}`),
     ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
@@ -203,7 +205,7 @@ function spawnCpu(
     proc.once("exit", (code, signal) => {
       child.exitCode = code;
       child.signal = signal;
-      // Faster than the heartbeat timeout when we are the parent; SIGSTOP still needs the timeout.
+      // The parent knows who died: no timeout needed, and silence alone never kills (exitsWatched).
       if (code !== 0) coordinator.cpuGone(cpu, `process exited (${signal ?? `code ${code}`})`);
       resolve();
     });

@@ -148,14 +148,16 @@ export class CpuNode {
       const bound = this.pull.lastEndpoint ?? this.opts.bind;
       // Bound to every interface: peers dial the host name (containers: set it per CPU service).
       const endpoint = bound.replace("://0.0.0.0:", `://${this.opts.advertiseHost ?? hostname()}:`);
+      // Watching before connecting: a handshake that completes first would otherwise go unseen.
+      // (Any message from the coordinator also proves the connection: see handleControl.)
+      this.dealer.events.on("handshake", () => (this.connected = true));
+      this.dealer.events.on("disconnect", () => (this.connected = false));
       try {
         this.dealer.connect(this.opts.coordinator);
       } catch (e) {
         throw endpointError("--coordinator", this.opts.coordinator, "connect", e);
       }
       this.control = new Link(this.dealer, () => this.mailbox.notify(), (e) => this.log(`coordinator link: ${e.message}`));
-      this.dealer.events.on("handshake", () => (this.connected = true));
-      this.dealer.events.on("disconnect", () => (this.connected = false));
       void this.receiveLoop(this.dealer, "control");
       void this.receiveLoop(this.pull, "peer");
       this.sendControl({ kind: "hello", hello: { requested_id: this.opts.id, endpoint, pid: process.pid } });
@@ -594,6 +596,7 @@ export class CpuNode {
   private handleControl(env: Envelope): void {
     if (env.from !== COORDINATOR_ID) return this.countMalformed("unexpected", `control message from ${env.from}`);
     this.coordinatorFd.heard(performance.now());
+    this.connected = true;
     if (this.coordinatorSuspected) {
       this.coordinatorSuspected = false;
       this.log("the coordinator is heard again; going on");

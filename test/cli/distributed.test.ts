@@ -87,7 +87,7 @@ describe("help", () => {
     const o = await inProcess(["cpu", "--help"]);
     assert.equal(o.code, 0);
     assert.match(o.stdout, /^Usage: softnet-emu cpu \[options\]/);
-    for (const opt of ["--coordinator <ENDPOINT>", "--id <N>", "--bind <ENDPOINT>", "--advertise-host <HOST>", "--register-timeout <D>"])
+    for (const opt of ["--coordinator <ENDPOINT>", "--id <N>", "--bind <ENDPOINT>", "--advertise-host <HOST>", "--register-timeout <D>", "--coordinator-timeout <D>", "--coordinator-wait <D>"])
       assert.ok(o.stdout.includes(opt), `mentions ${opt}`);
     assert.match(o.stdout, /Exit status: 0 the run ended, 2 bad input or refused .* 4 the coordinator was lost/s);
   });
@@ -132,6 +132,15 @@ describe("bad input to coordinator and cpu: one line, exit 2", () => {
     assert.match(usageErrorLine(await inProcess(["cpu", "--coordinator", "tcp://127.0.0.1:5555", "--id", "300"])), /--id <N>' argument '300' is invalid/);
     assert.match(usageErrorLine(await inProcess(["cpu"])), /required option '--coordinator <ENDPOINT>' not specified/);
     assert.match(usageErrorLine(await inProcess(["cpu", "--coordinator", "tcp://127.0.0.1:5555", "--advertise", "x"])), /unknown option '--advertise'/);
+  });
+
+  test("cpu and coordinator: a timeout out of range (the failure detector's floors, the waits)", async () => {
+    const outOfRange = /'(\S+)' is out of range for a timeout: expected 100ms to 24h/;
+    assert.match(usageErrorLine(await inProcess(["cpu", "--coordinator", "tcp://127.0.0.1:5555", "--coordinator-timeout", "10ms"])), outOfRange);
+    assert.match(usageErrorLine(await inProcess(["cpu", "--coordinator", "tcp://127.0.0.1:5555", "--coordinator-wait", "90000s"])), outOfRange);
+    assert.match(usageErrorLine(await inProcess(["cpu", "--coordinator", "tcp://127.0.0.1:5555", "--register-timeout", "1us"])), outOfRange);
+    assert.match(usageErrorLine(await inProcess(["coordinator", "--bind", "tcp://127.0.0.1:5555", "--cpu-timeout", "50ms"])), outOfRange);
+    assert.match(usageErrorLine(await inProcess(["run", "--cpu-timeout", "90000s"])), outOfRange);
   });
 
   test("coordinator: no --bind, a bad endpoint, a chaos scenario option", async () => {

@@ -59,6 +59,11 @@ export class LoadGenerator {
     this.overridePps = pps;
     this.overrideFromNs = atNs;
     this.k = 0;
+    // The phase that holds atNs: a rate of 0 (or one too low for its phase) ran the generator past
+    // its phases, and a later rate must resume the source, not leave it stopped for good.
+    let phase = 0;
+    while (phase < this.phases.length && this.phases[phase]!.end_ns <= atNs) phase++;
+    this.phase = phase;
     this.nextNs = this.scheduleFrom(atNs);
   }
 

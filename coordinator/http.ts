@@ -219,7 +219,7 @@ async function routeControl(
   switch (action) {
     case "offline":
     case "online": {
-      const cpu = cpuField(body, metrics);
+      const cpu = cpuField(body);
       if (typeof cpu === "string") return sendJson(res, cpu.startsWith("unknown") ? 404 : 400, { error: cpu });
       return reply(res, () => control[action]({ cpu }));
     }
@@ -248,12 +248,10 @@ async function reply(res: ServerResponse, call: () => Promise<unknown> | unknown
   }
 }
 
-function cpuField(body: Record<string, unknown>, metrics: SoftnetMetrics): number | string {
+/** The shape only: which CPUs exist is the command validator's to say (engine/validate-command.ts). */
+function cpuField(body: Record<string, unknown>): number | string {
   const cpu = body["cpu"];
   if (!isNonNegativeInteger(cpu)) return `"cpu" must be a CPU id (integer >= 0), got ${show(cpu)}`;
-  const ids = metrics.cpuIds();
-  // Before the first snapshot the handlers are the only judge.
-  if (ids.length > 0 && !ids.includes(cpu)) return `unknown cpu ${cpu}: this run has cpus ${describeIds(ids)}`;
   return cpu;
 }
 
@@ -314,10 +312,3 @@ function show(v: unknown): string {
   return text.length > 40 ? `${text.slice(0, 40)}…` : text;
 }
 
-/** "0-3" for a contiguous range, else the list. */
-function describeIds(ids: readonly number[]): string {
-  const sorted = [...ids].sort((a, b) => a - b);
-  const first = sorted[0] ?? 0;
-  const last = sorted[sorted.length - 1] ?? 0;
-  return last - first + 1 === sorted.length ? `${first}-${last}` : sorted.join(",");
-}

@@ -424,11 +424,6 @@ export class SoftnetMetrics {
     this.updates++;
   }
 
-  /** The CPU ids of the latest snapshot (the control API uses it to reject unknown CPUs). */
-  cpuIds(): number[] {
-    return this.counters.map((c) => c.cpu);
-  }
-
   /** The latest snapshot, for /control/status and the procfs writer. */
   latest(): { counters: readonly CpuCounters[]; run: RunStatus | undefined } {
     return { counters: this.counters, run: this.run };

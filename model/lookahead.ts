@@ -60,7 +60,7 @@ function nextSendCapableNs(cpu: Cpu): number {
  *  - online: the hand-overs and forwards of the last mask change that touched our role (the
  *    lowest online CPU, a source's owner: hotplugRole) have landed (settleNs), and no source
  *    whose IRQ (or pinned task) belongs here is still elsewhere. Until then, when the role is
- *    only a source's owner (forwardTarget), only hand-overs can come, hotplug_latency_ns away.
+ *    only a source's owner (not a forwardTarget), only hand-overs can come, hotplug_latency_ns away.
  */
 function sendsCausedByInputsNs(cpu: Cpu, inputBoundNs: number): number {
   if (cpu.rfsOn) return inputBoundNs;

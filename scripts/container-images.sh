@@ -63,6 +63,9 @@ work=""
 cleanup() { [ -z "$work" ] || rm -rf --one-file-system "$work"; }
 trap cleanup EXIT
 new_work() { cleanup; work=$(mktemp -d "$CACHE/work.XXXXXX"); }
+# An image a build has just replaced under its tag is dropped, unless something still uses it (a
+# container, a child image): its layers stay in the build cache.
+drop_replaced() { if [ -n "$1" ] && [ "$1" != "$(image_id "$2")" ]; then podman rmi "$1" >/dev/null 2>&1 || true; fi; }
 # Quiet builds: the log's tail is shown when one fails.
 build() {
   local log="$CACHE/build-$1.log"; shift
@@ -136,7 +139,9 @@ ENV NODE_VERSION=${node_version#v} NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certifi
 LABEL org.softnet-emu.stand-in=$node_stamp
 CMD ["node"]
 EOF
+  previous=$(image_id "$NODE_IMAGE")
   build node -t "$NODE_IMAGE" "$work"
+  drop_replaced "$previous" "$NODE_IMAGE"
   cleanup; work=""
   done_step node "built $NODE_IMAGE stand-in (debian bookworm, node $node_version, npm $npm_version)"
 fi
@@ -170,7 +175,9 @@ LABEL org.softnet-emu.stand-in=$prom_stamp org.softnet-emu.prometheus-version=$p
 ENTRYPOINT ["/bin/prometheus"]
 CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]
 EOF
+  previous=$(image_id "$PROMETHEUS_IMAGE")
   build prometheus -t "$PROMETHEUS_IMAGE" "$work"
+  drop_replaced "$previous" "$PROMETHEUS_IMAGE"
   cleanup; work=""
   done_step prometheus "built $PROMETHEUS_IMAGE (Debian's prometheus $prom_version)"
 fi
@@ -182,8 +189,7 @@ if $base_only; then
 fi
 previous=$(image_id "$PROJECT_IMAGE")
 build softnet-emu -t "$PROJECT_IMAGE" .
-# The image it replaces, now untagged, is dropped (not its layers, which the build cache keeps).
-if [ -n "$previous" ] && [ "$previous" != "$(image_id "$PROJECT_IMAGE")" ]; then podman rmi "$previous" >/dev/null 2>&1 || true; fi
+drop_replaced "$previous" "$PROJECT_IMAGE"
 done_step project "built $PROJECT_IMAGE from ./Dockerfile"
 
 say "done in $(elapsed "$total_start") s. The stack (README, \"Containers\"):"

@@ -104,6 +104,8 @@ interface Member {
   detector: FailureDetector | null;
   /** Logged as suspected (with exitsWatched: silent, but alive as far as we know). */
   suspected: boolean;
+  /** When a dead member was last told so (it speaks again after a partition or a pause). */
+  toldDeadMs: number;
   /** Latest full report (counters at report.now_ns). */
   report?: Report;
   counters?: CpuCounters;
@@ -129,7 +131,8 @@ export class CoordinatorError extends Error {
 export type CommandRequest = CpuCommand extends infer C ? (C extends CpuCommand ? Omit<C, "at_ns"> : never) : never;
 
 export class Coordinator {
-  readonly router = new zmq.Router({ linger: 0, sendHighWaterMark: 100_000, mandatory: false });
+  // handover: a CPU that reconnects with its routing id (after a partition) takes its old pipe over.
+  readonly router = new zmq.Router({ linger: 0, sendHighWaterMark: 100_000, mandatory: false, handover: true });
   private readonly link: Link;
   private readonly members_ = new Map<number, Member>();
   private readonly byRoutingId = new Map<string, number>();
@@ -250,7 +253,16 @@ export class Coordinator {
     if (who === undefined) return this.countMalformed("coordinator", "unexpected", `unregistered peer: '${body.kind}' before hello`);
     const m = this.members_.get(who)!;
     if (from !== who) return this.countMalformed("coordinator", "unexpected", `cpu ${who}: message claims to be from ${from}`);
-    if (m.dead) return; // declared dead: too late, its words no longer count
+    if (m.dead) {
+      // Declared dead: too late, its words no longer count. It may not have heard so (it was cut
+      // off or frozen when we said it): say it again, once a second at most, so it leaves.
+      const now = performance.now();
+      if (now - m.toldDeadMs >= 1000) {
+        m.toldDeadMs = now;
+        this.sendTo(m, { kind: "shutdown", reason: "declared dead earlier in this run" });
+      }
+      return;
+    }
     this.heard(m, performance.now());
     if (body.kind === "report") return this.report(m, body.report);
     this.countMalformed("coordinator", "unexpected", `cpu ${who}: '${body.kind}' on the control socket`);
@@ -277,7 +289,7 @@ export class Coordinator {
       while (this.members_.has(id)) id++;
       if (id >= n) return refuse("full", `all ${n} cpu ids are taken`);
     }
-    this.members_.set(id, { cpu: id, routingId, hello, detector: null, suspected: false, final: false, dead: false, acked: new Set(), progressNs: 0 });
+    this.members_.set(id, { cpu: id, routingId, hello, detector: null, suspected: false, toldDeadMs: 0, final: false, dead: false, acked: new Set(), progressNs: 0 });
     this.byRoutingId.set(routingId.toString("hex"), id);
     this.log(`cpu ${id} registered (pid ${hello.pid}, ${hello.endpoint}); ${this.members_.size}/${n}`);
     if (this.members_.size === n) this.welcomeAll();
@@ -373,6 +385,8 @@ export class Coordinator {
   private tick(): void {
     if (this.closed) return;
     const now = performance.now();
+    // Every tick measures our own gaps, also while the CPUs register (else that wait reads as a stall).
+    const stalled = this.selfStall.check(now);
     if (this.phase === "registering") {
       if (now - this.startMs > this.opts.registerTimeoutMs) {
         const missing = Array.from({ length: this.cfg.cpus }, (_, i) => i).filter((i) => !this.members_.has(i));
@@ -382,7 +396,6 @@ export class Coordinator {
       return;
     }
     if (this.phase !== "running") return;
-    const stalled = this.selfStall.check(now);
     if (stalled > 0) this.log(`the coordinator itself was stalled for ${Math.round(stalled)} ms (frozen or starved): no cpu is judged until it has been heard again`);
     else this.judge(now);
     this.extendLease();

@@ -1,6 +1,7 @@
 // One emulated CPU as an OS process: registers with the coordinator, owns one model Cpu, exchanges
 // PeerBatches directly with its peers over PUSH/PULL, and advances under conservative
 // synchronisation (proto/PROTOCOL.md): never past min(lease, every live peer's vouch_ns).
+import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import * as zmq from "zeromq";
@@ -130,7 +131,14 @@ export class CpuNode {
   constructor(private readonly opts: CpuNodeOptions) {
     // Linger 0: a dead peer or coordinator must never keep this process alive at exit.
     // maxMessageSize: a frame over --max-frame is dropped by zeromq before it takes any memory.
-    this.dealer = new zmq.Dealer({ linger: 0, sendHighWaterMark: 10_000, maxMessageSize: opts.secret.maxFrameBytes });
+    // A routing id of our own survives a reconnection (a partition healed, a coordinator that was
+    // paused): the coordinator still knows who we are, and can tell us if we were declared dead.
+    this.dealer = new zmq.Dealer({
+      linger: 0,
+      sendHighWaterMark: 10_000,
+      maxMessageSize: opts.secret.maxFrameBytes,
+      routingId: `cpu-${process.pid}-${randomBytes(6).toString("hex")}`,
+    });
     this.pull = new zmq.Pull({ linger: 0, receiveHighWaterMark: 1000, maxMessageSize: opts.secret.maxFrameBytes });
     logClosedConnections(this.pull, { what: "peer inbox", maxFrameBytes: opts.secret.maxFrameBytes, log: (l) => this.log(l), active: () => this.welcome !== undefined && !this.finished && !this.closing });
   }
@@ -635,8 +643,12 @@ export class CpuNode {
       case "peer_dead":
         return this.peerDead(b.cpu, b.report_seq);
       case "shutdown":
-        if (!this.finished) this.log(`shutdown before the end: ${b.reason}`);
-        this.exitCode = CPU_EXIT.ok;
+        if (this.finished) this.exitCode = CPU_EXIT.ok;
+        else {
+          // The run went on, or ended, without us (declared dead, interrupted): not a success.
+          this.log(`shutdown before the end: ${b.reason}`);
+          this.exitCode = CPU_EXIT.coordinatorLost;
+        }
         return;
       case "error":
         this.log(`coordinator error: ${b.message}`);

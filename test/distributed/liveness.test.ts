@@ -114,7 +114,7 @@ test("16 CPU processes starved by a CPU-bound process per core: nobody declared 
   }
 });
 
-test("a hand-started CPU frozen for good is declared dead after the floor; the run ends degraded and balanced", { timeout: 90_000 }, async () => {
+test("a hand-started CPU frozen past the floor is declared dead, and told so when it resumes; the run ends degraded and balanced", { timeout: 90_000 }, async () => {
   const cfg = scenario({ seed: 4, rate_pps: 200_000, rps_cpus: [1, 2, 3], duration_ns: 20_000_000 });
   const sink = logSink();
   let endpoint = "";
@@ -135,6 +135,11 @@ test("a hand-started CPU frozen for good is declared dead after the floor; the r
     assert.ok(await waitFor(() => sink.lines.some((l) => l.includes("all 4 cpus registered")), 30_000), sink.lines.join("\n"));
     await sleep(1000);
     cpus[3]!.proc.kill("SIGSTOP");
+    assert.ok(await waitFor(() => sink.lines.some((l) => /cpu 3 .*declared dead/.test(l)), 30_000), sink.lines.join("\n"));
+    // Continued while the run goes on: it learns it was declared dead and leaves, not as a success.
+    cpus[3]!.proc.kill("SIGCONT");
+    assert.equal(await exitOf(cpus[3]!.proc), 4, cpus[3]!.output());
+    assert.match(cpus[3]!.output(), /shutdown before the end: declared dead/);
     assert.equal(await done, 4, sink.lines.join("\n"));
     const death = sink.lines.find((l) => /cpu 3 .*declared dead: silent for (\d+) ms/.test(l));
     assert.ok(death, sink.lines.join("\n"));

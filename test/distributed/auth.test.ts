@@ -5,8 +5,6 @@
 // out of range is bad input on every command. Forged and oversized frames in a running run:
 // garbage.test.ts.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -28,11 +26,9 @@ import {
 } from "../../proto/auth.ts";
 import { MALFORMED_KINDS as METRIC_KINDS } from "../../coordinator/metrics.ts";
 import { MALFORMED_KINDS, MalformedMessage, decode, encode, encodeEnvelope, type Envelope } from "../../proto/codec.ts";
-import { TEST_SECRET, logSink, scenario, waitFor } from "./helpers.ts";
+import { CPU_MAIN, TEST_SECRET, TSX, exitOf, logSink, scenario, startNode, waitFor } from "./helpers.ts";
 
-const CPU_MAIN = fileURLToPath(new URL("../../cpu-node/main.ts", import.meta.url));
 const BIN = fileURLToPath(new URL("../../bin/softnet-emu.js", import.meta.url));
-const TSX = import.meta.resolve("tsx");
 
 const promise: Envelope = { from: 1, vouch_ns: 1234, body: { kind: "promise" } };
 
@@ -166,19 +162,6 @@ describe("where the secret comes from", () => {
   });
 });
 
-function node(args: string[], env: NodeJS.ProcessEnv): { proc: ChildProcess; output: () => string } {
-  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
-  let out = "";
-  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  return { proc, output: () => out };
-}
-
-async function exitOf(proc: ChildProcess): Promise<number | null> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-  const [code] = (await once(proc, "exit")) as [number | null];
-  return code;
-}
 
 test("CPUs started by hand with a wrong or no secret: one line, exit 2, their hellos counted; the run goes on", { timeout: 90_000 }, async () => {
   const cfg = scenario({ cpus: 2, rps_cpus: [0, 1], duration_ns: 5_000_000 });
@@ -200,10 +183,10 @@ test("CPUs started by hand with a wrong or no secret: one line, exit 2, their he
   writeFileSync(wrongFile, `${"ab".repeat(32)}\n`, { mode: 0o600 });
   const refusedLine = /^refused by the coordinator: wrong or missing secret: our hello did not verify with the coordinator's \(--secret-file or SOFTNET_SECRET, the same for every process of the run\)\n$/;
   const intruders = [
-    node(["--import", TSX, CPU_MAIN, "--coordinator", endpoint, "--id", "0"], { ...noSecret, SOFTNET_SECRET: "cd".repeat(32) }),
-    node(["--import", TSX, CPU_MAIN, "--coordinator", endpoint, "--id", "0"], noSecret),
+    startNode(["--import", TSX, CPU_MAIN, "--coordinator", endpoint, "--id", "0"], { ...noSecret, SOFTNET_SECRET: "cd".repeat(32) }),
+    startNode(["--import", TSX, CPU_MAIN, "--coordinator", endpoint, "--id", "0"], noSecret),
     // The CLI, with a secret file of another run.
-    node([BIN, "cpu", "--coordinator", endpoint, "--id", "1", "--secret-file", wrongFile], noSecret),
+    startNode([BIN, "cpu", "--coordinator", endpoint, "--id", "1", "--secret-file", wrongFile], noSecret),
   ];
   for (const p of intruders) {
     assert.equal(await exitOf(p.proc), 2, p.output());
@@ -213,7 +196,7 @@ test("CPUs started by hand with a wrong or no secret: one line, exit 2, their he
   assert.deepEqual(coordinator!.status().registered, [], "nobody registered");
   assert.ok(sink.lines.some((l) => /dropped malformed message #1 \(unauthenticated\) from unregistered peer: unauthenticated frame of \d+ bytes claiming to be 'hello' from 0/.test(l)));
   // The right secret (inherited SOFTNET_SECRET, as helpers.ts sets it): the run goes on and ends well.
-  const good = [0, 1].map((id) => node(["--import", TSX, CPU_MAIN, "--coordinator", endpoint, "--id", String(id)], process.env));
+  const good = [0, 1].map((id) => startNode(["--import", TSX, CPU_MAIN, "--coordinator", endpoint, "--id", String(id)], process.env));
   assert.equal(await done, 0, sink.lines.join("\n"));
   for (const p of good) assert.equal(await exitOf(p.proc), 0, p.output());
 });

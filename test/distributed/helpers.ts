@@ -1,7 +1,10 @@
 // Shared by the distributed-engine tests: scenarios built the way `softnet-emu run` builds them,
 // the equivalence assertion, and process-liveness checks.
 import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { resolveConfig, type RunFlags } from "../../cli/resolve.ts";
 import type { EmuConfig } from "../../model/config.ts";
 import type { RunResults } from "../../model/results.ts";
@@ -64,4 +67,30 @@ export function logSink(): { lines: string[]; log: (line: string) => void } {
       if (process.env["DEBUG_DISTRIBUTED"]) process.stderr.write(`${line}\n`);
     },
   };
+}
+
+/** Entry points the tests start as processes of their own (through tsx), as `run` and users do. */
+export const CPU_MAIN = fileURLToPath(new URL("../../cpu-node/main.ts", import.meta.url));
+export const COORDINATOR_MAIN = fileURLToPath(new URL("../../coordinator/main.ts", import.meta.url));
+export const TSX = import.meta.resolve("tsx");
+
+/** A node process with these arguments; its stdout and stderr collected together. */
+export function startNode(args: string[], env: NodeJS.ProcessEnv = process.env): { proc: ChildProcess; output: () => string } {
+  const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  return { proc, output: () => out };
+}
+
+/** A TypeScript entry point (CPU_MAIN, COORDINATOR_MAIN) as its own process. */
+export function startTs(script: string, args: string[]): { proc: ChildProcess; output: () => string } {
+  return startNode(["--import", TSX, script, ...args]);
+}
+
+/** The exit code of a child process, once it has exited (null: killed by a signal). */
+export async function exitOf(proc: ChildProcess): Promise<number | null> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+  const [code] = (await once(proc, "exit")) as [number | null];
+  return code;
 }

@@ -4,36 +4,18 @@
 // nobody is declared dead. A hand-started CPU that is frozen is declared dead (silence is all the
 // coordinator has to go on for CPUs that are not its children), and the books still balance.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { runCoordinator } from "../../coordinator/main.ts";
 import { runProcesses } from "../../coordinator/run-processes.ts";
 import { runInProcess } from "../../engine/inprocess.ts";
 import type { RunResults } from "../../model/results.ts";
-import { ALL_CPUS, alive, assertEquivalent, logSink, scenario, waitFor } from "./helpers.ts";
+import { ALL_CPUS, COORDINATOR_MAIN, CPU_MAIN, alive, assertEquivalent, exitOf, logSink, scenario, startTs, waitFor } from "./helpers.ts";
 
-const CPU_MAIN = fileURLToPath(new URL("../../cpu-node/main.ts", import.meta.url));
-const COORDINATOR_MAIN = fileURLToPath(new URL("../../coordinator/main.ts", import.meta.url));
-const TSX = import.meta.resolve("tsx");
 
-function node(script: string, args: string[]): { proc: ChildProcess; output: () => string } {
-  const proc = spawn(process.execPath, ["--import", TSX, script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  return { proc, output: () => out };
-}
-
-async function exitOf(proc: ChildProcess): Promise<number | null> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-  const [code] = (await once(proc, "exit")) as [number | null];
-  return code;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Every timeout of these tests: anything slower than this would be "dead" to a naive detector. */
@@ -55,10 +37,10 @@ test("CPUs started by hand one every 1.6 s (longer than every timeout): none dec
     onResults: (r) => void (results = r),
   });
   assert.ok(await waitFor(() => endpoint !== "", 5000), "coordinator bound");
-  const cpus: ReturnType<typeof node>[] = [];
+  const cpus: ReturnType<typeof startTs>[] = [];
   try {
     for (const id of [2, 0, 3, 1]) {
-      cpus.push(node(CPU_MAIN, ["--coordinator", endpoint, "--id", String(id), "--register-timeout-ms", String(FLOOR_MS), "--coordinator-timeout-ms", String(FLOOR_MS)]));
+      cpus.push(startTs(CPU_MAIN, ["--coordinator", endpoint, "--id", String(id), "--register-timeout-ms", String(FLOOR_MS), "--coordinator-timeout-ms", String(FLOOR_MS)]));
       if (id !== 1) await sleep(1.6 * FLOOR_MS);
     }
     assert.equal(await done, 0, sink.lines.join("\n"));
@@ -74,13 +56,13 @@ test("the coordinator frozen (SIGSTOP) for 2.5× the timeout floor, then continu
   const dir = mkdtempSync(join(tmpdir(), "softnet-freeze-"));
   const json = join(dir, "r.json");
   // Paced so that the run lasts about 4 wall seconds and the freeze lands in its middle.
-  const coord = node(COORDINATOR_MAIN, ["--cpus", "4", "--bind", "tcp://127.0.0.1:*", "--duration-ms", "20", "--pace", "0.005", "--json", json,
+  const coord = startTs(COORDINATOR_MAIN, ["--cpus", "4", "--bind", "tcp://127.0.0.1:*", "--duration-ms", "20", "--pace", "0.005", "--json", json,
     "--cpu-timeout-ms", String(FLOOR_MS), "--coordinator-timeout-ms", String(FLOOR_MS)]);
   const bound = () => /waiting for 4 cpus at (\S+)/.exec(coord.output())?.[1];
-  let cpus: ReturnType<typeof node>[] = [];
+  let cpus: ReturnType<typeof startTs>[] = [];
   try {
     assert.ok(await waitFor(() => bound() !== undefined, 15_000), coord.output());
-    cpus = [0, 1, 2, 3].map((id) => node(CPU_MAIN, ["--coordinator", bound()!, "--id", String(id)]));
+    cpus = [0, 1, 2, 3].map((id) => startTs(CPU_MAIN, ["--coordinator", bound()!, "--id", String(id)]));
     assert.ok(await waitFor(() => coord.output().includes("all 4 cpus registered"), 30_000), coord.output());
     await sleep(800);
     coord.proc.kill("SIGSTOP");
@@ -130,7 +112,7 @@ test("a hand-started CPU frozen past the floor is declared dead, and told so whe
     onResults: (r) => void (results = r),
   });
   assert.ok(await waitFor(() => endpoint !== "", 5000), "coordinator bound");
-  const cpus = ALL_CPUS.map((id) => node(CPU_MAIN, ["--coordinator", endpoint, "--id", String(id)]));
+  const cpus = ALL_CPUS.map((id) => startTs(CPU_MAIN, ["--coordinator", endpoint, "--id", String(id)]));
   try {
     assert.ok(await waitFor(() => sink.lines.some((l) => l.includes("all 4 cpus registered")), 30_000), sink.lines.join("\n"));
     await sleep(1000);

@@ -1,30 +1,11 @@
 // Membership and liveness (issue 3): a second CPU claiming a taken id is refused with a clear
 // error; a dead coordinator makes every CPU exit within a bounded time.
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { runCoordinator } from "../../coordinator/main.ts";
-import { alive, logSink, scenario, waitFor } from "./helpers.ts";
+import { COORDINATOR_MAIN, CPU_MAIN, alive, exitOf, logSink, scenario, startTs, waitFor } from "./helpers.ts";
 
-const CPU_MAIN = fileURLToPath(new URL("../../cpu-node/main.ts", import.meta.url));
-const COORDINATOR_MAIN = fileURLToPath(new URL("../../coordinator/main.ts", import.meta.url));
-const TSX = import.meta.resolve("tsx");
 
-function node(script: string, args: string[]): { proc: ChildProcess; output: () => string } {
-  const proc = spawn(process.execPath, ["--import", TSX, script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  return { proc, output: () => out };
-}
-
-async function exitOf(proc: ChildProcess): Promise<number | null> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
-  const [code] = (await once(proc, "exit")) as [number | null];
-  return code;
-}
 
 test("a second CPU claiming a taken id is refused with a clear error, and the run goes on", { timeout: 60_000 }, async () => {
   const sink = logSink();
@@ -38,13 +19,13 @@ test("a second CPU claiming a taken id is refused with a clear error, and the ru
     },
   });
   assert.ok(await waitFor(() => endpoint !== "", 5000), "coordinator bound");
-  const first = node(CPU_MAIN, ["--coordinator", endpoint, "--id", "0"]);
+  const first = startTs(CPU_MAIN, ["--coordinator", endpoint, "--id", "0"]);
   assert.ok(await waitFor(() => sink.lines.some((l) => l.startsWith("cpu 0 registered")), 15_000), "cpu 0 registered");
-  const second = node(CPU_MAIN, ["--coordinator", endpoint, "--id", "0"]);
+  const second = startTs(CPU_MAIN, ["--coordinator", endpoint, "--id", "0"]);
   assert.equal(await exitOf(second.proc), 2, second.output());
   assert.match(second.output(), /refused by the coordinator: cpu id 0 is already taken \(by pid \d+/);
   assert.ok(sink.lines.some((l) => /refused a cpu .*cpu id 0 is already taken/.test(l)));
-  const third = node(CPU_MAIN, ["--coordinator", endpoint, "--id", "1"]);
+  const third = startTs(CPU_MAIN, ["--coordinator", endpoint, "--id", "1"]);
   assert.equal(await done, 0, sink.lines.join("\n"));
   assert.equal(await exitOf(first.proc), 0);
   assert.equal(await exitOf(third.proc), 0);
@@ -52,12 +33,12 @@ test("a second CPU claiming a taken id is refused with a clear error, and the ru
 
 test("the coordinator killed: every CPU sees its connection close and exits at the timeout floor", { timeout: 60_000 }, async () => {
   const timeoutMs = 1000;
-  const coord = node(COORDINATOR_MAIN, ["--cpus", "2", "--bind", "tcp://127.0.0.1:*", "--duration-ms", "1000", "--pace", "0.01", "--coordinator-timeout-ms", String(timeoutMs)]);
+  const coord = startTs(COORDINATOR_MAIN, ["--cpus", "2", "--bind", "tcp://127.0.0.1:*", "--duration-ms", "1000", "--pace", "0.01", "--coordinator-timeout-ms", String(timeoutMs)]);
   const bound = () => /waiting for 2 cpus at (\S+)/.exec(coord.output())?.[1];
-  let cpus: ReturnType<typeof node>[] = [];
+  let cpus: ReturnType<typeof startTs>[] = [];
   try {
     assert.ok(await waitFor(() => bound() !== undefined, 15_000), coord.output());
-    cpus = [0, 1].map((id) => node(CPU_MAIN, ["--coordinator", bound()!, "--id", String(id)]));
+    cpus = [0, 1].map((id) => startTs(CPU_MAIN, ["--coordinator", bound()!, "--id", String(id)]));
     assert.ok(await waitFor(() => coord.output().includes("all 2 cpus registered"), 20_000), coord.output());
     await new Promise((r) => setTimeout(r, 300));
     coord.proc.kill("SIGKILL");

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { startHttpServer, type HttpServerHandle } from "../../coordinator/http.ts";
 import { SoftnetMetrics } from "../../coordinator/metrics.ts";
+import { controlHandlers } from "../../coordinator/control.ts";
 import { runProcesses } from "../../coordinator/run-processes.ts";
 import { liveControlHandlers } from "../../cli/live-control.ts";
 import { MAX_PPS } from "../../cli/units.ts";
@@ -82,15 +83,26 @@ describe("the same answers from both engines", { timeout: 60_000 }, () => {
   });
 
   test("coordinator (run --engine processes, softnet-emu coordinator)", async () => {
-    let url = "";
+    // Our own server on the coordinator's handlers, as startControlServer mounts them: run's closes
+    // when the run is over, which after the stop can come before the script's last requests.
+    let http: HttpServerHandle | undefined;
     let running = false;
     let replies: { status: number; error?: string }[] = [];
-    const driver = (async () => {
-      while (!running || !url) await new Promise((r) => setTimeout(r, 20));
-      replies = await play(url);
-    })();
-    const results = await runProcesses(cfg, { pace: 0.05, httpPort: 0, log: logSink().log, onHttp: (u) => (url = u), onRunning: () => (running = true) });
+    let driver: Promise<void> = Promise.resolve();
+    const results = await runProcesses(cfg, {
+      pace: 0.05,
+      log: logSink().log,
+      onStart: (coordinator) => {
+        driver = (async () => {
+          http = await startHttpServer({ port: 0, metrics: new SoftnetMetrics(), control: controlHandlers(coordinator, cfg) });
+          while (!running) await new Promise((r) => setTimeout(r, 20));
+          replies = await play(http.url);
+        })();
+      },
+      onRunning: () => (running = true),
+    });
     await driver;
+    await http?.close();
     assertScript(replies, "processes");
     assert.ok(results.virtual_ns < cfg.duration_ns, "stopped early");
     assert.deepEqual(results.events.map((e) => [e.cpu, e.action]), [[1, "offline"]]);

@@ -16,7 +16,9 @@ async function call(url: string, path: string, body?: object): Promise<{ status:
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("offline, online, rate and stop over HTTP; the recorded schedule replays exactly in-process", { timeout: 60_000 }, async () => {
-  const cfg = scenario({ seed: 21, rate_pps: 300_000, rps_cpus: ALL_CPUS, duration_ns: 60_000_000 });
+  // Paced to last 10 wall seconds unless stopped: on a loaded machine the HTTP calls below can take
+  // seconds, and the run must still be going when /control/stop comes (it ends the run early).
+  const cfg = scenario({ seed: 21, rate_pps: 300_000, rps_cpus: ALL_CPUS, duration_ns: 400_000_000 });
   const sink = logSink();
   let url = "";
   let running = false;

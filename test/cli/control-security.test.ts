@@ -7,8 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runCli, type CliIo } from "../../cli/main.ts";
-import { Running, usageErrorLine, waitFor, type Outcome } from "./spawn.ts";
+import { cliInProcess as inProcess, Running, usageErrorLine, waitFor } from "./spawn.ts";
 
 // A coordinator refuses to start without the run's secret (proto/auth.ts, --secret-file or
 // SOFTNET_SECRET); the coordinators started here inherit this one (they never see a CPU).
@@ -17,14 +16,6 @@ process.env["SOFTNET_SECRET"] ||= "c0417201c0417201c0417201c0417201c0417201c0417
 const URL_LINE = /metrics and control API at (http:\/\/[^ ]+) /;
 const TOKEN_LINE = /^softnet-emu: control API token \(made up: 0\.0\.0\.0 is not a loopback address .*\): ([A-Za-z0-9_-]{32})$/m;
 
-/** `softnet-emu ARGS` in this process (usage errors: nothing starts). */
-async function inProcess(args: string[]): Promise<Outcome> {
-  const io = { stdout: "", stderr: "", outIsTTY: false, errIsTTY: false } as CliIo & { stdout: string; stderr: string };
-  io.out = (t) => void (io.stdout += t);
-  io.err = (t) => void (io.stderr += t);
-  const code = await runCli(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 function outsideAddress(): string | undefined {
   for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === "IPv4" && !a.internal) return a.address;

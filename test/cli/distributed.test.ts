@@ -7,17 +7,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runCli, type CliIo } from "../../cli/main.ts";
 import type { RunResults } from "../../model/results.ts";
-import { cli, freePort, Running, usageErrorLine, type Outcome } from "./spawn.ts";
+import { cliInProcess as inProcess, cli, freePort, Running, usageErrorLine } from "./spawn.ts";
 
-async function inProcess(args: string[]): Promise<Outcome> {
-  const io = { stdout: "", stderr: "", outIsTTY: false, errIsTTY: false } as CliIo & { stdout: string; stderr: string };
-  io.out = (t) => void (io.stdout += t);
-  io.err = (t) => void (io.stderr += t);
-  const code = await runCli(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 describe("softnet-emu coordinator + cpu by hand", () => {
   test("a coordinator and 2 CPU processes on loopback give the results of run --engine inprocess", { timeout: 60_000 }, async () => {

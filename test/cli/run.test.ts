@@ -6,8 +6,8 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { runCli, type CliIo } from "../../cli/main.ts";
 import type { RunResults } from "../../model/results.ts";
+import { cliInProcess as inProcess } from "./spawn.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const BIN = join(ROOT, "bin/softnet-emu.js");
@@ -21,13 +21,6 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   });
 }
 
-async function inProcess(args: string[]) {
-  const io = { stdout: "", stderr: "", outIsTTY: false, errIsTTY: false } as CliIo & { stdout: string; stderr: string };
-  io.out = (t) => void (io.stdout += t);
-  io.err = (t) => void (io.stderr += t);
-  const code = await runCli(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 describe("softnet-emu run, end to end", { skip }, () => {
   test("with no flags it runs the default scenario, one process per CPU, and prints the summary", async () => {

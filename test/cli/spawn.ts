@@ -4,6 +4,7 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { runCli, type CliIo } from "../../cli/main.ts";
 import { freePort } from "../support/net.ts";
 export { freePort };
 
@@ -110,4 +111,13 @@ export function usageErrorLine(o: Outcome): string {
   if (lines.length !== 1 || !lines[0]!.startsWith("softnet-emu: error: ") || /\n\s+at /.test(o.stderr) || o.stdout !== "")
     throw new Error(`not one usage error line: stdout ${JSON.stringify(o.stdout)}, stderr ${JSON.stringify(o.stderr)}`);
   return lines[0]!;
+}
+
+/** `softnet-emu ARGS` in this process, its output captured (usage errors and short runs). */
+export async function cliInProcess(args: string[]): Promise<Outcome> {
+  const io = { stdout: "", stderr: "", outIsTTY: false, errIsTTY: false } as CliIo & { stdout: string; stderr: string };
+  io.out = (t) => void (io.stdout += t);
+  io.err = (t) => void (io.stderr += t);
+  const code = await runCli(args, io);
+  return { code, stdout: io.stdout, stderr: io.stderr };
 }

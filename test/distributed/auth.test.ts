@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { runCli, type CliIo } from "../../cli/main.ts";
 import type { Coordinator } from "../../coordinator/coordinator.ts";
 import { runCoordinator } from "../../coordinator/main.ts";
 import {
@@ -26,6 +25,7 @@ import {
 } from "../../proto/auth.ts";
 import { MALFORMED_KINDS as METRIC_KINDS } from "../../coordinator/metrics.ts";
 import { MALFORMED_KINDS, MalformedMessage, decode, encode, encodeEnvelope, type Envelope } from "../../proto/codec.ts";
+import { cliInProcess as inProcess } from "../cli/spawn.ts";
 import { CPU_MAIN, TEST_SECRET, TSX, exitOf, logSink, scenario, startNode, waitFor } from "./helpers.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/softnet-emu.js", import.meta.url));
@@ -201,13 +201,6 @@ test("CPUs started by hand with a wrong or no secret: one line, exit 2, their he
   for (const p of good) assert.equal(await exitOf(p.proc), 0, p.output());
 });
 
-async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const io = { stdout: "", stderr: "", outIsTTY: false, errIsTTY: false } as CliIo & { stdout: string; stderr: string };
-  io.out = (t) => void (io.stdout += t);
-  io.err = (t) => void (io.stderr += t);
-  const code = await runCli(args, io);
-  return { code, stdout: io.stdout, stderr: io.stderr };
-}
 
 function oneUsageLine(o: { code: number; stdout: string; stderr: string }): string {
   assert.equal(o.code, 2, o.stderr);

@@ -38,7 +38,13 @@ async function runWithFault(fault: (run: RunningRun) => void, cpuTimeoutMs: numb
     log: sink.log,
     onRunning: (run) => {
       pids = run.children.map((c) => c.pid);
-      setTimeout(() => fault(run), 400);
+      // Once every CPU is well into the run (by virtual time, not a wall-clock guess: on a loaded
+      // machine 400 ms of wall time was sometimes still 0 ns), and well before its end.
+      const poll = setInterval(() => {
+        if (run.status().virtual_ns_min < cfg.duration_ns / 10) return;
+        clearInterval(poll);
+        fault(run);
+      }, 20);
     },
   });
   return { results, pids, lines: sink.lines };

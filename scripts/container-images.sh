@@ -75,6 +75,12 @@ build() {
     exit 1
   fi
 }
+# rebuild STEP IMAGE DIR: build IMAGE from DIR, then drop the image it replaced under that tag.
+rebuild() {
+  local previous; previous=$(image_id "$2")
+  build "$1" -t "$2" "$3"
+  drop_replaced "$previous" "$2"
+}
 
 # 1. rootfs
 rootfs_tar="$CACHE/debian-bookworm-minbase.tar"
@@ -139,9 +145,7 @@ ENV NODE_VERSION=${node_version#v} NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certifi
 LABEL org.softnet-emu.stand-in=$node_stamp
 CMD ["node"]
 EOF
-  previous=$(image_id "$NODE_IMAGE")
-  build node -t "$NODE_IMAGE" "$work"
-  drop_replaced "$previous" "$NODE_IMAGE"
+  rebuild node "$NODE_IMAGE" "$work"
   cleanup; work=""
   done_step node "built $NODE_IMAGE stand-in (debian bookworm, node $node_version, npm $npm_version)"
 fi
@@ -175,9 +179,7 @@ LABEL org.softnet-emu.stand-in=$prom_stamp org.softnet-emu.prometheus-version=$p
 ENTRYPOINT ["/bin/prometheus"]
 CMD ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"]
 EOF
-  previous=$(image_id "$PROMETHEUS_IMAGE")
-  build prometheus -t "$PROMETHEUS_IMAGE" "$work"
-  drop_replaced "$previous" "$PROMETHEUS_IMAGE"
+  rebuild prometheus "$PROMETHEUS_IMAGE" "$work"
   cleanup; work=""
   done_step prometheus "built $PROMETHEUS_IMAGE (Debian's prometheus $prom_version)"
 fi
@@ -187,9 +189,7 @@ if $base_only; then
   say "base images ready in $(elapsed "$total_start") s; without --base this builds $PROJECT_IMAGE too"
   exit 0
 fi
-previous=$(image_id "$PROJECT_IMAGE")
-build softnet-emu -t "$PROJECT_IMAGE" .
-drop_replaced "$previous" "$PROJECT_IMAGE"
+rebuild softnet-emu "$PROJECT_IMAGE" .
 done_step project "built $PROJECT_IMAGE from ./Dockerfile"
 
 say "done in $(elapsed "$total_start") s. The stack (README, \"Containers\"):"

@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Coordinator } from "../../coordinator/coordinator.ts";
-import { runCoordinator } from "../../coordinator/main.ts";
 import {
   DEFAULT_MAX_FRAME,
   FrameTooLarge,
@@ -26,7 +25,7 @@ import {
 import { MALFORMED_KINDS as METRIC_KINDS } from "../../coordinator/metrics.ts";
 import { MALFORMED_KINDS, MalformedMessage, decode, encode, encodeEnvelope, type Envelope } from "../../proto/codec.ts";
 import { cliInProcess as inProcess } from "../cli/spawn.ts";
-import { CPU_MAIN, TEST_SECRET, TSX, exitOf, logSink, scenario, startNode, waitFor } from "./helpers.ts";
+import { CPU_MAIN, TEST_SECRET, TSX, exitOf, scenario, startNode, coordinatorInProcess } from "./helpers.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/softnet-emu.js", import.meta.url));
 
@@ -165,19 +164,11 @@ describe("where the secret comes from", () => {
 
 test("CPUs started by hand with a wrong or no secret: one line, exit 2, their hellos counted; the run goes on", { timeout: 90_000 }, async () => {
   const cfg = scenario({ cpus: 2, rps_cpus: [0, 1], duration_ns: 5_000_000 });
-  const sink = logSink();
-  let endpoint = "";
   let coordinator: Coordinator | undefined;
-  const done = runCoordinator(cfg, {
-    bind: "tcp://127.0.0.1:*",
+  const { done, endpoint, sink } = await coordinatorInProcess(cfg, {
     secret: TEST_SECRET,
     onStart: (c) => (coordinator = c),
-    log: (line) => {
-      sink.log(line);
-      endpoint ||= /waiting for \d+ cpus at (\S+)/.exec(line)?.[1] ?? "";
-    },
   });
-  assert.ok(await waitFor(() => endpoint !== "", 5000), "coordinator bound");
   const { SOFTNET_SECRET: _, ...noSecret } = process.env;
   const wrongFile = join(mkdtempSync(join(tmpdir(), "softnet-secret-")), "wrong.secret");
   writeFileSync(wrongFile, `${"ab".repeat(32)}\n`, { mode: 0o600 });

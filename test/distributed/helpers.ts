@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { resolveConfig, type RunFlags } from "../../cli/resolve.ts";
+import { runCoordinator, type CoordinatorCommandOptions } from "../../coordinator/main.ts";
 import type { EmuConfig } from "../../model/config.ts";
 import type { RunResults } from "../../model/results.ts";
 
@@ -93,4 +94,23 @@ export async function exitOf(proc: ChildProcess): Promise<number | null> {
   if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
   const [code] = (await once(proc, "exit")) as [number | null];
   return code;
+}
+
+/**
+ * `softnet-emu coordinator` in this process on a free loopback port, for CPUs started by hand;
+ * returns once it listens: its exit code (`done`), the endpoint to give the CPUs, its log lines.
+ */
+export async function coordinatorInProcess(cfg: EmuConfig, opts: Omit<CoordinatorCommandOptions, "bind" | "log"> = {}) {
+  const sink = logSink();
+  let endpoint = "";
+  const done = runCoordinator(cfg, {
+    bind: "tcp://127.0.0.1:*",
+    ...opts,
+    log: (line) => {
+      sink.log(line);
+      endpoint ||= /waiting for \d+ cpus at (\S+)/.exec(line)?.[1] ?? "";
+    },
+  });
+  assert.ok(await waitFor(() => endpoint !== "", 5000), "coordinator bound");
+  return { done, endpoint, sink };
 }

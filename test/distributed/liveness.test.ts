@@ -9,13 +9,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { runCoordinator } from "../../coordinator/main.ts";
 import { runProcesses } from "../../coordinator/run-processes.ts";
 import { runInProcess } from "../../engine/inprocess.ts";
 import type { RunResults } from "../../model/results.ts";
-import { ALL_CPUS, COORDINATOR_MAIN, CPU_MAIN, alive, assertEquivalent, exitOf, logSink, scenario, startTs, waitFor } from "./helpers.ts";
-
-
+import { ALL_CPUS, COORDINATOR_MAIN, CPU_MAIN, alive, assertEquivalent, exitOf, logSink, scenario, startTs, waitFor, coordinatorInProcess } from "./helpers.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Every timeout of these tests: anything slower than this would be "dead" to a naive detector. */
@@ -23,20 +20,12 @@ const FLOOR_MS = 1000;
 
 test("CPUs started by hand one every 1.6 s (longer than every timeout): none declared dead, results as in-process", { timeout: 90_000 }, async () => {
   const cfg = scenario({ seed: 3, rate_pps: 200_000, rps_cpus: ALL_CPUS, duration_ns: 5_000_000 });
-  const sink = logSink();
-  let endpoint = "";
   let results: RunResults | undefined;
-  const done = runCoordinator(cfg, {
-    bind: "tcp://127.0.0.1:*",
+  const { done, endpoint, sink } = await coordinatorInProcess(cfg, {
     cpuTimeoutMs: FLOOR_MS,
     coordinatorTimeoutMs: FLOOR_MS,
-    log: (line) => {
-      sink.log(line);
-      endpoint ||= /waiting for \d+ cpus at (\S+)/.exec(line)?.[1] ?? "";
-    },
     onResults: (r) => void (results = r),
   });
-  assert.ok(await waitFor(() => endpoint !== "", 5000), "coordinator bound");
   const cpus: ReturnType<typeof startTs>[] = [];
   try {
     for (const id of [2, 0, 3, 1]) {
@@ -98,20 +87,12 @@ test("16 CPU processes starved by a CPU-bound process per core: nobody declared 
 
 test("a hand-started CPU frozen past the floor is declared dead, and told so when it resumes; the run ends degraded and balanced", { timeout: 90_000 }, async () => {
   const cfg = scenario({ seed: 4, rate_pps: 200_000, rps_cpus: [1, 2, 3], duration_ns: 20_000_000 });
-  const sink = logSink();
-  let endpoint = "";
   let results: (RunResults & { degraded?: { dead_cpus: number[] } }) | undefined;
-  const done = runCoordinator(cfg, {
-    bind: "tcp://127.0.0.1:*",
+  const { done, endpoint, sink } = await coordinatorInProcess(cfg, {
     cpuTimeoutMs: FLOOR_MS,
     pace: 0.005,
-    log: (line) => {
-      sink.log(line);
-      endpoint ||= /waiting for \d+ cpus at (\S+)/.exec(line)?.[1] ?? "";
-    },
     onResults: (r) => void (results = r),
   });
-  assert.ok(await waitFor(() => endpoint !== "", 5000), "coordinator bound");
   const cpus = ALL_CPUS.map((id) => startTs(CPU_MAIN, ["--coordinator", endpoint, "--id", String(id)]));
   try {
     assert.ok(await waitFor(() => sink.lines.some((l) => l.includes("all 4 cpus registered")), 30_000), sink.lines.join("\n"));

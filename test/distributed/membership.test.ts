@@ -2,23 +2,11 @@
 // error; a dead coordinator makes every CPU exit within a bounded time.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { runCoordinator } from "../../coordinator/main.ts";
-import { COORDINATOR_MAIN, CPU_MAIN, alive, exitOf, logSink, scenario, startTs, waitFor } from "./helpers.ts";
-
-
+import { COORDINATOR_MAIN, CPU_MAIN, alive, exitOf, scenario, startTs, waitFor, coordinatorInProcess } from "./helpers.ts";
 
 test("a second CPU claiming a taken id is refused with a clear error, and the run goes on", { timeout: 60_000 }, async () => {
-  const sink = logSink();
-  let endpoint = "";
   const cfg = scenario({ cpus: 2, rps_cpus: [0, 1], duration_ns: 5_000_000 });
-  const done = runCoordinator(cfg, {
-    bind: "tcp://127.0.0.1:*",
-    log: (line) => {
-      sink.log(line);
-      endpoint ||= /waiting for \d+ cpus at (\S+)/.exec(line)?.[1] ?? "";
-    },
-  });
-  assert.ok(await waitFor(() => endpoint !== "", 5000), "coordinator bound");
+  const { done, endpoint, sink } = await coordinatorInProcess(cfg);
   const first = startTs(CPU_MAIN, ["--coordinator", endpoint, "--id", "0"]);
   assert.ok(await waitFor(() => sink.lines.some((l) => l.startsWith("cpu 0 registered")), 15_000), "cpu 0 registered");
   const second = startTs(CPU_MAIN, ["--coordinator", endpoint, "--id", "0"]);

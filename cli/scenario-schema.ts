@@ -58,16 +58,18 @@ function int(min: number, max: number) {
   });
 }
 
-/** `10ms` or integer nanoseconds. */
+/**
+ * `10ms`, `2.5s`, `500ns`: a unit is required, as on the command line. A bare `5` used to mean
+ * 5 ns, which is never what someone writing `duration: 5` meant.
+ */
 const duration = scalar((v) => {
   if (typeof v === "string") {
     const ns = parseDurationNs(v);
     if (ns > MAX_DURATION_NS) throw new UsageError(`duration '${v}' is too long: must be <= 3600s`);
     return ns;
   }
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_DURATION_NS) return v;
-  if (typeof v === "number" && v < 0) throw new UsageError(`duration ${v} is negative`);
-  throw new UsageError(`expected a duration such as 10ms or whole nanoseconds, got ${describe(v)}`);
+  if (typeof v === "number") throw new UsageError(`${v} has no unit: write a duration such as ${v}ms, ${v}s or ${v}ns`);
+  throw new UsageError(`expected a duration such as 10ms, got ${describe(v)}`);
 });
 
 /** Masks are always hex, as in sysfs: `rps_cpus: 10` means CPU 4 (the loader keeps the text). */

@@ -1,7 +1,7 @@
 // Scenario files: YAML → validated ScenarioSpec (cli/scenario-schema.ts) → with the flags,
 // one resolved EmuConfig (cli/resolve.ts). Every error is one line that names the file, the
 // field and what is wrong: `examples/x.yaml: load[0].rate.pps: must be >= 0 (line 12)`.
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod";
 import { fieldError, UsageError, type FieldPath } from "./errors.ts";
@@ -19,12 +19,22 @@ export interface Scenario {
   lineOf(path: FieldPath): number | undefined;
 }
 
+/**
+ * Scenario files are hand-written and a few KiB; the largest example is under 4 KiB. The cap
+ * stops a wrong file (a log, a capture) before the parser spends minutes and gigabytes on it.
+ */
+export const MAX_SCENARIO_BYTES = 1 << 20;
+
 /** Read and validate a scenario file. */
 export function loadScenario(file: string): Scenario {
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_SCENARIO_BYTES)
+      throw new UsageError(`${file}: scenario file is ${size} bytes; a scenario may be at most ${MAX_SCENARIO_BYTES} bytes (1 MiB)`);
     text = readFileSync(file, "utf8");
   } catch (err) {
+    if (err instanceof UsageError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : code === "EACCES" ? "permission denied" : (err as Error).message;
     throw new UsageError(`${file}: cannot read scenario: ${why}`);
@@ -41,6 +51,8 @@ export function parseScenario(text: string, file: string): Scenario {
     const pos = lines.linePos(yamlError.pos[0]);
     throw new UsageError(`${file}:${pos.line}:${pos.col}: malformed YAML: ${yamlError.message.split("\n")[0]}`);
   }
+  if (doc.contents === null)
+    throw new UsageError(`${file}: the scenario is empty: write at least one field (e.g. duration: 1s), or {} for all defaults`);
   keepText(doc);
   const lineOf = (path: FieldPath): number | undefined => {
     // Walk up to the nearest node that exists (a missing key's parent still helps).

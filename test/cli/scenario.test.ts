@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { UsageError } from "../../cli/errors.ts";
-import { loadScenario, parseScenario, resolveConfig, type RunFlags } from "../../cli/scenario.ts";
+import { loadScenario, MAX_SCENARIO_BYTES, parseScenario, resolveConfig, type RunFlags } from "../../cli/scenario.ts";
 import { DEFAULT_COSTS, DEFAULT_SYSCTLS, exactWindowNs } from "../../model/defaults.ts";
 import type { EmuConfig } from "../../model/config.ts";
 
@@ -56,8 +56,10 @@ describe("the default scenario", () => {
     assert.equal(cfg.softnet_stat_columns, 13);
   });
 
-  test("an empty file is the default scenario", () => {
-    assert.deepEqual(resolve(""), resolve(undefined));
+  test("an empty file is an error; {} is the default scenario", () => {
+    for (const empty of ["", "\n\n", "# only a comment\n"])
+      assert.equal(errorOf(empty), "examples/x.yaml: the scenario is empty: write at least one field (e.g. duration: 1s), or {} for all defaults");
+    assert.deepEqual(resolve("{}\n"), resolve(undefined));
   });
 
   test("RPS goes to every CPU but CPU 0, and is off with one CPU", () => {
@@ -132,11 +134,13 @@ describe("flags override the file", () => {
 });
 
 describe("scenario fields", () => {
-  test("durations are strings with units or whole nanoseconds", () => {
-    const cfg = resolve("duration: 2.5ms\nwindow: 500\n");
+  test("durations need a unit, as on the command line", () => {
+    const cfg = resolve("duration: 2.5ms\nwindow: 500ns\n");
     assert.deepEqual([cfg.duration_ns, cfg.window_ns], [2_500_000, 500]);
-    // A bare integer is whole nanoseconds: legal, if tiny.
-    assert.equal(resolve("duration: 50\n").duration_ns, 50);
+    // A bare number used to mean nanoseconds: `duration: 5` ran for 5 ns.
+    assert.throws(() => resolve("duration: 5\n"), /: examples\/x\.yaml: duration: 5 has no unit: write a duration such as 5ms, 5s or 5ns \(line 1\)$/);
+    assert.throws(() => resolve("events: [{at: 0, offline: 1}]\n"), /events\[0\]\.at: 0 has no unit/);
+    assert.throws(() => resolve("senders: [{cpu: 0}]\nload: [{source: loopback, start: 1.5}]\n"), /load\[0\]\.start: 1\.5 has no unit/);
   });
 
   test("masks are hex even when YAML reads a number: rps_cpus: 10 is CPU 4", () => {
@@ -278,6 +282,14 @@ describe("scenario files on disk", () => {
   test("a directory is named", () => {
     mkdirSync(join(dir, "d.yaml"));
     assert.throws(() => loadScenario(join(dir, "d.yaml")), /d\.yaml: cannot read scenario: is a directory/);
+  });
+
+  test("a file over the size cap is refused before it is parsed", () => {
+    const file = join(dir, "huge.yaml");
+    writeFileSync(file, `# ${"x".repeat(MAX_SCENARIO_BYTES)}\ncpus: 4\n`);
+    assert.throws(() => loadScenario(file), (err: Error) => err instanceof UsageError && err.message === `${file}: scenario file is ${MAX_SCENARIO_BYTES + 11} bytes; a scenario may be at most ${MAX_SCENARIO_BYTES} bytes (1 MiB)`);
+    writeFileSync(file, `# ${"x".repeat(MAX_SCENARIO_BYTES - 20)}\ncpus: 4\n`);
+    assert.equal(loadScenario(file).spec.cpus, 4);
   });
 
   test("errors carry the path as the user gave it", () => {

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError, Option } from "commander";
 import { Interrupted, isRoutineLine, isRunFailure, loadEngine, type EngineName, type EngineRunOptions } from "./engines.ts";
 import { UsageError } from "./errors.ts";
+import { checkProcessesMemory } from "./memory-estimate.ts";
 import { checkOutputFile, writeOutputFile } from "./output-file.ts";
 import { degradedLine, EXIT, EXIT_HELP, exitCodeOfResults, exitCodeOfSignal } from "./exit-codes.ts";
 import { createProgress } from "./progress.ts";
@@ -212,6 +213,8 @@ interface RunPlan {
   chaos: typeof import("../chaos/cli.ts") | undefined;
   /** Not an in-process run with abort: conditions: a live engine (paced, stoppable, watched). */
   live: boolean;
+  /** The process engine will take more than half the machine's memory. */
+  memoryWarning: string | undefined;
 }
 
 async function planRun(opts: RunOptions, engineDefaulted: boolean): Promise<RunPlan> {
@@ -241,11 +244,13 @@ async function planRun(opts: RunOptions, engineDefaulted: boolean): Promise<RunP
   if (opts.pace !== undefined && !live)
     throw new UsageError("--pace: a run with abort: conditions on the in-process engine cannot be paced; use --engine processes");
   if (opts.json !== undefined) checkOutputFile("--json", opts.json);
-  return { scenario, cfg, engineName, checks, nemeses, chaos, live };
+  const memoryWarning = engineName === "processes" ? checkProcessesMemory(cfg.cpus) : undefined;
+  return { scenario, cfg, engineName, checks, nemeses, chaos, live, memoryWarning };
 }
 
 async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], engineDefaulted: boolean): Promise<number> {
   const plan = await planRun(opts, engineDefaulted);
+  if (plan.memoryWarning) io.err(`softnet-emu: warning: ${plan.memoryWarning}\n`);
   const { cfg, chaos, live } = plan;
   const engine = plan.checks.engine(await loadEngine(plan.engineName));
   const observer = await openObserver(opts, cfg, plan.scenario, io);

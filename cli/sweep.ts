@@ -40,7 +40,7 @@ interface SweepOptions extends RunLikeOptions {
 const HELP = `
 Each value of the knob is applied on top of the scenario and flags (rate: every load phase;
 netdev_max_backlog, netdev_budget: the sysctl; cpus: the CPU count, and the default topology's
-RPS map with it). Without --profiles the scenario's (or --profile's default) profile is swept.
+RPS map with it). Without --profiles the scenario's profile (default 6.6-patched) is swept.
 
 Examples:
   $ softnet-emu sweep --knob rate --values 1e5,2e5,5e5,1e6,2e6 --cpus 1 --rps-cpus 0 --duration 5ms

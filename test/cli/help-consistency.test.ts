@@ -58,7 +58,6 @@ test("every flag named in a help text, or used in its examples, exists", async (
       else if (!known.has(flag)) problems.push(`${where} --help names ${flag}, which '${command}' does not have`);
     }
   assert.deepEqual(problems, []);
-  assert.ok(invocations >= 20, `only ${invocations} invocations found: is the pattern still right?`);
 });
 
 test("every `softnet-emu COMMAND --flag` in the README, docs and examples exists", async () => {

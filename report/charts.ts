@@ -103,11 +103,24 @@ export interface SweepPoint {
   y: number;
 }
 
-/** `y` against the swept knob, one line per profile; a log x axis when the values span 100×. */
-export function sweepChart(name: string, points: readonly SweepPoint[], profiles: readonly string[], knobTitle: string, title: string, yTitle: string, subtitle: string): ChartSpec {
-  const xs = points.map((p) => p.value).filter((v) => v > 0);
+/**
+ * `y` against the swept knob, one line per profile. The x axis is logarithmic "always" (when every
+ * value is > 0) or when "wide": the values span 10× or more.
+ */
+export function sweepChart(
+  name: string,
+  points: readonly SweepPoint[],
+  profiles: readonly string[],
+  knobTitle: string,
+  title: string,
+  yTitle: string,
+  subtitle: string,
+  logX: "always" | "wide" = "wide",
+): ChartSpec {
+  const xs = points.map((p) => p.value);
   const ys = points.map((p) => p.y);
-  const log = xs.length > 1 && Math.max(...xs) / Math.min(...xs) >= 100;
+  const positive = xs.length > 1 && xs.every((v) => v > 0);
+  const log = positive && (logX === "always" || Math.max(...xs) / Math.min(...xs) >= 10);
   return {
     name,
     title,

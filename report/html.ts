@@ -32,7 +32,8 @@ dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; 
 dl.meta dt { color: #666; } dl.meta dd { margin: 0; font-family: ui-monospace, monospace; }
 div.table { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 14px; margin: 8px 0 16px; }
-th, td { padding: 3px 12px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
+th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: right; white-space: nowrap; }
+thead th { white-space: normal; vertical-align: bottom; }
 th:first-child, td:first-child { text-align: left; color: #444; }
 thead th { border-bottom: 2px solid #bbb; }
 td.fail { color: #b00020; font-weight: 600; } td.pass { color: #1b7f2a; font-weight: 600; }

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { RunResults } from "../../model/results.ts";
+import { sweepCharts } from "../../report/sweep-report.ts";
 import { cli, parseXml, tempDir } from "./helpers.ts";
 
 const RATES = [200_000, 400_000, 600_000, 1_000_000, 2_000_000, 4_000_000];
@@ -37,6 +38,23 @@ describe("softnet-emu sweep", () => {
     assert.equal(points.length, RATES.length, "a point per value");
     const texts = Array.from(svg.getElementsByTagName("text")).map((t) => t.textContent);
     assert.ok(texts.includes("offered rate (packets/s)") && texts.includes("dropped (packets)"), "axes with units");
+
+    // Rates span 20×: a log axis (a linear one crowds the low rates into the first tenth).
+    const runs = doc.runs.map((r) => ({ value: r.value, results: r }));
+    for (const chart of sweepCharts("rate", runs))
+      assert.deepEqual((chart.spec as { encoding: { x: { scale: unknown } } }).encoding.x.scale, { type: "log" }, chart.name);
+    assert.deepEqual((sweepCharts("netdev_budget", runs.slice(0, 2))[0]!.spec as { encoding: { x: { scale: unknown } } }).encoding.x.scale, { zero: false }, "2× apart: linear");
+
+    // The table has a queued column and fits the page: estimate each column's width from its
+    // longest cell (8 px a character at 14 px, plus 20 px of padding) against the page's 1180 px.
+    const html = readFileSync(join(report, "index.html"), "utf8");
+    const rows = [...html.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => [...m[1]!.matchAll(/<t[hd][^>]*>(.*?)<\/t[hd]>/g)].map((c) => c[1]!));
+    assert.ok(rows[0]!.includes("queued"), `header: ${rows[0]!.join(" | ")}`);
+    const queued = rows[0]!.indexOf("queued");
+    for (const [i, r] of doc.runs.entries()) assert.equal(rows[i + 1]![queued], String(r.totals.queued + r.totals.in_flight));
+    const widest = (col: number): number => Math.max(...rows.slice(1).map((r) => r[col]!.length), ...rows[0]![col]!.split(" ").map((w) => w.length));
+    const width = rows[0]!.reduce((sum, _, col) => sum + 8 * Math.max(widest(col), col === 2 ? "threads-without-local-shortcut".length : 0) + 20, 0);
+    assert.ok(width <= 1180, `the table is about ${width} px wide`);
   });
 
   it("sweeps a sysctl for several profiles, and checks its values as the sysctl would", async () => {

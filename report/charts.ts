@@ -49,7 +49,14 @@ function base(title: string, subtitle: string) {
   };
 }
 
-/** One line per profile of `field` against virtual time. */
+/** A moment worth a vertical line on a time chart: a hotplug event or an injected fault. */
+export interface Marker {
+  t_ms: number;
+  /** Short: `cpu 2 offline`, `irq_off cpu 1`. */
+  label: string;
+}
+
+/** One line per profile of `field` against virtual time, with a grey rule at each marker. */
 export function timeSeriesChart(
   name: string,
   points: readonly SeriesPoint[],
@@ -58,21 +65,33 @@ export function timeSeriesChart(
   title: string,
   yTitle: string,
   subtitle: string,
+  markers: readonly Marker[] = [],
 ): ChartSpec {
   const values = points.map((p) => p[field]);
+  const lines = {
+    data: { values: points.map((p) => ({ profile: p.profile, t_ms: p.t_ms, value: p[field] })) },
+    mark: { type: "line", point: points.length <= 40 * Math.max(1, profiles.length), strokeWidth: 2, interpolate: "linear" },
+    encoding: {
+      x: { field: "t_ms", type: "quantitative", title: "virtual time (ms)" },
+      y: yAxis("value", yTitle, values),
+      color: colour(profiles),
+      strokeDash: dashes(profiles),
+    },
+  };
+  if (markers.length === 0) return { name, title, spec: { ...base(title, noneNote(subtitle, values)), ...lines } as TopLevelSpec };
+  const marks = { values: markers.map((m) => ({ ...m })) };
+  const x = { field: "t_ms", type: "quantitative" };
   return {
     name,
     title,
     spec: {
       ...base(title, noneNote(subtitle, values)),
-      data: { values: points.map((p) => ({ profile: p.profile, t_ms: p.t_ms, value: p[field] })) },
-      mark: { type: "line", point: points.length <= 40 * Math.max(1, profiles.length), strokeWidth: 2, interpolate: "linear" },
-      encoding: {
-        x: { field: "t_ms", type: "quantitative", title: "virtual time (ms)" },
-        y: yAxis("value", yTitle, values),
-        color: colour(profiles),
-        strokeDash: dashes(profiles),
-      },
+      layer: [
+        lines,
+        { data: marks, mark: { type: "rule", color: "#888", strokeDash: [3, 3] }, encoding: { x } },
+        // Labels along the top, turned up the rule so neighbouring events do not overlap.
+        { data: marks, mark: { type: "text", angle: 270, align: "right", baseline: "bottom", dx: -2, dy: -2, fontSize: 10, color: "#555", y: 0 }, encoding: { x, text: { field: "label" } } },
+      ],
     } as TopLevelSpec,
   };
 }

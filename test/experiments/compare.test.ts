@@ -63,6 +63,23 @@ describe("softnet-emu compare", () => {
     assert.match(html, /<th>rt-6\.6-patched<\/th>/);
   });
 
+  it("marks hotplug events and injected faults on the time charts", async () => {
+    const dir = tempDir();
+    const report = join(dir, "report");
+    const o = await cli([
+      "compare", "--profiles", "6.6,6.6-patched", "--load", "loopback", "--rate", "50000", "--duration", "4ms",
+      "--series-interval", "500us", "--offline", "2@1ms", "--online", "2@3ms", "--report", report, "--jobs", "2", "--quiet",
+    ]);
+    assert.equal(o.code, 0, o.stderr);
+    for (const f of ["processed-rate.svg", "drops.svg", "backlog.svg", "latency.svg"]) {
+      const svg = parseXml(readFileSync(join(report, f), "utf8"), f);
+      const texts = Array.from(svg.getElementsByTagName("text")).map((t) => t.textContent ?? "");
+      assert.ok(texts.includes("cpu 2 offline") && texts.includes("cpu 2 online"), `${f}: labelled markers (${texts.join(" | ")})`);
+      const rules = Array.from(svg.getElementsByTagName("*")).filter((p) => p.getAttribute("aria-roledescription") === "rule mark");
+      assert.equal(rules.length, 2, `${f}: a rule per event, not one per profile`);
+    }
+  });
+
   it("refuses an unknown profile before running anything", async () => {
     const o = await cli(["compare", "--profiles", "6.6,6.7"]);
     assert.equal(o.code, 2);

@@ -143,12 +143,17 @@ describe("net_rx_action", () => {
   });
 
   it("counts time_squeeze when the time limit (jiffies) runs out with budget to spare", () => {
+    // 2 µs a packet: a 1-jiffy round (4 ms at HZ=250) ends near 2,000 packets, well before a budget
+    // of 5,000, which a 30 ms overload (~13,000 packets) would reach if time did not end rounds.
+    const budget = 5000;
     const r = runInProcess(
-      config({ pps: 3_000_000, durationNs: 30_000_000, sysctls: { netdev_budget: 1_000_000, netdev_budget_usecs: 1000 } }),
+      config({ pps: 3_000_000, durationNs: 30_000_000, sysctls: { netdev_budget: budget, netdev_budget_usecs: 1000 } }),
     );
     const c = r.cpus[0]!;
+    assert.ok(c.processed > 2 * budget, `enough work to reach the budget: ${c.processed}`);
     assert.ok(c.time_squeeze > 0, "a 1-jiffy limit at HZ=250 ends long rounds");
-    assert.ok(c.processed / c.net_rx_softirqs < 1_000_000, "and never the budget");
+    const perRound = c.processed / c.net_rx_softirqs;
+    assert.ok(perRound < budget / 2, `rounds end on time, not on the budget: ${perRound.toFixed(0)} packets a round`);
   });
 });
 

@@ -1,6 +1,6 @@
 // The stall detector: a CPU whose backlog is non-empty but whose `processed` counter stays flat
 // for `stallAfterNs` of virtual time is stalled — the lost wake-up of backlog threads without
-// patch 1 (DESIGN.md §1.5) is the case it exists for. Fed at checkpoints, so times are checkpoint
+// patch 1 (docs/DESIGN.md §1.5) is the case it exists for. Fed at checkpoints, so times are checkpoint
 // times: `since_ns` is the last checkpoint at which the CPU made progress or had nothing to do.
 //
 // Not a stall: an offline or crashed CPU (nothing runs there by design), and the time inside an

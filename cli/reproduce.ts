@@ -1,4 +1,4 @@
-// `softnet-emu reproduce`: re-check the claims of the patch series and of DESIGN.md §1.9 with the
+// `softnet-emu reproduce`: re-check the claims of the patch series and of docs/DESIGN.md §1.9 with the
 // built-in scenarios (examples/reproduce/claims.yaml, or --claims FILE): per claim, the claim,
 // the measured numbers and PASS or FAIL. Exit status: 0 only if every claim holds.
 import { readFileSync } from "node:fs";
@@ -38,7 +38,7 @@ Exit status: 0 every claim holds, 1 one does not (or a run failed), 2 bad input.
 export function registerReproduce(program: Command, io: CliIo, setExit: (code: number) => void): void {
   const cmd = program
     .command("reproduce")
-    .description("re-check the claims of the backlog-threads patch series and of DESIGN.md §1.9, PASS or FAIL each")
+    .description("re-check the claims of the backlog-threads patch series and of docs/DESIGN.md §1.9, PASS or FAIL each")
     .option("--claims <FILE>", "claims file (default: the built-in examples/reproduce/claims.yaml)")
     .option("--only <IDS>", "comma-separated claim ids to check", (t: string) => {
       const ids = t.split(",").map((s) => s.trim()).filter(Boolean);

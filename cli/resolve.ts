@@ -92,7 +92,7 @@ export function resolveConfig(scenario: Scenario | undefined, flags: RunFlags = 
     costs,
     hz: spec.hz ?? DEFAULT_HZ,
     // Idle CPUs poll (TIF_POLLING_NRFLAG), as with the default x86 idle loop: IPIs then land in
-    // flush_smp_call_function_queue() from do_idle, where RT's warning fires (DESIGN.md §1.6).
+    // flush_smp_call_function_queue() from do_idle, where RT's warning fires (docs/DESIGN.md §1.6).
     idle_poll: spec.idle_poll ?? true,
     ...resolveTopology(spec, flags, cpus, duration_ns, blame),
     events: resolveEvents(spec, flags, cpus, duration_ns, blame),

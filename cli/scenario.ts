@@ -1,6 +1,6 @@
 // Scenario files: YAML → validated ScenarioSpec (cli/scenario-schema.ts) → with the flags,
 // one resolved EmuConfig (cli/resolve.ts). Every error is one line that names the file, the
-// field and what is wrong: `examples/x.yaml: load[0].rate.pps: must be >= 0 (line 12)`.
+// field and what is wrong: `my.yaml: load[0].rate.pps: must be >= 0 (line 12)`.
 import { readFileSync, statSync } from "node:fs";
 import { isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
 import type { z } from "zod";

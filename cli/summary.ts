@@ -83,7 +83,7 @@ function cpuTable(r: RunResults, color: boolean): string {
   return table.toString();
 }
 
-/** The accounting identity of DESIGN.md §2.4, with the drop reasons that occurred. */
+/** The accounting identity of docs/DESIGN.md §2.4, with the drop reasons that occurred. */
 function totalsLine(r: RunResults): string {
   const t = r.totals;
   const reasons = DROP_REASONS.filter((k) => t.dropped_by_reason[k] > 0).map((k) => `${k} ${t.dropped_by_reason[k]}`);

@@ -155,7 +155,7 @@ function intSysctl(field: SysctlKey, min: number, max: number): SysctlSpec {
 }
 
 /**
- * The net.core sysctls of DESIGN.md §1.8, by the kernel's names. Bounds are the kernel's
+ * The net.core sysctls of docs/DESIGN.md §1.8, by the kernel's names. Bounds are the kernel's
  * (proc_dointvec_minmax limits), capped where the emulator allocates per entry.
  */
 const SYSCTLS: Readonly<Record<string, SysctlSpec>> = {

@@ -1,4 +1,4 @@
-// The coordinator's Prometheus registry (DESIGN.md §2.5): the latest counter snapshot of every CPU,
+// The coordinator's Prometheus registry (docs/DESIGN.md §2.5): the latest counter snapshot of every CPU,
 // exposed as node_exporter-compatible `node_softnet_*` series (only for online CPUs, as a real host's
 // softnet_stat shows them) plus `softnet_emu_*` series for every CPU, online or not, so totals never dip.
 //
@@ -28,7 +28,7 @@ export interface RunStatus {
   lagSeconds?: number;
   /** Malformed or unexpected messages by kind, cumulative. */
   malformed?: Record<string, number>;
-  /** Packets lost with CPU processes that died without an orderly offline (DESIGN.md §2.4). */
+  /** Packets lost with CPU processes that died without an orderly offline (docs/DESIGN.md §2.4). */
   lostOnCrash: number;
   checkerOk: boolean;
 }

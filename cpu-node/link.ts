@@ -1,5 +1,5 @@
 // One outgoing ZeroMQ socket with a small outbox drained by one loop: zeromq.js allows only one
-// send() in flight per socket (examples/queue/queue.ts). The main loop never awaits a send, so it
+// send() in flight per socket (zeromq.js's own queue example). The main loop never awaits a send, so it
 // keeps reading its own inbox while a slow peer pushes back; it only pauses advancing when an
 // outbox is long (see CpuNode.backpressured).
 import type * as zmq from "zeromq";

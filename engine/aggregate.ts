@@ -56,7 +56,7 @@ export function totalsOf(rows: readonly CpuCounters[], lostOnCrash: number): Tot
   return { injected, processed, dropped, dropped_by_reason: byReason, queued, in_flight: out - inn - lostOnCrash, lost_on_crash: lostOnCrash, reordered };
 }
 
-/** injected = processed + dropped + queued + in_flight + lost_on_crash (DESIGN.md §2.4). */
+/** injected = processed + dropped + queued + in_flight + lost_on_crash (docs/DESIGN.md §2.4). */
 export function conservationViolation(t: Totals, atNs: number): string | null {
   const accounted = t.processed + t.dropped + t.queued + t.in_flight + t.lost_on_crash;
   const negative = (["injected", "processed", "dropped", "queued", "in_flight", "lost_on_crash"] as const).filter((k) => t[k] < 0);

@@ -1,7 +1,7 @@
 // The resolved configuration of one emulated host: what the model core needs to run.
 // Scenario files and CLI flags are parsed into this shape by cli/; the model never reads files.
 
-/** Kernel build and boot switches (DESIGN.md §1.9). */
+/** Kernel build and boot switches (docs/DESIGN.md §1.9). */
 export interface Profile {
   name: string;
   /** CONFIG_PREEMPT_RT: force-threaded irqs, softirq raised in hardirq wakes ksoftirqd. */
@@ -15,7 +15,7 @@ export interface Profile {
   local_napi_shortcut: boolean;
 }
 
-/** The sysctls of §1.8, with the kernel's names (net.core.*) minus the prefix. */
+/** The sysctls of docs/DESIGN.md §1.8, with the kernel's names (net.core.*) minus the prefix. */
 export interface Sysctls {
   netdev_max_backlog: number;
   netdev_budget: number;
@@ -29,7 +29,7 @@ export interface Sysctls {
   rps_sock_flow_entries: number;
 }
 
-/** Costs of the execution model, in virtual nanoseconds. Defaults in model/costs.ts. */
+/** Costs of the execution model, in virtual nanoseconds. Defaults in model/defaults.ts. */
 export interface CostModel {
   /** Driver RX work per packet in a device NAPI poll (DMA unmap, skb build, GRO). */
   nic_rx_per_packet_ns: number;
@@ -114,7 +114,7 @@ export interface EmuConfig {
   cpus: number;
   seed: number;
   duration_ns: number;
-  /** Synchronisation window (DESIGN.md §2.2). */
+  /** Synchronisation window (docs/DESIGN.md §2.2). */
   window_ns: number;
   profile: Profile;
   sysctls: Sysctls;

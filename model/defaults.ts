@@ -1,4 +1,4 @@
-// Defaults: the kernel's sysctl defaults (§1.8) and the cost model's documented figures.
+// Defaults: the kernel's sysctl defaults (docs/DESIGN.md §1.8) and the cost model's documented figures.
 import type { CostModel, Sysctls } from "./config.ts";
 
 export const DEFAULT_SYSCTLS: Readonly<Sysctls> = {
@@ -16,7 +16,7 @@ export const DEFAULT_HZ = 250;
 
 /**
  * Costs in virtual ns, in the range measured on current x86 servers; every one is a knob
- * (`costs:` in a scenario file). The cross-CPU latencies bound the exact window (§2.2):
+ * (`costs:` in a scenario file). The cross-CPU latencies bound the exact window (docs/DESIGN.md §2.2):
  * the smallest of rps_latency_ns, ipi_latency_ns, wakeup_latency_ns, hotplug_latency_ns.
  */
 export const DEFAULT_COSTS: Readonly<CostModel> = {

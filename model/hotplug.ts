@@ -1,6 +1,6 @@
 // CPU hotplug: offline runs dev_cpu_dead() for the dead CPU — its backlog is re-injected through
 // netif_rx on a survivor — parks its threads and moves its IRQs; online brings empty queues and
-// unparked threads, with every counter kept (DESIGN.md §1.7).
+// unparked threads, with every counter kept (docs/DESIGN.md §1.7).
 // see net/core/dev.c: dev_cpu_dead()
 import type { Cpu } from "./cpu.ts";
 import { emptyPacketArrays, type CpuDeadHandover, type QueueHandover } from "./messages.ts";

@@ -1,4 +1,4 @@
-// Lookahead for conservative synchronisation (DESIGN.md §2.2): the earliest virtual time at which
+// Lookahead for conservative synchronisation (docs/DESIGN.md §2.2): the earliest virtual time at which
 // anything this CPU may still send can take effect at a peer — its promise, "nothing from me
 // before t". A peer may run up to the smallest promise it holds; both engines use this.
 //

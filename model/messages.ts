@@ -2,7 +2,7 @@
 // carries them (in memory, or as protobuf over ZeroMQ) and hands them to the target CPU's
 // `deliver()`. Nothing here knows about transport.
 //
-// Timing (DESIGN.md §2.2): a record sent at virtual time `send` with latency L takes effect at
+// Timing (docs/DESIGN.md §2.2): a record sent at virtual time `send` with latency L takes effect at
 // deliverAt(send, L, window) = max(send + L, next window boundary after send). With a window no
 // longer than the smallest latency this is exactly send + L.
 
@@ -111,7 +111,7 @@ export function batchIsEmpty(b: PeerBatch): boolean {
  */
 export const RECORD_KIND = { CPU_DEAD: 0, QUEUE: 1, FORWARD: 2, ENQUEUE: 3, FLUSH: 4, RFS: 5 } as const;
 
-/** Effect time of a cross-CPU record (DESIGN.md §2.2). */
+/** Effect time of a cross-CPU record (docs/DESIGN.md §2.2). */
 export function deliverAt(sendNs: number, latencyNs: number, windowNs: number): number {
   const boundary = (Math.floor(sendNs / windowNs) + 1) * windowNs;
   return Math.max(sendNs + latencyNs, boundary);

@@ -1,4 +1,4 @@
-// Kernel profiles: named presets of the switches in Profile (DESIGN.md §1.9).
+// Kernel profiles: named presets of the switches in Profile (docs/DESIGN.md §1.9).
 import type { Profile } from "./config.ts";
 
 type Switches = Omit<Profile, "name">;

@@ -24,7 +24,7 @@ export function nicFillRing(cpu: Cpu, s: SourceState, atNs: number): void {
 
 /**
  * get_rps_cpu(): the CPU whose backlog should take this packet, or -1 to handle it here.
- * An offline target gives -1: no re-hash (DESIGN.md §1.2).
+ * An offline target gives -1: no re-hash (docs/DESIGN.md §1.2).
  * see net/core/dev.c: get_rps_cpu()
  */
 export function getRpsCpu(cpu: Cpu, rpsCpus: readonly number[], s: SourceState | null, flow: number): number {

@@ -19,7 +19,7 @@ export const LATENCY_BUCKETS_NS = [
   10_000_000, 50_000_000,
 ] as const;
 
-/** One CPU's counters. Never reset, also across offline/online (DESIGN.md §1.7). */
+/** One CPU's counters. Never reset, also across offline/online (docs/DESIGN.md §1.7). */
 export interface CpuCounters {
   cpu: number;
   online: boolean;

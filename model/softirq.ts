@@ -14,7 +14,7 @@ const MAX_SOFTIRQ_TIME_NS = 2_000_000;
 /**
  * Pending hardirqs: NIC IRQs and call-function IPIs. An IPI that finds the CPU polling in idle is
  * not an interrupt: do_idle() runs flush_smp_call_function_queue(), and on PREEMPT_RT
- * do_softirq_post_smp_call_flush() warns when a callback raised a softirq (DESIGN.md §1.6).
+ * do_softirq_post_smp_call_flush() warns when a callback raised a softirq (docs/DESIGN.md §1.6).
  */
 export function hardirq(cpu: Cpu): void {
   const idle =

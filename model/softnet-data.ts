@@ -1,4 +1,4 @@
-// struct softnet_data: one per CPU, owned by that CPU's process (DESIGN.md §1.1).
+// struct softnet_data: one per CPU, owned by that CPU's process (docs/DESIGN.md §1.1).
 // see include/linux/netdevice.h: struct softnet_data
 import { newNapi, type Napi } from "./napi.ts";
 import { PacketQueue } from "./packet-queue.ts";

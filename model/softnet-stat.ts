@@ -1,5 +1,5 @@
 // /proc/net/softnet_stat as the kernel prints it: one line per ONLINE CPU, hex columns,
-// the real CPU index last (DESIGN.md §1.8). see net/core/net-procfs.c: softnet_seq_show()
+// the real CPU index last (docs/DESIGN.md §1.8). see net/core/net-procfs.c: softnet_seq_show()
 import type { CpuCounters } from "./results.ts";
 
 const hex = (n: number) => (n >>> 0).toString(16).padStart(8, "0");

@@ -1,6 +1,6 @@
 // The stall detector against the kernel bug it exists for: backlog threads without patch 1 lose
 // the wake-up of a sleeping backlog_napi/N thread, SCHED stays set, the backlog never runs
-// (DESIGN.md §1.5). Light load is what lets the threads fall asleep.
+// (docs/DESIGN.md §1.5). Light load is what lets the threads fall asleep.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { planChaos, runChaosInProcess } from "../../chaos/runner.ts";

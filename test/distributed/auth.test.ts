@@ -1,4 +1,4 @@
-// The authenticated, bounded transport (proto/auth.ts, PROTOCOL.md "Frames and the run's secret"):
+// The authenticated, bounded transport (proto/auth.ts, proto/PROTOCOL.md "Frames and the run's secret"):
 // the tag and the frame limit themselves; where a secret comes from (--secret-file, created mode 0600
 // by the coordinator; SOFTNET_SECRET); a CPU started by hand with a wrong or no secret is refused
 // in one line and exits 2 while the coordinator counts its hello and the run goes on; --max-frame

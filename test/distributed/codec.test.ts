@@ -1,5 +1,5 @@
 // The wire codec: every message kind survives a round trip, and garbage of any shape is refused
-// with MalformedMessage (never another exception), as PROTOCOL.md promises.
+// with MalformedMessage (never another exception), as proto/PROTOCOL.md promises.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";

@@ -11,7 +11,7 @@ import { cli, tempDir } from "./helpers.ts";
 const SCENARIOS = join(import.meta.dirname, "../../examples/reproduce");
 
 describe("softnet-emu reproduce", () => {
-  it("reproduces every claim of the patch series and of DESIGN.md §1.9", async () => {
+  it("reproduces every claim of the patch series and of docs/DESIGN.md §1.9", async () => {
     const json = join(tempDir(), "claims.json");
     const o = await cli(["reproduce", "--json", json]);
     assert.equal(o.code, 0, o.stdout + o.stderr);

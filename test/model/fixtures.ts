@@ -1,4 +1,4 @@
-// Small EmuConfig builders for model tests: the scenarios of DESIGN.md §1.10 in a few lines.
+// Small EmuConfig builders for model tests: the scenarios of docs/DESIGN.md §1.10 in a few lines.
 import type { EmuConfig, LoadPhaseConfig } from "../../model/config.ts";
 import { DEFAULT_COSTS, DEFAULT_HZ, DEFAULT_SYSCTLS, exactWindowNs } from "../../model/defaults.ts";
 import { applyBootArgs, profileByName } from "../../model/profiles.ts";

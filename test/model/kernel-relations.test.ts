@@ -1,4 +1,4 @@
-// What real kernels showed (DESIGN.md §1.10), as tests on scenarios like the measured ones:
+// What real kernels showed (docs/DESIGN.md §1.10), as tests on scenarios like the measured ones:
 // 4 CPUs, a loopback sender on CPU 0 or a NIC queue with its IRQ on CPU 0, 64 flows.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";

@@ -1,4 +1,4 @@
-// The outcomes each kernel profile must show (DESIGN.md §1.9), in both directions, on one seeded load.
+// The outcomes each kernel profile must show (docs/DESIGN.md §1.9), in both directions, on one seeded load.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";

@@ -1,0 +1,72 @@
+#!/bin/busybox sh
+# /init of the ground-truth guest (busybox sh, PID 1). Reads its phases from the kernel command line
+#   gt_secs=S gt_phases=NAME:RPS_CPUS:FLOWS:NETDEV_MAX_BACKLOG:FLOW_LIMIT_CPU_BITMAP,...
+# and, per phase: sets the sysctls and lo's rps_cpus, starts the receiver on CPU 1, snapshots the
+# counters, runs the sender on CPU 0 for S seconds, waits for the backlogs to drain, snapshots again.
+# Every line it prints for the host starts with "GT " (the console can interleave kernel messages);
+# the host parses them (scripts/ground-truth/parse.ts).
+/bin/busybox mkdir -p /proc /sys /dev /tmp /bin /sbin /usr/bin /usr/sbin
+/bin/busybox mount -t devtmpfs dev /dev
+# The kernel found no /dev/console in the initramfs: take the console now.
+exec </dev/console >/dev/console 2>&1
+/bin/busybox --install -s
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+ip link set lo up
+
+arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
+secs=$(arg gt_secs)
+phases=$(arg gt_phases)
+budget=$(arg gt_budget)
+[ -n "$budget" ] || budget=300
+port=15000
+
+snap() { # $1 phase, $2 before|after
+  t="GT $1 $2"
+  sed "s/^/$t softnet_stat /" /proc/net/softnet_stat
+  sed "s/^/$t softirqs /" /proc/softirqs
+  sed "s/^/$t interrupts /" /proc/interrupts
+  sed "s/^/$t snmp /" /proc/net/snmp
+  dmesg -c | sed "s/^/$t dmesg /"
+}
+
+# backlog_len is column 12 of softnet_stat: wait (bounded) until every CPU's queue is empty, so the
+# "after" snapshot counts every packet the sender got accepted.
+drain() {
+  i=0
+  while [ $i -lt 200 ]; do
+    busy=$(awk '$12 != "00000000" { n++ } END { print n + 0 }' /proc/net/softnet_stat)
+    [ "$busy" = 0 ] && return 0
+    usleep 10000
+    i=$((i + 1))
+  done
+  echo "GT warn backlog not drained after 2s"
+}
+
+echo "GT boot kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo) cmdline=$(cat /proc/cmdline)"
+dmesg -c >/dev/null
+for spec in $(echo "$phases" | tr ',' ' '); do
+  IFS=: read -r name rps flows backlog bitmap <<EOF
+$spec
+EOF
+  echo "$backlog" >/proc/sys/net/core/netdev_max_backlog
+  echo "$budget" >/proc/sys/net/core/netdev_budget
+  echo "$bitmap" >/proc/sys/net/core/flow_limit_cpu_bitmap
+  echo "$rps" >/sys/class/net/lo/queues/rx-0/rps_cpus
+  echo "GT $name phase rps_cpus=$(cat /sys/class/net/lo/queues/rx-0/rps_cpus) flows=$flows secs=$secs netdev_max_backlog=$(cat /proc/sys/net/core/netdev_max_backlog) netdev_budget=$(cat /proc/sys/net/core/netdev_budget) flow_limit_cpu_bitmap=$(cat /proc/sys/net/core/flow_limit_cpu_bitmap)"
+  rm -f /tmp/rx.ready
+  taskset -c 1 /bin/gt-recv $port /tmp/rx.ready >/tmp/rx.out 2>&1 &
+  rx=$!
+  while [ ! -e /tmp/rx.ready ]; do usleep 10000; done
+  snap "$name" before
+  taskset -c 0 /bin/gt-send $port "$flows" "$secs" >/tmp/tx.out 2>&1
+  echo "GT $name tx $(cat /tmp/tx.out)"
+  drain
+  snap "$name" after
+  kill "$rx"
+  wait "$rx"
+  echo "GT $name rx $(cat /tmp/rx.out)"
+done
+echo "GT done"
+# -no-reboot on the QEMU command line turns this into QEMU's exit.
+reboot -f

@@ -1,0 +1,207 @@
+// npm run ground-truth [-- --kernels K,... --phases p1,... --secs S --out FILE --cache DIR]
+// Boots Debian's own kernels under QEMU and measures the loopback phases (phases.ts) in each, writing
+// the results in the fixture format (format.ts). Not part of the test suite (a full run takes minutes);
+// test/ground-truth/boot.test.ts boots one kernel for one short phase.
+// Exit: 0 every boot gave every phase, 1 some boot failed (the others are written), 2 bad input or a
+// missing tool (one line naming it).
+import { existsSync, mkdirSync, statSync, writeFileSync, renameSync } from "node:fs";
+import { homedir } from "node:os";
+import { delimiter, dirname, join, resolve } from "node:path";
+import { Command, CommanderError } from "commander";
+import { GroundTruthUsage, KernelUnavailable } from "./errors.ts";
+import { FixtureSchema, type Fixture, type PhaseData } from "./format.ts";
+import { buildInitramfs } from "./initramfs.ts";
+import { choosePackages, fetchKernel, KERNELS, type KernelTarget, type UnpackedKernel } from "./kernels.ts";
+import { parseConsole, phaseData, phaseExtras, type ConsoleRecord } from "./parse.ts";
+import { phaseDesc, PHASES, selectPhases, type Phase } from "./phases.ts";
+import { bootKernel, QEMU, SMP, type Boot } from "./qemu.ts";
+
+export const DEFAULT_CACHE = join(homedir(), ".cache", "softnet-emu", "ground-truth");
+
+export interface GroundTruthOptions {
+  readonly kernels: readonly KernelTarget[];
+  readonly phases: readonly Phase[];
+  readonly secs: number;
+  readonly cache: string;
+  /** Output file, or "-" for stdout. */
+  readonly out: string;
+}
+
+/** The command line → options; every mistake is a GroundTruthUsage naming the flag. */
+export function parseOptions(args: readonly string[]): GroundTruthOptions {
+  const program = new Command("ground-truth")
+    .description("Boot Debian's kernels under QEMU and measure the loopback phases (fixture format)")
+    .option("--kernels <list>", `kernel keys (${KERNELS.map((k) => k.key).join(",")})`, KERNELS.map((k) => k.key).join(","))
+    .option("--phases <list>", `phases (${PHASES.map((p) => p.name).join(",")})`, PHASES.map((p) => p.name).join(","))
+    .option("--secs <n>", "seconds of sending per phase (1-600)", "5")
+    .option("--cache <dir>", "downloaded packages, unpacked kernels, initramfs, console logs", DEFAULT_CACHE)
+    .option("--out <file>", "the JSON (default: <cache>/loopback.json; - for stdout)")
+    .exitOverride()
+    .configureOutput({ writeErr: () => {} })
+    .allowExcessArguments(false);
+  try {
+    program.parse([...args], { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.help") throw e;
+      throw new GroundTruthUsage(e.message.replace(/^error: /, ""));
+    }
+    throw e;
+  }
+  const o = program.opts<{ kernels: string; phases: string; secs: string; cache: string; out?: string }>();
+  if (!/^\d+$/.test(o.secs) || Number(o.secs) < 1 || Number(o.secs) > 600) throw new GroundTruthUsage(`--secs: '${o.secs}' is not a whole number of seconds from 1 to 600`);
+  const kernels: KernelTarget[] = [];
+  for (const k of o.kernels.split(",").map((s) => s.trim())) {
+    const t = KERNELS.find((x) => x.key === k);
+    if (!t) throw new GroundTruthUsage(`--kernels: unknown kernel '${k}' (known: ${KERNELS.map((x) => x.key).join(",")})`);
+    if (kernels.includes(t)) throw new GroundTruthUsage(`--kernels: kernel '${k}' given twice`);
+    kernels.push(t);
+  }
+  const cache = resolve(o.cache);
+  if (existsSync(cache) && !statSync(cache).isDirectory()) throw new GroundTruthUsage(`--cache: ${cache} is not a directory`);
+  const out = o.out === "-" ? "-" : resolve(o.out ?? join(cache, "loopback.json"));
+  if (out !== "-" && o.out !== undefined) {
+    const dir = dirname(out);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GroundTruthUsage(`--out: folder ${dir} does not exist`);
+    if (existsSync(out) && statSync(out).isDirectory()) throw new GroundTruthUsage(`--out: ${out} is a directory`);
+  }
+  return { kernels, phases: selectPhases(o.phases), secs: Number(o.secs), cache, out };
+}
+
+const TOOLS: ReadonlyArray<readonly [string, string]> = [
+  [QEMU, "qemu-system-x86"],
+  ["gcc", "gcc"],
+  ["cpio", "cpio"],
+  ["apt-get", "apt"],
+  ["apt-cache", "apt"],
+  ["dpkg-deb", "dpkg"],
+];
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? "").split(delimiter).some((d) => d && existsSync(join(d, tool)));
+}
+
+/** The host tools the script runs; a missing one is named with its Debian package. */
+export function checkTools(): void {
+  for (const [tool, pkg] of TOOLS) if (!onPath(tool)) throw new GroundTruthUsage(`${tool} not found: install Debian's ${pkg} (.ci/setup does)`);
+}
+
+export interface KernelRun {
+  readonly target: KernelTarget;
+  readonly kernel: UnpackedKernel;
+  readonly boot: Boot;
+  readonly record: ConsoleRecord;
+  /** The phases the console gave whole, in the fixture format. */
+  readonly data: Record<string, PhaseData>;
+  /** Why a phase is missing, or the boot failed. */
+  readonly errors: string[];
+}
+
+/** Boot one kernel with the phases and read its console. */
+export async function runKernel(
+  target: KernelTarget,
+  kernel: UnpackedKernel,
+  initramfs: string,
+  phases: readonly Phase[],
+  secs: number,
+  log: (line: string) => void = () => {},
+): Promise<KernelRun> {
+  const boot = await bootKernel({ vmlinuz: kernel.vmlinuz, initramfs, bootArgs: target.bootArgs, phases, secs, onLine: (l) => log(`  [${target.key}] ${l}`) });
+  const errors: string[] = [];
+  let record: ConsoleRecord = { phases: new Map(), done: false, warnings: [] };
+  try {
+    record = parseConsole(boot.console);
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  if (boot.timedOut) errors.push(`QEMU killed after ${Math.round(boot.wallMs / 1000)} s (liveness limit): the guest never finished`);
+  else if (!record.done) errors.push(`the guest stopped before its last phase (QEMU exit ${boot.exitCode}); see the console log`);
+  if (record.cpus !== undefined && record.cpus !== SMP) errors.push(`the guest saw ${record.cpus} CPUs, not ${SMP}`);
+  const data: Record<string, PhaseData> = {};
+  for (const p of phases) {
+    const cp = record.phases.get(p.name);
+    if (!cp) {
+      errors.push(`phase ${p.name}: not in the console`);
+      continue;
+    }
+    try {
+      data[p.name] = phaseData(cp, phaseDesc(p, secs));
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  return { target, kernel, boot, record, data, errors };
+}
+
+function summaryLines(run: KernelRun): string[] {
+  const lines = [`${run.target.key}: ${run.kernel.pkg}, host wall ${(run.boot.wallMs / 1000).toFixed(1)} s`];
+  for (const [name, d] of Object.entries(run.data)) {
+    const x = phaseExtras(run.record.phases.get(name)!);
+    const cpus = Object.entries(d.cpus).map(([c, r]) => `cpu${c} proc=${r.proc} drop=${r.drop} rrps=${r.rrps} netrx=${r.netrx} fl=${r.fl}`);
+    lines.push(`  ${name} sent=${d.sent} rate=${d.rate} received=${x.received ?? "?"} rcvbuf_errors=${x.rcvbufErrors ?? "?"} dmesg_warnings=${x.dmesgWarnings} | ${cpus.join(" | ")}`);
+  }
+  for (const e of run.errors) lines.push(`  error: ${e}`);
+  return lines;
+}
+
+export async function groundTruth(o: GroundTruthOptions, log: (line: string) => void): Promise<{ fixture: Fixture; failed: boolean }> {
+  checkTools();
+  mkdirSync(join(o.cache, "logs"), { recursive: true });
+  const packages = choosePackages(o.kernels);
+  for (const t of o.kernels) log(`${t.key}: ${packages.get(t.key)}${t.bootArgs.length ? ` (boot: ${t.bootArgs.join(" ")})` : ""}`);
+  const initramfs = buildInitramfs(o.cache, log);
+  const fixture: Fixture = {
+    about:
+      `Real Linux kernels under QEMU (TCG, ${SMP} vCPUs, 1 GiB), measured by softnet-emu's npm run ground-truth on ${new Date().toISOString().slice(0, 10)}: ` +
+      `UDP over loopback from a closed-loop sender pinned to CPU 0 to a receiver on CPU 1. Packages: ` +
+      o.kernels.map((t) => `${t.key}=${packages.get(t.key)}${t.bootArgs.length ? `+${t.bootArgs.join("+")}` : ""}`).join(", ") +
+      `. Per phase and CPU, deltas of /proc/net/softnet_stat, NET_RX runs and CAL IPIs; see scripts/ground-truth/README.md.`,
+    runs: {},
+  };
+  let failed = false;
+  for (const t of o.kernels) {
+    const kernel = fetchKernel(packages.get(t.key)!, o.cache, log);
+    log(`booting ${t.key} (${o.phases.length} phase(s) of ${o.secs} s)`);
+    const run = await runKernel(t, kernel, initramfs, o.phases, o.secs, log);
+    const logFile = join(o.cache, "logs", `${t.key}.log`);
+    writeFileSync(logFile, run.boot.console);
+    for (const l of summaryLines(run)) log(l);
+    log(`  console: ${logFile}`);
+    if (run.errors.length) failed = true;
+    if (Object.keys(run.data).length) fixture.runs[t.key] = run.data;
+  }
+  FixtureSchema.parse(fixture);
+  return { fixture, failed };
+}
+
+export async function main(args: readonly string[]): Promise<number> {
+  const log = (l: string) => void process.stderr.write(`${l}\n`);
+  try {
+    const o = parseOptions(args);
+    const { fixture, failed } = await groundTruth(o, log);
+    const text = `${JSON.stringify(fixture, null, 1)}\n`;
+    if (o.out === "-") process.stdout.write(text);
+    else {
+      mkdirSync(dirname(o.out), { recursive: true });
+      writeFileSync(`${o.out}.tmp`, text);
+      renameSync(`${o.out}.tmp`, o.out);
+      log(`wrote ${o.out}`);
+    }
+    return failed ? 1 : 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return 0; // --help
+    if (e instanceof GroundTruthUsage) {
+      log(`ground-truth: error: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof KernelUnavailable) {
+      log(`ground-truth: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

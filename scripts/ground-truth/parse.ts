@@ -1,0 +1,189 @@
+// Reads the guest's serial console (lines "GT <phase> <before|after> <file> <line of the file>",
+// "GT <phase> tx|rx ...", see init.sh) into snapshots, and the snapshots into the fixture's phase
+// deltas. Pure: text in, numbers out.
+import type { CpuRow, PhaseData } from "./format.ts";
+
+/** softnet_stat columns, 0-based, the same in 6.1 (13 columns) and 6.12 (15: input_qlen, process_qlen added). */
+export const SOFTNET = { processed: 0, dropped: 1, timeSqueeze: 2, receivedRps: 9, flowLimitCount: 10, backlogLen: 11, index: 12 } as const;
+
+export interface Snapshot {
+  /** CPU number → softnet_stat columns (online CPUs only, as the kernel prints them). */
+  readonly softnet: Map<number, number[]>;
+  /** /proc/softirqs: row name (NET_RX...) → CPU number → count. */
+  readonly softirqs: Map<string, Map<number, number>>;
+  /** /proc/interrupts: row name (CAL, RES, 4...) → CPU number → count. */
+  readonly interrupts: Map<string, Map<number, number>>;
+  /** /proc/net/snmp: "Udp" → field → value. */
+  readonly snmp: Map<string, Map<string, number>>;
+  readonly dmesg: string[];
+}
+
+export interface ConsolePhase {
+  readonly name: string;
+  /** The settings the guest read back after writing them. */
+  settings?: string;
+  before?: Snapshot;
+  after?: Snapshot;
+  tx?: { sent: number; errors: number; elapsedNs: number };
+  rx?: { received: number };
+}
+
+export interface ConsoleRecord {
+  kernel?: string;
+  cmdline?: string;
+  cpus?: number;
+  readonly phases: Map<string, ConsolePhase>;
+  done: boolean;
+  /** "GT warn ..." lines of the guest. */
+  readonly warnings: string[];
+}
+
+function emptySnapshot(): Snapshot & { headers: Map<string, number[]>; snmpHeader: Map<string, string[]> } {
+  return { softnet: new Map(), softirqs: new Map(), interrupts: new Map(), snmp: new Map(), dmesg: [], headers: new Map(), snmpHeader: new Map() };
+}
+
+/** Key=value pairs of a line ("sent=1 errors=0" → {sent: "1", errors: "0"}). */
+function pairs(s: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const tok of s.trim().split(/\s+/)) {
+    const i = tok.indexOf("=");
+    if (i > 0) m.set(tok.slice(0, i), tok.slice(i + 1));
+  }
+  return m;
+}
+
+function int(v: string | undefined, what: string): number {
+  if (v === undefined || !/^\d+$/.test(v)) throw new Error(`console: ${what} is '${v ?? "missing"}', not a count`);
+  return Number(v);
+}
+
+// Terminal escapes of the firmware (SeaBIOS clears the screen) and carriage returns.
+const ESCAPES = /\x1b(?:\[[0-9;?]*[A-Za-z]|[A-Za-z])|\r/g;
+
+export function parseConsole(text: string): ConsoleRecord {
+  const rec: ConsoleRecord = { phases: new Map(), done: false, warnings: [] };
+  const snaps = new Map<string, ReturnType<typeof emptySnapshot>>();
+  const phase = (name: string): ConsolePhase => {
+    let p = rec.phases.get(name);
+    if (!p) rec.phases.set(name, (p = { name }));
+    return p;
+  };
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(ESCAPES, "");
+    const at = line.indexOf("GT ");
+    if (at < 0) continue;
+    const body = line.slice(at + 3);
+    const [first = "", second = "", third = ""] = body.split(" ", 3);
+    if (first === "boot") {
+      const kv = pairs(body.slice(5).replace(/ cmdline=.*$/, ""));
+      rec.kernel = kv.get("kernel");
+      rec.cpus = kv.has("cpus") ? int(kv.get("cpus"), "boot cpus") : undefined;
+      rec.cmdline = /cmdline=(.*)$/.exec(body)?.[1];
+    } else if (first === "done") rec.done = true;
+    else if (first === "warn") rec.warnings.push(body.slice(5));
+    else if (second === "phase") phase(first).settings = body.slice(first.length + 7);
+    else if (second === "tx") {
+      const kv = pairs(body.slice(first.length + 4));
+      phase(first).tx = { sent: int(kv.get("sent"), `${first} tx sent`), errors: int(kv.get("errors"), `${first} tx errors`), elapsedNs: int(kv.get("elapsed_ns"), `${first} tx elapsed_ns`) };
+    } else if (second === "rx") {
+      const kv = pairs(body.slice(first.length + 4));
+      phase(first).rx = { received: int(kv.get("received"), `${first} rx received`) };
+    } else if (second === "before" || second === "after") {
+      const key = `${first} ${second}`;
+      let s = snaps.get(key);
+      if (!s) {
+        snaps.set(key, (s = emptySnapshot()));
+        phase(first)[second] = s;
+      }
+      const rest = body.slice(first.length + second.length + third.length + 3);
+      addLine(s, third, rest);
+    }
+  }
+  return rec;
+}
+
+function addLine(s: ReturnType<typeof emptySnapshot>, file: string, rest: string): void {
+  const tok = rest.trim().split(/\s+/);
+  switch (file) {
+    case "softnet_stat": {
+      const cols = tok.map((h) => parseInt(h, 16));
+      if (cols.length < 13 || cols.some((c) => !Number.isFinite(c))) throw new Error(`console: softnet_stat line '${rest}' is not 13+ hex columns`);
+      // Rows are online CPUs only: the index column, not the row number, says which CPU.
+      s.softnet.set(cols[SOFTNET.index]!, cols);
+      return;
+    }
+    case "softirqs":
+    case "interrupts": {
+      if (tok.length && tok.every((t) => /^CPU\d+$/.test(t))) {
+        s.headers.set(file, tok.map((t) => Number(t.slice(3))));
+        return;
+      }
+      const cpus = s.headers.get(file);
+      const name = tok[0]?.replace(/:$/, "");
+      if (!cpus || !name || !tok[0]!.endsWith(":")) return;
+      const row = new Map<number, number>();
+      cpus.forEach((cpu, i) => {
+        const v = tok[i + 1];
+        if (v !== undefined && /^\d+$/.test(v)) row.set(cpu, Number(v));
+      });
+      (file === "softirqs" ? s.softirqs : s.interrupts).set(name, row);
+      return;
+    }
+    case "snmp": {
+      const proto = tok[0]?.replace(/:$/, "");
+      if (!proto) return;
+      const header = s.snmpHeader.get(proto);
+      if (!header || tok.slice(1).every((t) => !/^-?\d+$/.test(t))) {
+        s.snmpHeader.set(proto, tok.slice(1));
+        return;
+      }
+      s.snmp.set(proto, new Map(header.map((h, i) => [h, Number(tok[i + 1])])));
+      s.snmpHeader.delete(proto);
+      return;
+    }
+    case "dmesg":
+      s.dmesg.push(rest);
+      return;
+  }
+}
+
+/** Counters are unsigned 32-bit in the kernel: a delta survives one wrap. */
+function delta(after: number, before: number): number {
+  return (after - before + 2 ** 32) % 2 ** 32;
+}
+
+/** The fixture's data for one phase; throws naming what the console lacks. */
+export function phaseData(p: ConsolePhase, desc: string): PhaseData {
+  const { before, after, tx } = p;
+  if (!before || !after || !tx) throw new Error(`phase ${p.name}: the console has no ${!before ? "'before' snapshot" : !after ? "'after' snapshot" : "sender result"} (did the guest stop early?)`);
+  const netrxB = before.softirqs.get("NET_RX"), netrxA = after.softirqs.get("NET_RX");
+  const calB = before.interrupts.get("CAL"), calA = after.interrupts.get("CAL");
+  if (!netrxA || !netrxB) throw new Error(`phase ${p.name}: no NET_RX row in /proc/softirqs`);
+  if (!calA || !calB) throw new Error(`phase ${p.name}: no CAL row in /proc/interrupts`);
+  const cpus: Record<string, CpuRow> = {};
+  for (const [cpu, a] of [...after.softnet].sort((x, y) => x[0] - y[0])) {
+    const b = before.softnet.get(cpu);
+    if (!b) throw new Error(`phase ${p.name}: CPU ${cpu} is in the 'after' softnet_stat only`);
+    const d = (col: number) => delta(a[col]!, b[col]!);
+    cpus[String(cpu)] = {
+      proc: d(SOFTNET.processed),
+      drop: d(SOFTNET.dropped),
+      sq: d(SOFTNET.timeSqueeze),
+      rrps: d(SOFTNET.receivedRps),
+      fl: d(SOFTNET.flowLimitCount),
+      bl: a[SOFTNET.backlogLen]!,
+      netrx: delta(netrxA.get(cpu) ?? 0, netrxB.get(cpu) ?? 0),
+      cal: delta(calA.get(cpu) ?? 0, calB.get(cpu) ?? 0),
+    };
+  }
+  const rate = tx.elapsedNs > 0 ? Math.round((tx.sent * 1e9) / tx.elapsedNs) : 0;
+  return { desc, cpus, sent: tx.sent, rate };
+}
+
+/** What the fixture does not keep but a reader of one boot wants: the receiver's side and warnings. */
+export function phaseExtras(p: ConsolePhase): { received?: number; sendErrors?: number; rcvbufErrors?: number; dmesgWarnings: number } {
+  const udp = (s: Snapshot | undefined) => s?.snmp.get("Udp")?.get("RcvbufErrors");
+  const a = udp(p.after), b = udp(p.before);
+  const dmesgWarnings = [...(p.before?.dmesg ?? []), ...(p.after?.dmesg ?? [])].filter((l) => /WARNING|BUG|Oops/.test(l)).length;
+  return { received: p.rx?.received, sendErrors: p.tx?.errors, rcvbufErrors: a !== undefined && b !== undefined ? a - b : undefined, dmesgWarnings };
+}

@@ -145,7 +145,8 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
   }
 }
 
-async function directMain(): Promise<void> {
+/** A coordinator started on its own (flags below); the bundle's entry. */
+export async function directMain(): Promise<void> {
   const { values } = parseArgs({
     options: {
       cpus: { type: "string", default: "4" },

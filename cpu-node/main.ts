@@ -91,7 +91,8 @@ export async function runCpu(o: CpuCommandOptions): Promise<number> {
   }
 }
 
-async function childMain(): Promise<void> {
+/** The CPU process started by `run` (flags as run-processes.ts gives them); the bundle's entry. */
+export async function childMain(): Promise<void> {
   const { values } = parseArgs({
     options: {
       coordinator: { type: "string" },

@@ -9,6 +9,7 @@ import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
 import { firstAbort, parseConditions } from "./assertions.ts";
 import { runChecked, type CheckedResults } from "./checked-run.ts";
+import { runningBundle } from "../bin/entries.ts";
 
 export interface RunJob {
   /** Names the run in log lines: a profile, `rate=2e6`, a claim's run. */
@@ -74,10 +75,13 @@ async function runSequential(jobs: readonly RunJob[], opts: PoolOptions, engine:
 }
 
 /**
- * The worker loads TypeScript through tsx's API: a worker inherits neither the hooks that
- * bin/softnet-emu.js registers nor (on Node 20) `--import tsx`, so it registers them itself.
+ * From a bundle (scripts/build.mjs), the worker is the bundle's own run-worker entry. From the
+ * sources, it loads TypeScript through tsx's API: a worker inherits neither the hooks that tsx
+ * registers in this thread nor (on Node 20) `--import tsx`, so it registers them itself.
  */
 function spawnWorker(): Worker {
+  const bundle = runningBundle();
+  if (bundle !== undefined) return new Worker(new URL("run-worker.mjs", bundle));
   const tsx = import.meta.resolve("tsx/esm/api");
   const entry = new URL("./run-worker.ts", import.meta.url).href;
   const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;

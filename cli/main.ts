@@ -16,6 +16,7 @@ import type { RunResults } from "../model/results.ts";
 import { resolveNemesisSpecs } from "./resolve.ts";
 import { renderSummary } from "./summary.ts";
 import { registerExperiments } from "./experiments.ts";
+import { registerValidate } from "./validate.ts";
 import { registerDistributed } from "./distributed.ts";
 import { runChecks, type RunChecks } from "./run-checks.ts";
 import {
@@ -184,6 +185,7 @@ Run 'softnet-emu run --help' for every option of a run; scenario files to start 
     .action(async (opts: RunOptions, cmd: Command) => setExit(await runCommand(opts, io, args, cmd.getOptionValueSource("engine") === "default")));
   registerDistributed(program, io, setExit);
   registerExperiments(program, io, setExit);
+  registerValidate(program, io, setExit);
   return program;
 }
 

@@ -1,0 +1,123 @@
+// `softnet-emu validate`: run the reference phases (validate/scenarios/) under the profile of each
+// real kernel measured (validate/reference/) and compare, relation by relation (validate/relations.ts),
+// the kernel's figure with the model's. Exit 0 only if every relation holds within its tolerance.
+import { InvalidArgumentError, type Command } from "commander";
+import { ReferenceError, loadReference } from "../validate/reference.ts";
+import { KERNELS } from "../validate/kernels.ts";
+import { KINDS, modelSides, planRuns, type Kind } from "../validate/plan.ts";
+import { evaluateRelations } from "../validate/relations.ts";
+import { kernelSides } from "../validate/sides.ts";
+import { renderMarkdown, renderText } from "../validate/render.ts";
+import { UsageError } from "./errors.ts";
+import { checkOutputFile, copySomeRunOptions, parseJobs, runExperimentJobs, writeOutput } from "./experiment-common.ts";
+import type { CliIo } from "./main.ts";
+import type { EngineName } from "./engines.ts";
+
+interface ValidateOptions {
+  engine: EngineName;
+  seed?: number;
+  duration?: number;
+  kernels?: string[];
+  only?: Kind[];
+  json?: string;
+  markdown?: boolean;
+  jobs?: number;
+  quiet?: boolean;
+}
+
+const HELP = `
+What it does: the reference data in validate/reference/ are counters of real kernels (Debian 6.1
+and 6.12, generic and PREEMPT_RT, booted under QEMU with 4 vCPUs; its README.md says how they were
+measured) over phases of a UDP flood: loopback p1-p7 (rps_cpus 0/e/f, one flow, backlog 32, the flow
+limiter), a NIC p1-p5 (rps_cpus 0/e/f, backlog 32, netdev_budget=8) and hotplug h1-h4 (a CPU offline
+and back during the flood). Each phase is a scenario in validate/scenarios/ (run one alone with
+softnet-emu run --scenario validate/scenarios/loopback-p2.yaml --profile 6.6). validate runs every
+phase under each kernel's profile (6.1 → 6.6, 6.12 → 6.6-patched, 6.12 with thread_backlog_napi →
+6.6-patched-threads, 6.1-rt → rt-6.6, 6.12-rt → rt-6.6-patched) and prints, per relation and kernel,
+the kernel's figure, the model's, the tolerance and PASS or FAIL.
+
+Relations are ratios, shares, orderings and yes/no facts, never absolute rates (QEMU's emulated
+CPUs are far slower than hardware): conservation, per-CPU shares, NET_RX runs per packet and per
+received_rps, packets per IPI, the sender's rate ordering rps 0 > e > f and IPI ≈ threads at f,
+where drops and flow_limit_count land, squeezes, backlog-32 drops, hotplug rows and hand-over. Their
+tolerances, and why, are in docs/CALIBRATION.md.
+
+Examples:
+  $ softnet-emu validate
+  $ softnet-emu validate --only loopback --kernels 6.12-generic,6.12-generic-threaded
+  $ softnet-emu validate --json validate.json --quiet
+  $ softnet-emu validate --markdown > table.md
+
+Exit status: 0 every relation holds, 1 one does not (or a run failed), 2 bad input.`;
+
+function listOf<T extends string>(known: readonly T[], what: string) {
+  return (text: string): T[] => {
+    const items = text.split(",").map((s) => s.trim()).filter(Boolean);
+    if (items.length === 0) throw new InvalidArgumentError(`give at least one ${what}`);
+    for (const i of items) if (!(known as readonly string[]).includes(i)) throw new InvalidArgumentError(`unknown ${what} '${i}' (known: ${known.join(", ")})`);
+    return items as T[];
+  };
+}
+
+export function registerValidate(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  const cmd = program
+    .command("validate")
+    .description("run the real-kernel reference phases on the model and compare, relation by relation, PASS or FAIL each");
+  copySomeRunOptions(program, cmd, ["--engine", "--seed", "--duration"])
+    .option("--kernels <NAMES>", `comma-separated kernels to compare with (default: all: ${KERNELS.map((k) => k.name).join(", ")})`, listOf(KERNELS.map((k) => k.name), "kernel"))
+    .option("--only <KINDS>", `comma-separated kinds of phases: ${KINDS.join(", ")} (default: all)`, listOf(KINDS, "kind"))
+    .option("--json <FILE>", "write every relation with both figures, and every run's headline numbers, as JSON to FILE ('-' = stdout)")
+    .option("--markdown", "print the table as Markdown (as in the README) instead of text")
+    .option("--jobs <N>", "runs at once (default: the cores available)", parseJobs)
+    .option("--quiet", "no progress lines on stderr")
+    .addHelpText("after", HELP)
+    .action(async (opts: ValidateOptions) => setExit(await validate(opts, io)));
+}
+
+export async function validate(o: ValidateOptions, io: CliIo): Promise<number> {
+  if (o.json !== undefined) checkOutputFile("--json", o.json);
+  let ref;
+  try {
+    ref = loadReference();
+  } catch (err) {
+    if (err instanceof ReferenceError) throw new UsageError(`validate/reference/${err.message}`);
+    throw err;
+  }
+  const runs = planRuns(ref, { kernels: o.kernels, kinds: o.only, durationNs: o.duration, seed: o.seed });
+  if (runs.length === 0) throw new UsageError("--kernels/--only: no reference phase matches");
+  if (!o.quiet) io.err(`softnet-emu validate: ${runs.length} model runs (${[...new Set(runs.map((r) => r.profile))].join(", ")})\n`);
+  // Progress: one stderr line per finished run (runExperimentJobs), unless --quiet.
+  const results = await runExperimentJobs(
+    runs.map((r) => ({ label: r.label, cfg: r.cfg, ...(r.seriesIntervalNs ? { seriesIntervalNs: r.seriesIntervalNs } : {}) })),
+    { engine: o.engine, jobs: o.jobs, quiet: o.quiet },
+    io,
+  );
+  const selected = (name: string) => !o.kernels || o.kernels.includes(name);
+  const kernels = Object.fromEntries(Object.entries(kernelSides(ref)).filter(([k]) => selected(k)));
+  // Kinds left out of the run are left out of the comparison too.
+  for (const side of Object.values(kernels)) for (const kind of KINDS) if (o.only && !o.only.includes(kind)) side[kind] = {};
+  const models = modelSides(runs, results);
+  const rows = evaluateRelations(KERNELS, kernels, models);
+  const failed = rows.filter((r) => !r.pass).length;
+  if (o.json !== undefined) {
+    const doc = {
+      command: "validate",
+      ok: failed === 0,
+      passed: rows.length - failed,
+      total: rows.length,
+      relations: rows,
+      runs: runs.map((r, i) => ({
+        label: r.label,
+        profile: r.profile,
+        kernels: r.kernels,
+        injected: results[i]!.totals.injected,
+        processed: results[i]!.totals.processed,
+        dropped: results[i]!.totals.dropped,
+        virtual_ns: results[i]!.virtual_ns,
+      })),
+    };
+    writeOutput(io, "--json", o.json, `${JSON.stringify(doc, null, 2)}\n`);
+  }
+  if (o.json !== "-") io.out(o.markdown ? renderMarkdown(rows) : renderText(rows));
+  return failed === 0 ? 0 : 1;
+}

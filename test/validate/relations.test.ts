@@ -1,0 +1,147 @@
+// The relations of `softnet-emu validate` on hand-made inputs: each figure computed the same way on
+// both sides, the tolerances, and which kernels a relation applies to.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { KernelInfo } from "../../validate/kernels.ts";
+import { evaluateRelations, RELATIONS, shares, sortedShares, within, type CpuDelta, type PhaseData, type RelationRow, type Side } from "../../validate/relations.ts";
+
+const cpu = (o: Partial<CpuDelta> = {}): CpuDelta => ({ proc: 0, drop: 0, sq: 0, rrps: 0, fl: 0, netrx: 0, ...o });
+const phase = (rate: number, cpus: CpuDelta[], o: Partial<PhaseData> = {}): PhaseData => ({
+  sent: cpus.reduce((s, c) => s + c.proc + c.drop, 0),
+  rate,
+  unaccounted: 0,
+  cpus,
+  ...o,
+});
+const IPI: KernelInfo = { name: "k-ipi", profile: "6.6", mode: "ipi", rt: false };
+const THREADS: KernelInfo = { name: "k-threads", profile: "6.6-patched-threads", mode: "threads", rt: false };
+const side = (loopback: Side["loopback"] = {}, nic: Side["nic"] = {}): Side => ({ loopback, nic, hotplug: {} });
+
+function row(rows: RelationRow[], id: string, kernel = IPI.name): RelationRow {
+  const r = rows.find((x) => x.id === id && x.kernel === kernel);
+  assert.ok(r, `a row ${id} for ${kernel}`);
+  return r;
+}
+
+describe("validate relations", () => {
+  it("compares numbers, vectors and yes/no within each kind of tolerance", () => {
+    assert.equal(within(1.02, 1.06, { kind: "abs", abs: 0.05 }), true);
+    assert.equal(within(1.02, 1.08, { kind: "abs", abs: 0.05 }), false);
+    assert.equal(within(4, 7.9, { kind: "factor", factor: 2 }), true);
+    assert.equal(within(4, 1.9, { kind: "factor", factor: 2 }), false);
+    assert.equal(within(4, 0, { kind: "factor", factor: 2 }), false);
+    assert.equal(within(0, 0, { kind: "factor", factor: 2 }), true);
+    assert.equal(within([0.3, 0.7], [0.35, 0.65], { kind: "abs", abs: 0.1 }), true);
+    assert.equal(within([0.3, 0.7], [0.45, 0.55], { kind: "abs", abs: 0.1 }), false);
+    assert.equal(within([0.3, 0.7], [1], { kind: "abs", abs: 1 }), false, "vectors of different lengths never match");
+    assert.equal(within(true, true, { kind: "same" }), true);
+    assert.equal(within(true, false, { kind: "same" }), false);
+    assert.equal(within(0, 1, { kind: "same" }), false);
+  });
+
+  it("shares: per CPU in order, or largest first for one flow", () => {
+    const cpus = [cpu({ proc: 0 }), cpu({ proc: 10 }), cpu({ proc: 30 }), cpu()];
+    assert.deepEqual(shares(cpus), [0, 0.25, 0.75, 0]);
+    assert.deepEqual(sortedShares(cpus), [0.75, 0.25, 0, 0]);
+    assert.deepEqual(shares([cpu(), cpu()]), [0, 0]);
+  });
+
+  it("computes the IPI-mode figures from the rows: sender NET_RX per IPI, target NET_RX per IPI, packets per IPI", () => {
+    // Sender CPU 0 raised 100 NET_RX runs to send 100 IPIs; targets ran 102 NET_RX for 400 packets.
+    const p2 = phase(900, [cpu({ netrx: 100 }), cpu({ proc: 200, rrps: 50, netrx: 51 }), cpu({ proc: 100, rrps: 25, netrx: 26 }), cpu({ proc: 100, rrps: 25, netrx: 25 })]);
+    const kernel = side({ p2 });
+    const model = side({ p2: phase(900, [cpu({ netrx: 100 }), cpu({ proc: 200, rrps: 10, netrx: 40 }), cpu({ proc: 100, rrps: 10, netrx: 30 }), cpu({ proc: 100, rrps: 80, netrx: 30 })]) });
+    const rows = evaluateRelations([IPI], { [IPI.name]: kernel }, { [IPI.name]: model });
+    assert.equal(row(rows, "loopback.sender-netrx-per-rrps").kernel_value, 1);
+    assert.equal(row(rows, "loopback.sender-netrx-per-rrps").pass, true);
+    assert.equal(row(rows, "loopback.p2.target-netrx-per-rrps").kernel_value, 1.02);
+    assert.equal(row(rows, "loopback.p2.target-netrx-per-rrps").pass, true, "100/100 is within ±0.05 of 1.02");
+    assert.equal(row(rows, "loopback.p2.packets-per-ipi").kernel_value, 4);
+    assert.equal(row(rows, "loopback.p2.target-netrx-per-packet").kernel_value, 102 / 400);
+    assert.equal(row(rows, "loopback.p2.target-netrx-per-packet").model_value, 100 / 400);
+    // The shares differ by 0 on CPU 0 and ≤ 0.1 elsewhere.
+    assert.deepEqual(row(rows, "loopback.p2.shares").kernel_value, [0, 0.5, 0.25, 0.25]);
+  });
+
+  it("fails a relation the model misses and names it; IPI-only relations are not applied to threads", () => {
+    const p2 = phase(900, [cpu({ netrx: 100 }), cpu({ proc: 300, rrps: 100, netrx: 102 }), cpu({ proc: 50 }), cpu({ proc: 50 })]);
+    const bad = phase(900, [cpu({ netrx: 10 }), cpu({ proc: 300, rrps: 10, netrx: 30 }), cpu({ proc: 50 }), cpu({ proc: 50 })]);
+    const rows = evaluateRelations([IPI, THREADS], { [IPI.name]: side({ p2 }), [THREADS.name]: side({ p2 }) }, { [IPI.name]: side({ p2: bad }), [THREADS.name]: side({ p2: bad }) });
+    const r = row(rows, "loopback.p2.target-netrx-per-rrps");
+    assert.equal(r.model_value, 3);
+    assert.equal(r.pass, false);
+    assert.equal(r.tolerance, "±0.05");
+    assert.equal(rows.some((x) => x.kernel === THREADS.name && x.id === "loopback.p2.target-netrx-per-rrps"), false);
+    // Backlog threads: any received_rps or target NET_RX in the model fails no-ipi.
+    assert.equal(row(rows, "loopback.threads.no-ipi", THREADS.name).kernel_value, 100 + 102);
+  });
+
+  it("a phase the model did not run is a FAIL with no value; a phase the kernel lacks is no row", () => {
+    const p1 = phase(1000, [cpu({ proc: 100, netrx: 100 }), cpu(), cpu(), cpu()]);
+    const rows = evaluateRelations([IPI], { [IPI.name]: side({ p1 }) }, {});
+    const r = row(rows, "loopback.p1.sender-netrx-per-packet");
+    assert.equal(r.model_value, null);
+    assert.equal(r.pass, false);
+    assert.equal(rows.some((x) => x.id === "loopback.p2.shares"), false);
+  });
+
+  it("rate orderings: 0 > e > f and the ratios to rps 0", () => {
+    const mk = (r1: number, r2: number, r3: number) =>
+      side({ p1: phase(r1, [cpu({ proc: 1, netrx: 1 })]), p2: phase(r2, [cpu({ proc: 1 })]), p3: phase(r3, [cpu({ proc: 1 })]) });
+    const rows = evaluateRelations([IPI], { [IPI.name]: mk(76.8, 65.8, 41.8) }, { [IPI.name]: mk(100, 460, 300) });
+    assert.equal(row(rows, "loopback.rate.0>e>f").kernel_value, true);
+    assert.equal(row(rows, "loopback.rate.0>e>f").model_value, false);
+    assert.equal(row(rows, "loopback.rate.0>e>f").pass, false);
+    assert.ok(Math.abs((row(rows, "loopback.rate.e/0").kernel_value as number) - 65.8 / 76.8) < 1e-12);
+    assert.equal(row(rows, "loopback.rate.e>f").pass, true);
+  });
+
+  it("IPI ≈ threads at f and the local shortcut compare two kernels' runs on each side", () => {
+    const K12: KernelInfo = { name: "6.12-generic", profile: "6.6-patched", mode: "ipi", rt: false };
+    const K12T: KernelInfo = { name: "6.12-generic-threaded", profile: "6.6-patched-threads", mode: "threads", rt: false };
+    const mk = (p1: number, p3: number) => side({ p1: phase(p1, [cpu({ proc: 1, netrx: 1 })]), p3: phase(p3, [cpu({ proc: 1 })]) });
+    const rows = evaluateRelations([K12, K12T], { [K12.name]: mk(76.8, 41.8), [K12T.name]: mk(74.3, 38.8) }, { [K12.name]: mk(100, 50), [K12T.name]: mk(60, 50) });
+    const f = row(rows, "loopback.ipi≈threads@f", K12.name);
+    assert.ok(Math.abs((f.kernel_value as number) - 38.8 / 41.8) < 1e-12);
+    assert.equal(f.model_value, 1);
+    assert.equal(f.pass, true);
+    const s = row(rows, "loopback.local-shortcut", K12.name);
+    assert.equal(s.model_value, 0.6);
+    assert.equal(s.pass, false);
+    assert.equal(rows.some((x) => x.id === "loopback.local-shortcut" && x.kernel === K12T.name), false, "one row, under the IPI kernel");
+  });
+
+  it("p6 and p7: where drops and flow_limit_count land", () => {
+    const p6 = phase(1, [cpu(), cpu(), cpu({ proc: 10, drop: 5 }), cpu()]);
+    const p7 = phase(1, [cpu({ fl: 5 }), cpu(), cpu(), cpu({ proc: 10, drop: 5 })]);
+    const wrong6 = phase(1, [cpu({ fl: 3 }), cpu(), cpu({ proc: 10, drop: 5 }), cpu()]);
+    const wrong7 = phase(1, [cpu(), cpu(), cpu({ proc: 10, drop: 5, fl: 5 }), cpu()]);
+    const rows = evaluateRelations([IPI], { [IPI.name]: side({ p6, p7 }) }, { [IPI.name]: side({ p6: wrong6, p7: wrong7 }) });
+    assert.equal(row(rows, "loopback.p6.drops-on-target").kernel_value, true);
+    assert.equal(row(rows, "loopback.p6.drops-on-target").model_value, false, "flow_limit_count on the sender in p6 is wrong");
+    assert.equal(row(rows, "loopback.p7.flow-limit-on-sender").kernel_value, true);
+    assert.equal(row(rows, "loopback.p7.flow-limit-on-sender").model_value, false, "counted on the target, not the enqueuer");
+    assert.equal(row(rows, "loopback.p7.flow-limit-per-drop").kernel_value, 1);
+  });
+
+  it("conservation: the worst phase's unaccounted packets, exactly 0 to pass", () => {
+    const ok = phase(1, [cpu({ proc: 1, netrx: 1 })]);
+    const rows = evaluateRelations(
+      [IPI],
+      { [IPI.name]: side({ p1: ok, p2: ok }) },
+      { [IPI.name]: side({ p1: ok, p2: { ...ok, unaccounted: -3 } }) },
+    );
+    assert.equal(row(rows, "loopback.conservation").kernel_value, 0);
+    assert.equal(row(rows, "loopback.conservation").model_value, 3);
+    assert.equal(row(rows, "loopback.conservation").pass, false);
+  });
+
+  it("every relation has an id, a description, a tolerance and a reason", () => {
+    const ids = RELATIONS.map((r) => r.id);
+    assert.equal(new Set(ids).size, ids.length, "ids are unique");
+    for (const r of RELATIONS) {
+      assert.match(r.id, /^(loopback|nic|hotplug)\./);
+      assert.ok(r.what.length > 10 && r.why.length > 10, r.id);
+    }
+  });
+});

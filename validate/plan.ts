@@ -1,0 +1,106 @@
+// Which model runs `softnet-emu validate` needs: every reference phase (validate/scenarios/*.yaml)
+// under the profile of each kernel measured, one run per scenario, profile and rate (the second
+// boot of a kernel reuses its first's runs). And back: the runs' results as each kernel's model side.
+import { fileURLToPath } from "node:url";
+import type { EmuConfig } from "../model/config.ts";
+import type { RunResults } from "../model/results.ts";
+import { loadScenario, resolveConfig } from "../cli/scenario.ts";
+import { HOTPLUG_PHASES, KERNELS, LOOPBACK_PHASES, NIC_PHASES, type KernelInfo } from "./kernels.ts";
+import type { Reference } from "./reference.ts";
+import type { Side } from "./relations.ts";
+import { modelHotplugPhase, modelPhase } from "./sides.ts";
+
+export const KINDS = ["loopback", "nic", "hotplug"] as const;
+export type Kind = (typeof KINDS)[number];
+
+export const SCENARIO_DIR = fileURLToPath(new URL("./scenarios/", import.meta.url));
+
+/** Hotplug runs are sampled this often, and cut this far from their events (validate/sides.ts). */
+export const HOTPLUG_SERIES_NS = 500_000;
+export const HOTPLUG_MARGIN_NS = 1_000_000;
+
+export interface PlannedRun {
+  key: string;
+  label: string;
+  kind: Kind;
+  phase: string;
+  profile: string;
+  cfg: EmuConfig;
+  seriesIntervalNs?: number;
+  /** The kernels whose model side this run is. */
+  kernels: string[];
+}
+
+export interface PlanOptions {
+  kernels?: readonly string[];
+  kinds?: readonly Kind[];
+  /** Overrides the loopback and NIC scenarios' duration (hotplug scenarios keep theirs: their events are timed). */
+  durationNs?: number;
+  seed?: number;
+  scenarioDir?: string;
+}
+
+export function scenarioFile(kind: Kind, phase: string, dir = SCENARIO_DIR): string {
+  return `${dir.replace(/\/?$/, "/")}${kind}-${phase}.yaml`;
+}
+
+export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
+  const kernels = KERNELS.filter((k) => !o.kernels || o.kernels.includes(k.name));
+  const kinds = o.kinds ?? KINDS;
+  const runs = new Map<string, PlannedRun>();
+  const scenarios = new Map<string, ReturnType<typeof loadScenario>>();
+  const add = (k: KernelInfo, kind: Kind, phase: string, ratePps?: number) => {
+    const file = scenarioFile(kind, phase, o.scenarioDir);
+    const key = `${kind}/${phase}/${k.profile}${ratePps !== undefined ? `@${Math.round(ratePps)}` : ""}`;
+    const existing = runs.get(key);
+    if (existing) {
+      existing.kernels.push(k.name);
+      return;
+    }
+    let scenario = scenarios.get(file);
+    if (!scenario) scenarios.set(file, (scenario = loadScenario(file)));
+    const cfg = resolveConfig(scenario, {
+      profile: k.profile,
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      ...(o.durationNs !== undefined && kind !== "hotplug" ? { duration_ns: o.durationNs } : {}),
+      ...(ratePps !== undefined ? { rate_pps: Math.round(ratePps) } : {}),
+    });
+    runs.set(key, {
+      key,
+      label: `${kind} ${phase} ${k.profile}${ratePps !== undefined ? ` ${Math.round(ratePps / 1000)}kpps` : ""}`,
+      kind,
+      phase,
+      profile: k.profile,
+      cfg,
+      ...(kind === "hotplug" ? { seriesIntervalNs: HOTPLUG_SERIES_NS } : {}),
+      kernels: [k.name],
+    });
+  };
+  for (const k of kernels) {
+    if (kinds.includes("loopback") && ref.loopback[k.name])
+      for (const p of LOOPBACK_PHASES) if (ref.loopback[k.name]![p]) add(k, "loopback", p);
+    if (k.repeatOf) continue;
+    // The NIC's arrival rate was set by QEMU's user-mode network: each kernel's is replayed.
+    if (kinds.includes("nic") && ref.nic[k.name])
+      for (const p of NIC_PHASES) {
+        const ph = ref.nic[k.name]![p];
+        if (ph) add(k, "nic", p, ph.rxPackets / ph.seconds);
+      }
+    if (kinds.includes("hotplug") && ref.hotplug[k.name]) for (const p of HOTPLUG_PHASES) if (ref.hotplug[k.name]![p]) add(k, "hotplug", p);
+  }
+  return [...runs.values()];
+}
+
+/** The model's side of every kernel, from the planned runs and their results (same order). */
+export function modelSides(runs: readonly PlannedRun[], results: readonly RunResults[]): Record<string, Side> {
+  const out: Record<string, Side> = {};
+  runs.forEach((run, i) => {
+    const r = results[i]!;
+    for (const k of run.kernels) {
+      const side = (out[k] ??= { loopback: {}, nic: {}, hotplug: {} });
+      if (run.kind === "hotplug") side.hotplug[run.phase] = modelHotplugPhase(r, HOTPLUG_MARGIN_NS);
+      else side[run.kind][run.phase] = modelPhase(r);
+    }
+  });
+  return out;
+}

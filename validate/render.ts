@@ -1,0 +1,49 @@
+// The validate table: per relation, per kernel, the kernel's figure, the model's, the tolerance and
+// PASS/FAIL, as text for a terminal or as a Markdown table (the README's).
+import type { RelationRow, Value } from "./relations.ts";
+
+export function formatValue(v: Value | null): string {
+  if (v === null) return "n/a";
+  if (typeof v === "boolean") return v ? "yes" : "no";
+  if (Array.isArray(v)) return v.map((x) => x.toFixed(2)).join("/");
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + " ".repeat(n - s.length);
+}
+
+export function renderText(rows: readonly RelationRow[]): string {
+  const out: string[] = [];
+  let current = "";
+  const kw = Math.max(...rows.map((r) => `${r.kernel} (${r.profile})`.length), 10);
+  const vw = Math.max(...rows.flatMap((r) => [formatValue(r.kernel_value).length, formatValue(r.model_value).length]), 6);
+  for (const r of rows) {
+    if (r.id !== current) {
+      current = r.id;
+      out.push(`${r.id}: ${r.what}`);
+    }
+    out.push(
+      `  ${pad(`${r.kernel} (${r.profile})`, kw)}  kernel ${pad(formatValue(r.kernel_value), vw)}  model ${pad(formatValue(r.model_value), vw)}  ${pad(r.tolerance, 7)} ${r.pass ? "PASS" : "FAIL"}`,
+    );
+  }
+  const failed = rows.filter((r) => !r.pass);
+  out.push("");
+  out.push(
+    failed.length === 0
+      ? `validate: all ${rows.length} relations hold within their tolerances`
+      : `validate: ${failed.length} of ${rows.length} relations FAIL: ${[...new Set(failed.map((r) => r.id))].join(", ")}`,
+  );
+  return `${out.join("\n")}\n`;
+}
+
+export function renderMarkdown(rows: readonly RelationRow[]): string {
+  const out = ["| relation | kernel (profile) | kernel | model | tolerance | |", "|---|---|---|---|---|---|"];
+  for (const r of rows)
+    out.push(
+      `| \`${r.id}\` | ${r.kernel} (${r.profile}) | ${formatValue(r.kernel_value)} | ${formatValue(r.model_value)} | ${r.tolerance} | ${r.pass ? "PASS" : "**FAIL**"} |`,
+    );
+  return `${out.join("\n")}\n`;
+}

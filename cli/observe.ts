@@ -27,12 +27,14 @@ export interface ObserverOptions {
 export type RunState = Omit<RunStatus, "scenario" | "profile">;
 
 export class Observer {
-  readonly metrics = new SoftnetMetrics();
+  readonly metrics: SoftnetMetrics;
   private target: ControlHandlers | undefined;
   private http_: HttpServerHandle | undefined;
   private procfs: ProcfsWriter | undefined;
 
-  private constructor(private readonly o: ObserverOptions) {}
+  private constructor(private readonly o: ObserverOptions) {
+    this.metrics = new SoftnetMetrics({ windowNs: o.cfg.window_ns });
+  }
 
   /**
    * The folder first, then the port: either refused is a one-line UsageError (exit 2) before the

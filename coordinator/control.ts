@@ -82,6 +82,7 @@ export function feedMetrics(metrics: SoftnetMetrics, scenario: string, profile: 
       malformed,
       lostOnCrash: status.lost_on_crash,
       checkerOk: status.checker_ok,
+      deadCpus: status.dead,
     });
   };
 }

@@ -25,7 +25,7 @@ import { logClosedConnections } from "../cpu-node/closed-connections.ts";
 import { Link } from "../cpu-node/link.ts";
 import { defaultCheckIntervalNs } from "../engine/checkpoints.ts";
 import { CheckpointCollector } from "./checkpoints.ts";
-import { accountCrash } from "./crash.ts";
+import { accountCrash, knownLoss } from "./crash.ts";
 import { SeriesCollector } from "./samples.ts";
 import { FailureDetector } from "../liveness/failure-detector.ts";
 import { SelfStall } from "../liveness/self-stall.ts";
@@ -400,6 +400,7 @@ export class Coordinator {
     else this.judge(now);
     this.extendLease();
     this.broadcast({ kind: "heartbeat" });
+    this.knownLoss();
     this.snapshot();
     this.checkStall(now);
   }
@@ -577,6 +578,15 @@ export class Coordinator {
     this.sendTo(m, { kind: "shutdown", reason: `declared dead (${why})` });
     // Survivors answer with a report that carries their receipts; the end waits for final ones.
     this.maybeFinish();
+  }
+
+  /** lost_on_crash as soon as the survivors have answered for a dead CPU (/metrics, the status); results() has the last word. */
+  private knownLoss(): void {
+    const members = [...this.members_.values()];
+    if (!members.some((m) => m.dead)) return;
+    const like = members.find((m) => m.counters)?.counters;
+    // Never down: a counter that dips reads as a reset in Prometheus.
+    this.lostOnCrash = Math.max(this.lostOnCrash, knownLoss(members, (cpu) => emptyCountersLike(cpu, like)));
   }
 
   // ---------------------------------------------------------------- control

@@ -110,3 +110,22 @@ function rewriteRow(last: CpuCounters, into: number, outOf: number, fresh: numbe
     packets_out: outOf,
   };
 }
+
+/**
+ * lost_on_crash as far as it is known while the run goes on, for /metrics: the dead CPUs that every
+ * CPU still alive has answered for (the receipts of its latest report). Until then what a dead CPU
+ * held is not known and counts nothing; the end of the run computes the figure again (exactly, or
+ * the checker says why not).
+ */
+export function knownLoss(members: readonly Member[], zero: (cpu: number) => CpuCounters): number {
+  let lost = 0;
+  for (const d of members) {
+    if (!d.dead || !members.every((m) => m.cpu === d.cpu || m.dead || saw(m, d.cpu))) continue;
+    try {
+      lost += Math.max(0, accountCrash(d, members, zero).lost);
+    } catch {
+      // A CPU that died before any CPU reported: nothing was known to be lost.
+    }
+  }
+  return lost;
+}

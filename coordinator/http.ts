@@ -169,6 +169,7 @@ async function route(req: IncomingMessage, res: ServerResponse, opts: HttpServer
     const { counters, run } = opts.metrics.latest();
     sendJson(res, 200, {
       status: "ok",
+      run_id: opts.metrics.runId,
       cpus: counters.length,
       cpus_online: counters.filter((c) => c.online).length,
       virtual_ns: run?.virtualNs ?? 0,

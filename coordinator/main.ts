@@ -81,7 +81,7 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
     log(`error: ${e.message}`);
     return COORDINATOR_EXIT.usage;
   }
-  const metrics = o.httpPort !== undefined ? new SoftnetMetrics() : null;
+  const metrics = o.httpPort !== undefined ? new SoftnetMetrics({ windowNs: cfg.window_ns }) : null;
   const feed = metrics ? feedMetrics(metrics, "coordinator", cfg.profile.name) : null;
   const coordinator = new Coordinator({
     cfg,

@@ -6,6 +6,7 @@
 // scrape time, so a run pays nothing between scrapes (prom-client's own advice). A chaos run's faults
 // come as a timeline (setFaults(), chaos/fault-timeline.ts) judged against the snapshot's virtual time.
 
+import { randomBytes } from "node:crypto";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import {
   CONTEXTS,
@@ -31,7 +32,30 @@ export interface RunStatus {
   /** Packets lost with CPU processes that died without an orderly offline (docs/DESIGN.md §2.4). */
   lostOnCrash: number;
   checkerOk: boolean;
+  /** CPUs whose process died (declared dead): offline for good, so they stay dead in later updates. */
+  deadCpus?: readonly number[];
 }
+
+export interface MetricsOptions {
+  /** The `run` label of every series; default a new one (newRunId()). */
+  runId?: string;
+  /** The run's synchronisation window (EmuConfig.window_ns): softnet_emu_window_rate counts these. */
+  windowNs?: number;
+  /** Wall clock in ms, for the window rate only (tests); default performance.now(). */
+  nowMs?: () => number;
+}
+
+/**
+ * A run id for the `run` label: UTC start time to the second and 4 random hex digits, so two runs
+ * of one scenario never share their series in Prometheus and the ids sort by start time.
+ */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${randomBytes(2).toString("hex")}`;
+}
+
+/** The window rate is measured over the last second of wall time (or all of it, early on). */
+const WINDOW_RATE_SPAN_MS = 1000;
 
 /**
  * A chaos run's faults as the registry shows them, by nemesis kind (`heal` for the heal's steps).
@@ -109,7 +133,7 @@ const EMU_CPU_COUNTERS = [
 
 /** Per-CPU point-in-time values of the emulator, for every CPU. */
 const EMU_CPU_GAUGES = [
-  ["softnet_emu_cpu_online", "1 while the CPU is online, 0 while it is offline", (c: CpuCounters) => (c.online ? 1 : 0)],
+  ["softnet_emu_cpu_online", "1 while the CPU is online, 0 while it is offline or dead", (c: CpuCounters) => (c.online ? 1 : 0)],
   ["softnet_emu_input_queue_length", "Packets in input_pkt_queue", (c: CpuCounters) => c.input_qlen],
   ["softnet_emu_process_queue_length", "Packets in process_queue", (c: CpuCounters) => c.process_qlen],
   ["softnet_emu_backlog_length", "Packets in input_pkt_queue + process_queue (softnet_stat backlog_len)", (c: CpuCounters) => c.input_qlen + c.process_qlen],
@@ -185,13 +209,23 @@ class SnapshotLatencyHistogram extends Histogram<CpuLabel> {
 /** Builds the registry once; update() replaces the snapshot the collect() callbacks read. */
 export class SoftnetMetrics {
   readonly registry = new Registry();
+  /** The `run` label of every series. */
+  readonly runId: string;
   private counters: readonly CpuCounters[] = [];
   private run: RunStatus | undefined;
   private updates = 0;
   private faults: FaultTimeline | undefined;
+  /** CPUs declared dead so far (a dead CPU never comes back). */
+  private readonly dead = new Set<number>();
+  /** (wall ms, virtual ns) of recent updates, for the window rate. */
+  private readonly progress: { ms: number; ns: number }[] = [];
+  private readonly nowMs: () => number;
 
-  constructor() {
+  constructor(private readonly opts: MetricsOptions = {}) {
+    this.runId = opts.runId ?? newRunId();
+    this.nowMs = opts.nowMs ?? (() => performance.now());
     const registry = this.registry;
+    registry.setDefaultLabels({ run: this.runId });
     const snapshot = (): readonly CpuCounters[] => this.counters;
     const online = (): CpuCounters[] => this.counters.filter((c) => c.online);
 
@@ -294,6 +328,17 @@ export class SoftnetMetrics {
       },
     });
     new SnapshotLatencyHistogram(registry, snapshot);
+    const dead = (cpu: number): number => (this.dead.has(cpu) ? 1 : 0);
+    new Gauge<CpuLabel>({
+      name: "softnet_emu_cpu_dead",
+      help: "1 once the CPU's process died (declared dead: surprise-removed, offline for good), else 0",
+      labelNames: ["cpu"],
+      registers: [registry],
+      collect(this: Gauge<CpuLabel>) {
+        this.reset();
+        for (const c of snapshot()) this.set({ cpu: String(c.cpu) }, dead(c.cpu));
+      },
+    });
 
     this.runMetrics(registry);
     this.faultMetrics(registry);
@@ -368,7 +413,9 @@ export class SoftnetMetrics {
     };
     runGauge("softnet_emu_cpus", "Emulated CPUs in the run, online or not", () => this.counters.length);
     runGauge("softnet_emu_virtual_time_seconds", "Virtual time the run has reached", (r) => r.virtualNs / NS_PER_SECOND);
-    runGauge("softnet_emu_window_rate", "Synchronisation windows completed per wall-clock second", (r) => r.windowRate);
+    runGauge("softnet_emu_window_rate", "Synchronisation windows (window_ns of virtual time) the run advanced per wall-clock second, over the last second", (r) =>
+      r.windowRate ?? this.windowRate(),
+    );
     runGauge("softnet_emu_lag_seconds", "How far virtual time lags behind wall-clock when pacing", (r) => r.lagSeconds);
     runGauge("softnet_emu_checker_ok", "1 while the conservation checker holds, 0 once it found a violation", (r) => (r.checkerOk ? 1 : 0));
     const updates = (): number => this.updates;
@@ -415,13 +462,47 @@ export class SoftnetMetrics {
    * mutating its own objects.
    */
   update(counters: readonly CpuCounters[], run: RunStatus): void {
-    // A copy without the per-peer bookkeeping, which the exporter never shows.
-    this.counters = counters.map((c) => copyCounters(c, false)).sort((a, b) => a.cpu - b.cpu);
+    for (const cpu of run.deadCpus ?? []) this.dead.add(cpu);
+    // A copy without the per-peer bookkeeping, which the exporter never shows. A dead CPU's row is
+    // its last report, taken while it was online: it is not (its softnet_stat row is gone).
+    this.counters = counters
+      .map((c) => {
+        const copy = copyCounters(c, false);
+        if (this.dead.has(c.cpu)) copy.online = false;
+        return copy;
+      })
+      .sort((a, b) => a.cpu - b.cpu);
     if (this.run?.scenario !== run.scenario || this.run?.profile !== run.profile) {
-      this.registry.setDefaultLabels({ scenario: run.scenario, profile: run.profile });
+      this.registry.setDefaultLabels({ scenario: run.scenario, profile: run.profile, run: this.runId });
     }
     this.run = run;
     this.updates++;
+    this.progressAt(run.virtualNs);
+  }
+
+  /** Record where virtual time stands now; keep the last WINDOW_RATE_SPAN_MS of them (and one before). */
+  private progressAt(virtualNs: number): void {
+    const ms = this.nowMs();
+    const p = this.progress;
+    p.push({ ms, ns: virtualNs });
+    while (p.length > 2 && ms - p[1]!.ms >= WINDOW_RATE_SPAN_MS) p.shift();
+  }
+
+  /** Windows per wall second over the recent updates; undefined before two updates apart in time, or without window_ns. */
+  private windowRate(): number | undefined {
+    const w = this.opts.windowNs;
+    const p = this.progress;
+    if (!w || w <= 0 || p.length < 2) return undefined;
+    const first = p[0]!;
+    const last = p[p.length - 1]!;
+    const seconds = (last.ms - first.ms) / 1000;
+    if (seconds <= 0) return undefined;
+    return Math.max(0, last.ns - first.ns) / w / seconds;
+  }
+
+  /** CPUs declared dead so far. */
+  deadCpus(): number[] {
+    return [...this.dead].sort((a, b) => a - b);
   }
 
   /** The latest snapshot, for /control/status and the procfs writer. */

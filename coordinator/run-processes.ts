@@ -122,7 +122,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
     ...(opts.checkIntervalNs ? { checkIntervalNs: opts.checkIntervalNs } : {}),
     ...(opts.stallTimeoutMs !== undefined ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
   });
-  const metrics = opts.httpPort !== undefined ? new SoftnetMetrics() : null;
+  const metrics = opts.httpPort !== undefined ? new SoftnetMetrics({ windowNs: cfg.window_ns }) : null;
   const feed = metrics ? feedMetrics(metrics, "run", cfg.profile.name) : null;
   const children: Child[] = [];
   let http: HttpServerHandle | null = null;

@@ -183,7 +183,7 @@ export class Cpu {
     this.rfsOn = cfg.sysctls.rps_sock_flow_entries > 0;
     this.batchSeqFrom = new Int32Array(n);
     this.maxLatencyMin = exactWindowNs(cfg.costs);
-    this.c = newCounters(id, n);
+    this.c = newCounters(id, n, cfg.queues.length);
     this.packetSizes = new PacketSizes(cfg);
     this.flowsPerSource = Math.max(1, ...cfg.load.map((p) => p.flows));
     this.reorderMax = new Int32Array(sourceCount(cfg) * this.flowsPerSource).fill(-1);
@@ -724,7 +724,7 @@ export class Cpu {
 
 }
 
-function newCounters(cpu: number, n: number): CpuCounters {
+function newCounters(cpu: number, n: number, queues: number): CpuCounters {
   return {
     cpu,
     online: true,
@@ -738,6 +738,8 @@ function newCounters(cpu: number, n: number): CpuCounters {
     backlog_scheduled: false,
     ipis_sent: 0,
     net_rx_softirqs: 0,
+    irq_call_count: 0,
+    nic_irqs: new Array<number>(queues).fill(0),
     thread_wakeups: 0,
     lost_wakeups: 0,
     ksoftirqd_wakeups: 0,

@@ -38,6 +38,13 @@ export interface CpuCounters {
   ipis_sent: number;
   /** NET_RX runs, as /proc/softirqs counts them. */
   net_rx_softirqs: number;
+  /**
+   * Call-function IPIs taken as interrupts (x86's irq_call_count, the CAL row of /proc/interrupts):
+   * one per hardirq entry that found RPS IPIs pending; an IPI to a CPU polling in idle is no interrupt.
+   */
+  irq_call_count: number;
+  /** NIC RX queue interrupts handled on this CPU, by queue (kstat_irqs_cpu of each queue's IRQ). */
+  nic_irqs: number[];
   thread_wakeups: number;
   /** Wake-ups of a sleeping backlog thread that did not set SCHED_THREADED (patch 1 missing). */
   lost_wakeups: number;
@@ -80,6 +87,7 @@ export function copyCounters(c: CpuCounters, withAttributed = true): CpuCounters
     busy_ns: { ...c.busy_ns },
     drops_by_reason: { ...c.drops_by_reason },
     latency_buckets: [...c.latency_buckets],
+    nic_irqs: [...c.nic_irqs],
     attributed: withAttributed
       ? { ipis_sent: [...a.ipis_sent], flow_limit_count: [...a.flow_limit_count], ipi_softirq_flushes: a.ipi_softirq_flushes.map((l) => [...l]) }
       : { ipis_sent: [], flow_limit_count: [], ipi_softirq_flushes: [] },

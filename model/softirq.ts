@@ -30,9 +30,13 @@ export function hardirq(cpu: Cpu): void {
   for (const q of cpu.nicIrqPending) {
     const s = cpu.sources.get(q);
     if (s) napiScheduleDevice(cpu, s.napi);
+    // kstat_incr_irqs_this_cpu(): counted where the handler runs (NIC sources come first: index = queue).
+    if (q < cpu.c.nic_irqs.length) cpu.c.nic_irqs[q]!++;
   }
   if (cpu.nicIrqPending.length > 0) cpu.nicIrqPending.length = 0;
   const ipis = cpu.ipiPending;
+  // One call-function interrupt serves every IPI pending by now (the call_single_queue was non-empty).
+  if (ipis > 0) cpu.c.irq_call_count++;
   for (let i = 0; i < ipis; i++) rpsTriggerSoftirq(cpu);
   cpu.ipiPending = 0;
   // irq_exit(): on PREEMPT_RT a softirq raised in hardirq context (the IPI) goes to ksoftirqd;

@@ -20,6 +20,8 @@ export function fakeCounters(cpu: number, online = true, scale = 1): CpuCounters
     backlog_scheduled: online,
     ipis_sent: 1000 * k + 2,
     net_rx_softirqs: 1200 * k,
+    irq_call_count: 800 * k + 1,
+    nic_irqs: [cpu === 0 ? 3000 * scale : 0, 17 * k],
     thread_wakeups: 50 * k,
     lost_wakeups: cpu,
     ksoftirqd_wakeups: 20 * k,

@@ -65,13 +65,13 @@ describe("coordinator HTTP server", () => {
     const r = await call(`${server.url}/metrics`);
     assert.equal(r.status, 200);
     assert.equal(r.type, metrics.contentType);
-    assert.match(r.text, /^node_softnet_processed_total\{cpu="3",scenario="s",profile="6.6"\} \d+$/m);
+    assert.match(r.text, new RegExp(`^node_softnet_processed_total\\{cpu="3",scenario="s",profile="6.6",run="${metrics.runId}"\\} \\d+$`, "m"));
   });
 
   it("answers /healthz for container health checks", async () => {
     const r = await call(`${server.url}/healthz`);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.json(), { status: "ok", cpus: 4, cpus_online: 4, virtual_ns: 1e9 });
+    assert.deepEqual(r.json(), { status: "ok", run_id: metrics.runId, cpus: 4, cpus_online: 4, virtual_ns: 1e9 });
   });
 
   it("passes well-formed control requests to the handlers", async () => {

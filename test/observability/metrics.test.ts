@@ -2,7 +2,7 @@
 // own series for every CPU, run labels on every sample, valid exposition text.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SoftnetMetrics, cumulativeLatencyBuckets, type FaultTimeline, type RunStatus } from "../../coordinator/metrics.ts";
+import { SoftnetMetrics, cumulativeLatencyBuckets, newRunId, type FaultTimeline, type RunStatus } from "../../coordinator/metrics.ts";
 import { LATENCY_BUCKETS_NS } from "../../model/results.ts";
 import { fakeCounters } from "./fixtures.ts";
 import { runTool, skipUnless } from "./harness.ts";
@@ -137,11 +137,12 @@ describe("coordinator metrics", () => {
     assert.equal(value(text, "softnet_emu_latency_seconds_sum", { cpu: "0" }), c.latency_sum_ns / 1e9);
   });
 
-  it("labels every sample with the run's scenario and profile", async () => {
-    const { text } = await exposition([true, false], { ...RUN, windowRate: 1900, lagSeconds: 0.25, malformed: { decode_error: 3 } });
+  it("labels every sample with the run's scenario, profile and run id", async () => {
+    const { m, text } = await exposition([true, false], { ...RUN, windowRate: 1900, lagSeconds: 0.25, malformed: { decode_error: 3 } });
     const lines = [...samples(text).keys()];
     assert.ok(lines.length > 100);
-    for (const key of lines) assert.match(key, /scenario="rps-flood",profile="6\.6"/, key);
+    assert.match(m.runId, /^\d{8}T\d{6}Z-[0-9a-f]{4}$/);
+    for (const key of lines) assert.match(key, new RegExp(`scenario="rps-flood",profile="6\\.6",run="${m.runId}"\\}$`), key);
     assert.equal(value(text, "softnet_emu_window_rate", {}), 1900);
     assert.equal(value(text, "softnet_emu_lag_seconds", {}), 0.25);
     assert.equal(value(text, "softnet_emu_malformed_messages_total", { kind: "decode_error" }), 3);
@@ -177,6 +178,55 @@ describe("coordinator metrics", () => {
     assert.deepEqual(await at(20_000), { kinds: [4, 1, 0, 1, undefined], active: [0, 0] });
   });
 
+  it("gives two runs of one scenario different run ids, and keeps a given one", async () => {
+    const [a, b] = [new SoftnetMetrics(), new SoftnetMetrics()];
+    assert.notEqual(a.runId, b.runId);
+    assert.equal(new SoftnetMetrics({ runId: "drill-1" }).runId, "drill-1");
+    assert.equal(newRunId(new Date("2026-12-03T17:05:09.123Z")).slice(0, 16), "20261203T170509Z");
+  });
+
+  it("turns a dead CPU's series on: cpu_dead 1, cpu_online 0, its softnet_stat row gone, for good", async () => {
+    const m = new SoftnetMetrics();
+    const rows = [0, 1, 2, 3].map((cpu) => fakeCounters(cpu));
+    m.update(rows, RUN);
+    let text = await m.metrics();
+    for (const cpu of ["0", "1", "2", "3"]) assert.equal(value(text, "softnet_emu_cpu_dead", { cpu }), 0);
+    // The coordinator declared cpu 2 dead: its row is still its last report, taken while online.
+    m.update(rows, { ...RUN, deadCpus: [2], lostOnCrash: 12 });
+    text = await m.metrics();
+    assert.equal(value(text, "softnet_emu_cpu_dead", { cpu: "2" }), 1);
+    assert.equal(value(text, "softnet_emu_cpu_online", { cpu: "2" }), 0);
+    assert.equal(value(text, "node_softnet_processed_total", { cpu: "2" }), undefined, "no softnet_stat row for a dead CPU");
+    assert.equal(value(text, "softnet_emu_processed_total", { cpu: "2" }), rows[2]!.processed, "its counters are kept");
+    assert.equal(value(text, "softnet_emu_lost_on_crash_total", {}), 12);
+    assert.equal(value(text, "softnet_emu_cpu_dead", { cpu: "1" }), 0);
+    assert.equal(value(text, "softnet_emu_cpu_online", { cpu: "1" }), 1);
+    // A later snapshot that does not repeat the list (the final results): still dead.
+    m.update(rows, RUN);
+    text = await m.metrics();
+    assert.equal(value(text, "softnet_emu_cpu_dead", { cpu: "2" }), 1);
+    assert.equal(value(text, "softnet_emu_cpu_online", { cpu: "2" }), 0);
+    assert.deepEqual(m.deadCpus(), [2]);
+  });
+
+  it("measures the window rate: windows of virtual time per wall second over the last second", async () => {
+    let now = 0;
+    const m = new SoftnetMetrics({ windowNs: 500, nowMs: () => now });
+    const at = async (ms: number, virtualNs: number) => {
+      now = ms;
+      m.update([fakeCounters(0)], { ...RUN, virtualNs });
+      return value(await m.metrics(), "softnet_emu_window_rate", {});
+    };
+    assert.equal(await at(0, 0), undefined, "one update: no rate yet");
+    assert.equal(await at(250, 1_000_000), 8000, "1 ms of virtual time = 2000 windows in 0.25 s");
+    assert.equal(await at(500, 1_500_000), 6000);
+    // Over the last second only: the first half second (fast) drops out.
+    await at(1000, 2_000_000);
+    await at(1600, 2_300_000);
+    assert.equal(await at(2100, 2_600_000), (2_600_000 - 2_000_000) / 500 / 1.1);
+    assert.equal(value(await new SoftnetMetrics().metrics(), "softnet_emu_window_rate", {}), undefined);
+  });
+
   it("has no fault series in a run without faults", async () => {
     const { text } = await exposition([true]);
     assert.doesNotMatch(text, /^softnet_emu_fault/m);
@@ -187,7 +237,7 @@ describe("coordinator metrics", () => {
     m.setFaults(FAULTS);
     m.update([true, false, true, true].map((o, cpu) => fakeCounters(cpu, o)), { ...RUN, virtualNs: 6000, windowRate: 10, lagSeconds: 0, malformed: {} });
     const text = await m.metrics();
-    assert.match(text, /^softnet_emu_fault_active\{kind="hotplug",target="cpu 2",scenario="rps-flood",profile="6\.6"\} 1$/m);
+    assert.match(text, /^softnet_emu_fault_active\{kind="hotplug",target="cpu 2",scenario="rps-flood",profile="6\.6",run="[^"]+"\} 1$/m);
     const r = runTool("promtool", ["check", "metrics"], { input: text });
     assert.equal(r.status, 0, r.output);
     assert.equal(r.output.trim(), "", `promtool lint findings:\n${r.output}`);

@@ -198,7 +198,8 @@ function burst(o: BurstOpts, ctx: GenContext): void {
     const list = windows.get(source) ?? [];
     const last = list[list.length - 1];
     const to = t + around(rng, o.duration_ns);
-    if ((last && t < last.to) || ppsAt(cfg, source, t) === 0) continue;
+    // A closed-loop sender has no rate to multiply (and a restore must not give it one).
+    if ((last && t < last.to) || ppsAt(cfg, source, t) === 0 || phasesOf(cfg, source).some((p) => p.rate.kind === "max")) continue;
     list.push({ from: t, to });
     windows.set(source, list);
   }
@@ -223,7 +224,7 @@ function burst(o: BurstOpts, ctx: GenContext): void {
 function ppsAt(cfg: EmuConfig, source: number, at: number): number {
   const phases = phasesOf(cfg, source);
   const p = phases.find((x) => x.start_ns <= at && at < x.end_ns) ?? phases.find((x) => x.start_ns > at);
-  return p ? p.rate.pps : 0;
+  return p?.rate.pps ?? 0;
 }
 
 /** local_irq_disable() + local_bh_disable() on a random CPU for about `duration`. */

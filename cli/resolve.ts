@@ -30,6 +30,8 @@ export interface RunFlags {
   duration_ns?: number;
   /** Applied to every load phase. */
   rate_pps?: number;
+  /** --rate max: every load phase becomes a closed loop (loopback senders only). */
+  rate_max?: boolean;
   /** Applied to every load phase. */
   flows?: number;
   /** Applied to every RX queue and loopback sender. */
@@ -188,7 +190,13 @@ function resolveTopology(spec: ScenarioSpec, flags: RunFlags, cpus: number, dura
     for (const s of topo.senders) s.rps_cpus = [...flags.rps_cpus];
   }
   for (const phase of topo.load) {
-    if (flags.rate_pps !== undefined) phase.rate = { ...phase.rate, pps: flags.rate_pps };
+    if (flags.rate_max) {
+      if (phase.source.kind === "nic")
+        throw new UsageError(`--rate max: NIC queue ${phase.source.queue} is fed by the wire, not by a sender on a CPU; max applies to loopback senders only (try --load loopback)`);
+      phase.rate = { kind: "max" };
+    } else if (flags.rate_pps !== undefined)
+      // A number over a file's `kind: max` paces that sender at a constant rate.
+      phase.rate = phase.rate.kind === "max" ? { kind: "constant", pps: flags.rate_pps } : { ...phase.rate, pps: flags.rate_pps };
     if (flags.flows !== undefined) phase.flows = flags.flows;
   }
   return topo;
@@ -240,6 +248,12 @@ function filePhase(p: ScenarioPhase, path: FieldPath, queueCount: number, sender
   const end_ns = Math.min(p.end ?? duration_ns, duration_ns);
   if (start_ns >= duration_ns) throw blame.file([...path, "start"], `${formatNs(start_ns)} is not before the end of the run (${formatNs(duration_ns)})`);
   if (start_ns >= end_ns) throw blame.file([...path, "end"], `${formatNs(end_ns)} must be after start (${formatNs(start_ns)})`);
+  if (p.rate?.kind === "max" && p.source.kind === "nic")
+    throw blame.file([...path, "rate", "kind"], `max (a closed-loop sender) applies to loopback senders only: nic:${p.source.queue} is fed by the wire at a rate`);
+  if (p.catch_up !== undefined && p.source.kind === "nic")
+    throw blame.file([...path, "catch_up"], `applies to loopback senders only: nic:${p.source.queue}'s packets arrive on the wire whether or not its CPU keeps up`);
+  if (p.catch_up !== undefined && p.rate?.kind === "max")
+    throw blame.file([...path, "catch_up"], "a closed-loop sender (rate kind max) has no schedule to catch up on");
   return {
     source: p.source,
     start_ns,
@@ -248,6 +262,7 @@ function filePhase(p: ScenarioPhase, path: FieldPath, queueCount: number, sender
     flows: p.flows ?? DEFAULT_FLOWS,
     popularity: p.popularity ?? { kind: "uniform" },
     packet_bytes: p.packet_bytes ?? DEFAULT_PACKET_BYTES,
+    ...(p.catch_up !== undefined ? { catch_up: p.catch_up } : {}),
   };
 }
 

@@ -61,6 +61,14 @@ function profileName(text: string): string {
   return text;
 }
 
+/** `--rate`: packets per second or `max`; given twice, both must be numbers or both max. */
+function rateOption(text: string, prev: number | "max" | undefined): number | "max" {
+  const value = text.trim() === "max" ? "max" : arg(parsePps)(text);
+  if (prev !== undefined && (prev === "max") !== (value === "max"))
+    throw new InvalidArgumentError(`max (a closed loop) and a number of packets per second (${prev === "max" ? text : prev}) do not go together: give one`);
+  return value;
+}
+
 /** `--pace F`: virtual seconds per wall second, > 0. */
 function paceFactor(text: string): number {
   const f = Number(text);
@@ -80,7 +88,7 @@ export interface ScenarioCliOptions {
   cpus?: number;
   seed?: number;
   duration?: number;
-  rate?: number;
+  rate?: number | "max";
   flows?: number;
   rpsCpus?: number[];
   load?: "nic" | "loopback";
@@ -99,7 +107,7 @@ export function addScenarioOptions(cmd: Command): Command {
     .option("--cpus <N>", `number of CPUs (1-${MAX_CPUS}; default 4)`, arg((t) => parseCount(t, 1, MAX_CPUS)))
     .option("--seed <N>", "seed of every random choice, flow hashing included (default 1)", arg((t) => parseCount(t, 0, 2 ** 32 - 1)))
     .option("--duration <D>", "virtual time to emulate (default 50ms)", arg(positiveDuration))
-    .option("--rate <PPS>", "offered packets per second, for every load phase", arg(parsePps))
+    .option("--rate <PPS|max>", "offered packets per second, for every load phase; max: closed-loop senders that send as fast as their CPU allows (loopback only)", rateOption)
     .option("--flows <N>", "number of flows, for every load phase", arg((t) => parseCount(t, 1, MAX_FLOWS)))
     .option("--rps-cpus <HEXMASK>", "rps_cpus of every RX queue and loopback sender (0 = RPS off)", arg((t) => parseCpuMask(t)))
     .addOption(
@@ -122,7 +130,8 @@ export function runFlagsOf(o: ScenarioCliOptions, durationNs = o.duration): RunF
     cpus: o.cpus,
     seed: o.seed,
     duration_ns: durationNs,
-    rate_pps: o.rate,
+    rate_pps: typeof o.rate === "number" ? o.rate : undefined,
+    rate_max: o.rate === "max" ? true : undefined,
     flows: o.flows,
     rps_cpus: o.rpsCpus,
     load: o.load,

@@ -151,14 +151,30 @@ const switches = {
 /** `profile: rt-6.6` or `profile: { name: rt-6.6, backlog_threads: true }`. */
 const profile = z.preprocess((v) => (typeof v === "string" ? { name: v } : v), strict({ name: z.string(), ...switches }));
 
-/** `rate: { kind: poisson, pps: 1e5 }`; kind defaults to constant; onoff needs `on` and `off`. */
-const rate = strict({
-  kind: z.enum(["constant", "poisson", "onoff"]).optional(),
-  pps,
-  on: duration.optional(),
-  off: duration.optional(),
-}).transform((r, ctx): RateConfig | typeof z.NEVER => {
+/**
+ * `rate: { kind: poisson, pps: 1e5 }`; kind defaults to constant; onoff needs `on` and `off`;
+ * `rate: max` (or `{ kind: max }`) is a closed-loop sender, which has no pps.
+ */
+const rate = z.preprocess(
+  (v) => (v === "max" ? { kind: "max" } : v),
+  strict({
+    kind: z.enum(["constant", "poisson", "onoff", "max"]).optional(),
+    pps: pps.optional(),
+    on: duration.optional(),
+    off: duration.optional(),
+  }),
+).transform((r, ctx): RateConfig | typeof z.NEVER => {
   const kind = r.kind ?? "constant";
+  if (kind === "max") {
+    const extra = (["pps", "on", "off"] as const).filter((k) => r[k] !== undefined);
+    if (extra.length === 0) return { kind };
+    ctx.addIssue({ code: "custom", path: [extra[0]!], message: `kind: max sends as fast as its CPU allows: it takes no ${extra.map((k) => `'${k}'`).join(", ")} (drop it, or pick a paced kind)` });
+    return z.NEVER;
+  }
+  if (r.pps === undefined) {
+    ctx.addIssue({ code: "custom", path: ["pps"], message: `kind: ${kind} needs pps: (packets per second), or use kind: max for a closed-loop sender` });
+    return z.NEVER;
+  }
   if (kind !== "onoff") {
     if (r.on === undefined && r.off === undefined) return { kind, pps: r.pps };
     ctx.addIssue({ code: "custom", message: `'on' and 'off' belong to kind: onoff, not ${kind}` });
@@ -208,6 +224,8 @@ const phase = strict({
   flows: int(1, MAX_FLOWS).optional(),
   popularity: popularity.optional(),
   packet_bytes: int(1, 65535).optional(),
+  /** A late open-loop sender sends what it missed back to back (default: it resumes its schedule). */
+  catch_up: z.boolean().optional(),
 });
 
 const event = strict({

@@ -89,7 +89,9 @@ export interface LoopbackSenderConfig {
 export type RateConfig =
   | { kind: "constant"; pps: number }
   | { kind: "poisson"; pps: number }
-  | { kind: "onoff"; pps: number; on_ns: number; off_ns: number };
+  | { kind: "onoff"; pps: number; on_ns: number; off_ns: number }
+  /** Closed loop (loopback senders only): send again as soon as the last send's work is done. */
+  | { kind: "max"; pps?: undefined };
 
 export type PopularityConfig = { kind: "uniform" } | { kind: "zipf"; s: number };
 
@@ -102,6 +104,11 @@ export interface LoadPhaseConfig {
   flows: number;
   popularity: PopularityConfig;
   packet_bytes: number;
+  /**
+   * An open-loop sender that fell behind (its CPU was busy, stalled, or it was migrated) sends the
+   * missed packets back to back when true; by default it resumes its schedule from its late send.
+   */
+  catch_up?: boolean;
 }
 
 export interface HotplugEventConfig {

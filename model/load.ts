@@ -4,6 +4,13 @@
 import type { LoadPhaseConfig } from "./config.ts";
 import { Rng, subSeed } from "./rng.ts";
 
+/**
+ * How late a paced sender may run and still keep its schedule (sending the overdue packets at
+ * once): Linux's default timer slack, the jitter a task sleeping to absolute deadlines sees anyway.
+ * Later than that (a stall, a migration) it resumes from its late send instead.
+ */
+export const SENDER_SLACK_NS = 50_000;
+
 /** Flow ids are global: each source owns a block of 2^20 ids. */
 export const FLOWS_PER_SOURCE = 1 << 20;
 
@@ -15,6 +22,8 @@ export class LoadGenerator {
   private nextNs = Infinity;
   private overridePps = -1;
   private overrideFromNs = 0;
+  /** How late the sender's schedule runs (constant/on-off): lateness it did not catch up on. */
+  private shiftNs = 0;
   private readonly seqs: Uint32Array;
   private readonly cdfs: (Float64Array | null)[];
   /** Share of packets that go to the hot flow (flow 0 of the source), from the `hot_flow` fault. */
@@ -39,8 +48,14 @@ export class LoadGenerator {
     return this.nextNs;
   }
 
-  /** Consume the next arrival: sets `flow` and `seq`, returns its time. */
-  take(): number {
+  /**
+   * Consume the next arrival: sets `flow` and `seq`, returns its time. A sender task passes the
+   * time it actually sends (`sentNs`): a closed-loop phase may send again from then on, and an
+   * open-loop one that fell a whole arrival behind resumes its schedule from there (no burst of
+   * missed packets) unless the phase says `catch_up`. NIC arrivals pass nothing: the wire does
+   * not wait for the CPU.
+   */
+  take(sentNs?: number): number {
     const at = this.nextNs;
     const p = this.phases[this.phase]!;
     const cdf = this.cdfs[this.phase];
@@ -50,7 +65,24 @@ export class LoadGenerator {
     this.seq = this.seqs[f]!;
     this.seqs[f] = this.seq + 1;
     this.k++;
-    this.nextNs = this.scheduleNext(at);
+    if (sentNs === undefined) {
+      this.nextNs = this.scheduleNext(at);
+      return at;
+    }
+    const phase = this.phase;
+    if (this.closedLoop(p)) {
+      this.nextNs = this.clip(p, Math.max(at, sentNs));
+      return at;
+    }
+    let next = this.scheduleNext(at);
+    const late = sentNs - at;
+    if (late > SENDER_SLACK_NS && next <= sentNs && this.phase === phase && !p.catch_up) {
+      // The next packet is due already: a paced sender that woke this late does not send the
+      // missed ones back to back, its whole schedule moves by its lateness.
+      this.shiftNs += late;
+      next = this.clip(p, next + late);
+    }
+    this.nextNs = next;
     return at;
   }
 
@@ -59,6 +91,7 @@ export class LoadGenerator {
     this.overridePps = pps;
     this.overrideFromNs = atNs;
     this.k = 0;
+    this.shiftNs = 0;
     // The phase that holds atNs: a rate of 0 (or one too low for its phase) ran the generator past
     // its phases, and a later rate must resume the source, not leave it stopped for good.
     let phase = 0;
@@ -73,7 +106,7 @@ export class LoadGenerator {
   }
 
   save(): number[] {
-    return [this.rng.save(), this.phase, this.k, this.nextNs, this.overridePps, this.overrideFromNs, this.hotShare, ...this.seqs];
+    return [this.rng.save(), this.phase, this.k, this.nextNs, this.overridePps, this.overrideFromNs, this.hotShare, this.shiftNs, ...this.seqs];
   }
 
   static restore(source: number, phases: readonly LoadPhaseConfig[], seed: number, state: readonly number[]): LoadGenerator {
@@ -85,17 +118,26 @@ export class LoadGenerator {
     g.overridePps = state[4]!;
     g.overrideFromNs = state[5]!;
     g.hotShare = state[6]!;
-    for (let i = 0; i < g.seqs.length; i++) g.seqs[i] = state[7 + i] ?? 0;
+    g.shiftNs = state[7]!;
+    for (let i = 0; i < g.seqs.length; i++) g.seqs[i] = state[8 + i] ?? 0;
     return g;
   }
 
   private ppsOf(p: LoadPhaseConfig): number {
-    return this.overridePps >= 0 ? this.overridePps : p.rate.pps;
+    if (this.overridePps >= 0) return this.overridePps;
+    // A closed loop has no rate; the schedules below never ask for one (closedLoop() first).
+    return p.rate.kind === "max" ? 0 : p.rate.pps;
+  }
+
+  /** A `max` phase, unless the control API set a rate (then it is paced at that rate). */
+  private closedLoop(p: LoadPhaseConfig): boolean {
+    return p.rate.kind === "max" && this.overridePps < 0;
   }
 
   private firstArrival(phase: number): number {
     this.phase = phase;
     this.k = 0;
+    this.shiftNs = 0;
     const p = this.phases[phase];
     if (!p) return Infinity;
     return this.scheduleFrom(p.start_ns);
@@ -105,8 +147,9 @@ export class LoadGenerator {
   private scheduleFrom(fromNs: number): number {
     const p = this.phases[this.phase];
     if (!p) return Infinity;
-    const pps = this.ppsOf(p);
     const start = Math.max(fromNs, p.start_ns);
+    if (this.closedLoop(p)) return this.clip(p, start);
+    const pps = this.ppsOf(p);
     if (pps <= 0 || start >= p.end_ns) return this.firstArrival(this.phase + 1);
     if (p.rate.kind === "poisson") return this.clip(p, this.onWindow(p, start + Math.round(this.rng.exponential(1e9 / pps))));
     return this.clip(p, this.onWindow(p, start));
@@ -119,7 +162,7 @@ export class LoadGenerator {
     if (p.rate.kind === "poisson")
       return this.clip(p, this.onWindow(p, prevNs + Math.max(1, Math.round(this.rng.exponential(1e9 / pps)))));
     // Constant and on-off: the k-th arrival is k intervals of sending time after the origin.
-    const origin = this.overridePps >= 0 ? Math.max(p.start_ns, this.overrideFromNs) : p.start_ns;
+    const origin = (this.overridePps >= 0 ? Math.max(p.start_ns, this.overrideFromNs) : p.start_ns) + this.shiftNs;
     const sendingNs = Math.floor((this.k * 1e9) / pps);
     let t = origin + sendingNs;
     if (p.rate.kind === "onoff") {

@@ -310,9 +310,9 @@ export function senderStep(cpu: Cpu, task: Task): void {
     cpu.scheduleSenderWake(task, cpu.now);
     return;
   }
-  s.gen.take();
-  cpu.c.injected++;
   const start = Math.max(cpu.now, cpu.busyUntil);
+  s.gen.take(start);
+  cpu.c.injected++;
   s.lastInjectNs = start;
   cpu.charge("task", cpu.costs.send_per_packet_ns + cpu.copyCostNs(s.index, start));
   netifRx(cpu, s.gen.flow, s.gen.seq, s.index, start, cpu.busyUntil);

@@ -15,7 +15,7 @@ function cpuList(cpus: readonly number[]): string {
 }
 
 function phase(cfg: EmuConfig, p: LoadPhaseConfig): string {
-  const rate = `${si(p.rate.pps)} pps ${p.rate.kind}`;
+  const rate = p.rate.kind === "max" ? "closed loop (rate max)" : `${si(p.rate.pps)} pps ${p.rate.kind}`;
   const when = p.start_ns > 0 || p.end_ns < cfg.duration_ns ? ` from ${formatDurationNs(p.start_ns)} to ${formatDurationNs(p.end_ns)}` : "";
   if (p.source.kind === "nic") {
     const q = cfg.queues[p.source.queue];

@@ -94,6 +94,14 @@ describe("flags override the file", () => {
     assert.deepEqual(resolve(undefined, { rps_cpus: [] }).queues[0]?.rps_cpus, []);
   });
 
+  test("rate: max is a closed loop; --rate max makes one, a numeric --rate paces it again; catch_up is kept", () => {
+    const file = "senders: [{cpu: 0}]\nload:\n  - {source: loopback, rate: max}\n  - {source: loopback, start: 5ms, rate: {pps: 1000}, catch_up: true}\n";
+    assert.deepEqual(resolve(file).load.map((p) => [p.rate, p.catch_up]), [[{ kind: "max" }, undefined], [{ kind: "constant", pps: 1000 }, true]]);
+    assert.deepEqual(resolve(file, { rate_max: true }).load.map((p) => p.rate), [{ kind: "max" }, { kind: "max" }]);
+    assert.deepEqual(resolve(file, { rate_pps: 5 }).load.map((p) => p.rate), [{ kind: "constant", pps: 5 }, { kind: "constant", pps: 5 }]);
+    assert.deepEqual(resolve(undefined, { load: "loopback", rate_max: true }).load[0]?.rate, { kind: "max" });
+  });
+
   test("--load nic replaces the file's topology with one RX queue (IRQ on CPU 0, ring 1024)", () => {
     const cfg = resolve(`senders: [{cpu: 2}]\nload: [{source: loopback}]\n`, { load: "nic", rate_pps: 1000 });
     assert.deepEqual(cfg.senders, []);
@@ -193,6 +201,11 @@ describe("bad scenario files: one line naming the file, the field and the proble
     ["malformed YAML (duplicate key)", "cpus: 4\ncpus: 5\n", /^examples\/x\.yaml:2:1: malformed YAML: Map keys must be unique/],
     ["not a mapping", "- 4\n", /^examples\/x\.yaml: expected a mapping, got a list/],
     ["unknown key", "cpus: 4\ncpu_count: 4\n", /^examples\/x\.yaml: unknown key 'cpu_count' \(known: cpus, seed, duration/],
+    ["rate max with a pps", "senders: [{cpu: 0}]\nload: [{source: loopback, rate: {kind: max, pps: 5}}]\n", /^examples\/x\.yaml: load\[0\]\.rate\.pps: kind: max sends as fast as its CPU allows: it takes no 'pps'/],
+    ["rate without pps", "senders: [{cpu: 0}]\nload: [{source: loopback, rate: {kind: poisson}}]\n", /^examples\/x\.yaml: load\[0\]\.rate\.pps: kind: poisson needs pps: .*kind: max/],
+    ["rate max on a NIC queue", `${NIC}load: [{source: nic, rate: max}]\n`, /^examples\/x\.yaml: load\[0\]\.rate\.kind: max \(a closed-loop sender\) applies to loopback senders only: nic:0 is fed by the wire/],
+    ["catch_up on a NIC queue", `${NIC}load: [{source: nic, catch_up: true}]\n`, /^examples\/x\.yaml: load\[0\]\.catch_up: applies to loopback senders only/],
+    ["catch_up on a closed loop", "senders: [{cpu: 0}]\nload: [{source: loopback, rate: max, catch_up: true}]\n", /load\[0\]\.catch_up: a closed-loop sender \(rate kind max\) has no schedule to catch up on/],
     ["unknown nested key", `${NIC}load: [{source: nic, rate: {pps: 1, burst: 3}}]\n`, /^examples\/x\.yaml: load\[0\]\.rate: unknown key 'burst' \(known: kind, pps, on, off\) \(line 4\)$/],
     ["bad mask", "queues: [{irq_affinity: 1, rps_cpus: xyz}]\n", /^examples\/x\.yaml: queues\[0\]\.rps_cpus: 'xyz' is not a hex CPU mask/],
     ["mask CPU out of range", "cpus: 2\nqueues: [{irq_affinity: 1, rps_cpus: e}]\n", /^examples\/x\.yaml: queues\[0\]\.rps_cpus: CPU 2 is out of range: the host has 2 CPUs \(CPUs 0-1\) \(line 2\)$/],

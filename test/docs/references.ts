@@ -178,17 +178,23 @@ export interface Context {
 
 const FORBIDDEN = [["/work", "shared"].join("/"), ["..", "shared"].join("/")];
 
+/** Mentions of material outside the repository: it stands alone, in code, data and prose alike. */
+export function outsideMentions(file: string, text: string): Problem[] {
+  const problems: Problem[] = [];
+  for (const needle of FORBIDDEN) {
+    for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1))
+      problems.push({ file, line: lineAt(text, i), message: `mentions ${needle}: nothing outside the repository may be cited (copy it in as a fixture with its provenance)` });
+  }
+  return problems;
+}
+
 /** Every citation in `file` (its text given) that does not resolve inside the repository. */
 export function checkFile(file: string, text: string, ctx: Context): Problem[] {
   const problems: Problem[] = [];
   const at = (offset: number, message: string) => problems.push({ file, line: lineAt(text, offset), message });
   const dir = posix.dirname(file);
 
-  // Outside material: the repository stands alone, in code, data and prose alike.
-  for (const needle of FORBIDDEN) {
-    for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + 1))
-      at(i, `mentions ${needle}: nothing outside the repository may be cited (copy it in as a fixture with its provenance)`);
-  }
+  problems.push(...outsideMentions(file, text));
 
   const isMarkdown = file.endsWith(".md");
   const scanned = isMarkdown ? [{ text, offset: 0 }] : piecesOf(file, text);
@@ -288,9 +294,14 @@ export function checkRepository(root: string): { problems: Problem[]; scanned: n
   const problems: Problem[] = [];
   let scanned = 0;
   for (const f of files) {
-    if (!isScanned(f)) continue;
-    scanned++;
-    problems.push(...checkFile(f, read(f), ctx));
+    if (isScanned(f)) {
+      scanned++;
+      problems.push(...checkFile(f, read(f), ctx));
+      continue;
+    }
+    // Every other file (images, ignore lists, lock files) may still not name outside material.
+    const bytes = readFileSync(join(root, f));
+    if (!bytes.subarray(0, 8000).includes(0)) problems.push(...outsideMentions(f, bytes.toString("utf8")));
   }
   return { problems, scanned, sections };
 }

@@ -140,6 +140,7 @@ function summaryLines(run: KernelRun): string[] {
     const cpus = Object.entries(d.cpus).map(([c, r]) => `cpu${c} proc=${r.proc} drop=${r.drop} rrps=${r.rrps} netrx=${r.netrx} fl=${r.fl}`);
     lines.push(`  ${name} sent=${d.sent} rate=${d.rate} received=${x.received ?? "?"} rcvbuf_errors=${x.rcvbufErrors ?? "?"} dmesg_warnings=${x.dmesgWarnings} | ${cpus.join(" | ")}`);
   }
+  for (const w of run.record.warnings) lines.push(`  guest: ${w}`);
   for (const e of run.errors) lines.push(`  error: ${e}`);
   return lines;
 }

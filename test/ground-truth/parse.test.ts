@@ -1,0 +1,164 @@
+// The console → fixture path of `npm run ground-truth` (scripts/ground-truth), on a console one of its
+// boots printed, and the pieces that need no QEMU: phase table, package choice, flags, static ELF check.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FixtureSchema } from "../../scripts/ground-truth/format.ts";
+import { isStaticElf, BUSYBOX } from "../../scripts/ground-truth/initramfs.ts";
+import { choosePackage, KERNELS } from "../../scripts/ground-truth/kernels.ts";
+import { parseOptions } from "../../scripts/ground-truth/main.ts";
+import { parseConsole, phaseData, phaseExtras } from "../../scripts/ground-truth/parse.ts";
+import { phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
+import { GroundTruthUsage } from "../../scripts/ground-truth/errors.ts";
+import { qemuArgs } from "../../scripts/ground-truth/qemu.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const CONSOLE = readFileSync(join(import.meta.dirname, "fixtures/console-6.12-p2.txt"), "latin1");
+const P2 = PHASES.find((p) => p.name === "p2")!;
+/** The console's lines without the serial line's carriage returns, for the tests that edit it. */
+const LINES = CONSOLE.replace(/\r/g, "").split("\n");
+
+describe("ground-truth console parsing", () => {
+  it("reads the boot line, the phase and the end marker through the firmware's escapes", () => {
+    const rec = parseConsole(CONSOLE);
+    assert.equal(rec.kernel, "6.12.118+deb12-amd64");
+    assert.equal(rec.cpus, 4);
+    assert.equal(rec.done, true);
+    assert.deepEqual([...rec.phases.keys()], ["p2"]);
+    const p = rec.phases.get("p2")!;
+    assert.match(p.settings!, /^rps_cpus=e flows=64 secs=2 netdev_max_backlog=1000 netdev_budget=300 flow_limit_cpu_bitmap=0$/);
+    assert.deepEqual(p.tx, { sent: 73152, errors: 0, elapsedNs: 2001282669 });
+    assert.deepEqual(p.rx, { received: 19466 });
+  });
+
+  it("turns the snapshots into per-CPU deltas (values read off the hex by hand)", () => {
+    const d = phaseData(parseConsole(CONSOLE).phases.get("p2")!, phaseDesc(P2, 2));
+    assert.deepEqual(d.cpus, {
+      "0": { proc: 0, drop: 0, sq: 0, rrps: 0, fl: 0, bl: 0, netrx: 8189, cal: 13 },
+      "1": { proc: 0x4f82, drop: 0xe41, sq: 13, rrps: 0x605, fl: 0, bl: 0, netrx: 1763, cal: 2118 - 344 },
+      "2": { proc: 0x5448, drop: 0xdf2, sq: 12, rrps: 0xda7, fl: 0, bl: 0, netrx: 3711, cal: 3735 - 197 },
+      "3": { proc: 0x52e1, drop: 0xae2, sq: 13, rrps: 0xc51, fl: 0, bl: 0, netrx: 3372, cal: 3459 - 306 },
+    });
+    assert.equal(d.sent, 73152);
+    assert.equal(d.rate, Math.round(73152 / 2.001282669));
+    // The kernel's own bookkeeping, which the parse must not break: every accepted packet was processed
+    // or dropped, and the sender's NET_RX runs are the IPIs the targets received.
+    const sum = (f: (r: (typeof d.cpus)[string]) => number) => Object.values(d.cpus).reduce((a, r) => a + f(r), 0);
+    assert.equal(sum((r) => r.proc + r.drop + r.bl), d.sent);
+    assert.equal(d.cpus["0"]!.netrx, sum((r) => r.rrps));
+    assert.deepEqual(phaseExtras(parseConsole(CONSOLE).phases.get("p2")!), { received: 19466, sendErrors: 0, rcvbufErrors: 43681, dmesgWarnings: 0 });
+    FixtureSchema.parse({ about: "t", runs: { "6.12-generic": { p2: d } } });
+  });
+
+  it("keys CPUs by softnet_stat's index column, not by row (an offline CPU has no row)", () => {
+    // CPU 2 offline: its rows vanish from both snapshots; CPU 3 keeps its own numbers.
+    const text = LINES.filter((l) => !/softnet_stat .* 00000002 00000000 00000000$/.test(l)).join("\n");
+    const d = phaseData(parseConsole(text).phases.get("p2")!, "x");
+    assert.deepEqual(Object.keys(d.cpus), ["0", "1", "3"]);
+    assert.equal(d.cpus["3"]!.proc, 0x52e1);
+  });
+
+  it("reads 6.1's 13-column softnet_stat and survives a 32-bit counter wrap", () => {
+    // Strip 6.12's two extra columns, and start CPU 1's processed count just below 2^32.
+    const text = LINES
+      .map((l) => l.replace(/^(.*softnet_stat(?: [0-9a-f]{8}){13}) [0-9a-f]{8} [0-9a-f]{8}$/, "$1"))
+      .map((l) => l.replace(/(before softnet_stat )00000000( (?:[0-9a-f]{8} ){11}00000001)$/, "$1fffffff0$2"))
+      .join("\n");
+    assert.ok(/before softnet_stat fffffff0/.test(text), "the wrap edit applied");
+    const d = phaseData(parseConsole(text).phases.get("p2")!, "x");
+    assert.equal(d.cpus["1"]!.proc, 0x4f82 + 0x10);
+    assert.equal(d.cpus["2"]!.proc, 0x5448);
+  });
+
+  it("a console cut short names what it lacks", () => {
+    const cut = CONSOLE.slice(0, CONSOLE.indexOf("GT p2 after"));
+    const rec = parseConsole(cut);
+    assert.equal(rec.done, false);
+    assert.throws(() => phaseData(rec.phases.get("p2")!, "x"), /phase p2: the console has no 'after' snapshot/);
+    assert.throws(() => parseConsole("GT p1 tx sent=12x errors=0 elapsed_ns=1\n"), /p1 tx sent is '12x', not a count/);
+  });
+
+  it("the fixture schema refuses a missing counter, an extra key and a negative count", () => {
+    const row = { proc: 1, drop: 0, sq: 0, rrps: 0, fl: 0, bl: 0, netrx: 1, cal: 0 };
+    const phase = (r: object) => ({ about: "", runs: { k: { p1: { desc: "d", cpus: { "0": r }, sent: 1, rate: 1 } } } });
+    assert.doesNotThrow(() => FixtureSchema.parse(phase(row)));
+    const { cal: _cal, ...noCal } = row;
+    assert.throws(() => FixtureSchema.parse(phase(noCal)));
+    assert.throws(() => FixtureSchema.parse(phase({ ...row, extra: 1 })));
+    assert.throws(() => FixtureSchema.parse(phase({ ...row, drop: -1 })));
+  });
+});
+
+describe("ground-truth phases, kernels and flags", () => {
+  it("describes a phase in the reference's words and passes the table to the guest", () => {
+    assert.equal(phaseDesc(P2, 5), "rps_cpus=e flows=64 secs=5 netdev_max_backlog=1000 flow_limit_cpu_bitmap=0 sender_cpu=0 receiver_cpu=1");
+    assert.deepEqual(PHASES.map((p) => [p.name, p.rpsCpus, p.flows, p.backlog, p.flowLimitBitmap]), [
+      ["p1", "0", 64, 1000, "0"],
+      ["p2", "e", 64, 1000, "0"],
+      ["p3", "f", 64, 1000, "0"],
+      ["p4", "e", 1, 1000, "0"],
+      ["p5", "e", 64, 32, "0"],
+      ["p6", "e", 1, 64, "e"],
+      ["p7", "e", 1, 64, "1"],
+    ]);
+    assert.equal(phasesCmdline(selectPhases("p7,p1"), 3), "gt_secs=3 gt_phases=p7:e:1:64:1,p1:0:64:1000:0");
+    const args = qemuArgs({ vmlinuz: "/k", initramfs: "/i", bootArgs: ["thread_backlog_napi"], phases: [P2], secs: 2 });
+    assert.deepEqual(args.slice(0, 8), ["-accel", "tcg", "-smp", "4", "-m", "1024", "-nographic", "-no-reboot"]);
+    assert.match(args.at(-1)!, /^console=ttyS0 panic=-1 .*thread_backlog_napi gt_secs=2 gt_phases=p2:e:64:1000:0$/);
+  });
+
+  it("picks the newest build of each series and flavour, by number, never -dbg, -unsigned or -cloud", () => {
+    const names = [
+      "linux-image-6.1.0-9-amd64",
+      "linux-image-6.1.0-57-amd64",
+      "linux-image-6.1.0-57-amd64-dbg",
+      "linux-image-6.1.0-58-amd64-unsigned",
+      "linux-image-6.1.0-60-cloud-amd64",
+      "linux-image-6.1.0-56-rt-amd64",
+      "linux-image-6.12.9+deb12-amd64",
+      "linux-image-6.12.118+deb12-amd64",
+      "linux-image-6.12.117+deb12-rt-amd64",
+      "linux-image-6.12-amd64",
+    ];
+    const pick = (key: string) => choosePackage(names, KERNELS.find((k) => k.key === key)!);
+    assert.equal(pick("6.1-generic"), "linux-image-6.1.0-57-amd64");
+    assert.equal(pick("6.1-rt"), "linux-image-6.1.0-56-rt-amd64");
+    assert.equal(pick("6.12-generic"), "linux-image-6.12.118+deb12-amd64");
+    assert.equal(pick("6.12-generic-threaded"), "linux-image-6.12.118+deb12-amd64");
+    assert.equal(pick("6.12-rt"), "linux-image-6.12.117+deb12-rt-amd64");
+    assert.equal(choosePackage(["linux-image-amd64"], KERNELS[0]!), undefined);
+    assert.deepEqual(KERNELS.find((k) => k.key === "6.12-generic-threaded")!.bootArgs, ["thread_backlog_napi"]);
+  });
+
+  it("refuses bad flags with one message naming the flag", () => {
+    const bad: Array<[string[], RegExp]> = [
+      [["--secs", "0"], /^--secs: '0'/],
+      [["--secs", "2.5"], /^--secs: '2.5'/],
+      [["--phases", "p1,p9"], /^--phases: unknown phase 'p9'/],
+      [["--phases", "p1,p1"], /^--phases: phase 'p1' given twice/],
+      [["--kernels", "5.10-generic"], /^--kernels: unknown kernel '5.10-generic'/],
+      [["--out", "/nonexistent-dir/x.json"], /^--out: folder \/nonexistent-dir does not exist/],
+      [["--cache", "/etc/hostname"], /^--cache: \/etc\/hostname is not a directory/],
+      [["--bogus"], /unknown option '--bogus'/],
+    ];
+    for (const [args, re] of bad) assert.throws(() => parseOptions(args), (e: unknown) => e instanceof GroundTruthUsage && re.test(e.message), args.join(" "));
+    const o = parseOptions(["--kernels", "6.1-rt,6.12-generic", "--phases", "p3", "--secs", "2", "--out", "-"]);
+    assert.deepEqual(o.kernels.map((k) => k.key), ["6.1-rt", "6.12-generic"]);
+    assert.deepEqual([o.phases.map((p) => p.name), o.secs, o.out], [["p3"], 2, "-"]);
+  });
+
+  it("npm run ground-truth with a bad flag: one line on stderr, exit 2, nothing started", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "scripts/ground-truth/main.ts", "--secs", "-3"], { cwd: ROOT, encoding: "utf8" });
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, "");
+    assert.deepEqual(r.stderr.trimEnd().split("\n"), ["ground-truth: error: --secs: '-3' is not a whole number of seconds from 1 to 600"]);
+  });
+
+  it("tells a static ELF (busybox-static) from a dynamic one (node)", { skip: existsSync(BUSYBOX) ? false : `${BUSYBOX} absent (busybox-static, .ci/setup)` }, () => {
+    assert.equal(isStaticElf(BUSYBOX), true);
+    assert.equal(isStaticElf(process.execPath), false);
+    assert.equal(isStaticElf(join(ROOT, "package.json")), false);
+  });
+});

@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import { parse as parseYaml } from "yaml";
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
-import { ClaimError, claimsFileSchema, evaluateClaim, parseClaim, validateClaim, type Claim, type ClaimOutcome } from "../report/claims.ts";
+import { ClaimError, claimsFileSchema, evaluateClaim, parseClaim, runProfile, runScenario, validateClaim, type Claim, type ClaimOutcome } from "../report/claims.ts";
 import { fieldError, formatPath, UsageError } from "./errors.ts";
 import { checkOutputFile, copySomeRunOptions, parseJobs, runExperimentJobs, writeOutput, type RunLikeOptions } from "./experiment-common.ts";
 import type { CliIo } from "./main.ts";
@@ -105,15 +105,17 @@ async function plan(file: string, claims: readonly Claim[], o: ReproduceOptions)
   const cfgs = new Map<string, EmuConfig>();
   const planned = claims.map((claim, i) => {
     const scenarioPath = resolve(dirname(file), claim.scenario);
-    const scenario = loadScenario(shown(scenarioPath));
     const runKeys: Record<string, string> = {};
     const templates: Record<string, RunResults> = {};
-    for (const [alias, profile] of Object.entries(claim.runs)) {
-      const key = `${scenarioPath}|${profile}`;
+    for (const [alias, run] of Object.entries(claim.runs)) {
+      const profile = runProfile(run);
+      const own = runScenario(run);
+      const path = own !== undefined ? resolve(dirname(file), own) : scenarioPath;
+      const key = `${path}|${profile}`;
       let cfg = cfgs.get(key);
       if (!cfg) {
         try {
-          cfg = resolveConfig(scenario, { profile, seed: o.seed, window_ns: o.window });
+          cfg = resolveConfig(loadScenario(shown(path)), { profile, seed: o.seed, window_ns: o.window });
         } catch (err) {
           if (err instanceof UsageError) throw new UsageError(`${shown(file)}: claims[${i}].runs.${alias}: ${err.message}`);
           throw err;

@@ -9,8 +9,25 @@ import { runMetrics, type RunMetrics } from "./metrics.ts";
 
 const KEYWORDS = new Set(["and", "or", "not", "true", "false"]);
 
-/** alias → profile; an alias is the root of paths in `expect:`, so it must read as one. */
-const runs = z.record(z.string(), z.string().min(1)).superRefine((r, ctx) => {
+/**
+ * A run: a profile (`ipi: 6.6`), or a profile with its own scenario file (`rps0: { profile: 6.6,
+ * scenario: loopback-rps0.yaml }`) when the claim compares settings rather than kernels.
+ */
+const runSpec = z.union([z.string().min(1), z.strictObject({ profile: z.string().min(1), scenario: z.string().min(1) })]);
+export type RunSpec = z.output<typeof runSpec>;
+
+/** The profile of a run. */
+export function runProfile(r: RunSpec): string {
+  return typeof r === "string" ? r : r.profile;
+}
+
+/** The run's own scenario (relative to the claims file), if it has one. */
+export function runScenario(r: RunSpec): string | undefined {
+  return typeof r === "string" ? undefined : r.scenario;
+}
+
+/** alias → run; an alias is the root of paths in `expect:`, so it must read as one. */
+const runs = z.record(z.string(), runSpec).superRefine((r, ctx) => {
   if (Object.keys(r).length === 0) ctx.addIssue({ code: "custom", message: "name at least one run (alias: profile)" });
   for (const a of Object.keys(r)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(a))
@@ -23,7 +40,7 @@ const claim = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "ids are lower-case words joined by '-'"),
   claim: z.string().min(1),
   source: z.string().min(1),
-  /** Relative to the claims file. */
+  /** Relative to the claims file; a run may name its own. */
   scenario: z.string().min(1),
   runs,
   expect: z.array(z.string()).default([]),
@@ -117,7 +134,8 @@ export function evaluateClaim(c: Claim, scenarioPath: string, results: Record<st
     claim: c.claim,
     source: c.source,
     scenario: scenarioPath,
-    runs: { ...c.runs },
+    // alias → profile, with the run's own scenario after an @ when it has one.
+    runs: Object.fromEntries(Object.entries(c.runs).map(([a, r]) => [a, runScenario(r) ? `${runProfile(r)} @ ${runScenario(r)}` : runProfile(r)])),
     pass: checks.every((k) => k.pass),
     checks,
     measured: Object.fromEntries(Object.entries(results).map(([name, r]) => [name, runMetrics(r)])),

@@ -13,7 +13,7 @@ import { exactWindowNs } from "./defaults.ts";
 import { Heap } from "./heap.ts";
 import { RECORD_KIND, deliverAt, emptyBatch, type CpuCommand, type PeerBatch } from "./messages.ts";
 import { forwardTarget, hotplugRole, promiseNs } from "./lookahead.ts";
-import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
+import { NAPI_STATE_SCHED, NAPI_STATE_THREADED, type Napi } from "./napi.ts";
 import { LATENCY_BUCKETS_NS, copyCounters, type CpuCounters, type DropReason, type ExecContext, type RaiseSource } from "./results.ts";
 import { SoftnetData } from "./softnet-data.ts";
 import { PacketSizes, newSource, sourceCount, sourceOwner, type SourceState } from "./sources.ts";
@@ -108,6 +108,16 @@ export class Cpu {
   softirqRestarts = 0;
   softirqChainStartNs = 0;
   run: NetRxRun | null = null;
+  /**
+   * The NAPI poll in progress (see softirq.ts pollStep): a poll spans steps, split where the
+   * kernel looks at its queue again (process_backlog's empty input queue check under the lock, a
+   * driver's last look at its ring), so what arrives while it runs is seen as the kernel sees it.
+   */
+  polling: Napi | null = null;
+  pollWork = 0;
+  pollQuota = 0;
+  pollFresh = false;
+  pollCtx: ExecContext = "softirq";
   /** The reused state of net_rx_action (see softirq.ts netRxAction). */
   readonly runState: NetRxRun = { budget: 0, timeLimitJiffies: 0, list: [], repoll: [], context: "softirq", task: null };
   pendingHotplug: ("offline" | "online")[] = [];
@@ -404,6 +414,7 @@ export class Cpu {
       this.ipiPending > 0 ||
       this.nicIrqPending.length > 0 ||
       this.run !== null ||
+      this.polling !== null ||
       this.reinject.length > 0 ||
       (this.softirqPending && !this.deferToKsoftirqd && this.online) ||
       this.runqueue.length > 0
@@ -650,7 +661,7 @@ export class Cpu {
 
   /** Run one atomic piece of work at this.now. */
   private step(): void {
-    if (this.pendingHotplug.length > 0 && this.run === null) {
+    if (this.pendingHotplug.length > 0 && this.run === null && this.polling === null) {
       const what = this.pendingHotplug.shift()!;
       if (what === "offline") cpuOffline(this);
       else cpuOnline(this);
@@ -663,10 +674,13 @@ export class Cpu {
       this.runqueue.length = 0;
       this.softirqPending = false;
       this.run = null;
+      this.polling = null;
       if (this.reinject.length > 0) forwardAll(this, this.reinject);
       return;
     }
     if (this.ipiPending > 0 || this.nicIrqPending.length > 0) return hardirq(this);
+    // A poll in progress goes on before anything but hardirqs (bh stays disabled across it).
+    if (this.polling !== null) return this.run ? netRxActionPoll(this) : this.runTask(this.backlogThread);
     if (this.reinject.length > 0) return reinjectStep(this);
     if (this.run) return netRxActionPoll(this);
     if (this.softirqPending && !this.deferToKsoftirqd) return netRxAction(this, "softirq", null);

@@ -22,6 +22,7 @@ export function hardirq(cpu: Cpu): void {
     cpu.nicIrqPending.length === 0 &&
     cpu.busyUntil <= cpu.now &&
     cpu.run === null &&
+    cpu.polling === null &&
     cpu.runqueue.length === 0 &&
     !cpu.softirqPending;
   if (idle) return idleFlush(cpu);
@@ -112,7 +113,27 @@ function spliceInto(sd: Cpu["sd"], run: NetRxRun): void {
 export function netRxActionPoll(cpu: Cpu): void {
   const run = cpu.run!;
   const sd = cpu.sd;
-  if (run.list.length === 0) {
+  let n = cpu.polling;
+  if (n === null) {
+    if (run.list.length === 0) return netRxActionListEmpty(cpu, run);
+    n = run.list.shift()!;
+    n.listed = false;
+    startPoll(cpu, n, run.context);
+  }
+  if (!pollStep(cpu, n)) return; // the poll goes on in the next step
+  const work = napiPollDone(cpu, n, run.repoll);
+  run.budget -= work;
+  // "Allow this to run for 2 jiffies since which will allow an average latency of 1.5/HZ."
+  if (run.budget <= 0 || cpu.jiffies(cpu.busyUntil) >= run.timeLimitJiffies) {
+    sd.time_squeeze++;
+    finishRun(cpu, true);
+  }
+}
+
+/** net_rx_action()'s loop found its list empty: look at poll_list again, or end. */
+function netRxActionListEmpty(cpu: Cpu, run: NetRxRun): void {
+  const sd = cpu.sd;
+  {
     if (run.repoll.length === 0) {
       sd.in_net_rx_action = false;
       // ____napi_schedule() may have refilled poll_list while in_net_rx_action was set.
@@ -124,14 +145,6 @@ export function netRxActionPoll(cpu: Cpu): void {
       if (cpu.threadsMode || cpu.remoteSinceFlushCount === 0) return finishRun(cpu, false);
     }
     return finishRun(cpu, true);
-  }
-  const n = run.list.shift()!;
-  n.listed = false;
-  run.budget -= napiPoll(cpu, n, run.repoll, run.context);
-  // "Allow this to run for 2 jiffies since which will allow an average latency of 1.5/HZ."
-  if (run.budget <= 0 || cpu.jiffies(cpu.busyUntil) >= run.timeLimitJiffies) {
-    sd.time_squeeze++;
-    finishRun(cpu, true);
   }
 }
 
@@ -176,25 +189,46 @@ function finishRun(cpu: Cpu, splice: boolean): void {
   }
 }
 
-/** napi_poll(): a NAPI that used its whole weight goes on the repoll list, still scheduled. */
-function napiPoll(cpu: Cpu, n: Napi, repoll: Napi[], ctx: ExecContext): number {
-  const weight = n.weight;
-  const work = n.kind === "device" ? devicePoll(cpu, n, weight, ctx) : processBacklog(cpu, weight, ctx);
-  if (work >= weight) {
+/** napi_poll() begins: n->poll(n, weight), with the weight read now. */
+function startPoll(cpu: Cpu, n: Napi, ctx: ExecContext): void {
+  cpu.polling = n;
+  cpu.pollWork = 0;
+  cpu.pollQuota = n.weight;
+  cpu.pollFresh = true;
+  cpu.pollCtx = ctx;
+}
+
+/** One step of the poll in progress; true when n->poll() has returned (cpu.pollWork = its work). */
+function pollStep(cpu: Cpu, n: Napi): boolean {
+  return n.kind === "device" ? devicePollStep(cpu, n) : processBacklogStep(cpu);
+}
+
+/** napi_poll() returns: a NAPI that used its whole weight goes on the repoll list, still scheduled. */
+function napiPollDone(cpu: Cpu, n: Napi, repoll: Napi[] | null): number {
+  const work = cpu.pollWork;
+  cpu.polling = null;
+  if (work >= cpu.pollQuota && repoll !== null) {
     n.listed = true;
     repoll.push(n);
   }
   return work;
 }
 
-/** A NIC driver's poll: up to `quota` packets from the ring; below quota, napi_complete_done(). */
-function devicePoll(cpu: Cpu, n: Napi, quota: number, ctx: ExecContext): number {
+/**
+ * A NIC driver's poll (virtio-net's virtnet_poll, say): it takes packets from its ring until the
+ * quota or until the ring is empty — packets DMA'd while it works are taken too — and then
+ * napi_complete_done() re-arms the IRQ, after a last look at the ring. Each step takes what the
+ * ring holds at its start; when more arrived meanwhile, the next step goes on from there.
+ */
+function devicePollStep(cpu: Cpu, n: Napi): boolean {
   const s = cpu.sources.get(n.queue);
-  if (!s) return 0;
+  if (!s) return true;
+  const quota = cpu.pollQuota;
   const start = Math.max(cpu.now, cpu.busyUntil);
   nicFillRing(cpu, s, start);
   let t = start;
-  let work = 0;
+  let work = cpu.pollWork;
+  const before = work;
   const ring = s.ring;
   while (work < quota && ring.length > 0) {
     const flow = ring.peekFlow();
@@ -205,50 +239,60 @@ function devicePoll(cpu: Cpu, n: Napi, quota: number, ctx: ExecContext): number 
     t += netifReceiveSkb(cpu, s, flow, seq, inject, t);
     work++;
   }
-  cpu.charge(ctx, t - start);
-  if (work < quota) {
-    n.state &= ~NAPI_STATE_SCHED; // napi_complete_done(): the IRQ is armed again
-    rehomeSources(cpu);
-  }
-  return work;
+  cpu.charge(cpu.pollCtx, t - start);
+  cpu.pollWork = work;
+  if (work >= quota) return true;
+  // Packets that reached the ring while this step ran: the driver takes them before completing.
+  if (work > before && s.gen.peekNs() <= t) return false;
+  n.state &= ~NAPI_STATE_SCHED; // napi_complete_done(): the IRQ is armed again
+  rehomeSources(cpu);
+  return true;
 }
 
 /**
- * process_backlog(): send pending IPIs first, then process up to `quota` packets, splicing the
- * input queue under the lock; an empty backlog completes (state &= THREADED).
+ * One step of process_backlog(): the first sends pending IPIs; each processes the process queue
+ * up to the quota. The input queue is looked at under the lock at the moment the process queue
+ * has drained — the start of the next step, once what was enqueued meanwhile has arrived: empty,
+ * the backlog completes (state &= THREADED) and only a later enqueue schedules it again (and
+ * IPIs); not empty, it is spliced onto the process queue and the loop goes on in this poll.
  * see net/core/dev.c: process_backlog()
  */
-export function processBacklog(cpu: Cpu, quota: number, ctx: ExecContext): number {
+function processBacklogStep(cpu: Cpu): boolean {
   const sd = cpu.sd;
-  sd.backlog.weight = cpu.cfg.sysctls.dev_weight * cpu.cfg.sysctls.dev_weight_rx_bias; // dev_rx_weight
   const start = Math.max(cpu.now, cpu.busyUntil);
-  if (!cpu.threadsMode) flushRpsIpis(cpu, start, false);
+  if (cpu.pollFresh) {
+    cpu.pollFresh = false;
+    sd.backlog.weight = cpu.cfg.sysctls.dev_weight * cpu.cfg.sysctls.dev_weight_rx_bias; // dev_rx_weight
+    if (!cpu.threadsMode) flushRpsIpis(cpu, start, false);
+  }
   const pq = sd.process_queue;
-  let t = start;
-  let work = 0;
-  for (;;) {
-    while (pq.length > 0) {
-      t += cpu.processCostNs(pq.peekSource(), pq.peekInject());
-      cpu.deliverSkb(pq.peekFlow(), pq.peekSeq(), pq.peekInject(), t);
-      rfsPassed(cpu, pq.peekEnqueuer());
-      pq.shift();
-      sd.input_queue_head++;
-      if (++work >= quota) return finishBacklog(cpu, ctx, start, t, work);
-    }
+  if (pq.length === 0) {
     if (sd.input_pkt_queue.length === 0) {
       // We own the lock: a plain write, keeping only THREADED.
       sd.backlog.state &= NAPI_STATE_THREADED;
-      break;
+      return true;
     }
     sd.input_pkt_queue.spliceTailInto(pq);
   }
-  return finishBacklog(cpu, ctx, start, t, work);
-}
-
-function finishBacklog(cpu: Cpu, ctx: ExecContext, start: number, end: number, work: number): number {
-  cpu.charge(ctx, end - start);
-  rfsReport(cpu, end);
-  return work;
+  const quota = cpu.pollQuota;
+  let t = start;
+  let work = cpu.pollWork;
+  let done = false;
+  while (pq.length > 0) {
+    t += cpu.processCostNs(pq.peekSource(), pq.peekInject());
+    cpu.deliverSkb(pq.peekFlow(), pq.peekSeq(), pq.peekInject(), t);
+    rfsPassed(cpu, pq.peekEnqueuer());
+    pq.shift();
+    sd.input_queue_head++;
+    if (++work >= quota) {
+      done = true;
+      break;
+    }
+  }
+  cpu.pollWork = work;
+  cpu.charge(cpu.pollCtx, t - start);
+  rfsReport(cpu, t);
+  return done;
 }
 
 /**
@@ -257,15 +301,19 @@ function finishBacklog(cpu: Cpu, ctx: ExecContext, start: number, end: number, w
  */
 export function backlogThreadStep(cpu: Cpu, task: Task): void {
   const sd = cpu.sd;
-  if (!(sd.backlog.state & NAPI_STATE_SCHED_THREADED)) {
-    task.state = "interruptible";
-    return;
+  if (cpu.polling === null) {
+    if (!(sd.backlog.state & NAPI_STATE_SCHED_THREADED)) {
+      task.state = "interruptible";
+      return;
+    }
+    sd.in_napi_threaded_poll = true;
+    startPoll(cpu, sd.backlog, "task");
   }
-  sd.in_napi_threaded_poll = true;
-  const work = processBacklog(cpu, sd.backlog.weight, "task");
+  if (!pollStep(cpu, sd.backlog)) return; // step() resumes it before any other task
+  const work = napiPollDone(cpu, sd.backlog, null);
   sd.in_napi_threaded_poll = false;
   // Repoll (the whole weight used), or loop back to thread_should_run().
-  if (work >= sd.backlog.weight || sd.backlog.state & NAPI_STATE_SCHED_THREADED) cpu.enqueueTask(task);
+  if (work >= cpu.pollQuota || sd.backlog.state & NAPI_STATE_SCHED_THREADED) cpu.enqueueTask(task);
   else task.state = "interruptible";
 }
 

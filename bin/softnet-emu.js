@@ -19,7 +19,8 @@ if (process.env.SOFTNET_EMU_DEV === "1") {
       dir = await ensureBuilt();
     } catch (e) {
       // e.g. a syntax error in a source: esbuild's message names the file and line.
-      process.stderr.write(`softnet-emu: error: building the CLI (scripts/build.mjs) failed: ${e instanceof Error ? e.message : e}\n`);
+      const why = (e instanceof Error ? e.message : String(e)).split("\n").filter(Boolean).join(" ");
+      process.stderr.write(`softnet-emu: error: building the CLI (scripts/build.mjs) failed: ${why}\n`);
       process.exit(3);
     }
   }

@@ -39,7 +39,7 @@ const ENTRIES = {
   coordinator: `import { directMain } from ${src("coordinator/main.ts")};\nawait directMain();`,
   "run-worker": `import ${src("report/run-worker.ts")};`,
 };
-const EXTERNAL = ["zeromq", "protobufjs", "esbuild", "tsx", "tsx/*", "vega", "vega-lite"];
+const EXTERNAL = ["zeromq", "esbuild", "tsx", "tsx/*", "vega", "vega-lite"];
 const HERE = "globalThis.__softnetEmuBundle = new URL('.', import.meta.url).href;\n";
 
 function src(path) {
@@ -81,13 +81,18 @@ export async function ensureBuilt() {
 /** Build now; returns the folder. */
 export async function build() {
   const esbuild = await import("esbuild");
-  // A source saved while esbuild read it would be recorded newer than what was bundled: build again.
-  for (let attempt = 0; ; attempt++) {
-    const startedMs = Date.now();
-    const { files, inputs } = await bundle(esbuild);
-    const changed = Object.keys(inputs).some((p) => (stamp(join(ROOT, p))?.[0] ?? Infinity) >= startedMs - 5);
-    if (changed && attempt < 3) continue;
-    return publish(files, inputs);
+  try {
+    // A source saved while esbuild read it would be recorded newer than what was bundled: build again.
+    for (let attempt = 0; ; attempt++) {
+      const startedMs = Date.now();
+      const { files, inputs } = await bundle(esbuild);
+      const changed = Object.keys(inputs).some((p) => (stamp(join(ROOT, p))?.[0] ?? Infinity) >= startedMs - 5);
+      if (changed && attempt < 3) continue;
+      return publish(files, inputs);
+    }
+  } finally {
+    // esbuild's service is a child process: none may outlive the build (a run's children are its CPUs).
+    await esbuild.stop();
   }
 }
 

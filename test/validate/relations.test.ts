@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { KernelInfo } from "../../validate/kernels.ts";
-import { evaluateRelations, RELATIONS, shares, sortedShares, within, type CpuDelta, type PhaseData, type RelationRow, type Side } from "../../validate/relations.ts";
+import { evaluateRelations, RELATIONS, roleShares, shares, within, type CpuDelta, type PhaseData, type RelationRow, type Side } from "../../validate/relations.ts";
 
 const cpu = (o: Partial<CpuDelta> = {}): CpuDelta => ({ proc: 0, drop: 0, sq: 0, rrps: 0, fl: 0, netrx: 0, ...o });
 const phase = (rate: number, cpus: CpuDelta[], o: Partial<PhaseData> = {}): PhaseData => ({
@@ -39,10 +39,11 @@ describe("validate relations", () => {
     assert.equal(within(0, 1, { kind: "same" }), false);
   });
 
-  it("shares: per CPU in order, or largest first for one flow", () => {
+  it("shares: per CPU, or CPU 0's then the others' largest first (the hash picks the targets)", () => {
     const cpus = [cpu({ proc: 0 }), cpu({ proc: 10 }), cpu({ proc: 30 }), cpu()];
     assert.deepEqual(shares(cpus), [0, 0.25, 0.75, 0]);
-    assert.deepEqual(sortedShares(cpus), [0.75, 0.25, 0, 0]);
+    assert.deepEqual(roleShares(cpus), [0, 0.75, 0.25, 0]);
+    assert.deepEqual(roleShares([cpu({ proc: 1 }), cpu({ proc: 2 }), cpu({ proc: 1 })]), [0.25, 0.5, 0.25]);
     assert.deepEqual(shares([cpu(), cpu()]), [0, 0]);
   });
 

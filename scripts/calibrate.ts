@@ -1,0 +1,150 @@
+// Fit the cost model's defaults to the real kernels (docs/CALIBRATION.md):
+//   node --import tsx scripts/calibrate.ts [--knobs a,b] [--factors 0.5,0.7,1.4,2] [--passes 3]
+//        [--duration 30ms] [--kernels K1,K2] [--only loopback,nic] [--jobs 2] [--json FILE]
+// A deterministic coordinate search: each knob in turn is multiplied by each factor of the grid,
+// the whole reference subset is run (validate/plan.ts), and the value with the smallest miss is
+// kept; passes repeat until one changes nothing. The miss of a relation is 0 when it passes, else
+// 1 + how far outside its tolerance it is, in units of the tolerance (3 for a wrong yes/no).
+// Same arguments → same fit: every run is seeded, the order of trials is fixed.
+import { writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { CostModel, EmuConfig } from "../model/config.ts";
+import { DEFAULT_COSTS, exactWindowNs } from "../model/defaults.ts";
+import { runJobs } from "../report/pool.ts";
+import { parseDurationNs } from "../cli/units.ts";
+import { KERNELS } from "../validate/kernels.ts";
+import { KINDS, modelSides, planRuns, type Kind, type PlannedRun } from "../validate/plan.ts";
+import { loadReference } from "../validate/reference.ts";
+import { evaluateRelations, RELATIONS, type RelationRow, type Tolerance } from "../validate/relations.ts";
+import { kernelSides } from "../validate/sides.ts";
+import { formatValue } from "../validate/render.ts";
+
+/** Costs that shape the relations (latencies included: they set how IPIs and packets batch). */
+const DEFAULT_KNOBS = [
+  "send_per_packet_ns",
+  "process_per_packet_ns",
+  "rps_enqueue_per_packet_ns",
+  "rps_remote_enqueue_ns",
+  "ipi_send_ns",
+  "softirq_entry_ns",
+  "irq_entry_ns",
+  "ipi_latency_ns",
+  "wakeup_ns",
+  "idle_exit_ns",
+];
+
+function fail(msg: string): never {
+  process.stderr.write(`calibrate: error: ${msg}\n`);
+  process.exit(2);
+}
+
+const { values: a } = parseArgs({
+  options: {
+    knobs: { type: "string" },
+    factors: { type: "string", default: "0.5,0.7,1.4,2" },
+    passes: { type: "string", default: "3" },
+    duration: { type: "string", default: "30ms" },
+    kernels: { type: "string", default: "6.1-generic,6.12-generic,6.12-generic-threaded" },
+    only: { type: "string", default: "loopback,nic" },
+    jobs: { type: "string", default: "2" },
+    json: { type: "string" },
+  },
+});
+
+const costNames = Object.keys(DEFAULT_COSTS) as (keyof CostModel)[];
+const knobs = (a.knobs ? a.knobs.split(",") : DEFAULT_KNOBS.filter((k) => costNames.includes(k as keyof CostModel))) as (keyof CostModel)[];
+for (const k of knobs) if (!costNames.includes(k)) fail(`--knobs: unknown cost '${k}' (known: ${costNames.join(", ")})`);
+const factors = a.factors.split(",").map(Number);
+if (factors.some((f) => !(f > 0) || f === 1)) fail("--factors: positive numbers other than 1");
+const passes = Number(a.passes);
+if (!Number.isInteger(passes) || passes < 1) fail("--passes: a whole number ≥ 1");
+const jobs = Number(a.jobs);
+if (!Number.isInteger(jobs) || jobs < 1) fail("--jobs: a whole number ≥ 1");
+let durationNs: number;
+try {
+  durationNs = parseDurationNs(a.duration);
+} catch {
+  fail(`--duration: expected a duration such as 30ms, got '${a.duration}'`);
+}
+const kernelNames = a.kernels.split(",");
+for (const k of kernelNames) if (!KERNELS.some((x) => x.name === k)) fail(`--kernels: unknown kernel '${k}'`);
+const kinds = a.only.split(",") as Kind[];
+for (const k of kinds) if (!KINDS.includes(k)) fail(`--only: unknown kind '${k}'`);
+
+const ref = loadReference();
+const plan = planRuns(ref, { kernels: kernelNames, kinds, durationNs });
+const kernels = Object.fromEntries(Object.entries(kernelSides(ref)).filter(([k]) => kernelNames.includes(k)));
+for (const side of Object.values(kernels)) for (const kind of KINDS) if (!kinds.includes(kind)) side[kind] = {};
+const tolOf = new Map(RELATIONS.map((r) => [r.id, r.tol]));
+
+/** How far a row misses, in units of its tolerance (0 = passes). */
+function miss(row: RelationRow, tol: Tolerance): number {
+  if (row.pass) return 0;
+  const k = row.kernel_value;
+  const m = row.model_value;
+  if (m === null || typeof k === "boolean" || typeof m === "boolean" || tol.kind === "same") return 3;
+  const ks = Array.isArray(k) ? k : [k];
+  const ms = Array.isArray(m) ? m : [m];
+  let worst = 0;
+  ks.forEach((kv, i) => {
+    const mv = ms[i] ?? 0;
+    const out =
+      tol.kind === "abs"
+        ? Math.max(0, Math.abs(mv - kv) - tol.abs) / tol.abs
+        : kv > 0 && mv > 0
+          ? Math.max(0, Math.abs(Math.log(mv / kv)) - Math.log(tol.factor)) / Math.log(tol.factor)
+          : 3;
+    worst = Math.max(worst, out);
+  });
+  return 1 + Math.min(worst, 10);
+}
+
+function withCosts(cfg: EmuConfig, costs: CostModel): EmuConfig {
+  return { ...cfg, costs, window_ns: Math.min(cfg.window_ns, exactWindowNs(costs)) };
+}
+
+let evaluations = 0;
+async function evaluate(costs: CostModel): Promise<{ score: number; rows: RelationRow[] }> {
+  evaluations++;
+  const runs: PlannedRun[] = plan.map((r) => ({ ...r, cfg: withCosts(r.cfg, costs) }));
+  const results = await runJobs(
+    runs.map((r) => ({ label: r.label, cfg: r.cfg, ...(r.seriesIntervalNs ? { seriesIntervalNs: r.seriesIntervalNs } : {}) })),
+    { parallel: jobs },
+  );
+  const rows = evaluateRelations(KERNELS, kernels, modelSides(runs, results));
+  return { score: rows.reduce((s, r) => s + miss(r, tolOf.get(r.id)!), 0), rows };
+}
+
+const log = (t: string) => process.stderr.write(`${t}\n`);
+let best: CostModel = { ...DEFAULT_COSTS };
+let bestEval = await evaluate(best);
+log(`calibrate: ${plan.length} runs per trial; start: miss ${bestEval.score.toFixed(2)} (${bestEval.rows.filter((r) => !r.pass).length} of ${bestEval.rows.length} relations fail)`);
+for (let pass = 1; pass <= passes; pass++) {
+  let changed = false;
+  for (const knob of knobs) {
+    const base = best[knob];
+    for (const f of factors) {
+      const value = Math.max(knob.endsWith("latency_ns") ? 1 : 0, Math.round(base * f));
+      if (value === best[knob]) continue;
+      const trial = { ...best, [knob]: value };
+      const e = await evaluate(trial);
+      log(`  pass ${pass} ${knob}=${value}: miss ${e.score.toFixed(2)}${e.score < bestEval.score - 1e-9 ? "  (better)" : ""}`);
+      if (e.score < bestEval.score - 1e-9) {
+        best = trial;
+        bestEval = e;
+        changed = true;
+      }
+    }
+  }
+  log(`calibrate: pass ${pass}: miss ${bestEval.score.toFixed(2)}`);
+  if (!changed) break;
+}
+
+const out: string[] = [];
+out.push(`fitted costs (${evaluations} trials; ${bestEval.rows.filter((r) => !r.pass).length} of ${bestEval.rows.length} relations fail, miss ${bestEval.score.toFixed(2)}):`);
+for (const k of knobs) out.push(`  ${k}: ${best[k]}${best[k] !== DEFAULT_COSTS[k] ? `   (was ${DEFAULT_COSTS[k]})` : ""}`);
+out.push("", "residuals (model − kernel, or the miss for yes/no):");
+for (const r of bestEval.rows)
+  out.push(`  ${r.pass ? "PASS" : "FAIL"} ${r.id} ${r.kernel}: kernel ${formatValue(r.kernel_value)} model ${formatValue(r.model_value)} (${r.tolerance})`);
+process.stdout.write(`${out.join("\n")}\n`);
+if (a.json) writeFileSync(a.json, `${JSON.stringify({ costs: best, score: bestEval.score, relations: bestEval.rows }, null, 2)}\n`);

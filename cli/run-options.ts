@@ -173,7 +173,7 @@ export function addLiveOptions(cmd: Command): Command {
     .option("--control-token <T>", "the bearer token POST /control/* needs (also SOFTNET_CONTROL_TOKEN; visible in ps: prefer the file or the variable); made up and printed when --metrics-host is not loopback and none is given")
     .option("--control-token-file <F>", "read the control token from file F (its first line)")
     .option("--keep-alive", "after the run, keep serving /metrics and the control API until SIGINT/SIGTERM (needs --metrics-port)")
-    .option("--procfs <DIR>", "keep DIR/net/softnet_stat in the kernel's format as the run goes (node_exporter --path.procfs=DIR)");
+    .option("--procfs <DIR>", "keep DIR/net/softnet_stat, DIR/softirqs, DIR/interrupts and DIR/stat in the kernel's formats as the run goes (node_exporter --path.procfs=DIR)");
 }
 
 /** A --metrics-host value: an IP address or a host name, nothing blank. */

@@ -1,13 +1,15 @@
-// `--procfs DIR`: keep DIR/net/softnet_stat in the kernel's exact format while a run goes, so a
-// real node_exporter started with --path.procfs=DIR reads the emulated host as if it were /proc.
-// Each write goes to a temporary file renamed over the old one: a reader sees the old or the new
-// file, never half of one.
+// `--procfs DIR`: keep DIR/net/softnet_stat, DIR/softirqs, DIR/interrupts and DIR/stat in the
+// kernel's exact formats while a run goes (coordinator/proc-irqs.ts for the last three), so a real
+// node_exporter started with --path.procfs=DIR reads the emulated host as if it were /proc: its
+// softnet, softirqs, interrupts and stat collectors. Each write goes to a temporary file renamed
+// over the old one: a reader sees the old or the new file, never half of one.
 
 import { mkdir, rename, unlink, writeFile } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { UsageError } from "../cli/errors.ts";
 import type { CpuCounters } from "../model/results.ts";
 import { renderSoftnetStat } from "../model/softnet-stat.ts";
+import { renderInterrupts, renderSoftirqs, renderStat } from "./proc-irqs.ts";
 
 export interface ProcfsOptions {
   /** The folder that plays /proc. */
@@ -20,10 +22,19 @@ export interface ProcfsOptions {
 
 const DEFAULT_INTERVAL_MS = 1000;
 
+/** A file of the emulated /proc: where it goes under DIR, and its text from every CPU's row. */
+interface ProcFile {
+  path: string;
+  tmpPath: string;
+  render(rows: readonly CpuCounters[]): string;
+}
+
 export class ProcfsWriter {
   /** DIR/net/softnet_stat, absolute. */
   readonly path: string;
-  private readonly tmpPath: string;
+  /** Every file written, absolute: softnet_stat, softirqs, interrupts, stat. */
+  readonly paths: readonly string[];
+  private readonly files: ProcFile[];
   private readonly intervalMs: number;
   private pending: readonly CpuCounters[] | undefined;
   private lastWriteMs = -Infinity;
@@ -37,8 +48,19 @@ export class ProcfsWriter {
     private readonly columns: 13 | 15,
     intervalMs: number,
   ) {
-    this.path = join(dir, "net", "softnet_stat");
-    this.tmpPath = join(dir, "net", `.softnet_stat.${process.pid}.tmp`);
+    const file = (path: string, render: ProcFile["render"]): ProcFile => {
+      const at = path.lastIndexOf("/");
+      return { path: join(dir, path), tmpPath: join(dir, path.slice(0, at + 1), `.${path.slice(at + 1)}.${process.pid}.tmp`), render };
+    };
+    this.files = [
+      // The kernel prints online CPUs only (the index column keeps the real CPU number).
+      file("net/softnet_stat", (rows) => renderSoftnetStat(rows.filter((c) => c.online), this.columns)),
+      file("softirqs", renderSoftirqs),
+      file("interrupts", renderInterrupts),
+      file("stat", renderStat),
+    ];
+    this.path = this.files[0]!.path;
+    this.paths = this.files.map((f) => f.path);
     this.intervalMs = intervalMs;
   }
 
@@ -48,8 +70,8 @@ export class ProcfsWriter {
     const writer = new ProcfsWriter(dir, opts.columns, opts.intervalMs ?? DEFAULT_INTERVAL_MS);
     try {
       await makeDirs(join(dir, "net"));
-      // An empty file, as a host with no CPU online would show; proves we can create and rename.
-      await writer.writeText("");
+      // The files of a host with no CPU yet; proves we can create and rename.
+      await writer.writeAll([]);
     } catch (err) {
       throw new UsageError(`--procfs ${opts.dir}: cannot write ${join(dir, "net", "softnet_stat")}: ${describe(err)}`);
     }
@@ -99,29 +121,28 @@ export class ProcfsWriter {
   }
 
   private enqueue(counters: readonly CpuCounters[]): Promise<void> {
-    // The kernel prints online CPUs only (the index column keeps the real CPU number).
-    const text = renderSoftnetStat(
-      counters.filter((c) => c.online),
-      this.columns,
-    );
+    const rows = [...counters].sort((a, b) => a.cpu - b.cpu);
     this.chain = this.chain.then(async () => {
       this.lastWriteMs = performance.now();
       try {
-        await this.writeText(text);
+        await this.writeAll(rows);
       } catch (err) {
-        this.failure ??= new Error(`--procfs ${this.dir}: cannot write ${this.path}: ${describe(err)}`);
+        this.failure ??= new Error(`--procfs ${this.dir}: cannot write ${(err as { procPath?: string }).procPath ?? this.path}: ${describe(err)}`);
       }
     });
     return this.chain;
   }
 
-  private async writeText(text: string): Promise<void> {
-    try {
-      await writeFile(this.tmpPath, text);
-      await rename(this.tmpPath, this.path);
-    } catch (err) {
-      await unlink(this.tmpPath).catch(() => undefined);
-      throw err;
+  /** Every file from the same rows, one after the other (each one whole). */
+  private async writeAll(rows: readonly CpuCounters[]): Promise<void> {
+    for (const f of this.files) {
+      try {
+        await writeFile(f.tmpPath, f.render(rows));
+        await rename(f.tmpPath, f.path);
+      } catch (err) {
+        await unlink(f.tmpPath).catch(() => undefined);
+        throw Object.assign(err as Error, { procPath: f.path });
+      }
     }
   }
 }

@@ -1,11 +1,13 @@
-// --procfs DIR: DIR/net/softnet_stat in the kernel's format, online CPUs only, rewritten atomically.
+// --procfs DIR: DIR/net/softnet_stat (online CPUs only), DIR/softirqs, DIR/interrupts and DIR/stat in the kernel's formats, rewritten atomically.
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { UsageError } from "../../cli/errors.ts";
+import { NIC_IRQ_BASE, SOFTIRQ_NAMES, renderInterrupts, renderSoftirqs } from "../../coordinator/proc-irqs.ts";
 import { ProcfsWriter } from "../../coordinator/procfs.ts";
+import type { CpuResult } from "../../model/results.ts";
 import { fakeCounters } from "./fixtures.ts";
 import { sleep, waitFor } from "./harness.ts";
 import { observedRun } from "./runs.ts";
@@ -89,5 +91,81 @@ describe("procfs softnet_stat", () => {
       ProcfsWriter.open({ dir: "/proc/softnet-emu", columns: 13 }),
       /^UsageError: --procfs \/proc\/softnet-emu: cannot write \/proc\/softnet-emu\/net\/softnet_stat: no such file or folder$/,
     );
+  });
+
+  it("writes softirqs, interrupts and stat with the run's counters: every CPU, online ones, sums", async () => {
+    const run = observedRun("lost-wakeup");
+    const cpus = run.results.cpus;
+    const w = await ProcfsWriter.open({ dir: join(dir, "irqs"), columns: 13 });
+    await w.final(cpus);
+    assert.deepEqual(w.paths.map((p) => p.slice(join(dir, "irqs").length)), ["/net/softnet_stat", "/softirqs", "/interrupts", "/stat"]);
+    const online = cpus.filter((c) => c.online);
+    assert.deepEqual(online.map((c) => c.cpu), [0, 1, 2], "CPU 3 ends the run offline");
+
+    const softirqs = readFileSync(join(dir, "irqs", "softirqs"), "utf8").trimEnd().split("\n");
+    assert.deepEqual(softirqs[0]!.trim().split(/\s+/), ["CPU0", "CPU1", "CPU2", "CPU3"], "a column per possible CPU, offline ones too");
+    assert.deepEqual(softirqs.slice(1).map((l) => l.split(":")[0]!.trim()), [...SOFTIRQ_NAMES]);
+    const row = (lines: string[], name: string): number[] => lines.find((l) => l.split(":")[0]!.trim() === name)!.split(":")[1]!.trim().split(/\s+/).map(Number);
+    assert.deepEqual(row(softirqs, "NET_RX"), cpus.map((c) => c.net_rx_softirqs));
+    assert.ok(cpus[0]!.net_rx_softirqs > 0);
+    for (const name of SOFTIRQ_NAMES.filter((n) => n !== "NET_RX")) assert.deepEqual(row(softirqs, name), [0, 0, 0, 0], name);
+
+    const interrupts = readFileSync(join(dir, "irqs", "interrupts"), "utf8").trimEnd().split("\n");
+    assert.deepEqual(interrupts[0]!.trim().split(/\s+/), ["CPU0", "CPU1", "CPU2"], "a column per online CPU only");
+    assert.deepEqual(row(interrupts, String(NIC_IRQ_BASE)).slice(0, 3), online.map((c) => c.nic_irqs[0]));
+    assert.ok(cpus[0]!.nic_irqs[0]! > 0, "the NIC queue's IRQ runs on CPU 0");
+    assert.match(interrupts[1]!, /^ 24: +\d+ +\d+ +\d+ PCI-MSIX-0000:00:04\.0 +1-edge +eth0-rx-0$/);
+    assert.deepEqual(row(interrupts, "CAL").slice(0, 3), online.map((c) => c.irq_call_count));
+
+    const stat = readFileSync(join(dir, "irqs", "stat"), "utf8").trimEnd().split("\n");
+    const sum = (f: (c: CpuResult) => number): number => cpus.reduce((a, c) => a + f(c), 0);
+    const net_rx = sum((c) => c.net_rx_softirqs);
+    assert.equal(stat.find((l) => l.startsWith("softirq "))!, `softirq ${net_rx} 0 0 0 ${net_rx} 0 0 0 0 0 0`);
+    const intr = stat.find((l) => l.startsWith("intr "))!.split(" ").slice(1).map(Number);
+    assert.equal(intr[0], sum((c) => c.nic_irqs[0]!) + sum((c) => c.irq_call_count), "numbered IRQs and CAL");
+    assert.equal(intr[1 + NIC_IRQ_BASE], sum((c) => c.nic_irqs[0]!));
+    assert.deepEqual(stat.filter((l) => /^cpu\d/.test(l)).map((l) => l.split(" ")[0]), ["cpu0", "cpu1", "cpu2"]);
+    // Times in USER_HZ ticks of virtual time: softirq time is CPU 0's busy softirq time.
+    const cpu0 = stat.find((l) => l.startsWith("cpu0 "))!.split(" ").slice(1).map(Number);
+    assert.equal(cpu0[6], Math.floor(cpus[0]!.busy_ns.softirq / 1e7));
+    // The columns share out the CPU's virtual time (each one rounded down on its own).
+    const ticks = Math.floor(cpus[0]!.now_ns / 1e7);
+    const shared = cpu0.reduce((a, b) => a + b, 0);
+    assert.ok(shared <= ticks && shared >= ticks - 3, `${shared} ticks of ${ticks}`);
+  });
+
+  it("lays softirqs and interrupts out as this machine's kernel does", (t) => {
+    const host = (name: string): string[] | undefined => {
+      try {
+        return readFileSync(`/proc/${name}`, "utf8").trimEnd().split("\n");
+      } catch {
+        return undefined;
+      }
+    };
+    const [softirqs, interrupts] = [host("softirqs"), host("interrupts")];
+    if (!softirqs || !interrupts) return t.skip("no /proc/softirqs or /proc/interrupts here");
+    /** Where each whitespace-separated field ends: the layout, whatever the digits. */
+    const ends = (line: string): number[] => [...line.matchAll(/\S+/g)].map((m) => m.index + m[0].length);
+    const byName = (lines: string[]): Map<string, string> => new Map(lines.slice(1).map((l) => [l.split(":")[0]!.trim(), l]));
+    // As many CPUs as the host's columns; counts below a million, as the host's mostly are.
+    const n = softirqs[0]!.trim().split(/\s+/).length;
+    const rows = Array.from({ length: n }, (_, cpu) => fakeCounters(cpu, true, 0.001));
+    const mine = renderSoftirqs(rows).trimEnd().split("\n");
+    assert.equal(mine[0], softirqs[0], "the header, trailing spaces included");
+    const hostRows = byName(softirqs);
+    for (const [name, line] of byName(mine)) assert.deepEqual(ends(line), ends(hostRows.get(name)!), name);
+
+    const nOnline = interrupts[0]!.trim().split(/\s+/).length;
+    const ours = renderInterrupts(rows.slice(0, nOnline)).trimEnd().split("\n");
+    assert.equal(ours[0], interrupts[0], "the header");
+    const theirs = byName(interrupts);
+    for (const name of ["NMI", "LOC", "RES", "CAL", "TLB", "ERR", "MIS"]) {
+      const line = byName(ours).get(name)!;
+      const real = theirs.get(name);
+      if (real) assert.deepEqual(ends(line), ends(real), name);
+    }
+    // An MSI-X line of the host, if it has one of the same chip name length: same layout but the action's name.
+    const msix = interrupts.find((l) => /PCI-MSIX-\d{4}:\d\d:\d\d\.\d +\d+-edge/.test(l) && /^ *\d+:/.test(l));
+    if (msix) assert.deepEqual(ends(ours[1]!).slice(0, -1), ends(msix).slice(0, -1), `${ours[1]} vs ${msix}`);
   });
 });

@@ -54,8 +54,8 @@ export function buildInitramfs(cacheDir: string, log: (line: string) => void = (
     chmodSync(join(stage, "init"), 0o755);
     const files = [".", "bin", "bin/busybox", "bin/gt-send", "bin/gt-recv", "init"].join("\n") + "\n";
     const cpio = run("cpio", ["-o", "-H", "newc", "-R", "0:0", "--quiet"], { cwd: stage, input: Buffer.from(files) });
-    writeFileSync(`${out}.tmp`, cpio);
-    renameSync(`${out}.tmp`, out);
+    writeFileSync(`${out}.tmp-${process.pid}`, cpio);
+    renameSync(`${out}.tmp-${process.pid}`, out);
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }

@@ -77,11 +77,22 @@ export function fetchKernel(pkg: string, cacheDir: string, log: (line: string) =
   let deb = cachedDeb();
   if (!deb) {
     log(`downloading ${pkg} (apt-get download)`);
-    const r = spawnSync("apt-get", ["download", "-q", pkg], { cwd: debs, encoding: "utf8" });
-    deb = cachedDeb();
-    if (r.error || r.status !== 0 || !deb) {
-      const why = r.error?.message ?? r.stderr.split("\n").find((l) => l.startsWith("E:")) ?? `exit ${r.status}`;
-      throw new KernelUnavailable(`apt-get download ${pkg} failed: ${why}`);
+    // Into a folder of this process, moved in when whole: a concurrent or interrupted download is
+    // never taken for a cached package.
+    const tmp = join(debs, `.download-${process.pid}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp);
+    try {
+      const r = spawnSync("apt-get", ["download", "-q", pkg], { cwd: tmp, encoding: "utf8" });
+      const got = existsSync(tmp) ? readdirSync(tmp).find((f) => f.startsWith(`${pkg}_`) && f.endsWith(".deb")) : undefined;
+      if (r.error || r.status !== 0 || !got) {
+        const why = r.error?.message ?? r.stderr.split("\n").find((l) => l.startsWith("E:")) ?? `exit ${r.status}`;
+        throw new KernelUnavailable(`apt-get download ${pkg} failed: ${why}`);
+      }
+      renameSync(join(tmp, got), join(debs, got));
+      deb = got;
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
     }
   }
   const release = pkg.replace(/^linux-image-/, "");
@@ -95,8 +106,14 @@ export function fetchKernel(pkg: string, cacheDir: string, log: (line: string) =
     const r = spawnSync("dpkg-deb", ["-x", join(debs, deb), tmp], { encoding: "utf8" });
     if (r.error || r.status !== 0) throw new Error(`dpkg-deb -x ${deb} failed: ${r.error?.message ?? r.stderr.trim()}`);
     if (!existsSync(join(tmp, "boot", `vmlinuz-${release}`))) throw new Error(`${deb} has no boot/vmlinuz-${release}`);
-    rmSync(root, { recursive: true, force: true });
-    renameSync(tmp, root);
+    try {
+      rmSync(root, { recursive: true, force: true });
+      renameSync(tmp, root);
+    } catch (e) {
+      // Another run unpacked the same package at the same moment: its copy will do.
+      rmSync(tmp, { recursive: true, force: true });
+      if (!existsSync(vmlinuz)) throw e;
+    }
   }
   return { pkg, release, vmlinuz, root };
 }

@@ -11,7 +11,7 @@ import { Command, CommanderError } from "commander";
 import { GroundTruthUsage, KernelUnavailable } from "./errors.ts";
 import { FixtureSchema, type Fixture, type PhaseData } from "./format.ts";
 import { buildInitramfs } from "./initramfs.ts";
-import { choosePackages, fetchKernel, KERNELS, type KernelTarget, type UnpackedKernel } from "./kernels.ts";
+import { aptImageNames, choosePackages, fetchKernel, KERNELS, type KernelTarget, type UnpackedKernel } from "./kernels.ts";
 import { parseConsole, phaseData, phaseExtras, type ConsoleRecord } from "./parse.ts";
 import { phaseDesc, PHASES, selectPhases, type Phase } from "./phases.ts";
 import { bootKernel, QEMU, SMP, type Boot } from "./qemu.ts";
@@ -140,6 +140,7 @@ function summaryLines(run: KernelRun): string[] {
     const cpus = Object.entries(d.cpus).map(([c, r]) => `cpu${c} proc=${r.proc} drop=${r.drop} rrps=${r.rrps} netrx=${r.netrx} fl=${r.fl}`);
     lines.push(`  ${name} sent=${d.sent} rate=${d.rate} received=${x.received ?? "?"} rcvbuf_errors=${x.rcvbufErrors ?? "?"} dmesg_warnings=${x.dmesgWarnings} | ${cpus.join(" | ")}`);
   }
+  lines.push(`  sender rate (pps): ${Object.entries(run.data).map(([n, d]) => `${n} ${d.rate}`).join(", ")}`);
   for (const w of run.record.warnings) lines.push(`  guest: ${w}`);
   for (const e of run.errors) lines.push(`  error: ${e}`);
   return lines;
@@ -148,20 +149,34 @@ function summaryLines(run: KernelRun): string[] {
 export async function groundTruth(o: GroundTruthOptions, log: (line: string) => void): Promise<{ fixture: Fixture; failed: boolean }> {
   checkTools();
   mkdirSync(join(o.cache, "logs"), { recursive: true });
-  const packages = choosePackages(o.kernels);
-  for (const t of o.kernels) log(`${t.key}: ${packages.get(t.key)}${t.bootArgs.length ? ` (boot: ${t.bootArgs.join(" ")})` : ""}`);
-  const initramfs = buildInitramfs(o.cache, log);
-  const fixture: Fixture = {
-    about:
-      `Real Linux kernels under QEMU (TCG, ${SMP} vCPUs, 1 GiB), measured by softnet-emu's npm run ground-truth on ${new Date().toISOString().slice(0, 10)}: ` +
-      `UDP over loopback from a closed-loop sender pinned to CPU 0 to a receiver on CPU 1. Packages: ` +
-      o.kernels.map((t) => `${t.key}=${packages.get(t.key)}${t.bootArgs.length ? `+${t.bootArgs.join("+")}` : ""}`).join(", ") +
-      `. Per phase and CPU, deltas of /proc/net/softnet_stat, NET_RX runs and CAL IPIs; see scripts/ground-truth/README.md.`,
-    runs: {},
-  };
+  // A kernel apt cannot give is reported and skipped; the others are still measured.
+  const names = aptImageNames();
+  const packages = new Map<string, string>();
   let failed = false;
   for (const t of o.kernels) {
-    const kernel = fetchKernel(packages.get(t.key)!, o.cache, log);
+    try {
+      packages.set(t.key, choosePackages([t], names).get(t.key)!);
+      log(`${t.key}: ${packages.get(t.key)}${t.bootArgs.length ? ` (boot: ${t.bootArgs.join(" ")})` : ""}`);
+    } catch (e) {
+      if (!(e instanceof KernelUnavailable)) throw e;
+      log(`${t.key}: ${e.message}`);
+      failed = true;
+    }
+  }
+  const initramfs = buildInitramfs(o.cache, log);
+  const fixture: Fixture = { about: "", runs: {} };
+  for (const t of o.kernels) {
+    const pkg = packages.get(t.key);
+    if (!pkg) continue;
+    let kernel: UnpackedKernel;
+    try {
+      kernel = fetchKernel(pkg, o.cache, log);
+    } catch (e) {
+      if (!(e instanceof KernelUnavailable)) throw e;
+      log(`${t.key}: ${e.message}`);
+      failed = true;
+      continue;
+    }
     log(`booting ${t.key} (${o.phases.length} phase(s) of ${o.secs} s)`);
     const run = await runKernel(t, kernel, initramfs, o.phases, o.secs, log);
     const logFile = join(o.cache, "logs", `${t.key}.log`);
@@ -171,6 +186,12 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
     if (run.errors.length) failed = true;
     if (Object.keys(run.data).length) fixture.runs[t.key] = run.data;
   }
+  const measured = o.kernels.filter((t) => fixture.runs[t.key]);
+  fixture.about =
+    `Real Linux kernels under QEMU (TCG, ${SMP} vCPUs, 1 GiB), measured by softnet-emu's npm run ground-truth on ${new Date().toISOString().slice(0, 10)}: ` +
+    `UDP over loopback from a closed-loop sender pinned to CPU 0 to a receiver on CPU 1. Packages: ` +
+    measured.map((t) => `${t.key}=${packages.get(t.key)}${t.bootArgs.length ? `+${t.bootArgs.join("+")}` : ""}`).join(", ") +
+    `. Per phase and CPU, deltas of /proc/net/softnet_stat, NET_RX runs and CAL IPIs; see scripts/ground-truth/README.md.`;
   FixtureSchema.parse(fixture);
   return { fixture, failed };
 }
@@ -181,7 +202,8 @@ export async function main(args: readonly string[]): Promise<number> {
     const o = parseOptions(args);
     const { fixture, failed } = await groundTruth(o, log);
     const text = `${JSON.stringify(fixture, null, 1)}\n`;
-    if (o.out === "-") process.stdout.write(text);
+    if (Object.keys(fixture.runs).length === 0) log(`nothing measured${o.out === "-" ? "" : `: ${o.out} left as it was`}`);
+    else if (o.out === "-") process.stdout.write(text);
     else {
       mkdirSync(dirname(o.out), { recursive: true });
       writeFileSync(`${o.out}.tmp`, text);

@@ -13,6 +13,7 @@ import { parseConsole, phaseData, phaseExtras } from "../../scripts/ground-truth
 import { phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
 import { GroundTruthUsage } from "../../scripts/ground-truth/errors.ts";
 import { qemuArgs } from "../../scripts/ground-truth/qemu.ts";
+import { parseLoopback } from "../../validate/reference.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CONSOLE = readFileSync(join(import.meta.dirname, "fixtures/console-6.12-p2.txt"), "latin1");
@@ -78,6 +79,16 @@ describe("ground-truth console parsing", () => {
     assert.equal(rec.done, false);
     assert.throws(() => phaseData(rec.phases.get("p2")!, "x"), /phase p2: the console has no 'after' snapshot/);
     assert.throws(() => parseConsole("GT p1 tx sent=12x errors=0 elapsed_ns=1\n"), /p1 tx sent is '12x', not a count/);
+  });
+
+  it("writes what the shipped reference is: its file fits the schema, validate's reader reads ours", () => {
+    const shipped = readFileSync(join(ROOT, "validate/reference/loopback.json"), "utf8");
+    FixtureSchema.parse(JSON.parse(shipped));
+    const d = phaseData(parseConsole(CONSOLE).phases.get("p2")!, phaseDesc(P2, 2));
+    const read = parseLoopback(JSON.stringify({ about: "t", runs: { "6.12-generic": { p2: d } } }), "ours.json");
+    const p = read["6.12-generic"]!.p2!;
+    assert.deepEqual([p.rps, p.flows, p.backlog, p.flowLimit, p.sent, p.rate], ["e", 64, 1000, "0", 73152, d.rate]);
+    assert.deepEqual(p.cpus.map((c) => c.proc), [0, 0x4f82, 0x5448, 0x52e1]);
   });
 
   it("the fixture schema refuses a missing counter, an extra key and a negative count", () => {

@@ -35,6 +35,9 @@ export interface CostModel {
   nic_rx_per_packet_ns: number;
   /** get_rps_cpu + enqueue_to_backlog on the enqueuing CPU, per packet. */
   rps_enqueue_per_packet_ns: number;
+  /** On top of it when the backlog is another CPU's: the cache lines of its softnet_data (lock,
+   *  queue, tail) move to the enqueuing CPU and back. */
+  rps_remote_enqueue_ns: number;
   /** __netif_receive_skb_core and the protocol stack up to the socket, per packet. */
   process_per_packet_ns: number;
   /** A loopback sender's sendmsg() down to netif_rx(), per packet. */

@@ -22,6 +22,8 @@ export const DEFAULT_HZ = 250;
 export const DEFAULT_COSTS: Readonly<CostModel> = {
   nic_rx_per_packet_ns: 250,
   rps_enqueue_per_packet_ns: 120,
+  // A handful of cache lines owned by another CPU (~100 ns each in a KVM guest).
+  rps_remote_enqueue_ns: 400,
   process_per_packet_ns: 2000,
   send_per_packet_ns: 500,
   copy_per_byte_ps: 250,

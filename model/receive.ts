@@ -194,12 +194,16 @@ export function forwardAll(cpu: Cpu, q: PacketQueue): void {
   }
 }
 
-/** Send one packet towards `target`'s backlog at atNs (the local one is a direct call). */
-function enqueueTo(cpu: Cpu, target: number, s: SourceState | null, flow: number, seq: number, source: number, injectNs: number, atNs: number): void {
+/**
+ * Send one packet towards `target`'s backlog at atNs (the local one is a direct call). Returns its
+ * CPU cost here: enqueue_to_backlog() on another CPU's softnet_data also moves the cache lines of
+ * its lock, queue and counters to this CPU and back (rps_remote_enqueue_ns on top).
+ */
+function enqueueTo(cpu: Cpu, target: number, s: SourceState | null, flow: number, seq: number, source: number, injectNs: number, atNs: number): number {
   rfsSaveTail(cpu, s, flow, target);
   if (target === cpu.id) {
     enqueueToBacklog(cpu, cpu.id, flow, seq, source, injectNs, atNs);
-    return;
+    return cpu.costs.rps_enqueue_per_packet_ns;
   }
   const e = cpu.batchTo(target).enqueues;
   e.flow.push(flow);
@@ -212,6 +216,7 @@ function enqueueTo(cpu: Cpu, target: number, s: SourceState | null, flow: number
     cpu.remoteSinceFlush[target] = 1;
     cpu.remoteSinceFlushCount++;
   }
+  return cpu.costs.rps_enqueue_per_packet_ns + cpu.costs.rps_remote_enqueue_ns;
 }
 
 /**
@@ -221,20 +226,19 @@ function enqueueTo(cpu: Cpu, target: number, s: SourceState | null, flow: number
 export function netifReceiveSkb(cpu: Cpu, s: SourceState, flow: number, seq: number, injectNs: number, atNs: number): number {
   const target = getRpsCpu(cpu, rpsCpusOf(cpu, s.index), s, flow);
   if (target >= 0) {
-    enqueueTo(cpu, target, s, flow, seq, s.index, injectNs, atNs);
-    return cpu.costs.rps_enqueue_per_packet_ns;
+    return enqueueTo(cpu, target, s, flow, seq, s.index, injectNs, atNs);
   }
   const cost = cpu.processCostNs(s.index, injectNs);
   cpu.deliverSkb(flow, seq, injectNs, atNs + cost);
   return cost;
 }
 
-/** netif_rx(): RPS, or the local backlog (never processed in place). */
-export function netifRx(cpu: Cpu, flow: number, seq: number, source: number, injectNs: number, atNs: number): void {
+/** netif_rx(): RPS, or the local backlog (never processed in place). Returns the enqueue's CPU cost. */
+export function netifRx(cpu: Cpu, flow: number, seq: number, source: number, injectNs: number, atNs: number): number {
   const s = cpu.sources.get(source) ?? null;
   let target = getRpsCpu(cpu, rpsCpusOf(cpu, source), s, flow);
   if (target < 0) target = cpu.id;
-  enqueueTo(cpu, target, s, flow, seq, source, injectNs, atNs);
+  return enqueueTo(cpu, target, s, flow, seq, source, injectNs, atNs);
 }
 
 /** The source's rps_cpus as this CPU sees them now (the `rps` command rewrites them). */
@@ -315,8 +319,7 @@ export function senderStep(cpu: Cpu, task: Task): void {
   cpu.c.injected++;
   s.lastInjectNs = start;
   cpu.charge("task", cpu.costs.send_per_packet_ns + cpu.copyCostNs(s.index, start));
-  netifRx(cpu, s.gen.flow, s.gen.seq, s.index, start, cpu.busyUntil);
-  cpu.charge("task", cpu.costs.rps_enqueue_per_packet_ns);
+  cpu.charge("task", netifRx(cpu, s.gen.flow, s.gen.seq, s.index, start, cpu.busyUntil));
   flushRpsIpis(cpu, cpu.busyUntil, true);
   if (s.gen.peekNs() <= cpu.busyUntil) cpu.enqueueTask(task);
   else {
@@ -330,9 +333,8 @@ export function reinjectStep(cpu: Cpu): void {
   const q = cpu.reinject;
   let t = Math.max(cpu.now, cpu.busyUntil);
   while (q.length > 0) {
-    netifRx(cpu, q.peekFlow(), q.peekSeq(), q.peekSource(), q.peekInject(), t);
+    t += netifRx(cpu, q.peekFlow(), q.peekSeq(), q.peekSource(), q.peekInject(), t);
     q.shift();
-    t += cpu.costs.rps_enqueue_per_packet_ns;
   }
   cpu.charge("task", t - Math.max(cpu.now, cpu.busyUntil));
   flushRpsIpis(cpu, cpu.busyUntil, true);

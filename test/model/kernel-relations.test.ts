@@ -37,7 +37,9 @@ describe("loopback (UDP, sender on CPU 0)", () => {
     for (const c of [1, 2, 3]) assert.equal(r.cpus[c]!.processed, 0);
   });
 
-  for (const pps of [100_000, 2_000_000]) {
+  // 800 kpps is under load yet within the sender's reach (~0.97 Mpps with a remote enqueue's
+  // cost), so the load ends and everything drains before the counters are compared.
+  for (const pps of [100_000, 800_000]) {
     it(`IPI mode, rps_cpus=e at ${pps} pps: CPU 0 processes nothing and raises NET_RX only to send IPIs`, () => {
       const r = settled({ load: "loopback", pps, rpsCpus: E, profile: "6.6" });
       conserved(r);
@@ -89,7 +91,7 @@ describe("loopback (UDP, sender on CPU 0)", () => {
       profile: "6.6",
       sysctls: { netdev_max_backlog: 32 },
       // A third of the sender's rate is over each target's capacity by half (not at its edge).
-      costs: { process_per_packet_ns: 3000 },
+      costs: { process_per_packet_ns: 5000 },
     });
     conserved(r);
     assert.equal(r.cpus[0]!.dropped, 0);

@@ -29,6 +29,7 @@ import { accountCrash, knownLoss } from "./crash.ts";
 import { SeriesCollector } from "./samples.ts";
 import { FailureDetector } from "../liveness/failure-detector.ts";
 import { SelfStall } from "../liveness/self-stall.ts";
+import { PacedClock } from "../engine/paced-clock.ts";
 
 export interface CoordinatorOptions {
   cfg: EmuConfig;
@@ -85,7 +86,11 @@ export interface CoordinatorStatus {
   virtual_ns_by_cpu: Record<number, number>;
   lease_ns: number;
   end_ns: number;
-  /** Under --pace: how far the slowest CPU is behind the wall clock, in virtual ns. */
+  /**
+   * Under --pace: how far the slowest CPU is behind the wall clock since the start, in virtual ns.
+   * A run that fell behind slips its clock rather than catch up (engine/paced-clock.ts): this
+   * keeps what it gave up.
+   */
   lag_ns?: number;
   /** Bad frames by receiver: "coordinator" and "cpu N", each by kind. */
   malformed_messages: Record<string, Record<MalformedKind, number>>;
@@ -140,6 +145,8 @@ export class Coordinator {
   private lease = 0;
   private endNs: number;
   private startMs = 0;
+  /** Under --pace, from the welcome on. */
+  private paced: PacedClock | undefined;
   private readonly malformed: Record<string, number[]> = { coordinator: MALFORMED_KINDS.map(() => 0) };
   private readonly commands: CpuCommand[] = [];
   private readonly cfg: EmuConfig;
@@ -300,6 +307,7 @@ export class Coordinator {
     const endpoints = Array.from({ length: n }, (_, i) => this.members_.get(i)!.hello.endpoint);
     this.phase = "running";
     this.startMs = performance.now();
+    if (this.opts.pace !== undefined) this.paced = new PacedClock(this.opts.pace, this.startMs);
     this.lease = this.leaseTarget();
     const config_json = JSON.stringify(this.cfg);
     for (const m of this.members_.values()) {
@@ -357,16 +365,14 @@ export class Coordinator {
   /**
    * The lease the CPUs may run to now: a span ahead of the fastest (a command at the lease is then
    * never behind any CPU, and laggards never hold the leader back: peers' promises and the
-   * transport's back-pressure bound how far it runs ahead), or the paced wall clock.
+   * transport's back-pressure bound how far it runs ahead), or the paced wall clock, which slips
+   * when the slowest CPU has fallen behind it: no burst to catch up.
    */
   private leaseTarget(): number {
-    let target = this.progressNs().max + this.opts.leaseSpanNs;
-    if (this.opts.pace !== undefined) target = Math.min(target, this.pacedNs());
+    const { min, max } = this.progressNs();
+    let target = max + this.opts.leaseSpanNs;
+    if (this.paced) target = Math.min(target, this.paced.targetNs(performance.now(), min));
     return Math.min(this.endNs, Math.max(this.lease, target));
-  }
-
-  private pacedNs(): number {
-    return Math.floor((performance.now() - this.startMs) * 1e6 * (this.opts.pace ?? 1));
   }
 
   private extendLease(): void {
@@ -640,7 +646,7 @@ export class Coordinator {
       virtual_ns_by_cpu: Object.fromEntries([...this.members_.values()].sort((x, y) => x.cpu - y.cpu).map((m) => [m.cpu, m.progressNs])),
       lease_ns: this.lease,
       end_ns: this.endNs,
-      ...(this.opts.pace !== undefined ? { lag_ns: Math.max(0, Math.min(this.pacedNs(), this.endNs) - min) } : {}),
+      ...(this.paced ? { lag_ns: this.paced.lagNs(performance.now(), min, this.endNs) } : {}),
       malformed_messages: malformed,
       lost_on_crash: this.lostOnCrash,
       checkpoints: this.checkpoints.checked,

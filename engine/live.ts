@@ -13,6 +13,7 @@ import type { CpuCommand } from "../model/messages.ts";
 import type { CpuCounters, RunResults } from "../model/results.ts";
 import { conservationViolation, totalsOf } from "./aggregate.ts";
 import { InProcessRun, type RunOptions } from "./inprocess.ts";
+import { PacedClock } from "./paced-clock.ts";
 import { validateCommand, type CommandContext } from "./validate-command.ts";
 
 export interface LiveOptions extends RunOptions {
@@ -36,7 +37,11 @@ export interface LiveStatus {
   /** The virtual time every CPU has reached (a checkpoint, or a slice boundary after it). */
   virtual_ns: number;
   end_ns: number;
-  /** Under --pace: how far virtual time is behind the wall clock, in virtual ns. */
+  /**
+   * Under --pace: how far virtual time is behind the wall clock since the start, in virtual ns. A run
+   * that fell behind slips its clock rather than catch up (engine/paced-clock.ts): this keeps what
+   * it gave up.
+   */
   lag_ns?: number;
   /** Conservation held at every checkpoint so far. */
   checker_ok: boolean;
@@ -89,6 +94,7 @@ export class LiveRun {
     const now = this.opts.nowMs ?? (() => performance.now());
     const startMs = now();
     const pace = this.opts.pace;
+    const clock = pace !== undefined ? new PacedClock(pace, startMs) : undefined;
     let sliceNs = this.opts.sliceNs ?? MAX_SLICE_NS;
     let yieldedMs = now();
     while (!this.run.done && !this.stopRequested) {
@@ -113,12 +119,13 @@ export class LiveRun {
       this.checkerOk &&= conservationViolation(totalsOf(counters, 0), atNs) === null;
       const stop = this.opts.onCheckpoint?.(atNs, counters) === "stop";
       // As the coordinator reports it: the paced clock stops at the end of the run.
-      if (pace !== undefined) this.lagNs = Math.max(0, Math.min(Math.round((now() - startMs) * 1e6 * pace), this.cfg.duration_ns) - atNs);
+      if (clock) this.lagNs = clock.lagNs(now(), atNs, this.cfg.duration_ns);
       if (stop || this.run.done) this.phase = "done";
       this.opts.onSnapshot?.(counters, this.status());
       if (stop) break;
       // Ahead of the wall clock: wait for it (timers and HTTP requests run meanwhile); else just let them run.
-      const aheadMs = pace !== undefined ? startMs + atNs / (pace * 1e6) - now() : 0;
+      // Behind it by more than the slack: the clock slips (no burst to catch up).
+      const aheadMs = clock ? clock.aheadMs(now(), atNs) : 0;
       if (aheadMs > 0) await sleep(aheadMs);
       else await nextMacrotask();
       yieldedMs = now();

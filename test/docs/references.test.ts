@@ -15,6 +15,8 @@ const files: Record<string, string> = {
   "docs/DESIGN.md": DESIGN,
   "docs/MODEL.md": "# Model\n## Crossing CPUs\n",
   "model/cpu.ts": "",
+  "model/p1.ts": "",
+  "model/p2.ts": "",
   "examples/reproduce/claims.yaml": "",
   "README.md": "# softnet-emu\n## Exit status\n",
 };
@@ -31,6 +33,7 @@ describe("the reference parser", () => {
       `// The lost wake-up (docs/DESIGN.md ${S}1.5, ${S}2.2), see model/cpu.ts and ../model/cpu.ts.`,
       `// The kernel's net/core/dev.c and /proc/net/softnet_stat are not ours; neither is my.yaml.`,
       `const help = "see docs/MODEL.md and examples/reproduce/claims.yaml";`,
+      "// The phases model/p1..p2.ts, as a range.",
     ].join("\n");
     assert.deepEqual(messages("cli/x.ts", ts), []);
     const md = `See [the design](DESIGN.md#15-threads-and-the-wake-up-patch), [MODEL.md](MODEL.md#crossing-cpus), [top](../README.md#exit-status), [here](#evidence) and https://example.org/a/b.md.\n# Evidence`;
@@ -41,7 +44,7 @@ describe("the reference parser", () => {
     const ts = [
       `// Windows (docs/DESIGN.md ${S}2.7).`,
       "",
-      `// Defaults of ${S}1.5 live in model/costs.ts; read DESIGN.md.`,
+      `// Defaults of ${S}1.5 live in model/costs.ts; read DESIGN.md. Phases model/p1..p3.ts.`,
       `/** ${S} alone */`,
     ].join("\n");
     assert.deepEqual(messages("model/defaults.ts", ts), [
@@ -49,6 +52,7 @@ describe("the reference parser", () => {
       `3: cites ${S}1.5 without naming docs/DESIGN.md before it in the same paragraph`,
       "3: cites model/costs.ts, which is not in the repository",
       "3: cites DESIGN.md, which is neither beside this file nor at the repository's root (write its path, e.g. docs/DESIGN.md)",
+      "3: cites model/p3.ts, which is not in the repository",
       `4: ${S} without a section number of docs/DESIGN.md`,
     ]);
   });

@@ -262,6 +262,12 @@ export function checkFile(file: string, text: string, ctx: Context): Problem[] {
  * a container image) is someone else's path.
  */
 export function checkPath(tree: Tree, dir: string, token: string): string | null {
+  // A range, as in scenarios/loopback-p1..p3.yaml: both ends must exist.
+  const range = /^(.*\D)(\d+)\.\.\D*?(\d+)(\.\w+)$/.exec(token);
+  if (range) {
+    const [, stem, from, to, ext] = range;
+    return checkPath(tree, dir, `${stem}${from}${ext}`) ?? checkPath(tree, dir, `${stem}${to}${ext}`);
+  }
   const segments = token.split("/");
   if (segments.length === 1) {
     // Documents are named in capitals, as README.md is; table.md in a help text is a user's file.

@@ -14,7 +14,7 @@ import type {
   RxQueueConfig,
   Sysctls,
 } from "../model/config.ts";
-import { DEFAULT_COSTS, DEFAULT_HZ, DEFAULT_PACKET_BYTES, DEFAULT_RING_SIZE, DEFAULT_SYSCTLS, exactWindowNs } from "../model/defaults.ts";
+import { DEFAULT_COSTS, DEFAULT_HZ, DEFAULT_PACKET_BYTES, DEFAULT_RING_SIZE, DEFAULT_RX_FRAMES, DEFAULT_RX_USECS, DEFAULT_SYSCTLS, exactWindowNs } from "../model/defaults.ts";
 import { applyBootArgs, DEFAULT_PROFILE, PROFILE_NAMES, profileByName } from "../model/profiles.ts";
 import { fieldError, UsageError, type FieldPath } from "./errors.ts";
 import type { Scenario } from "./scenario.ts";
@@ -224,6 +224,8 @@ function fileTopology(spec: ScenarioSpec, cpus: number, duration_ns: number, bla
       id: checkId(["queues", i], q.id, i),
       irq_affinity: inRange(["queues", i, "irq_affinity"], q.irq_affinity),
       ring_size: q.ring_size ?? DEFAULT_RING_SIZE,
+      rx_usecs: q.rx_usecs ?? DEFAULT_RX_USECS,
+      rx_frames: q.rx_frames ?? DEFAULT_RX_FRAMES,
       rps_cpus: inRange(["queues", i, "rps_cpus"], q.rps_cpus ?? []),
       rps_flow_cnt: q.rps_flow_cnt ?? 0,
     };

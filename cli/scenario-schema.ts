@@ -205,6 +205,9 @@ const queue = strict({
   id: int(0, 1023).optional(),
   irq_affinity: affinity,
   ring_size: int(1, 1 << 16).optional(),
+  /** ethtool -C rx-usecs / rx-frames (model/defaults.ts: DEFAULT_RX_USECS, DEFAULT_RX_FRAMES). */
+  rx_usecs: int(0, 1_000_000).optional(),
+  rx_frames: int(0, 1 << 16).optional(),
   rps_cpus: mask.optional(),
   rps_flow_cnt: int(0, 1 << 20).transform(roundUpPow2).optional(),
 });

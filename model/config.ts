@@ -76,8 +76,13 @@ export interface RxQueueConfig {
   rps_cpus: number[];
   /** rps_flow_cnt: size of this queue's RFS flow table (0 = no RFS on this queue). */
   rps_flow_cnt: number;
-  /** Interrupt coalescing (ethtool rx-usecs, in ns): the IRQ fires this long after the first packet. */
-  irq_coalesce_ns?: number;
+  /**
+   * Interrupt coalescing, as `ethtool -C DEV rx-usecs N rx-frames M` sets it: once armed, the IRQ
+   * fires rx_usecs after the first packet, or at the rx_frames-th packet if that comes first
+   * (0 = no frame count). rx_usecs 0 interrupts at every first packet. Defaults in defaults.ts.
+   */
+  rx_usecs?: number;
+  rx_frames?: number;
 }
 
 /** A task that sends UDP over loopback (netif_rx from process context). */

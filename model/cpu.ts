@@ -491,6 +491,8 @@ export class Cpu {
       if (s.napi.state & NAPI_STATE_SCHED) continue;
       if (this.irqAt(s) === at) {
         nicFillRing(this, s, at);
+        // rx-frames: an arrival before the count is reached (and before rx-usecs ran out) only counts.
+        if (s.coalesceFrames > 0 && s.ring.length < s.coalesceFrames && s.ring.length > 0 && at < s.ring.peekInject() + s.coalesceNs) return;
         s.napi.state |= NAPI_STATE_SCHED; // the IRQ is masked until the NAPI completes (napi_schedule in the handler)
         this.nicIrqPending.push(s.index);
         return;
@@ -498,10 +500,20 @@ export class Cpu {
     }
   }
 
-  /** When an armed queue interrupts: its first waiting packet's arrival plus the coalescing delay. */
+  /**
+   * When an armed queue interrupts: its first waiting packet's arrival plus rx-usecs, or the
+   * arrival that makes rx-frames packets. With a frame count each arrival before the IRQ is an
+   * event (nicInterrupt counts it); without one arrivals are only DMA'd when the ring is read.
+   */
   private irqAt(s: SourceState): number {
-    const first = s.ring.length > 0 ? s.ring.peekInject() : s.gen.peekNs();
-    return Math.max(this.now, first + s.coalesceNs);
+    const next = s.gen.peekNs();
+    const first = s.ring.length > 0 ? s.ring.peekInject() : next;
+    let t = first + s.coalesceNs;
+    if (s.coalesceFrames > 0) {
+      if (s.ring.length >= s.coalesceFrames) t = this.now;
+      else if (next < t) t = next;
+    }
+    return Math.max(this.now, t);
   }
 
   private handleTimer(t: Timer): void {

@@ -2,6 +2,7 @@
 // sender tasks. A source is owned by exactly one CPU at a time — the queue's IRQ CPU, the sender's
 // CPU — and moves with its generator state when hotplug moves the IRQ or the task.
 import type { EmuConfig, LoadPhaseConfig } from "./config.ts";
+import { DEFAULT_RX_FRAMES, DEFAULT_RX_USECS } from "./defaults.ts";
 import { LoadGenerator } from "./load.ts";
 import { newNapi, type Napi } from "./napi.ts";
 import { PacketQueue } from "./packet-queue.ts";
@@ -17,8 +18,10 @@ export interface SourceState {
   /** NIC only: the RX descriptor ring and the device NAPI. */
   ring: PacketQueue;
   ringSize: number;
-  /** ethtool rx-usecs: the IRQ waits this long after the first packet. */
+  /** ethtool rx-usecs (in ns): once armed, the IRQ waits this long after the first packet... */
   coalesceNs: number;
+  /** ...or until this many packets are in the ring (ethtool rx-frames; 0 = no frame count). */
+  coalesceFrames: number;
   napi: Napi;
   rpsFlowCnt: number;
   /** RFS: rps_dev_flow_table of this queue: flow slot → {cpu, last_qtail}. Reset on a move. */
@@ -86,7 +89,8 @@ export function newSource(cfg: EmuConfig, index: number, generator?: number[]): 
     gen,
     ring: new PacketQueue(),
     ringSize: q ? q.ring_size : 0,
-    coalesceNs: q?.irq_coalesce_ns ?? 0,
+    coalesceNs: (q?.rx_usecs ?? DEFAULT_RX_USECS) * 1000,
+    coalesceFrames: q?.rx_frames ?? DEFAULT_RX_FRAMES,
     napi: newNapi("device", index, NAPI_POLL_WEIGHT),
     rpsFlowCnt,
     rfsCpu: new Int32Array(rpsFlowCnt).fill(-1),

@@ -95,6 +95,7 @@ export function alertRules(): AlertRule[] {
 
 export interface Variables {
   scenario?: string;
+  run?: string;
   profile?: string;
   cpu?: string;
   /** Replaces $__rate_interval and $__interval. */
@@ -108,6 +109,7 @@ export function substitute(expr: string, vars: Variables): string {
     .replaceAll("$__interval", vars.rateInterval)
     .replaceAll("$__range", vars.rateInterval)
     .replaceAll("$scenario", vars.scenario ?? ".*")
+    .replaceAll("$run", vars.run ?? ".*")
     .replaceAll("$profile", vars.profile ?? ".*")
     .replaceAll("$cpu", vars.cpu ?? ".*");
 }

@@ -98,6 +98,7 @@ export function resolveConfig(scenario: Scenario | undefined, flags: RunFlags = 
     idle_poll: spec.idle_poll ?? true,
     ...resolveTopology(spec, flags, cpus, duration_ns, blame),
     events: resolveEvents(spec, flags, cpus, duration_ns, blame),
+    ...resolveStalls(spec, cpus, blame),
     softnet_stat_columns: spec.softnet_stat_columns ?? 13,
   };
   return cfg;
@@ -266,6 +267,21 @@ function filePhase(p: ScenarioPhase, path: FieldPath, queueCount: number, sender
     packet_bytes: p.packet_bytes ?? DEFAULT_PACKET_BYTES,
     ...(p.catch_up !== undefined ? { catch_up: p.catch_up } : {}),
   };
+}
+
+/** `stalls:` with its defaults: every CPU, inside softirq too, none longer than 10 × the mean. */
+function resolveStalls(spec: ScenarioSpec, cpus: number, blame: Blame): Pick<EmuConfig, "stalls"> {
+  const s = spec.stalls;
+  if (!s) return {};
+  if (s.every <= 0) throw blame.file(["stalls", "every"], "must be > 0 (the mean gap between two stalls of a CPU)");
+  if (s.mean <= 0) throw blame.file(["stalls", "mean"], "must be > 0 (the mean length of a stall)");
+  const max_ns = s.max ?? 10 * s.mean;
+  if (max_ns < s.mean) throw blame.file(["stalls", "max"], `${formatNs(max_ns)} is below the mean (${formatNs(s.mean)}): the longest stall cannot be shorter than the average one`);
+  const list = s.cpus ?? Array.from({ length: cpus }, (_, i) => i);
+  if (list.length === 0) throw blame.file(["stalls", "cpus"], "needs at least one CPU (drop stalls: for none)");
+  const outOfRange = list.find((c) => c >= cpus);
+  if (outOfRange !== undefined) throw blame.file(["stalls", "cpus"], `CPU ${outOfRange} is out of range: the host has ${cpuRange(cpus)}`);
+  return { stalls: { every_ns: s.every, mean_ns: s.mean, max_ns, cpus: [...list], in_softirq: s.in_softirq ?? true } };
 }
 
 /** Hotplug events in time order, checked as sysfs would: no double offline, never the last CPU. */

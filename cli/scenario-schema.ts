@@ -231,6 +231,15 @@ const phase = strict({
   catch_up: z.boolean().optional(),
 });
 
+/** `stalls: { every: 20ms, mean: 2ms, max: 20ms, cpus: e, in_softirq: true }` (model/stall.ts). */
+const stalls = strict({
+  every: duration,
+  mean: duration,
+  max: duration.optional(),
+  cpus: affinity.optional(),
+  in_softirq: z.boolean().optional(),
+});
+
 const event = strict({
   at: duration,
   offline: int(0, MAX_CPUS - 1).optional(),
@@ -288,6 +297,8 @@ export const scenarioSchema = strict({
   senders: z.array(sender).optional(),
   load: z.array(phase).optional(),
   events: z.array(event).optional(),
+  /** CPUs losing the processor now and then (a vCPU on a busy host). */
+  stalls: stalls.optional(),
   /** Checked on the final results; a false one fails the run (exit 1). */
   assert: z.array(expression).optional(),
   /** Checked at every checkpoint; the first that holds stops the run (exit 1). */

@@ -119,6 +119,20 @@ export interface LoadPhaseConfig {
   catch_up?: boolean;
 }
 
+/** CPU stalls (model/stall.ts): the CPU loses the processor for a while, now and then. */
+export interface StallConfig {
+  /** Mean gap between the end of one stall and the start of the next, per CPU (exponential). */
+  every_ns: number;
+  /** Mean stall length (log-normal, before the cut at max_ns). */
+  mean_ns: number;
+  /** The longest stall. */
+  max_ns: number;
+  /** CPUs that stall (each on its own seeded schedule). */
+  cpus: number[];
+  /** A stall may land inside a net_rx_action run (a vCPU is preempted anywhere); false defers it to the run's end. */
+  in_softirq: boolean;
+}
+
 export interface HotplugEventConfig {
   at_ns: number;
   cpu: number;
@@ -142,6 +156,8 @@ export interface EmuConfig {
   senders: LoopbackSenderConfig[];
   load: LoadPhaseConfig[];
   events: HotplugEventConfig[];
+  /** CPU stalls; absent = none. */
+  stalls?: StallConfig;
   /** softnet_stat format: 13 columns (6.6) or 15 (6.12+: input_qlen, process_qlen). */
   softnet_stat_columns: 13 | 15;
 }

@@ -23,6 +23,7 @@ import { FLOWS_PER_SOURCE } from "./load.ts";
 import { enqueueFromRemote, forward, forwardAll, ipiFlushArrived, nicFillRing, reinjectStep, senderStep } from "./receive.ts";
 import { backlogThreadStep, netRxAction, hardirq, ksoftirqdStep, napiScheduleDevice, netRxActionPoll } from "./softirq.ts";
 import { cpuDeadArrived, cpuOffline, cpuOnline, queueHandoverArrived, rehomeSources } from "./hotplug.ts";
+import { StallSchedule, stallsOn } from "./stall.ts";
 
 export type TaskKind = "ksoftirqd" | "backlog_napi" | "sender";
 
@@ -39,9 +40,11 @@ interface Timer {
   at: number;
   prio: number;
   seq: number;
-  kind: "command" | "wake" | "sender" | "ipi";
+  kind: "command" | "wake" | "sender" | "ipi" | "stall";
   command?: CpuCommand;
   task?: Task;
+  /** Which stall (a timer of a stall stallInside() took is stale). */
+  stallId?: number;
 }
 
 /** A cursor over one kind of record in one delivered batch. */
@@ -201,6 +204,14 @@ export class Cpu {
     for (const ev of cfg.events) this.command({ kind: ev.action, cpu: ev.cpu, at_ns: ev.at_ns });
     this.hadHotplugRole = hotplugRole(this);
     this.wasForwardTarget = forwardTarget(this);
+    if (cfg.stalls) {
+      // A stall delays hand-overs like an irq_off section does (lookahead.ts settleNs), on any CPU.
+      this.maxIrqOffNs = Math.max(this.maxIrqOffNs, cfg.stalls.max_ns);
+      if (stallsOn(cfg.stalls, id)) {
+        this.stalls = new StallSchedule(cfg.stalls, cfg.seed, id);
+        this.scheduleStall(0);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- engine-facing API
@@ -292,6 +303,8 @@ export class Cpu {
   charge(ctx: ExecContext, ns: number): void {
     this.busyUntil = Math.max(this.busyUntil, this.now) + ns;
     this.c.busy_ns[ctx] += ns;
+    // A stall that starts inside this work lengthens it (and net_rx_action's look at the clock after it).
+    if (this.busyUntil > this.nextStallNs) this.stallInside();
   }
 
   /** __raise_softirq_irqoff(NET_RX_SOFTIRQ), counted by where it came from. */
@@ -527,6 +540,8 @@ export class Cpu {
         task.state = "running";
         this.enqueueTask(task);
       }
+    } else if (t.kind === "stall") {
+      if (t.stallId === this.stallId) this.stall(t.at);
     } else if (t.command) {
       this.applyCommand(t.command);
     }
@@ -716,6 +731,55 @@ export class Cpu {
     }
   }
 
+  /** This CPU's stall schedule (model/stall.ts), when it stalls; the start and length of the one due. */
+  private stalls: StallSchedule | null = null;
+  private nextStallNs = Infinity;
+  private stallLenNs = 0;
+  private stallId = 0;
+
+  /** The next stall after fromNs, unless it would start after the run. */
+  private scheduleStall(fromNs: number): void {
+    const at = this.stalls!.nextStartNs(fromNs);
+    this.stallLenNs = this.stalls!.lengthNs();
+    this.nextStallNs = at < this.cfg.duration_ns ? at : Infinity;
+    this.stallId++;
+    if (this.nextStallNs !== Infinity) this.pushTimer({ at, prio: 1, seq: 0, kind: "stall", stallId: this.stallId });
+  }
+
+  /**
+   * The stall due starts inside the work just charged: the work ends that much later. The kernel
+   * looks at jiffies after each NAPI poll, so a stall inside one counts in net_rx_action's 2-jiffy
+   * limit. With in_softirq false it waits for the end of net_rx_action (stall()).
+   */
+  private stallInside(): void {
+    if (this.run !== null && !this.cfg.stalls!.in_softirq) return;
+    const at = this.nextStallNs;
+    const len = this.stallLenNs;
+    this.busyUntil += len;
+    this.c.busy_ns.stalled += len;
+    this.scheduleStall(at + len);
+  }
+
+  /**
+   * The stall's timer (unless stallInside() took that stall already): the CPU loses the processor.
+   * Nothing runs here for its length, from the end of the step in progress (steps that charge
+   * nothing); with in_softirq false, a stall that finds net_rx_action running waits for its end.
+   */
+  private stall(at: number): void {
+    if (this.online && this.run !== null && !this.cfg.stalls!.in_softirq) {
+      // After the step in progress: look again then (a timer at busyUntil would come before it).
+      this.pushTimer({ at: Math.max(this.busyUntil, at) + 1, prio: 1, seq: 0, kind: "stall", stallId: this.stallId });
+      return;
+    }
+    const len = this.stallLenNs;
+    const start = Math.max(this.now, this.busyUntil);
+    if (this.online) {
+      this.busyUntil = start + len;
+      this.c.busy_ns.stalled += len;
+    }
+    this.scheduleStall(start + len);
+  }
+
   /** Virtual time of the last mask change applied here, and the longest irq_off section announced. */
   lastMaskChangeNs = -Infinity;
   maxIrqOffNs = 0;
@@ -771,7 +835,7 @@ function newCounters(cpu: number, n: number, queues: number): CpuCounters {
     ksoftirqd_wakeups: 0,
     rt_flush_warnings: 0,
     softirq_raises: { nic_irq: 0, rps_ipi: 0, local_enqueue: 0, repoll: 0, hotplug: 0 },
-    busy_ns: { hardirq: 0, softirq: 0, task: 0, idle_flush: 0, irqs_off: 0 },
+    busy_ns: { hardirq: 0, softirq: 0, task: 0, idle_flush: 0, irqs_off: 0, stalled: 0 },
     drops_by_reason: { rx_ring_full: 0, cpu_backlog: 0, flow_limit: 0 },
     injected: 0,
     queued: 0,

@@ -10,7 +10,8 @@ export const RAISE_SOURCES = ["nic_irq", "rps_ipi", "local_enqueue", "repoll", "
 export type RaiseSource = (typeof RAISE_SOURCES)[number];
 
 /** Execution contexts the CPU spends time in. */
-export const CONTEXTS = ["hardirq", "softirq", "task", "idle_flush", "irqs_off"] as const;
+/** `stalled`: the CPU had lost its processor (model/stall.ts); nothing of its own ran. */
+export const CONTEXTS = ["hardirq", "softirq", "task", "idle_flush", "irqs_off", "stalled"] as const;
 export type ExecContext = (typeof CONTEXTS)[number];
 
 /** Upper bounds (ns) of the latency histogram buckets (enqueue → processed); +Inf implied. */

@@ -94,6 +94,13 @@ describe("flags override the file", () => {
     assert.deepEqual(resolve(undefined, { rps_cpus: [] }).queues[0]?.rps_cpus, []);
   });
 
+  test("stalls: every CPU, inside softirq too, max 10 x the mean unless given; a mask or a list of CPUs", () => {
+    assert.equal(resolve(undefined).stalls, undefined);
+    assert.deepEqual(resolve("stalls: {every: 20ms, mean: 2ms}\n").stalls, { every_ns: 20e6, mean_ns: 2e6, max_ns: 20e6, cpus: [0, 1, 2, 3], in_softirq: true });
+    assert.deepEqual(resolve("stalls: {every: 20ms, mean: 2ms, max: 5ms, cpus: e, in_softirq: false}\n").stalls, { every_ns: 20e6, mean_ns: 2e6, max_ns: 5e6, cpus: [1, 2, 3], in_softirq: false });
+    assert.deepEqual(resolve("stalls: {every: 20ms, mean: 2ms, cpus: [2, 0]}\n").stalls?.cpus, [0, 2]);
+  });
+
   test("rate: max is a closed loop; --rate max makes one, a numeric --rate paces it again; catch_up is kept", () => {
     const file = "senders: [{cpu: 0}]\nload:\n  - {source: loopback, rate: max}\n  - {source: loopback, start: 5ms, rate: {pps: 1000}, catch_up: true}\n";
     assert.deepEqual(resolve(file).load.map((p) => [p.rate, p.catch_up]), [[{ kind: "max" }, undefined], [{ kind: "constant", pps: 1000 }, true]]);
@@ -201,6 +208,11 @@ describe("bad scenario files: one line naming the file, the field and the proble
     ["malformed YAML (duplicate key)", "cpus: 4\ncpus: 5\n", /^examples\/x\.yaml:2:1: malformed YAML: Map keys must be unique/],
     ["not a mapping", "- 4\n", /^examples\/x\.yaml: expected a mapping, got a list/],
     ["unknown key", "cpus: 4\ncpu_count: 4\n", /^examples\/x\.yaml: unknown key 'cpu_count' \(known: cpus, seed, duration/],
+    ["stalls: max below the mean", "stalls: {every: 10ms, mean: 2ms, max: 1ms}\n", /^examples\/x\.yaml: stalls\.max: 1ms is below the mean \(2ms\)/],
+    ["stalls: a CPU out of range", "stalls: {every: 10ms, mean: 2ms, cpus: [7]}\n", /^examples\/x\.yaml: stalls\.cpus: CPU 7 is out of range/],
+    ["stalls: no mean", "stalls: {every: 10ms}\n", /^examples\/x\.yaml: stalls\.mean: expected a duration/],
+    ["stalls: every 0", "stalls: {every: 0ms, mean: 1ms}\n", /^examples\/x\.yaml: stalls\.every: must be > 0/],
+    ["stalls: unknown key", "stalls: {every: 10ms, mean: 1ms, often: 3}\n", /^examples\/x\.yaml: stalls: unknown key 'often' \(known: every, mean, max, cpus, in_softirq\)/],
     ["rate max with a pps", "senders: [{cpu: 0}]\nload: [{source: loopback, rate: {kind: max, pps: 5}}]\n", /^examples\/x\.yaml: load\[0\]\.rate\.pps: kind: max sends as fast as its CPU allows: it takes no 'pps'/],
     ["rate without pps", "senders: [{cpu: 0}]\nload: [{source: loopback, rate: {kind: poisson}}]\n", /^examples\/x\.yaml: load\[0\]\.rate\.pps: kind: poisson needs pps: .*kind: max/],
     ["rate max on a NIC queue", `${NIC}load: [{source: nic, rate: max}]\n`, /^examples\/x\.yaml: load\[0\]\.rate\.kind: max \(a closed-loop sender\) applies to loopback senders only: nic:0 is fed by the wire/],

@@ -112,6 +112,11 @@ export class Daemon {
   }
 }
 
+export interface PromRangeSeries {
+  metric: Record<string, string>;
+  values: [number, string][];
+}
+
 export interface PromSample {
   metric: Record<string, string>;
   value: [number, string];
@@ -181,6 +186,15 @@ export class Prometheus {
       return [{ metric: {}, value: data.result as [number, string] }];
     }
     return (data?.result ?? []) as PromSample[];
+  }
+
+  /** A range query, as Grafana runs a time-series panel's: every series with its [time, value] points. */
+  async queryRange(expr: string, startSeconds: number, endSeconds: number, stepSeconds: number): Promise<PromRangeSeries[]> {
+    const params = new URLSearchParams({ query: expr, start: String(startSeconds), end: String(endSeconds), step: String(stepSeconds) });
+    const r = await fetch(`${this.url}/api/v1/query_range`, { method: "POST", body: params });
+    const body = (await r.json()) as { status: string; error?: string; data?: { result: PromRangeSeries[] } };
+    if (body.status !== "success") throw new Error(`query_range ${expr}: ${body.error ?? r.status}`);
+    return body.data?.result ?? [];
   }
 
   /** Wait until `expr` returns at least `min` samples. */

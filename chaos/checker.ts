@@ -12,7 +12,8 @@ import type { CpuCommand } from "../model/messages.ts";
 import type { ChaosSummary, CpuCounters, Fault, RunResults } from "../model/results.ts";
 import { totalsOf } from "../engine/aggregate.ts";
 import { breaksOrder, OrderChecker } from "./order.ts";
-import { StallDetector, type Excuse } from "./stall.ts";
+import { LivenessJudge } from "./liveness.ts";
+import type { Excuse, StallDetector } from "./stall.ts";
 
 export interface CheckerSetup {
   cpus: number;
@@ -37,6 +38,8 @@ export function stallExcuses(commands: readonly CpuCommand[]): Excuse[] {
 }
 
 export class ChaosChecker {
+  /** The liveness verdict every run gets (results.liveness), here on the chaos run's own checkpoints. */
+  readonly judge: LivenessJudge;
   readonly stall: StallDetector;
   readonly order: OrderChecker;
   checkpoints = 0;
@@ -44,7 +47,11 @@ export class ChaosChecker {
   drainedAtNs: number | null = null;
 
   constructor(private readonly s: CheckerSetup) {
-    this.stall = new StallDetector(s.cpus, s.stallAfterNs, stallExcuses(s.commands));
+    this.judge = new LivenessJudge(
+      { cpus: s.cpus, duration_ns: s.healNs + s.drainLimitNs, load: [] },
+      { stallAfterNs: s.stallAfterNs, drainLimitNs: s.drainLimitNs, gridNs: 0, excuses: stallExcuses(s.commands), loadEndNs: s.healNs },
+    );
+    this.stall = this.judge.detector;
     this.order = new OrderChecker(s.cpus, s.commands.filter(breaksOrder).map((c) => c.at_ns));
   }
 
@@ -57,13 +64,13 @@ export class ChaosChecker {
     // After the heal's commands (applied just after the checkpoint at healNs) have taken effect.
     if (empty && atNs > this.s.healNs && this.drainedAtNs === null && counters.every((c) => c.online)) this.drainedAtNs = atNs;
     this.order.check(atNs, counters, empty);
-    for (const c of counters) this.stall.observe(c, atNs);
+    this.judge.observe(atNs, counters);
   }
 
   /** A snapshot of the distributed engine: each CPU at its own virtual time; crashed CPUs excused. */
   onSnapshot(counters: readonly CpuCounters[], dead: readonly number[]): void {
     this.checkpoints++;
-    for (const c of counters) this.stall.observe(c, c.now_ns, dead.includes(c.cpu));
+    for (const c of counters) this.judge.observeCpu(c, c.now_ns, dead.includes(c.cpu));
     // Order, judged at the fastest CPU's time (a change any CPU may have seen counts) and never
     // cleared by a drain (not a consistent cut): no reordering before the first change.
     const fastestNs = Math.max(...counters.map((c) => c.now_ns));
@@ -75,6 +82,9 @@ export class ChaosChecker {
 
   /** Judge the finished run: adds faults, stalls, the chaos summary and violations to `r`. */
   finish(r: RunResults, faults: Fault[], nemeses: string[]): void {
+    if (!this.s.consistentCuts && r.totals.queued === 0 && r.totals.in_flight === 0) this.drainedAtNs ??= r.virtual_ns;
+    // First: it observes the end too, when no checkpoint did.
+    this.judge.finish(r, { drainedAtNs: this.drainedAtNs });
     const violations = [...r.checker.violations, ...this.order.violations];
     for (const st of this.stall.stalls)
       violations.push(

@@ -1,6 +1,7 @@
 // `softnet-emu compare --profiles a,b,c`: the same seeded scenario under several kernel profiles,
 // side by side (table on stdout, --json with every run and its series, --report DIR with charts).
-// Exit status: 0, or 1 when a run broke conservation, failed an assertion or was aborted.
+// Exit status: 0, or 1 when a run broke conservation, stalled (liveness, unless the scenario's
+// assertions judge liveness themselves), failed an assertion or was aborted.
 import type { Command } from "commander";
 import { DEFAULT_SYSCTLS } from "../model/defaults.ts";
 import { failureLines } from "../report/assertions.ts";
@@ -26,6 +27,7 @@ import {
 } from "./experiment-common.ts";
 import type { CliIo } from "./main.ts";
 import { resolveConfig } from "./scenario.ts";
+import { livenessFailures } from "./run-checks.ts";
 
 interface CompareOptions extends RunLikeOptions {
   profiles: string[];
@@ -44,7 +46,8 @@ Examples:
   $ softnet-emu compare --load loopback --rps-cpus 0 --rate 5e6 --duration 10ms \\
       --profiles 6.6-patched,6.6-patched-threads,threads-without-local-shortcut --json runs.json
 
-Exit status: 0 ok, 1 a run failed the checker, an assertion or hit an abort condition, 2 bad input.`;
+Exit status: 0 ok, 1 a run failed the checker or its liveness (a stalled backlog), an assertion or
+hit an abort condition, 2 bad input.`;
 
 export function registerCompare(program: Command, io: CliIo, setExit: (code: number) => void): void {
   const cmd = program
@@ -75,7 +78,7 @@ async function compare(o: CompareOptions, io: CliIo): Promise<number> {
   );
   const runs: ComparedRun[] = results.map((r) => ({ results: r, assertions: assertionsOf(checks, r) }));
   const matrix = compareMatrix(runs);
-  const problems = runs.flatMap((r) => problemLines(r));
+  const problems = runs.flatMap((r) => problemLines(r, checks.asserts));
 
   if (o.json !== undefined) {
     const doc = {
@@ -124,13 +127,17 @@ async function compare(o: CompareOptions, io: CliIo): Promise<number> {
   return problems.length > 0 ? 1 : 0;
 }
 
-/** Failed assertions, abort conditions that held, checker violations: each names its profile. */
-export function problemLines(r: ComparedRun): string[] {
+/**
+ * Failed assertions, abort conditions that held, checker violations, a failed liveness verdict (not
+ * when the scenario's assertions judge liveness: they expect it): each names its profile.
+ */
+export function problemLines(r: ComparedRun, asserts: readonly { text: string }[] = []): string[] {
   const p = r.results.profile;
   const lines = failureLines(r.assertions, `${p}: `);
   const a = r.results.aborted;
   if (a) lines.push(`${p}: aborted at ${formatDurationNs(a.at_ns)}: abort condition holds: ${a.condition} (${a.measured})`);
   if (!r.results.checker.ok)
     lines.push(`${p}: checker: ${r.results.checker.violations.length} violation(s), first: ${r.results.checker.violations[0]} (seed ${r.results.seed})`);
+  lines.push(...livenessFailures(r.results, asserts).map((l) => `${p}: ${l}`));
   return lines;
 }

@@ -3,6 +3,7 @@
 // `--help` and bad flags never pay for zeromq or the model. Both take the same options: progress,
 // pacing, an Observer to feed (/metrics, --procfs, the control API) and a signal that stops them
 // (cli/inprocess-options.ts and cli/processes-options.ts turn them into each engine's own).
+import type { LivenessSettings } from "../chaos/liveness.ts";
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
 import type { Observer } from "./observe.ts";
@@ -29,6 +30,8 @@ export interface EngineRunOptions {
   transport?: "tcp" | "ipc";
   /** processes: the frame size limit of every process (--max-frame). */
   maxFrameBytes?: number;
+  /** The liveness verdict's settings (--stall-after); every run gets one (results.liveness). */
+  liveness?: LivenessSettings;
 }
 
 export type EngineRun = (cfg: EmuConfig, opts: EngineRunOptions) => RunResults | Promise<RunResults>;
@@ -51,17 +54,47 @@ export function loadEngine(name: EngineName): Promise<EngineRun> {
   return LOADERS[name]();
 }
 
+// Every run is judged for liveness (chaos/liveness.ts) at its consistent checkpoints, the same ones
+// in both engines; a run that stops early (a signal, a failure) is judged on its results so far.
 async function loadInProcess(): Promise<EngineRun> {
-  const [{ runInProcessLive }, { inProcessLiveOptions }] = await Promise.all([import("../engine/live.ts"), import("./inprocess-options.ts")]);
-  return (cfg, o) => runInProcessLive(cfg, inProcessLiveOptions(o));
+  const [{ runInProcessLive }, { inProcessLiveOptions }, { judged }, { partialOf }] = await Promise.all([
+    import("../engine/live.ts"),
+    import("./inprocess-options.ts"),
+    import("../chaos/liveness.ts"),
+    import("../engine/partial.ts"),
+  ]);
+  return async (cfg, o) => {
+    const { opts, judge } = judged(cfg, inProcessLiveOptions(o), o.liveness);
+    try {
+      const results = await runInProcessLive(cfg, opts);
+      judge.finish(results);
+      return results;
+    } catch (err) {
+      const partial = partialOf(err);
+      if (partial) judge.finish(partial);
+      throw err;
+    }
+  };
 }
 
 async function loadProcesses(): Promise<EngineRun> {
-  const [{ runProcesses }, { processesRunOptions }] = await Promise.all([import("../coordinator/run-processes.ts"), import("./processes-options.ts")]);
+  const [{ runProcesses }, { processesRunOptions }, { judged }, { partialOf }] = await Promise.all([
+    import("../coordinator/run-processes.ts"),
+    import("./processes-options.ts"),
+    import("../chaos/liveness.ts"),
+    import("../engine/partial.ts"),
+  ]);
   return async (cfg, o) => {
     const { options, dispose } = processesRunOptions(cfg, o);
+    const { opts, judge } = judged(cfg, options, o.liveness);
     try {
-      return await runProcesses(cfg, options);
+      const results = await runProcesses(cfg, opts);
+      judge.finish(results);
+      return results;
+    } catch (err) {
+      const partial = partialOf(err);
+      if (partial) judge.finish(partial);
+      throw err;
     } finally {
       dispose();
     }

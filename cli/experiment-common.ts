@@ -111,7 +111,9 @@ export async function validateScenarioChecks(scenario: Scenario | undefined, che
     for (const cfg of cfgs) {
       const template = templateResults(cfg);
       validateConditions("assert", checks.asserts, template);
-      validateConditions("abort", checks.aborts, template);
+      // Abort conditions see snapshots during the run: no liveness verdict yet.
+      const { liveness: _verdict, ...snapshot } = template;
+      validateConditions("abort", checks.aborts, snapshot);
     }
   } catch (err) {
     if (err instanceof ConditionError) throw fieldError(scenario, [err.list, err.index], err.message);
@@ -162,6 +164,9 @@ export function writeOutput(io: CliIo, flag: string, file: string, text: string)
 export async function runExperimentJobs(jobs: RunJob[], o: RunLikeOptions, io: CliIo): Promise<CheckedResults[]> {
   const engine = o.engine === "inprocess" ? undefined : await loadEngine(o.engine);
   const { runJobs } = await import("../report/pool.ts");
+  // --stall-after (copied from run): the liveness verdict of every run.
+  const stallAfterNs = (o as { stallAfter?: number }).stallAfter;
+  if (stallAfterNs !== undefined) jobs = jobs.map((j) => ({ ...j, liveness: { ...j.liveness, stallAfterNs } }));
   return runJobs(jobs, {
     parallel: o.jobs,
     engine,

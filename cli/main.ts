@@ -8,6 +8,7 @@ import { Interrupted, isRoutineLine, isRunFailure, loadEngine, type EngineName, 
 import { UsageError } from "./errors.ts";
 import { checkProcessesMemory } from "./memory-estimate.ts";
 import { checkOutputFile, writeOutputFile } from "./output-file.ts";
+import { attachPartial, partialOf } from "../engine/partial.ts";
 import { degradedLine, EXIT, EXIT_HELP, exitCodeOfResults, exitCodeOfSignal } from "./exit-codes.ts";
 import { createProgress } from "./progress.ts";
 import { loadScenario, resolveConfig, type Scenario } from "./scenario.ts";
@@ -178,7 +179,7 @@ Run 'softnet-emu run --help' for every option of a run; scenario files to start 
     )
     .option("--chaos-duration <D>", "length of the chaos phase (instead of --duration), followed by the heal and the drain", arg(positiveDuration))
     .option("--drain-limit <D>", "after the heal, how long the backlogs may take to drain (default 20ms)", arg(positiveDuration))
-    .option("--stall-after <D>", "a non-empty backlog that processes nothing this long is a stall (default 5ms)", arg(positiveDuration))
+    .option("--stall-after <D>", "a non-empty backlog that processes nothing this long is a stall, in every run (default 5ms; a stall exits 1)", arg(positiveDuration))
     .option("--quiet", "print no summary and no progress")
     .option("--verbose", "also print the coordinator's and the CPU processes' routine log lines")
     .addHelpText("after", RUN_EXAMPLES)
@@ -228,7 +229,7 @@ async function planRun(opts: RunOptions, engineDefaulted: boolean): Promise<RunP
   // A chaos run (chaos/): nemeses, then heal and drain; chaos/ is loaded only then.
   const nemeses = resolveNemesisSpecs(scenario, opts.nemesis);
   const chaos =
-    nemeses.length > 0 || opts.chaosDuration !== undefined || opts.drainLimit !== undefined || opts.stallAfter !== undefined
+    nemeses.length > 0 || opts.chaosDuration !== undefined || opts.drainLimit !== undefined
       ? await import("../chaos/cli.ts")
       : undefined;
   const aborts = (scenario?.spec.abort?.length ?? 0) > 0;
@@ -273,16 +274,30 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
       ...(opts.cpuTimeout !== undefined ? { cpuTimeoutMs: opts.cpuTimeout } : {}),
       ...(opts.transport ? { transport: opts.transport } : {}),
       ...(opts.maxFrame !== undefined ? { maxFrameBytes: opts.maxFrame } : {}),
+      ...(opts.stallAfter !== undefined ? { liveness: { stallAfterNs: opts.stallAfter } } : {}),
       // An in-process abort: run gets the final counters only (its driver is not live).
       ...(observer && live ? { observer } : {}),
     };
     const startMs = performance.now();
-    const results = await withSignals(live, (signal) => {
-      const o = signal ? { ...engineOpts, signal } : engineOpts;
-      return chaos ? chaos.runChaos(cfg, plan.nemeses, { engine: plan.engineName, drainLimitNs: opts.drainLimit, stallAfterNs: opts.stallAfter }, o) : engine(cfg, o);
-    }).finally(() => progress?.finish());
+    let results: RunResults | Interrupted;
+    try {
+      results = await withSignals(live, (signal) => {
+        const o = signal ? { ...engineOpts, signal } : engineOpts;
+        return chaos ? chaos.runChaos(cfg, plan.nemeses, { engine: plan.engineName, drainLimitNs: opts.drainLimit, stallAfterNs: opts.stallAfter }, o) : engine(cfg, o);
+      }).finally(() => progress?.finish());
+    } catch (err) {
+      // A failed run still leaves its results so far (JSON with `failure`, the summary); the error
+      // then takes its usual way (exit 1 for a run failure, 3 for a bug).
+      const message = oneLine((err as Error).message ?? String(err));
+      // Ctrl-C that reached the distributed engine's own handler first is still an interrupt.
+      const signal = /^interrupted \((SIGINT|SIGTERM)\)/.exec(message)?.[1] as "SIGINT" | "SIGTERM" | undefined;
+      const cut = signal ? ({ interrupted: true, signal } as const) : { failure: message };
+      if (!(err instanceof UsageError)) reportCutShort(partialOf(err), cut, { opts, io, plan, wallMs: performance.now() - startMs });
+      throw err;
+    }
     const wallMs = performance.now() - startMs;
     if (results instanceof Interrupted) {
+      reportCutShort(partialOf(results), { interrupted: true, signal: results.signal }, { opts, io, plan, wallMs });
       io.err(`softnet-emu: ${results.message}: the run stopped, every process torn down\n`);
       return exitCodeOfSignal(results.signal);
     }
@@ -322,6 +337,37 @@ function report(
   return code;
 }
 
+/**
+ * A run stopped by a signal or a failure: the JSON so far (`interrupted` and the signal, or
+ * `failure`), written as every result file is, and the summary of what ran. With no results at all
+ * (stopped before the first checkpoint) the JSON still says what happened. Never throws: the
+ * signal's or the failure's exit code must win.
+ */
+function reportCutShort(
+  partial: RunResults | undefined,
+  cut: { interrupted: true; signal: "SIGINT" | "SIGTERM" } | { failure: string },
+  c: { opts: RunOptions; io: CliIo; plan: RunPlan; wallMs: number },
+): void {
+  const { opts, io, plan } = c;
+  const doc: RunResults | Record<string, unknown> = partial
+    ? { ...cut, ...partial, ...cut }
+    : { ...cut, profile: plan.cfg.profile.name, seed: plan.cfg.seed, engine: plan.engineName, virtual_ns: 0, results: null };
+  try {
+    const json = `${JSON.stringify(doc, null, 2)}\n`;
+    if (opts.json === "-") io.out(json);
+    else if (opts.json !== undefined) writeOutputFile("--json", opts.json, json);
+  } catch (err) {
+    io.err(`softnet-emu: ${(err as Error).message}\n`);
+  }
+  if (partial && !opts.quiet && opts.json !== "-") {
+    try {
+      io.out(renderSummary(doc as RunResults, { wallMs: c.wallMs, color: io.outIsTTY }));
+    } catch {
+      // results too broken to show: the JSON has them
+    }
+  }
+}
+
 /** Warn about pacing when the run fell this far behind the paced clock (wall ms). */
 const BEHIND_WARN_MS = 250;
 
@@ -342,7 +388,8 @@ async function withSignals<T>(stoppable: boolean, body: (signal: AbortSignal | u
   try {
     return await body(controller.signal);
   } catch (err) {
-    if (controller.signal.aborted) return controller.signal.reason as Interrupted;
+    // The results so far may hang on the engine's own error (the distributed engine's failure).
+    if (controller.signal.aborted) return attachPartial(controller.signal.reason as Interrupted, partialOf(err) ?? partialOf(controller.signal.reason));
     throw err;
   } finally {
     process.off("SIGINT", onInt);

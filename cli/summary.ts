@@ -1,5 +1,7 @@
 // The human-readable end of a run: header, per-CPU table, the accounting identity, latency,
-// the checker's verdict and /proc/net/softnet_stat as the kernel would print it.
+// the checker's verdict (safety), the liveness verdict (stalls, drain) and /proc/net/softnet_stat
+// as the kernel would print it. A run cut short (a signal, a failure) says so first: what follows
+// is what ran.
 import Table from "cli-table3";
 import { DROP_REASONS, type RunResults } from "../model/results.ts";
 import { formatNs } from "./units.ts";
@@ -19,6 +21,7 @@ BORDERLESS.middle = "  ";
 
 export function renderSummary(r: RunResults, opts: SummaryOptions): string {
   return [
+    ...cutShortLine(r),
     ...degradedLine(r),
     header(r, opts.wallMs),
     cpuTable(r, opts.color),
@@ -27,11 +30,19 @@ export function renderSummary(r: RunResults, opts: SummaryOptions): string {
     latencyLine(r),
     ...eventsLine(r),
     ...checkerLines(r),
+    ...livenessLines(r),
     "",
     "/proc/net/softnet_stat:",
     r.softnet_stat.trimEnd(),
     "",
   ].join("\n");
+}
+
+/** A run stopped by a signal or a failure: the results below are those so far. */
+function cutShortLine(r: RunResults): string[] {
+  if (r.interrupted) return [`INTERRUPTED (${r.signal ?? "signal"}) at ${formatNs(r.virtual_ns)} of virtual time: the results so far`];
+  if (r.failure !== undefined) return [`FAILED at ${formatNs(r.virtual_ns)} of virtual time: ${r.failure}; the results so far`];
+  return [];
 }
 
 /** A run in which CPU processes died says so first, not only in the JSON's `degraded`. */
@@ -56,8 +67,8 @@ function header(r: RunResults, wallMs: number): string {
 }
 
 function cpuTable(r: RunResults, color: boolean): string {
-  const head = ["cpu", "online", "processed", "dropped", "squeeze", "rcv_rps", "flow_lim", "backlog", "ipis_sent", "NET_RX", "wakeups", "rt_warn"];
-  // Borderless, like `column -t`: twelve columns fit in ~100 characters.
+  const head = ["cpu", "online", "processed", "dropped", "squeeze", "rcv_rps", "flow_lim", "backlog", "ipis_sent", "NET_RX", "wakeups", "lost_wk", "rt_warn"];
+  // Borderless, like `column -t`: thirteen columns fit in ~110 characters.
   const table = new Table({
     head,
     chars: BORDERLESS,
@@ -77,6 +88,7 @@ function cpuTable(r: RunResults, color: boolean): string {
       c.ipis_sent,
       c.net_rx_softirqs,
       c.thread_wakeups,
+      c.lost_wakeups,
       c.rt_flush_warnings,
     ]);
   }
@@ -95,6 +107,8 @@ function totalsLine(r: RunResults): string {
 
 function latencyLine(r: RunResults): string {
   const l = r.latency_ns;
+  // Nothing processed: no latency to show (0ns would read as instant).
+  if (r.totals.processed === 0) return "latency injected→processed: n/a (nothing was processed)";
   return `latency injected→processed: p50 ${formatNs(l.p50)} · p99 ${formatNs(l.p99)} · max ${formatNs(l.max)} · mean ${formatNs(Math.round(l.mean))}`;
 }
 
@@ -112,6 +126,26 @@ function checkerLines(r: RunResults): string[] {
   const shown = v.slice(0, MAX_VIOLATIONS_SHOWN).map((s) => `  - ${s}`);
   const more = v.length > MAX_VIOLATIONS_SHOWN ? [`  ... and ${v.length - MAX_VIOLATIONS_SHOWN} more (see --json)`] : [];
   return [`checker: FAILED, ${v.length} violation${v.length === 1 ? "" : "s"}:`, ...shown, ...more, ...unchecked];
+}
+
+/** The liveness verdict: stalls (which CPU, since when, why) and the drain after the load stopped. */
+function livenessLines(r: RunResults): string[] {
+  const l = r.liveness;
+  if (!l) return [];
+  const drain =
+    l.load_end_ns === null
+      ? ""
+      : l.drained_at_ns !== null
+        ? `; drained at ${formatNs(l.drained_at_ns)} after the load stopped at ${formatNs(l.load_end_ns)}`
+        : r.virtual_ns < l.load_end_ns + l.drain_limit_ns
+          ? `; the load stopped at ${formatNs(l.load_end_ns)} (drain not judged: the run ended before ${formatNs(l.load_end_ns + l.drain_limit_ns)})`
+          : "";
+  if (l.ok) return [`liveness: OK (no backlog stalled for ${formatNs(l.stall_after_ns)}${drain})`];
+  const shown = l.violations.slice(0, MAX_VIOLATIONS_SHOWN).map((s) => `  - ${s}`);
+  const more = l.violations.length > MAX_VIOLATIONS_SHOWN ? [`  ... and ${l.violations.length - MAX_VIOLATIONS_SHOWN} more (see --json)`] : [];
+  const stalled = l.stalls.length > 0 ? `${l.stalls.length} stalled backlog${l.stalls.length === 1 ? "" : "s"} (CPU ${[...new Set(l.stalls.map((s) => s.cpu))].join(", ")})` : "";
+  const notDrained = l.violations.some((v) => v.startsWith("not drained")) ? "not drained" : "";
+  return [`liveness: FAILED, ${[stalled, notDrained].filter(Boolean).join(", ")}:`, ...shown, ...more];
 }
 
 /** 2380000 → `2.38M` */

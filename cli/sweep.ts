@@ -116,7 +116,7 @@ async function sweep(o: SweepOptions, io: CliIo): Promise<number> {
   );
   const runs = results.map((r, i) => ({ value: points[i]!.value, results: r, assertions: assertionsOf(checks, r) }));
   const matrix = sweepMatrix(o.knob, runs);
-  const problems = runs.flatMap((r) => problemLines(r).map((l) => `${o.knob}=${r.value} ${l}`));
+  const problems = runs.flatMap((r) => problemLines(r, checks.asserts).map((l) => `${o.knob}=${r.value} ${l}`));
 
   if (o.json !== undefined) {
     const doc = {

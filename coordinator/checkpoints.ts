@@ -19,7 +19,12 @@ interface Pending {
   cpus: Set<number>;
   /** Totals summed over the CPUs that have reported so far (only the counts the law needs). */
   sum: Totals;
+  /** Each CPU's counters at this checkpoint, for the cut's reader (liveness, results so far). */
+  counters: CpuCounters[];
 }
+
+/** A complete cut: every CPU's counters at `atNs`, in CPU order. */
+export type OnCut = (atNs: number, counters: CpuCounters[]) => void;
 
 export class CheckpointCollector {
   readonly violations: string[] = [];
@@ -36,6 +41,8 @@ export class CheckpointCollector {
   constructor(
     private readonly cpus: number,
     readonly intervalNs: number,
+    /** Called with each complete cut, in time order. */
+    private readonly onCut?: OnCut,
   ) {
     this.lastReported = new Array<number>(cpus).fill(-1);
     this.firstUncheckedNs = intervalNs;
@@ -46,15 +53,17 @@ export class CheckpointCollector {
     this.lastReported[cpu] = atNs;
     if (!this.reachable(atNs)) return;
     let p = this.pending.get(atNs);
-    if (!p) this.pending.set(atNs, (p = { cpus: new Set(), sum: totalsOf([], 0) }));
+    if (!p) this.pending.set(atNs, (p = { cpus: new Set(), sum: totalsOf([], 0), counters: [] }));
     p.cpus.add(cpu);
     addTotals(p.sum, totalsOf([counters], 0));
+    p.counters.push(counters);
     if (p.cpus.size < this.cpus) return;
     this.pending.delete(atNs);
     this.checked++;
     if (atNs === this.firstUncheckedNs) this.firstUncheckedNs += this.intervalNs;
     const v = conservationViolation(p.sum, atNs);
     if (v && this.violations.length < VIOLATIONS_MAX) this.violations.push(v);
+    this.onCut?.(atNs, p.counters.sort((a, b) => a.cpu - b.cpu));
   }
 
   /** `cpu` was declared dead: the checkpoints it did not report are dropped. */

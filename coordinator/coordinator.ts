@@ -72,6 +72,8 @@ export interface CoordinatorOptions {
   onProgress?: (virtualNs: number, totalNs: number) => void;
   /** Called with every new snapshot of counters (for /metrics). */
   onSnapshot?: (counters: CpuCounters[], status: CoordinatorStatus) => void;
+  /** Called at every checkpoint every CPU has reported (a consistent cut, in time order), as in-process. */
+  onCheckpoint?: (atNs: number, counters: readonly CpuCounters[]) => void;
 }
 
 export interface CoordinatorStatus {
@@ -159,6 +161,8 @@ export class Coordinator {
   private lastProgressNs = -1;
   private series: SeriesCollector | undefined;
   private readonly checkpoints: CheckpointCollector;
+  /** The latest consistent cut: the results so far of a run that does not reach its end. */
+  private lastCut: { atNs: number; counters: CpuCounters[] } | null = null;
   private lastMoveMs = 0;
   private lastMaxNs = -1;
   /** Our own stalls: a frozen or starved coordinator judges nobody until it has heard them again. */
@@ -172,7 +176,10 @@ export class Coordinator {
     logClosedConnections(this.router, { what: "control socket", maxFrameBytes: opts.secret.maxFrameBytes, log: (l) => this.log(l), active: () => this.phase === "running" });
     this.cfg = structuredClone(opts.cfg);
     this.endNs = this.cfg.duration_ns;
-    this.checkpoints = new CheckpointCollector(this.cfg.cpus, opts.checkIntervalNs ?? defaultCheckIntervalNs(this.endNs));
+    this.checkpoints = new CheckpointCollector(this.cfg.cpus, opts.checkIntervalNs ?? defaultCheckIntervalNs(this.endNs), (atNs, counters) => {
+      this.lastCut = { atNs, counters };
+      opts.onCheckpoint?.(atNs, counters);
+    });
     this.link = new Link(this.router, () => {}, (e) => this.log(`router send: ${e.message}`));
     this.finished = new Promise((resolve, reject) => {
       this.finishedResolve = resolve;
@@ -552,6 +559,28 @@ export class Coordinator {
     });
     if (deadCpus.length > 0) results.degraded = { dead_cpus: deadCpus, lost_on_crash: lost };
     if (this.series) results.series = this.series.series;
+    return results;
+  }
+
+  /**
+   * The results at the latest checkpoint every CPU reported (a consistent cut), for a run stopped
+   * before its end (a signal, a failure); undefined before the first one.
+   */
+  resultsSoFar(): ProcessesRunResults | undefined {
+    const cut = this.lastCut;
+    if (!cut) return undefined;
+    const events = this.recordedEvents().filter((e) => e.at_ns <= cut.atNs);
+    const results: ProcessesRunResults = aggregate({ ...this.cfg, duration_ns: cut.atNs, events }, cut.counters, {
+      engine: "processes",
+      lostOnCrash: 0,
+      violations: [...this.checkpoints.violations],
+      checkpoints: this.checkpoints.checked,
+    });
+    if (this.series) {
+      const s = this.series.series;
+      const keep = s.t_ns.filter((t) => t <= cut.atNs).length;
+      results.series = { ...s, t_ns: s.t_ns.slice(0, keep), cpus: s.cpus.map((c) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Array.isArray(v) ? v.slice(0, keep) : v])) as typeof c) };
+    }
     return results;
   }
 

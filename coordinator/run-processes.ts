@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { EmuConfig } from "../model/config.ts";
+import { attachPartial } from "../engine/partial.ts";
 import { WireKey } from "../proto/auth.ts";
 import { feedMetrics, startControlServer } from "./control.ts";
 import { cpuNodeCommand } from "./cpu-bundle.ts";
@@ -35,6 +36,8 @@ export interface ProcessesRunOptions {
   /** Called once every CPU has registered (tests use it to inject faults). */
   onRunning?: (run: RunningRun) => void;
   onSnapshot?: CoordinatorOptions["onSnapshot"];
+  /** Called at every consistent checkpoint (every CPU's counters at one virtual time), as in-process. */
+  onCheckpoint?: CoordinatorOptions["onCheckpoint"];
   /** Extra commands (a nemesis schedule), applied like the scenario's events (as runInProcess). */
   commands?: CoordinatorOptions["commands"];
   /** Serve /metrics and the control API on this port (0 = any free port) while the run lasts. */
@@ -118,6 +121,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
       opts.onSnapshot?.(counters, status);
     },
     ...(opts.commands ? { commands: opts.commands } : {}),
+    ...(opts.onCheckpoint ? { onCheckpoint: opts.onCheckpoint } : {}),
     ...(opts.seriesIntervalNs ? { seriesIntervalNs: opts.seriesIntervalNs } : {}),
     ...(opts.checkIntervalNs ? { checkIntervalNs: opts.checkIntervalNs } : {}),
     ...(opts.stallTimeoutMs !== undefined ? { stallTimeoutMs: opts.stallTimeoutMs } : {}),
@@ -164,8 +168,15 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
   } catch (e) {
     coordinator.close(interrupted ? "interrupted" : "run failed");
     await reap(children, 200);
-    if (e instanceof CoordinatorError) throw new CoordinatorError(`${e.message}${tails(children)}`);
-    throw e;
+    // The results so far (the latest consistent checkpoint) go with the reason, for the CLI's JSON.
+    let partial: ProcessesRunResults | undefined;
+    try {
+      partial = coordinator.resultsSoFar();
+    } catch {
+      // nothing we can count
+    }
+    if (e instanceof CoordinatorError) throw attachPartial(new CoordinatorError(`${e.message}${tails(children)}`), partial);
+    throw attachPartial(e, partial);
   } finally {
     process.off("SIGINT", onSigint);
     coordinator.close();

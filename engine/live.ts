@@ -14,6 +14,8 @@ import type { CpuCounters, RunResults } from "../model/results.ts";
 import { conservationViolation, totalsOf } from "./aggregate.ts";
 import { InProcessRun, type RunOptions } from "./inprocess.ts";
 import { PacedClock } from "./paced-clock.ts";
+import { defaultCheckIntervalNs } from "./checkpoints.ts";
+import { attachPartial } from "./partial.ts";
 import { validateCommand, type CommandContext } from "./validate-command.ts";
 
 export interface LiveOptions extends RunOptions {
@@ -85,12 +87,34 @@ export class LiveRun {
     // Paced: a checkpoint every ~50 ms of wall time, so the dashboards move smoothly; never fewer than
     // runInProcess() takes (more checkpoints change when conservation is checked, not the results).
     const pacedNs = opts.pace !== undefined ? Math.max(1000, Math.round(opts.pace * PACED_CHECKPOINT_WALL_MS * 1e6)) : Infinity;
-    const checkIntervalNs = opts.checkIntervalNs ?? Math.min(pacedNs, Math.max(100_000, Math.floor(cfg.duration_ns / 100)));
+    const checkIntervalNs = opts.checkIntervalNs ?? dividing(defaultCheckIntervalNs(cfg.duration_ns), pacedNs);
     this.run = new InProcessRun(cfg, { ...opts, checkIntervalNs });
   }
 
-  /** Step to the end (or to a stop), yielding to the event loop between checkpoints and within long steps. */
+  /**
+   * Step to the end (or to a stop), yielding to the event loop between checkpoints and within long
+   * steps. Stopped by the signal or by a failure, it rejects with the reason, the results so far
+   * hung on it (engine/partial.ts): the run ends where the CPUs stand, as a /control/stop ends it.
+   */
   async drive(): Promise<RunResults> {
+    try {
+      return await this.driveToEnd();
+    } catch (err) {
+      throw attachPartial(err, this.resultsSoFar());
+    }
+  }
+
+  private resultsSoFar(): RunResults | undefined {
+    try {
+      this.run.endHere();
+      this.phase = "done";
+      return this.results();
+    } catch {
+      return undefined; // the failure left nothing we can count
+    }
+  }
+
+  private async driveToEnd(): Promise<RunResults> {
     const now = this.opts.nowMs ?? (() => performance.now());
     const startMs = now();
     const pace = this.opts.pace;
@@ -196,6 +220,18 @@ export class LiveRun {
       commands: this.runtime.map((c) => ({ ...c })),
     };
   }
+}
+
+/**
+ * The check interval of a paced run: at most `maxNs` and a divisor of the run's default interval
+ * `defaultNs` when one is near, so that every checkpoint of the default schedule is still one (what
+ * the liveness verdict looks at: chaos/liveness.ts), paced or not.
+ */
+function dividing(defaultNs: number, maxNs: number): number {
+  if (maxNs >= defaultNs) return defaultNs;
+  const k0 = Math.ceil(defaultNs / maxNs);
+  for (let k = k0; k <= 4 * k0; k++) if (defaultNs % k === 0) return defaultNs / k;
+  return Math.max(1000, Math.floor(defaultNs / k0));
 }
 
 /** runInProcess(), asynchronously: same results, with a live status, pacing and run-time commands. */

@@ -130,6 +130,33 @@ export interface Stall {
   state: "scheduled" | "unscheduled";
 }
 
+/** Why a backlog stalled, as told by the counters (chaos/liveness.ts diagnoses it). */
+export type StallCause = "lost_wakeup" | "irqs_off" | "unscheduled" | "busy" | "not_polled";
+
+/** A stall with its diagnosis: the cause, and a sentence saying it. */
+export interface DiagnosedStall extends Stall {
+  why: StallCause;
+  reason: string;
+}
+
+/**
+ * The liveness verdict of every run (chaos/liveness.ts): no backlog stalled, and a run whose load
+ * stops before its end has drained by then. Separate from the checker's (safety: conservation).
+ */
+export interface Liveness {
+  ok: boolean;
+  stall_after_ns: number;
+  stalls: DiagnosedStall[];
+  /** When the load stopped, if before the end of the run; null when it runs to the end. */
+  load_end_ns: number | null;
+  /** How long after the load stops the run must be empty (judged only if the run lasts that long). */
+  drain_limit_ns: number;
+  /** First checkpoint after the load stopped with nothing queued or in flight; null: not (yet) seen. */
+  drained_at_ns: number | null;
+  /** One line per problem (each stall, a run not drained). */
+  violations: string[];
+}
+
 /** One fault a nemesis injected (or a heal step), as applied at its virtual time. */
 export interface Fault {
   at_ns: number;
@@ -188,6 +215,13 @@ export interface RunResults {
   /** Chaos runs only: every fault and heal step, in time order. */
   faults?: Fault[];
   chaos?: ChaosSummary;
+  /** The liveness verdict (every run of the CLI; absent from the engines' own results). */
+  liveness?: Liveness;
+  /** A run stopped by a signal: its results so far (the CLI's JSON). */
+  interrupted?: boolean;
+  signal?: "SIGINT" | "SIGTERM";
+  /** A run that failed: its results so far, and why (the CLI's JSON). */
+  failure?: string;
 }
 
 /** Per-CPU samples at t_ns[k]; counters are cumulative (rates are differences). */

@@ -6,6 +6,7 @@ import { z } from "zod";
 import type { RunResults } from "../model/results.ts";
 import { explain, ExpressionError, formatExplanation, holds, parseExpression, type Expr } from "./expr.ts";
 import { runMetrics, type RunMetrics } from "./metrics.ts";
+import { shortLines } from "../chaos/liveness.ts";
 
 const KEYWORDS = new Set(["and", "or", "not", "true", "false"]);
 
@@ -120,6 +121,14 @@ export interface ClaimOutcome {
   measured: Record<string, RunMetrics>;
 }
 
+/**
+ * Whether the claim says what it expects of `alias`'s liveness (`alias.liveness…` in expect:,
+ * `liveness…` in each:): then its expressions judge it, else the run must be live.
+ */
+function judgesLiveness(c: Claim, alias: string): boolean {
+  return c.expect.some((t) => new RegExp(`\\b${alias}\\.liveness\\b`).test(t)) || c.each.some((t) => /\bliveness\b/.test(t));
+}
+
 export function evaluateClaim(c: Claim, scenarioPath: string, results: Record<string, RunResults>): ClaimOutcome {
   const checks: CheckOutcome[] = c.expectExprs.map((e, i) => ({
     check: c.expect[i]!,
@@ -129,6 +138,10 @@ export function evaluateClaim(c: Claim, scenarioPath: string, results: Record<st
   for (const [i, e] of c.eachExprs.entries())
     for (const [name, r] of Object.entries(results))
       checks.push({ check: c.each[i]!, run: name, pass: holds(e, r), measured: formatExplanation(explain(e, r)) });
+  // Every run must be live (no stall, drained) unless the claim expects something of its liveness.
+  for (const [name, r] of Object.entries(results))
+    if (r.liveness && !r.liveness.ok && !judgesLiveness(c, name))
+      checks.push({ check: "liveness.ok", run: name, pass: false, measured: shortLines(r.liveness).join("; ") });
   return {
     id: c.id,
     claim: c.claim,

@@ -1,6 +1,6 @@
 // The side-by-side table of `softnet-emu compare`: one column per profile, one row per figure.
 import Table from "cli-table3";
-import { DROP_REASONS } from "../model/results.ts";
+import { DROP_REASONS, type RunResults } from "../model/results.ts";
 import type { AssertionOutcome } from "./assertions.ts";
 import type { CheckedResults } from "./checked-run.ts";
 import { formatDurationNs, runMetrics, si, type RunMetrics } from "./metrics.ts";
@@ -19,9 +19,10 @@ const ROWS: Row[] = [
   ["dropped", (m) => String(m.dropped)],
   ...DROP_REASONS.map((k): Row => [`  ${k}`, (m) => String(m.dropped_by_reason[k])]),
   ["queued at end", (m) => String(m.queued_at_end)],
-  ["latency p50", (m) => formatDurationNs(m.latency_p50_ns)],
-  ["latency p99", (m) => formatDurationNs(m.latency_p99_ns)],
-  ["latency max", (m) => formatDurationNs(m.latency_max_ns)],
+  // Nothing processed: no latency (0ns would read as instant).
+  ["latency p50", (m) => (m.processed > 0 ? formatDurationNs(m.latency_p50_ns) : "n/a")],
+  ["latency p99", (m) => (m.processed > 0 ? formatDurationNs(m.latency_p99_ns) : "n/a")],
+  ["latency max", (m) => (m.processed > 0 ? formatDurationNs(m.latency_max_ns) : "n/a")],
   ["RPS IPIs sent", (m) => String(m.ipis_sent)],
   ["received_rps", (m) => String(m.received_rps)],
   ["NET_RX softirqs", (m) => String(m.net_rx_softirqs)],
@@ -33,7 +34,18 @@ const ROWS: Row[] = [
   ["processed % per CPU", (m) => m.processed_share.map((s) => Math.round(s * 100)).join("/")],
   ["imbalance (max/mean)", (m) => m.imbalance.toFixed(2)],
   ["checker", (_, r) => (r.results.checker.ok ? "ok" : `${r.results.checker.violations.length} violation(s)`)],
+  ["liveness", (_, r) => livenessCell(r.results)],
 ];
+
+/** `ok`, `STALLED cpu 1,2,3`, `NOT drained`: the liveness verdict in a cell. */
+export function livenessCell(r: RunResults): string {
+  const l = r.liveness;
+  if (!l) return "-";
+  if (l.ok) return "ok";
+  const cpus = [...new Set(l.stalls.map((s) => s.cpu))];
+  const parts = [...(cpus.length ? [`STALLED cpu ${cpus.join(",")}`] : []), ...(l.violations.some((v) => v.startsWith("not drained")) ? ["NOT drained"] : [])];
+  return parts.join(", ");
+}
 
 const BORDERLESS = Object.fromEntries(
   ["top", "top-mid", "top-left", "top-right", "bottom", "bottom-mid", "bottom-left", "bottom-right", "left", "left-mid", "mid", "mid-mid", "right", "right-mid"].map((k) => [k, ""]),

@@ -5,10 +5,12 @@
 // the other in this thread.
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import type { LivenessSettings } from "../chaos/liveness.ts";
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
 import { firstAbort, parseConditions } from "./assertions.ts";
-import { runChecked, type CheckedResults } from "./checked-run.ts";
+import { runChecked, type CheckedResults, type CheckedRunOptions } from "./checked-run.ts";
+import { judged } from "../chaos/liveness.ts";
 import { runningBundle } from "../bin/entries.ts";
 
 export interface RunJob {
@@ -18,6 +20,8 @@ export interface RunJob {
   seriesIntervalNs?: number;
   /** Abort conditions (scenario `abort:`), as written. */
   abort?: string[];
+  /** The liveness verdict's settings (--stall-after): every run gets one, as in `run`. */
+  liveness?: LivenessSettings;
 }
 
 export type WorkerRequest = { id: number; job: RunJob };
@@ -29,7 +33,7 @@ export type WorkerReply =
 /** An engine as cli/engines.ts loads it. */
 export type EngineFn = (
   cfg: EmuConfig,
-  opts: { seriesIntervalNs?: number; log?: (line: string) => void },
+  opts: { seriesIntervalNs?: number; log?: (line: string) => void; liveness?: LivenessSettings },
 ) => RunResults | Promise<RunResults>;
 
 export interface PoolOptions {
@@ -59,19 +63,28 @@ async function runSequential(jobs: readonly RunJob[], opts: PoolOptions, engine:
     const log = (line: string) => opts.log?.(job.label, line);
     let results: CheckedResults;
     if (engine) {
-      results = await engine(job.cfg, { seriesIntervalNs: job.seriesIntervalNs, log });
+      // cli/engines.ts judges liveness itself.
+      results = await engine(job.cfg, { seriesIntervalNs: job.seriesIntervalNs, log, ...(job.liveness ? { liveness: job.liveness } : {}) });
     } else {
-      const aborts = parseConditions("abort", job.abort);
-      results = runChecked(job.cfg, {
-        seriesIntervalNs: job.seriesIntervalNs,
-        log,
-        abortIf: aborts.length ? (s) => firstAbort(aborts, s) : undefined,
-      });
+      results = runJudged(job, log);
     }
     opts.onDone?.(job.label, results, performance.now() - start);
     out.push(results);
   }
   return out;
+}
+
+/** An in-process job: stopped at its abort conditions, judged for liveness (results.liveness). */
+export function runJudged(job: RunJob, log: (line: string) => void): CheckedResults {
+  const aborts = parseConditions("abort", job.abort);
+  const { opts, judge } = judged(
+    job.cfg,
+    { seriesIntervalNs: job.seriesIntervalNs, log, abortIf: aborts.length ? (s: RunResults) => firstAbort(aborts, s) : undefined } as CheckedRunOptions,
+    job.liveness,
+  );
+  const results = runChecked(job.cfg, opts);
+  judge.finish(results);
+  return results;
 }
 
 /**

@@ -27,7 +27,7 @@ export interface SweepRun {
  */
 export function sweepMatrix(knob: Knob, runs: readonly SweepRun[]): Matrix {
   return {
-    head: ["profile", "offered/s", "processed/s", "dropped", "drop %", "queued", "p50", "p99", "max", "squeeze"],
+    head: ["profile", "offered/s", "processed/s", "dropped", "drop %", "queued", "p50", "p99", "max", "squeeze", "live"],
     rows: runs.map(({ value, results }) => {
       const m = runMetrics(results);
       const injected = results.totals.injected;
@@ -44,6 +44,8 @@ export function sweepMatrix(knob: Knob, runs: readonly SweepRun[]): Matrix {
         m.processed > 0 ? formatDurationNs(m.latency_p99_ns) : "n/a",
         m.processed > 0 ? formatDurationNs(m.latency_max_ns) : "n/a",
         String(m.time_squeeze),
+        // The liveness verdict, short: `ok`, `stall` (a backlog stalled), `undrained`.
+        !results.liveness ? "-" : results.liveness.ok ? "ok" : results.liveness.stalls.length > 0 ? "stall" : "undrained",
       ];
     }),
   };

@@ -30,11 +30,12 @@ describe("softnet-emu run, end to end", { skip }, () => {
     const progress = /^softnet-emu: +\d+% of \S+ virtual · .*\n/gm;
     assert.equal(o.stderr.replace(progress, ""), "", "the CPU processes' routine lines only with --verbose");
     assert.match(o.stdout, /^profile 6\.6-patched · seed 1 · engine processes · 4 CPUs · virtual 50ms · wall \d+\.\d\ds · \S+ packets\/wall-s\n/);
-    assert.match(o.stdout, /cpu +online +processed +dropped +squeeze +rcv_rps +flow_lim +backlog +ipis_sent +NET_RX +wakeups +rt_warn\n/);
+    assert.match(o.stdout, /cpu +online +processed +dropped +squeeze +rcv_rps +flow_lim +backlog +ipis_sent +NET_RX +wakeups +lost_wk +rt_warn\n/);
     for (let cpu = 0; cpu < 4; cpu++) assert.match(o.stdout, new RegExp(`\\n +${cpu} +yes +\\d+`), `a row for CPU ${cpu}`);
     assert.match(o.stdout, /\ninjected (\d+) = processed \d+ \+ dropped \d+.* \+ queued \d+ \+ in_flight \d+ \+ lost_on_crash 0/);
     assert.match(o.stdout, /\nlatency injected→processed: p50 \S+ · p99 \S+ · max \S+/);
     assert.match(o.stdout, /\nchecker: OK/);
+    assert.match(o.stdout, /\nliveness: OK \(no backlog stalled for 5ms\)\n/);
     assert.match(o.stdout, /\n\/proc\/net\/softnet_stat:\n([0-9a-f]{8}( [0-9a-f]{8}){12}\n){4}/);
   });
 

@@ -1,13 +1,16 @@
 // Smooth pacing (engine/paced-clock.ts): a paced run that falls behind the wall clock slips its
 // clock and keeps the paced rate from where it stands, never bursting to catch up, and reports what
 // it gave up as lag. The clock alone against a scripted stall, then the in-process live engine
-// against a wall clock that jumps (a stall as the driver sees it), whose results stay the unpaced run's.
+// against a wall clock that jumps (a stall as the driver sees it), whose results stay the unpaced run's,
+// and `softnet-emu run --pace` with one of its CPU processes stopped (SIGSTOP) for 1.5 s.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { runInProcess } from "../../engine/inprocess.ts";
 import { LiveRun, runInProcessLive } from "../../engine/live.ts";
 import { PACE_SLACK_MS, PacedClock } from "../../engine/paced-clock.ts";
 import { ALL_CPUS, scenario } from "./helpers.ts";
+import { childPids, freePort, Running, waitFor } from "../cli/spawn.ts";
 
 /** A run driven like the coordinator's leases: every `stepMs` it reaches the clock's target, except while stalled. */
 function drive(clock: PacedClock, stall: { fromMs: number; toMs: number }, endMs: number, stepMs = 10): { t: number; ns: number }[] {
@@ -95,5 +98,57 @@ describe("the in-process live engine, paced", () => {
     const lag = run!.status().lag_ns!;
     assert.ok(lag >= (1500 - PACE_SLACK_MS) * pace * 1e6, `lag ${lag} ns after a 1.5 s stall`);
     assert.deepEqual(results, runInProcess(cfg));
+  });
+});
+
+describe("the process engine, paced, with a CPU process stopped for 1.5 s", () => {
+  test("afterwards the slowest CPU's virtual time keeps to the pace (no burst), and the lag keeps the stall", async () => {
+    const pace = 0.004; // 4 virtual ms per wall second: a resumed CPU could catch up 6 ms in a blink
+    const port = await freePort();
+    const run = Running.start(["run", "--pace", String(pace), "--duration", "12ms", "--metrics-port", String(port)]);
+    const url = `http://127.0.0.1:${port}/control/status`;
+    const samples: { sent: number; got: number; ns: number; lag: number; phase: string }[] = [];
+    const poll = async (): Promise<void> => {
+      const sent = performance.now();
+      const s = (await (await fetch(url)).json()) as { virtual_ns_min: number; lag_ns?: number; phase: string };
+      samples.push({ sent, got: performance.now(), ns: s.virtual_ns_min, lag: s.lag_ns ?? 0, phase: s.phase });
+    };
+    try {
+      // A third into the run, stop one CPU process (SIGSTOP: alive, silent, not advancing).
+      await waitFor("the run a third in", async () => (await poll(), samples.at(-1)!.phase === "running" && samples.at(-1)!.ns >= 4_000_000 ? true : undefined), 60_000);
+      const cpu = childPids(run.pid).find((pid) => readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("cpu-node"));
+      assert.ok(cpu !== undefined, "a CPU process of the run");
+      process.kill(cpu, "SIGSTOP");
+      await new Promise((r) => setTimeout(r, 1500));
+      // Where it stands just before it resumes: the baseline a burst would show against.
+      await poll();
+      const resumed = samples.at(-1)!.sent;
+      process.kill(cpu, "SIGCONT");
+      // Sample until the run is over.
+      while (run.running) {
+        try {
+          await poll();
+        } catch {
+          break; // the server closed with the run
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(await run.exited, 0, run.stderr);
+      const after = samples.filter((s) => s.sent >= resumed && s.phase === "running");
+      assert.ok(after.length >= 5, `${after.length} samples after the stall`);
+      // Over any stretch after it, no more virtual time than the pace allows: the wall time between
+      // the two requests, the slack a late report may be caught up by, and a report's staleness.
+      for (let i = 0; i < after.length; i++)
+        for (let j = i + 1; j < after.length; j++) {
+          const dv = after[j]!.ns - after[i]!.ns;
+          const wallMs = after[j]!.got - after[i]!.sent;
+          const allowed = pace * 1e6 * (wallMs + PACE_SLACK_MS + 200);
+          assert.ok(dv <= allowed, `${dv} ns of virtual time in ${wallMs.toFixed(0)} ms of wall time after the stall: a burst (the pace allows ${allowed.toFixed(0)})`);
+        }
+      const lag = Math.max(...samples.map((s) => s.lag));
+      assert.ok(lag >= 1000 * pace * 1e6, `lag ${lag} ns after a 1.5 s stall`);
+    } finally {
+      run.kill();
+    }
   });
 });

@@ -133,7 +133,13 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
   if (resolveNemesisSpecs(scenario, undefined).length > 0)
     throw new UsageError(`${scenario!.file}: nemesis: chaos runs start their CPU processes themselves: use 'softnet-emu run --engine processes'`);
   if (o.json !== undefined) checkOutputFile("--json", o.json);
-  const [{ runCoordinator }, { controlHandlers, feedMetrics }] = await Promise.all([import("../coordinator/main.ts"), import("../coordinator/control.ts")]);
+  const [{ runCoordinator }, { controlHandlers, feedMetrics }, { LivenessJudge }] = await Promise.all([
+    import("../coordinator/main.ts"),
+    import("../coordinator/control.ts"),
+    import("../chaos/liveness.ts"),
+  ]);
+  // The liveness verdict, as every run gets (cli/engines.ts): fed the consistent checkpoints.
+  const judge = new LivenessJudge(cfg, (o as { stallAfter?: number }).stallAfter !== undefined ? { stallAfterNs: (o as { stallAfter?: number }).stallAfter } : {});
 
   const observer = await openObserver(o, cfg, scenario, io);
   try {
@@ -157,6 +163,7 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
       ...(o.registerTimeout !== undefined ? { registerTimeoutMs: o.registerTimeout } : {}),
       ...(o.seriesInterval ? { seriesIntervalNs: o.seriesInterval } : {}),
       ...(o.json !== undefined ? { json: o.json } : {}),
+      onCheckpoint: judge.onCheckpoint,
       log: (line) => io.err(`[coordinator] ${line}\n`),
       onStart: (c) => {
         observer?.attach(controlHandlers(c, cfg));
@@ -173,7 +180,8 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
         : {}),
       onResults: async (r) => {
         results = r;
-        // Before the JSON is written: the assertions' outcomes belong in it.
+        judge.finish(r);
+        // Before the JSON is written: the assertions' outcomes (and the liveness verdict) belong in it.
         checkFailures = checks.finish(r);
         procfsWarning = await observer?.final(r);
       },

@@ -48,6 +48,7 @@ export interface CoordinatorCommandOptions
     | "onHttp"
     | "onStart"
     | "onSnapshot"
+    | "onCheckpoint"
   > {
   /** ROUTER endpoint to bind, e.g. tcp://0.0.0.0:5555. */
   bind: string;
@@ -95,6 +96,7 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
       feed?.(counters, status);
       o.onSnapshot?.(counters, status);
     },
+    ...(o.onCheckpoint ? { onCheckpoint: o.onCheckpoint } : {}),
   });
   let http: HttpServerHandle | null = null;
   let signalled: "SIGINT" | "SIGTERM" | null = null;

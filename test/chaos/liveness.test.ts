@@ -45,7 +45,7 @@ function counters(patch: Partial<CpuCounters>): CpuCounters {
 }
 
 const stall = (state: Stall["state"]): Stall => ({ cpu: 1, since_ns: 1_000_000, backlog_len: 7, detected_ns: 7_000_000, until_ns: null, state });
-const busy = (b: Partial<CpuCounters["busy_ns"]>) => ({ hardirq: 0, softirq: 0, task: 0, idle_flush: 0, irqs_off: 0, ...b });
+const busy = (b: Partial<CpuCounters["busy_ns"]>) => ({ hardirq: 0, softirq: 0, task: 0, idle_flush: 0, irqs_off: 0, stalled: 0, ...b });
 const before = { atNs: 1_000_000, lost_wakeups: 0, busy: busy({}) };
 
 describe("why a backlog stalled", () => {

@@ -15,7 +15,7 @@
 //   node scripts/build.mjs          build if stale (npm run build; `prepare` runs it on npm ci)
 //   node scripts/build.mjs --force  build even if fresh
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -25,8 +25,11 @@ const MANIFEST = join(DIST, "manifest.json");
 const SELF = fileURLToPath(import.meta.url);
 /** Bumped when the layout of dist/ changes: an older manifest is then stale. */
 const FORMAT = 1;
-/** Built folders not in use by the manifest are removed once this old (a run may still use one). */
-const KEEP_OLD_MS = 3600 * 1000;
+/**
+ * Built folders the manifest no longer names are removed once unused this long: a process started
+ * from one (a long paced run) still loads chunks from it, and each start marks its folder used.
+ */
+const KEEP_OLD_MS = 6 * 3600 * 1000;
 
 /**
  * Entry points, each a tiny module of its own: it records where its bundle lies (for
@@ -70,7 +73,9 @@ export function freshBuild() {
     if (!have || have[0] !== want[0] || have[1] !== want[1]) return null;
   }
   const dir = join(DIST, manifest.dir);
-  return existsSync(join(dir, "cli.mjs")) ? dir : null;
+  if (!existsSync(join(dir, "cli.mjs"))) return null;
+  markUsed(dir);
+  return dir;
 }
 
 /** The built folder, building it first if it is missing or older than any of its inputs. */
@@ -86,8 +91,10 @@ export async function build() {
     for (let attempt = 0; ; attempt++) {
       const startedMs = Date.now();
       const { files, inputs } = await bundle(esbuild);
-      const changed = Object.keys(inputs).some((p) => (stamp(join(ROOT, p))?.[0] ?? Infinity) >= startedMs - 5);
-      if (changed && attempt < 3) continue;
+      const changed = Object.keys(inputs).filter((p) => (stamp(join(ROOT, p))?.[0] ?? Infinity) >= startedMs - 5);
+      if (changed.length > 0 && attempt < 3) continue;
+      // Still changing: publish, but stale, so that the next start builds again.
+      for (const p of changed) inputs[p] = [-1, -1];
       return publish(files, inputs);
     }
   } finally {
@@ -178,6 +185,16 @@ function publish(files, inputs) {
   renameSync(tmpManifest, MANIFEST);
   removeOld(name);
   return dir;
+}
+
+/** @param {string} dir */
+function markUsed(dir) {
+  try {
+    const now = new Date();
+    utimesSync(dir, now, now);
+  } catch {
+    // a dist/ we may not write (installed by another user): nothing to clean up there either
+  }
 }
 
 /** @param {string} keep */

@@ -49,8 +49,15 @@ export interface CostModel {
   irq_entry_ns: number;
   /** Entering and leaving net_rx_action (one NET_RX run). */
   softirq_entry_ns: number;
-  /** Sending one IPI (net_rps_send_ipi → smp_call_function_single_async). */
+  /** Sending one IPI (net_rps_send_ipi → smp_call_function_single_async), on the enqueuing CPU. */
   ipi_send_ns: number;
+  /** wake_up_process() of another CPU's backlog thread, on the waker (try_to_wake_up, the
+   *  reschedule IPI when the target runs something else). */
+  wakeup_ns: number;
+  /** How long after a target decided an IPI or a wake-up the enqueuing CPU pays for it (see
+   *  messages.ts ChargeRecords): an emulation delay, not the kernel's; it bounds how far an
+   *  enqueuer may run ahead of its targets, so a longer one runs faster. */
+  charge_latency_ns: number;
   /** From IPI send to the target seeing it. */
   ipi_latency_ns: number;
   /** From enqueue on a remote backlog to the target seeing the packet (cache-line transfer). */

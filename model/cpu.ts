@@ -20,7 +20,7 @@ import { PacketSizes, newSource, sourceCount, sourceOwner, type SourceState } fr
 import { PacketQueue } from "./packet-queue.ts";
 import { PendingTimes } from "./pending-times.ts";
 import { FLOWS_PER_SOURCE } from "./load.ts";
-import { enqueueFromRemote, forward, forwardAll, ipiFlushArrived, nicFillRing, reinjectStep, senderStep } from "./receive.ts";
+import { chargeArrived, enqueueFromRemote, forward, forwardAll, ipiFlushArrived, nicFillRing, reinjectStep, senderStep } from "./receive.ts";
 import { backlogThreadStep, netRxAction, hardirq, ksoftirqdStep, napiScheduleDevice, netRxActionPoll } from "./softirq.ts";
 import { cpuDeadArrived, cpuOffline, cpuOnline, queueHandoverArrived, rehomeSources } from "./hotplug.ts";
 import { StallSchedule, stallsOn } from "./stall.ts";
@@ -58,7 +58,7 @@ export interface Cursor {
   batch: PeerBatch;
 }
 
-const { CPU_DEAD: K_CPU_DEAD, QUEUE: K_QUEUE, FORWARD: K_FORWARD, ENQUEUE: K_ENQUEUE, FLUSH: K_FLUSH, RFS: K_RFS } = RECORD_KIND;
+const { CPU_DEAD: K_CPU_DEAD, QUEUE: K_QUEUE, FORWARD: K_FORWARD, ENQUEUE: K_ENQUEUE, FLUSH: K_FLUSH, RFS: K_RFS, CHARGE: K_CHARGE } = RECORD_KIND;
 
 /** The run of net_rx_action in progress: it spans several poll steps (see ts). */
 export interface NetRxRun {
@@ -168,6 +168,9 @@ export class Cpu {
   readonly cfg: EmuConfig;
   /** rate/hot_flow commands for sources this CPU did not own when they came (see applyCommand). */
   private missedSourceCommands: Extract<CpuCommand, { kind: "rate" | "hot_flow" }>[] = [];
+  /** The flushes whose NET_RX run was paid for by the charges landing at chargedAtNs. */
+  readonly chargedFlushes = new Set<number>();
+  chargedAtNs = -1;
   /** IPIs to this CPU arrive this much later until ipiDelayUntilNs (the ipi_delay fault). */
   ipiDelayNs = 0;
   ipiDelayUntilNs = 0;
@@ -227,6 +230,7 @@ export class Cpu {
     add(K_ENQUEUE, batch.enqueues.flow.length);
     add(K_FLUSH, batch.flushes.at_ns.length);
     add(K_RFS, batch.rfs_heads.at_ns.length);
+    add(K_CHARGE, batch.charges.at_ns.length);
   }
 
   command(cmd: CpuCommand): void {
@@ -664,6 +668,9 @@ export class Cpu {
       case K_RFS:
         this.rfsPassedSeen[b.from] = Math.max(this.rfsPassedSeen[b.from]!, b.rfs_heads.passed[i]!);
         break;
+      case K_CHARGE:
+        chargeArrived(this, cur.at, b.charges.kind[i]!, b.charges.flush_id[i]!);
+        break;
     }
   }
 
@@ -681,6 +688,8 @@ export class Cpu {
         return deliverAt(b.queue_handovers[i]!.at_ns, L.hotplug_latency_ns, w);
       case K_CPU_DEAD:
         return deliverAt(b.cpu_dead[i]!.at_ns, L.hotplug_latency_ns, w);
+      case K_CHARGE:
+        return deliverAt(b.charges.at_ns[i]!, L.charge_latency_ns, w);
       default:
         return deliverAt(b.rfs_heads.at_ns[i]!, L.rps_latency_ns, w);
     }

@@ -17,7 +17,7 @@ export const DEFAULT_HZ = 250;
 /**
  * Costs in virtual ns, in the range measured on current x86 servers; every one is a knob
  * (`costs:` in a scenario file). The cross-CPU latencies bound the exact window (docs/DESIGN.md §2.2):
- * the smallest of rps_latency_ns, ipi_latency_ns, wakeup_latency_ns, hotplug_latency_ns.
+ * the smallest of rps_latency_ns, ipi_latency_ns, wakeup_latency_ns, hotplug_latency_ns, charge_latency_ns.
  */
 export const DEFAULT_COSTS: Readonly<CostModel> = {
   nic_rx_per_packet_ns: 250,
@@ -30,6 +30,8 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
   irq_entry_ns: 600,
   softirq_entry_ns: 300,
   ipi_send_ns: 250,
+  wakeup_ns: 500,
+  charge_latency_ns: 1_000_000,
   ipi_latency_ns: 4000,
   rps_latency_ns: 2000,
   wakeup_latency_ns: 3000,
@@ -40,7 +42,7 @@ export const DEFAULT_COSTS: Readonly<CostModel> = {
 
 /** The largest window that keeps the window semantics exact for these costs. */
 export function exactWindowNs(costs: CostModel): number {
-  return Math.min(costs.rps_latency_ns, costs.ipi_latency_ns, costs.wakeup_latency_ns, costs.hotplug_latency_ns);
+  return Math.min(costs.rps_latency_ns, costs.ipi_latency_ns, costs.wakeup_latency_ns, costs.hotplug_latency_ns, costs.charge_latency_ns);
 }
 
 export const DEFAULT_RING_SIZE = 1024;

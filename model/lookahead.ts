@@ -16,9 +16,26 @@ import { lowestOnline, sourceCount, sourceOwner } from "./sources.ts";
 /** The promise, given that every record peers will still send us takes effect at or after inputBoundNs. */
 export function promiseNs(cpu: Cpu, inputBoundNs: number): number {
   const t = Math.min(nextSendCapableNs(cpu), sendsCausedByInputsNs(cpu, inputBoundNs));
-  if (t === Infinity) return Infinity;
-  return deliverAt(t, cpu.maxLatencyMin, cpu.windowNs);
+  const p = t === Infinity ? Infinity : deliverAt(t, cpu.maxLatencyMin, cpu.windowNs);
+  // Charges (messages.ts) travel charge_latency_ns: an enqueuer may run that far ahead of us.
+  const c = chargesCausedNs(cpu, inputBoundNs);
+  return c === Infinity ? p : Math.min(p, deliverAt(c, cpu.costs.charge_latency_ns, cpu.windowNs));
 }
+
+/**
+ * The earliest time this CPU may decide a charge: when an IPI flush (IPI mode) or an enqueue
+ * (backlog threads) takes effect here — one delivered and not applied yet, or one still to come.
+ * An offline CPU decides none. The promise is the smaller of this term and the others', so it
+ * still bounds every other decision within lookaheadSlackNs (offlineSettled relies on that).
+ */
+function chargesCausedNs(cpu: Cpu, inputBoundNs: number): number {
+  if (!cpu.online) return Infinity; // no IPI to an offline CPU, its enqueues are forwarded
+  const kind = cpu.threadsMode ? RECORD_KIND.ENQUEUE : RECORD_KIND.FLUSH;
+  let t = inputBoundNs;
+  for (const cur of cpu.inbound.all()) if (cur.kind === kind && cur.at < t) t = cur.at;
+  return t;
+}
+
 
 /** How far a promise may lie beyond the decision bound it was made from (see the top). */
 export function lookaheadSlackNs(cpu: Cpu): number {

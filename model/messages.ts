@@ -71,7 +71,33 @@ export interface PeerBatch {
    * handed on) — the per-pair form of input_queue_head that get_rps_cpu() compares with last_qtail.
    */
   rfs_heads: { at_ns: number[]; passed: number[] };
+  charges: ChargeRecords;
 }
+
+/**
+ * What the receiver owes for work the sender did for it. In the kernel the enqueuing CPU sees
+ * under the target's lock whether its enqueue scheduled the target's backlog, and then pays for
+ * the IPI it sends (and, from task context, for the NET_RX run it raised to send it) or for the
+ * backlog thread it wakes. Here that is decided where the queue lives, so the target tells the
+ * enqueuer, which pays when this record lands, charge_latency_ns later.
+ */
+export interface ChargeRecords {
+  /** When the target decided it (the IPI's flush or the enqueue took effect there). */
+  at_ns: number[];
+  kind: number[];
+  /** The enqueuer's flush the IPI belongs to (CHARGE_KIND.IPI_RAISED: its NET_RX run is paid once). */
+  flush_id: number[];
+}
+
+export const CHARGE_KIND = {
+  /** net_rps_send_ipi() from a running net_rx_action or process_backlog: ipi_send_ns. */
+  IPI: 0,
+  /** The same from a NET_RX run raised only to send IPIs: ipi_send_ns, and softirq_entry_ns once per flush. */
+  IPI_RAISED: 1,
+  /** wake_up_process() of another CPU's backlog thread: wakeup_ns. */
+  WAKEUP: 2,
+} as const;
+export const CHARGE_KIND_MAX = 2;
 
 export function emptyPacketArrays(): PacketArrays {
   return { flow: [], seq: [], source: [], inject_ns: [] };
@@ -91,6 +117,7 @@ export function emptyBatch(from: number, to: number): PeerBatch {
     cpu_dead: [],
     forwarded: emptyEnqueueRecords(),
     rfs_heads: { at_ns: [], passed: [] },
+    charges: { at_ns: [], kind: [], flush_id: [] },
   };
 }
 
@@ -101,7 +128,8 @@ export function batchIsEmpty(b: PeerBatch): boolean {
     b.queue_handovers.length === 0 &&
     b.cpu_dead.length === 0 &&
     b.forwarded.flow.length === 0 &&
-    b.rfs_heads.at_ns.length === 0
+    b.rfs_heads.at_ns.length === 0 &&
+    b.charges.at_ns.length === 0
   );
 }
 
@@ -109,7 +137,7 @@ export function batchIsEmpty(b: PeerBatch): boolean {
  * The kinds of record in a batch, in the order records of equal effect time apply: hand-overs and
  * forwards first, then enqueues, IPI flushes, RFS reports.
  */
-export const RECORD_KIND = { CPU_DEAD: 0, QUEUE: 1, FORWARD: 2, ENQUEUE: 3, FLUSH: 4, RFS: 5 } as const;
+export const RECORD_KIND = { CPU_DEAD: 0, QUEUE: 1, FORWARD: 2, ENQUEUE: 3, FLUSH: 4, RFS: 5, CHARGE: 6 } as const;
 
 /** Effect time of a cross-CPU record (docs/DESIGN.md §2.2). */
 export function deliverAt(sendNs: number, latencyNs: number, windowNs: number): number {

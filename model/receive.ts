@@ -3,6 +3,7 @@
 // see net/core/dev.c
 import type { Cpu, Task } from "./cpu.ts";
 import { NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, napiSchedulePrep, type Napi } from "./napi.ts";
+import { CHARGE_KIND } from "./messages.ts";
 import type { PacketQueue } from "./packet-queue.ts";
 import { flowHash, reciprocalScale } from "./rng.ts";
 import { lowestOnline, type SourceState } from "./sources.ts";
@@ -138,7 +139,9 @@ export function enqueueToBacklog(
 function napiScheduleRps(cpu: Cpu, enqueuer: number, sendNs: number): void {
   if (enqueuer === cpu.id) return napiSchedule(cpu, cpu.sd.backlog, true, "local_enqueue", cpu.now);
   if (cpu.threadsMode) {
-    // __napi_schedule_irqoff(&sd->backlog) on the enqueuing CPU: the thread is not its own.
+    // __napi_schedule_irqoff(&sd->backlog) on the enqueuing CPU: the thread is not its own, and
+    // the enqueuer pays for waking it.
+    chargeEnqueuer(cpu, enqueuer, CHARGE_KIND.WAKEUP, 0);
     const wakeAt = Math.max(cpu.now, sendNs + cpu.costs.wakeup_latency_ns);
     return napiSchedule(cpu, cpu.sd.backlog, false, "local_enqueue", wakeAt);
   }
@@ -274,7 +277,40 @@ export function ipiFlushArrived(cpu: Cpu, from: number, flushId: number, raised:
   else cpu.ipiPending++;
   cpu.c.attributed.ipis_sent[from]!++;
   if (raised) cpu.c.attributed.ipi_softirq_flushes[from]!.push(flushId);
+  chargeEnqueuer(cpu, from, raised ? CHARGE_KIND.IPI_RAISED : CHARGE_KIND.IPI, flushId);
 }
+
+/** Tell `enqueuer` what it owes for an IPI or a wake-up decided here now (messages.ts ChargeRecords). */
+function chargeEnqueuer(cpu: Cpu, enqueuer: number, kind: number, flushId: number): void {
+  const c = cpu.batchTo(enqueuer).charges;
+  c.at_ns.push(cpu.now);
+  c.kind.push(kind);
+  c.flush_id.push(flushId);
+}
+
+/**
+ * A target's charge landed: pay for the IPI (and once per flush for the NET_RX run raised only to
+ * send it) or the wake-up, in softirq time (net_rps_action_and_irq_enable, ____napi_schedule).
+ */
+export function chargeArrived(cpu: Cpu, atNs: number, kind: number, flushId: number): void {
+  if (!cpu.online) return;
+  const L = cpu.costs;
+  if (kind === CHARGE_KIND.WAKEUP) return cpu.charge("softirq", L.wakeup_ns);
+  let ns = L.ipi_send_ns;
+  if (kind === CHARGE_KIND.IPI_RAISED) {
+    // Every target of one flush decides at the same time, so its charges land together.
+    if (atNs !== cpu.chargedAtNs) {
+      cpu.chargedFlushes.clear();
+      cpu.chargedAtNs = atNs;
+    }
+    if (!cpu.chargedFlushes.has(flushId)) {
+      cpu.chargedFlushes.add(flushId);
+      ns += L.softirq_entry_ns;
+    }
+  }
+  cpu.charge("softirq", ns);
+}
+
 
 /** rps_trigger_softirq(): the IPI's callback on this CPU. */
 export function rpsTriggerSoftirq(cpu: Cpu): void {

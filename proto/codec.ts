@@ -4,7 +4,7 @@
 // bench/codec.ts, so the .proto file is the only source of truth and no generated file exists.
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
-import type { CpuCommand, PacketArrays, EnqueueRecords, PeerBatch } from "../model/messages.ts";
+import { CHARGE_KIND_MAX, type CpuCommand, type PacketArrays, type EnqueueRecords, type PeerBatch } from "../model/messages.ts";
 import { envelopeBytes, type WireKey } from "./auth.ts";
 
 export const PROTOCOL_VERSION = 1;
@@ -33,6 +33,8 @@ export interface WireBatch {
   cpu_dead: { oldcpu: number; at_ns: number; packets: WirePackets }[];
   forwarded: WirePackets;
   rfs_heads: PeerBatch["rfs_heads"];
+  socket: WirePackets;
+  charges: PeerBatch["charges"];
   /** Crash evidence: see CrashStamp. */
   report_seq: number;
   inject_floor: number[];
@@ -207,6 +209,10 @@ function batch(b: any): WireBatch {
     throw new MalformedMessage("flush arrays of unequal length");
   const rfs_heads = { at_ns: b.rfs_heads?.at_ns ?? [], passed: b.rfs_heads?.passed ?? [] };
   if (rfs_heads.passed.length !== rfs_heads.at_ns.length) throw new MalformedMessage("rfs_heads arrays of unequal length");
+  const charges = { at_ns: b.charges?.at_ns ?? [], kind: b.charges?.kind ?? [], flush_id: b.charges?.flush_id ?? [] };
+  if (charges.kind.length !== charges.at_ns.length || charges.flush_id.length !== charges.at_ns.length)
+    throw new MalformedMessage("charge arrays of unequal length");
+  if (charges.kind.some((k: number) => k > CHARGE_KIND_MAX)) throw new MalformedMessage("unknown charge kind");
   return {
     to: b.to,
     enqueues: packets(b.enqueues, true),
@@ -217,6 +223,8 @@ function batch(b: any): WireBatch {
     cpu_dead: (b.cpu_dead ?? []).map((d: any) => ({ oldcpu: d.oldcpu, at_ns: d.at_ns, packets: packets(d.packets, false) })),
     forwarded: packets(b.forwarded, true),
     rfs_heads,
+    socket: packets(b.socket, true),
+    charges,
     report_seq: b.report_seq,
     inject_floor: b.inject_floor ?? [],
     unsure: b.unsure,
@@ -318,6 +326,8 @@ export function batchToWire(b: PeerBatch, stamp: CrashStamp): WireBatch {
     cpu_dead: b.cpu_dead.map((d) => ({ ...d, packets: wirePackets(d.packets) })),
     forwarded: wirePackets(b.forwarded),
     rfs_heads: b.rfs_heads,
+    socket: wirePackets(b.socket),
+    charges: b.charges,
     ...stamp,
   };
 }
@@ -336,6 +346,8 @@ export function wireToBatch(from: number, w: WireBatch): PeerBatch {
     cpu_dead: w.cpu_dead.map((d) => ({ ...d, packets: modelPackets(d.packets) })),
     forwarded: w.forwarded,
     rfs_heads: w.rfs_heads,
+    socket: w.socket,
+    charges: w.charges,
   };
 }
 

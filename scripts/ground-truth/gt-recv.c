@@ -1,11 +1,13 @@
 /* gt-recv: the receiving task of the ground-truth guest: drains one UDP socket on 127.0.0.1:PORT.
  * usage: gt-recv PORT READY_FILE
  * Creates READY_FILE once bound (the init script waits for it before the sender starts). On SIGTERM
- * prints one line "received=N" and exits 0. A receive timeout lets the loop notice the signal. */
+ * prints one line "received=N cpu=C" (the CPU it ended on) and exits 0. A receive timeout lets the loop notice the signal. */
+#define _GNU_SOURCE /* sched_getcpu */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +52,6 @@ int main(int argc, char **argv) {
   while (!stop) {
     if (recv(fd, buf, sizeof buf, 0) >= 0) received++;
   }
-  printf("received=%llu\n", received);
+  printf("received=%llu cpu=%d\n", received, sched_getcpu());
   return 0;
 }

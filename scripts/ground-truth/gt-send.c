@@ -2,10 +2,13 @@
  * usage: gt-send PORT FLOWS SECS
  * One connected socket per flow (source ports 30000.. so RPS hashes FLOWS distinct 4-tuples), sent
  * round-robin as fast as the CPU allows; the clock is read once per 64 sends so that reading it does
- * not dominate. Prints one line: "sent=N errors=E elapsed_ns=T". Exit 2 on bad arguments. */
+ * not dominate. Prints one line: "sent=N errors=E elapsed_ns=T cpu=C" (C: the CPU it ended on).
+ * Exit 2 on bad arguments. */
+#define _GNU_SOURCE /* sched_getcpu */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +70,6 @@ int main(int argc, char **argv) {
     }
     t = now_ns();
   }
-  printf("sent=%llu errors=%llu elapsed_ns=%lld\n", sent, errors, t - start);
+  printf("sent=%llu errors=%llu elapsed_ns=%lld cpu=%d\n", sent, errors, t - start, sched_getcpu());
   return 0;
 }

@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of the ground-truth guest (busybox sh, PID 1). Reads its phases from the kernel command line
 #   gt_secs=S gt_phases=NAME:RPS_CPUS:FLOWS:NETDEV_MAX_BACKLOG:FLOW_LIMIT_CPU_BITMAP,...
+#   [gt_hotplug=NAME:RPS_CPUS:CPU:NETDEV_MAX_BACKLOG,...]   (the hotplug loop at the end)
 # and, per phase: sets the sysctls and lo's rps_cpus, starts the receiver on CPU 1, snapshots the
 # counters, runs the sender on CPU 0 for S seconds, waits for the backlogs to drain, snapshots again.
 # Every line it prints for the host starts with "GT " (the console can interleave kernel messages);
@@ -17,6 +18,7 @@ ip link set lo up
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
 secs=$(arg gt_secs)
 phases=$(arg gt_phases)
+hotplug=$(arg gt_hotplug)
 budget=$(arg gt_budget)
 [ -n "$budget" ] || budget=300
 port=15000
@@ -51,9 +53,9 @@ drain() {
 echo "GT boot kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo) cmdline=$(cat /proc/cmdline)"
 dmesg -c >/dev/null
 for spec in $(echo "$phases" | tr ',' ' '); do
-  IFS=: read -r name rps flows backlog bitmap <<EOF
+  IFS=: read -r name rps flows backlog bitmap <<SPEC
 $spec
-EOF
+SPEC
   echo "$backlog" >/proc/sys/net/core/netdev_max_backlog
   echo "$budget" >/proc/sys/net/core/netdev_budget
   echo "$bitmap" >/proc/sys/net/core/flow_limit_cpu_bitmap
@@ -68,6 +70,51 @@ EOF
   echo "GT $name tx $(cat /tmp/tx.out)"
   drain "$name"
   snap "$name" after
+  kill "$rx"
+  wait "$rx"
+  echo "GT $name rx $(cat /tmp/rx.out)"
+done
+# Hotplug phases, gt_hotplug=NAME:RPS_CPUS:CPU:NETDEV_MAX_BACKLOG,...: a 6 s flood of 64 flows, CPU
+# offline at 2 s and online at 4 s; cumulative softnet_stat rows at each step, with the seconds since
+# the start (from /proc/uptime, in hundredths).
+now_cs() { awk '{ printf "%d", $1 * 100 }' /proc/uptime; }
+hstep() { # $1 phase, $2 step
+  echo "GT $1 step $2 rel=$(awk -v t0="$t0" '{ printf "%.2f", ($1 * 100 - t0) / 100 }' /proc/uptime)"
+  sed "s/^/GT $1 $2 softnet_stat /" /proc/net/softnet_stat
+}
+until_cs() { while [ "$(now_cs)" -lt $((t0 + $1)) ]; do usleep 20000; done; }
+for spec in $(echo "$hotplug" | tr ',' ' '); do
+  IFS=: read -r name rps cpu backlog <<SPEC
+$spec
+SPEC
+  echo "$backlog" >/proc/sys/net/core/netdev_max_backlog
+  echo "$budget" >/proc/sys/net/core/netdev_budget
+  echo 0 >/proc/sys/net/core/flow_limit_cpu_bitmap
+  echo "$rps" >/sys/class/net/lo/queues/rx-0/rps_cpus
+  echo "GT $name hotplug rps_cpus=$(cat /sys/class/net/lo/queues/rx-0/rps_cpus) offline_cpu=$cpu netdev_max_backlog=$(cat /proc/sys/net/core/netdev_max_backlog)"
+  rm -f /tmp/rx.ready
+  taskset -c 1 /bin/gt-recv $port /tmp/rx.ready >/tmp/rx.out 2>&1 &
+  rx=$!
+  while [ ! -e /tmp/rx.ready ]; do usleep 10000; done
+  t0=$(now_cs)
+  hstep "$name" t0_before_start
+  taskset -c 0 /bin/gt-send $port 64 6 >/tmp/tx.out 2>&1 &
+  tx=$!
+  until_cs 200
+  hstep "$name" imm_before_off
+  echo 0 >"/sys/devices/system/cpu/cpu$cpu/online" || echo "GT warn $name: cpu$cpu did not go offline"
+  hstep "$name" imm_after_off
+  until_cs 300
+  hstep "$name" off_mid
+  until_cs 400
+  hstep "$name" imm_before_on
+  echo 1 >"/sys/devices/system/cpu/cpu$cpu/online" || echo "GT warn $name: cpu$cpu did not come back"
+  hstep "$name" imm_after_on
+  wait "$tx"
+  echo "GT $name tx $(cat /tmp/tx.out)"
+  drain "$name"
+  hstep "$name" final
+  dmesg -c | sed "s/^/GT $name after dmesg /"
   kill "$rx"
   wait "$rx"
   echo "GT $name rx $(cat /tmp/rx.out)"

@@ -12,19 +12,21 @@ import { GroundTruthUsage, KernelUnavailable } from "./errors.ts";
 import { FixtureSchema, type Fixture, type PhaseData } from "./format.ts";
 import { buildInitramfs } from "./initramfs.ts";
 import { aptImageNames, choosePackages, fetchKernel, KERNELS, type KernelTarget, type UnpackedKernel } from "./kernels.ts";
-import { parseConsole, phaseData, phaseExtras, type ConsoleRecord } from "./parse.ts";
-import { phaseDesc, PHASES, selectPhases, type Phase } from "./phases.ts";
+import { hotplugText, parseConsole, phaseData, phaseExtras, type ConsoleRecord } from "./parse.ts";
+import { HOTPLUG_PHASES, phaseDesc, PHASES, selectPhases, type PhaseSelection } from "./phases.ts";
 import { bootKernel, QEMU, SMP, type Boot } from "./qemu.ts";
 
 export const DEFAULT_CACHE = join(homedir(), ".cache", "softnet-emu", "ground-truth");
 
 export interface GroundTruthOptions {
   readonly kernels: readonly KernelTarget[];
-  readonly phases: readonly Phase[];
+  readonly phases: PhaseSelection;
   readonly secs: number;
   readonly cache: string;
   /** Output file, or "-" for stdout. */
   readonly out: string;
+  /** The hotplug phases' text (hotplug-loopback.txt format), if any are run. */
+  readonly hotplugOut: string;
 }
 
 /** The command line → options; every mistake is a GroundTruthUsage naming the flag. */
@@ -32,10 +34,11 @@ export function parseOptions(args: readonly string[]): GroundTruthOptions {
   const program = new Command("ground-truth")
     .description("Boot Debian's kernels under QEMU and measure the loopback phases (fixture format)")
     .option("--kernels <list>", `kernel keys (${KERNELS.map((k) => k.key).join(",")})`, KERNELS.map((k) => k.key).join(","))
-    .option("--phases <list>", `phases (${PHASES.map((p) => p.name).join(",")})`, PHASES.map((p) => p.name).join(","))
+    .option("--phases <list>", `phases (${PHASES.map((p) => p.name).join(",")}; hotplug: ${HOTPLUG_PHASES.map((p) => p.name).join(",")})`, PHASES.map((p) => p.name).join(","))
     .option("--secs <n>", "seconds of sending per phase (1-600)", "5")
     .option("--cache <dir>", "downloaded packages, unpacked kernels, initramfs, console logs", DEFAULT_CACHE)
     .option("--out <file>", "the JSON (default: <cache>/loopback.json; - for stdout)")
+    .option("--hotplug-out <file>", "the hotplug phases' text (default: <cache>/hotplug-loopback.txt)")
     .exitOverride()
     .configureOutput({ writeErr: () => {} })
     .allowExcessArguments(false);
@@ -48,7 +51,7 @@ export function parseOptions(args: readonly string[]): GroundTruthOptions {
     }
     throw e;
   }
-  const o = program.opts<{ kernels: string; phases: string; secs: string; cache: string; out?: string }>();
+  const o = program.opts<{ kernels: string; phases: string; secs: string; cache: string; out?: string; hotplugOut?: string }>();
   if (!/^\d+$/.test(o.secs) || Number(o.secs) < 1 || Number(o.secs) > 600) throw new GroundTruthUsage(`--secs: '${o.secs}' is not a whole number of seconds from 1 to 600`);
   const kernels: KernelTarget[] = [];
   for (const k of o.kernels.split(",").map((s) => s.trim())) {
@@ -60,12 +63,15 @@ export function parseOptions(args: readonly string[]): GroundTruthOptions {
   const cache = resolve(o.cache);
   if (existsSync(cache) && !statSync(cache).isDirectory()) throw new GroundTruthUsage(`--cache: ${cache} is not a directory`);
   const out = o.out === "-" ? "-" : resolve(o.out ?? join(cache, "loopback.json"));
-  if (out !== "-" && o.out !== undefined) {
-    const dir = dirname(out);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GroundTruthUsage(`--out: folder ${dir} does not exist`);
-    if (existsSync(out) && statSync(out).isDirectory()) throw new GroundTruthUsage(`--out: ${out} is a directory`);
-  }
-  return { kernels, phases: selectPhases(o.phases), secs: Number(o.secs), cache, out };
+  const hotplugOut = resolve(o.hotplugOut ?? join(cache, "hotplug-loopback.txt"));
+  const checkFile = (flag: string, file: string) => {
+    const dir = dirname(file);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GroundTruthUsage(`${flag}: folder ${dir} does not exist`);
+    if (existsSync(file) && statSync(file).isDirectory()) throw new GroundTruthUsage(`${flag}: ${file} is a directory`);
+  };
+  if (out !== "-" && o.out !== undefined) checkFile("--out", out);
+  if (o.hotplugOut !== undefined) checkFile("--hotplug-out", hotplugOut);
+  return { kernels, phases: selectPhases(o.phases), secs: Number(o.secs), cache, out, hotplugOut };
 }
 
 const TOOLS: ReadonlyArray<readonly [string, string]> = [
@@ -91,8 +97,10 @@ export interface KernelRun {
   readonly kernel: UnpackedKernel;
   readonly boot: Boot;
   readonly record: ConsoleRecord;
-  /** The phases the console gave whole, in the fixture format. */
+  /** The loopback phases the console gave whole, in the fixture format. */
   readonly data: Record<string, PhaseData>;
+  /** The hotplug phases in hotplug-loopback.txt's format, when they were asked for and are whole. */
+  readonly hotplug?: string;
   /** Why a phase is missing, or the boot failed. */
   readonly errors: string[];
 }
@@ -102,11 +110,12 @@ export async function runKernel(
   target: KernelTarget,
   kernel: UnpackedKernel,
   initramfs: string,
-  phases: readonly Phase[],
+  sel: PhaseSelection,
   secs: number,
   log: (line: string) => void = () => {},
 ): Promise<KernelRun> {
-  const boot = await bootKernel({ vmlinuz: kernel.vmlinuz, initramfs, bootArgs: target.bootArgs, phases, secs, onLine: (l) => log(`  [${target.key}] ${l}`) });
+  const phases = sel.loopback;
+  const boot = await bootKernel({ vmlinuz: kernel.vmlinuz, initramfs, bootArgs: target.bootArgs, phases, secs, hotplug: sel.hotplug, onLine: (l) => log(`  [${target.key}] ${l}`) });
   const errors: string[] = [];
   let record: ConsoleRecord = { phases: new Map(), done: false, warnings: [] };
   try {
@@ -130,7 +139,15 @@ export async function runKernel(
       errors.push((e as Error).message);
     }
   }
-  return { target, kernel, boot, record, data, errors };
+  let hotplug: string | undefined;
+  if (sel.hotplug.length) {
+    try {
+      hotplug = hotplugText(target.key, sel.hotplug, record);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  return { target, kernel, boot, record, data, hotplug, errors };
 }
 
 function summaryLines(run: KernelRun): string[] {
@@ -140,13 +157,14 @@ function summaryLines(run: KernelRun): string[] {
     const cpus = Object.entries(d.cpus).map(([c, r]) => `cpu${c} proc=${r.proc} drop=${r.drop} rrps=${r.rrps} netrx=${r.netrx} fl=${r.fl}`);
     lines.push(`  ${name} sent=${d.sent} rate=${d.rate} received=${x.received ?? "?"} rcvbuf_errors=${x.rcvbufErrors ?? "?"} dmesg_warnings=${x.dmesgWarnings} | ${cpus.join(" | ")}`);
   }
-  lines.push(`  sender rate (pps): ${Object.entries(run.data).map(([n, d]) => `${n} ${d.rate}`).join(", ")}`);
+  if (Object.keys(run.data).length) lines.push(`  sender rate (pps): ${Object.entries(run.data).map(([n, d]) => `${n} ${d.rate}`).join(", ")}`);
+  if (run.hotplug) lines.push(...run.hotplug.trimEnd().split("\n").map((l) => `  ${l}`));
   for (const w of run.record.warnings) lines.push(`  guest: ${w}`);
   for (const e of run.errors) lines.push(`  error: ${e}`);
   return lines;
 }
 
-export async function groundTruth(o: GroundTruthOptions, log: (line: string) => void): Promise<{ fixture: Fixture; failed: boolean }> {
+export async function groundTruth(o: GroundTruthOptions, log: (line: string) => void): Promise<{ fixture: Fixture; hotplug: string; failed: boolean }> {
   checkTools();
   mkdirSync(join(o.cache, "logs"), { recursive: true });
   // A kernel apt cannot give is reported and skipped; the others are still measured.
@@ -165,6 +183,7 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
   }
   const initramfs = buildInitramfs(o.cache, log);
   const fixture: Fixture = { about: "", runs: {} };
+  let hotplug = "";
   for (const t of o.kernels) {
     const pkg = packages.get(t.key);
     if (!pkg) continue;
@@ -177,14 +196,21 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
       failed = true;
       continue;
     }
-    log(`booting ${t.key} (${o.phases.length} phase(s) of ${o.secs} s)`);
-    const run = await runKernel(t, kernel, initramfs, o.phases, o.secs, log);
-    const logFile = join(o.cache, "logs", `${t.key}.log`);
-    writeFileSync(logFile, run.boot.console);
-    for (const l of summaryLines(run)) log(l);
-    log(`  console: ${logFile}`);
-    if (run.errors.length) failed = true;
-    if (Object.keys(run.data).length) fixture.runs[t.key] = run.data;
+    // Loopback and hotplug phases boot separately: a hotplug phase's counters start from its boot.
+    const boots: Array<[string, PhaseSelection]> = [];
+    if (o.phases.loopback.length) boots.push(["", { loopback: o.phases.loopback, hotplug: [] }]);
+    if (o.phases.hotplug.length) boots.push(["-hotplug", { loopback: [], hotplug: o.phases.hotplug }]);
+    for (const [suffix, sel] of boots) {
+      log(`booting ${t.key} (${sel.loopback.length ? `${sel.loopback.length} phase(s) of ${o.secs} s` : `${sel.hotplug.length} hotplug phase(s) of 6 s`})`);
+      const run = await runKernel(t, kernel, initramfs, sel, o.secs, log);
+      const logFile = join(o.cache, "logs", `${t.key}${suffix}.log`);
+      writeFileSync(logFile, run.boot.console);
+      for (const l of summaryLines(run)) log(l);
+      log(`  console: ${logFile}`);
+      if (run.errors.length) failed = true;
+      if (Object.keys(run.data).length) fixture.runs[t.key] = run.data;
+      if (run.hotplug) hotplug += run.hotplug;
+    }
   }
   const measured = o.kernels.filter((t) => fixture.runs[t.key]);
   fixture.about =
@@ -193,17 +219,24 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
     measured.map((t) => `${t.key}=${packages.get(t.key)}${t.bootArgs.length ? `+${t.bootArgs.join("+")}` : ""}`).join(", ") +
     `. Per phase and CPU, deltas of /proc/net/softnet_stat, NET_RX runs and CAL IPIs; see scripts/ground-truth/README.md.`;
   FixtureSchema.parse(fixture);
-  return { fixture, failed };
+  return { fixture, hotplug, failed };
 }
 
 export async function main(args: readonly string[]): Promise<number> {
   const log = (l: string) => void process.stderr.write(`${l}\n`);
   try {
     const o = parseOptions(args);
-    const { fixture, failed } = await groundTruth(o, log);
+    const { fixture, hotplug, failed } = await groundTruth(o, log);
+    if (hotplug) {
+      mkdirSync(dirname(o.hotplugOut), { recursive: true });
+      writeFileSync(`${o.hotplugOut}.tmp`, hotplug);
+      renameSync(`${o.hotplugOut}.tmp`, o.hotplugOut);
+      log(`wrote ${o.hotplugOut}`);
+    }
     const text = `${JSON.stringify(fixture, null, 1)}\n`;
-    if (Object.keys(fixture.runs).length === 0) log(`nothing measured${o.out === "-" ? "" : `: ${o.out} left as it was`}`);
-    else if (o.out === "-") process.stdout.write(text);
+    if (Object.keys(fixture.runs).length === 0) {
+      if (o.phases.loopback.length) log(`nothing measured${o.out === "-" ? "" : `: ${o.out} left as it was`}`);
+    } else if (o.out === "-") process.stdout.write(text);
     else {
       mkdirSync(dirname(o.out), { recursive: true });
       writeFileSync(`${o.out}.tmp`, text);

@@ -2,6 +2,7 @@
 // "GT <phase> tx|rx ...", see init.sh) into snapshots, and the snapshots into the fixture's phase
 // deltas. Pure: text in, numbers out.
 import type { CpuRow, PhaseData } from "./format.ts";
+import { HOTPLUG_STEPS, type HotplugPhase } from "./phases.ts";
 
 /** softnet_stat columns, 0-based, the same in 6.1 (13 columns) and 6.12 (15: input_qlen, process_qlen added). */
 export const SOFTNET = { processed: 0, dropped: 1, timeSqueeze: 2, receivedRps: 9, flowLimitCount: 10, backlogLen: 11, index: 12 } as const;
@@ -24,8 +25,10 @@ export interface ConsolePhase {
   settings?: string;
   before?: Snapshot;
   after?: Snapshot;
-  tx?: { sent: number; errors: number; elapsedNs: number };
-  rx?: { received: number };
+  tx?: { sent: number; errors: number; elapsedNs: number; cpu?: number };
+  rx?: { received: number; cpu?: number };
+  /** A hotplug phase's steps: seconds since its start and the softnet_stat rows then. */
+  steps?: Map<string, { rel: number; softnet: Map<number, number[]> }>;
 }
 
 export interface ConsoleRecord {
@@ -84,10 +87,27 @@ export function parseConsole(text: string): ConsoleRecord {
     else if (second === "phase") phase(first).settings = body.slice(first.length + 7);
     else if (second === "tx") {
       const kv = pairs(body.slice(first.length + 4));
-      phase(first).tx = { sent: int(kv.get("sent"), `${first} tx sent`), errors: int(kv.get("errors"), `${first} tx errors`), elapsedNs: int(kv.get("elapsed_ns"), `${first} tx elapsed_ns`) };
+      phase(first).tx = {
+        sent: int(kv.get("sent"), `${first} tx sent`),
+        errors: int(kv.get("errors"), `${first} tx errors`),
+        elapsedNs: int(kv.get("elapsed_ns"), `${first} tx elapsed_ns`),
+        ...(kv.has("cpu") ? { cpu: int(kv.get("cpu"), `${first} tx cpu`) } : {}),
+      };
     } else if (second === "rx") {
       const kv = pairs(body.slice(first.length + 4));
-      phase(first).rx = { received: int(kv.get("received"), `${first} rx received`) };
+      phase(first).rx = { received: int(kv.get("received"), `${first} rx received`), ...(kv.has("cpu") ? { cpu: int(kv.get("cpu"), `${first} rx cpu`) } : {}) };
+    } else if (second === "hotplug") phase(first).settings = body.slice(first.length + 9);
+    else if (second === "step") {
+      const m = /^(\w+) rel=(-?[\d.]+)$/.exec(body.slice(first.length + 6).trim());
+      if (!m) throw new Error(`console: bad step line '${body}'`);
+      const p = phase(first);
+      (p.steps ??= new Map()).set(m[1]!, { rel: Number(m[2]), softnet: new Map() });
+    } else if ((HOTPLUG_STEPS as readonly string[]).includes(second) && third === "softnet_stat") {
+      const step = phase(first).steps?.get(second);
+      if (!step) throw new Error(`console: ${first} ${second}: softnet_stat before its step line`);
+      const cols = body.slice(first.length + second.length + third.length + 3).trim().split(/\s+/).map((h) => parseInt(h, 16));
+      if (cols.length < 13 || cols.some((c) => !Number.isFinite(c))) throw new Error(`console: ${first} ${second}: softnet_stat line is not 13+ hex columns`);
+      step.softnet.set(cols[SOFTNET.index]!, cols);
     } else if (second === "before" || second === "after") {
       const key = `${first} ${second}`;
       let s = snaps.get(key);
@@ -186,4 +206,31 @@ export function phaseExtras(p: ConsolePhase): { received?: number; sendErrors?: 
   const a = udp(p.after), b = udp(p.before);
   const dmesgWarnings = [...(p.before?.dmesg ?? []), ...(p.after?.dmesg ?? [])].filter((l) => /WARNING|BUG|Oops/.test(l)).length;
   return { received: p.rx?.received, sendErrors: p.tx?.errors, rcvbufErrors: a !== undefined && b !== undefined ? a - b : undefined, dmesgWarnings };
+}
+
+/**
+ * The hotplug phases of one boot in the text format of the reference's hotplug-loopback.txt
+ * ("#### KERNEL.log", " ## hN rps_cpus=.. offline_cpu=N netdev_max_backlog=N", a line per step with
+ * cumulative processed/dropped/time_squeeze/received_rps/flow_limit_count/backlog_len per online CPU,
+ * then TX and RX). Throws naming what the console lacks.
+ */
+export function hotplugText(kernelKey: string, phases: readonly HotplugPhase[], rec: ConsoleRecord): string {
+  const out = [`#### ${kernelKey}.log`];
+  for (const h of phases) {
+    const p = rec.phases.get(h.name);
+    if (!p?.steps || !p.tx || !p.rx) throw new Error(`hotplug ${h.name}: the console has no ${!p?.steps ? "steps" : !p.tx ? "sender result" : "receiver result"}`);
+    out.push(` ## ${h.name} rps_cpus=${h.rpsCpus} offline_cpu=${h.offlineCpu} netdev_max_backlog=${h.backlog}`);
+    for (const name of HOTPLUG_STEPS) {
+      const st = p.steps.get(name);
+      if (!st || st.softnet.size === 0) throw new Error(`hotplug ${h.name}: no ${name} step`);
+      const rows = [...st.softnet].sort((a, b) => a[0] - b[0]).map(([cpu, c]) => {
+        const v = [SOFTNET.processed, SOFTNET.dropped, SOFTNET.timeSqueeze, SOFTNET.receivedRps, SOFTNET.flowLimitCount, SOFTNET.backlogLen].map((i) => c[i]!);
+        return `${cpu}:${v.join("/")}`;
+      });
+      out.push(`  ${name.padEnd(15)} rel=${st.rel.toFixed(2)}  ${rows.join("  ")}`);
+    }
+    out.push(`  TX sent=${p.tx.sent} on_cpu_end=${p.tx.cpu ?? "?"}`);
+    out.push(`  RX received=${p.rx.received} on_cpu_end=${p.rx.cpu ?? "?"}`);
+  }
+  return `${out.join("\n")}\n`;
 }

@@ -36,21 +36,53 @@ export function phaseDesc(p: Phase, secs: number): string {
   );
 }
 
-/** `--phases p1,p3` → those phases, in the order given; unknown or repeated names are refused. */
-export function selectPhases(list: string): Phase[] {
+/**
+ * CPU hotplug under the loopback flood (64 flows): a 6-second flood, `offlineCpu` taken offline at
+ * 2 s and brought back at 4 s, cumulative softnet_stat rows at each step. Run in a boot of their own,
+ * so the counters start from the boot as in the reference.
+ */
+export interface HotplugPhase {
+  readonly name: string;
+  readonly rpsCpus: string;
+  readonly offlineCpu: number;
+  readonly backlog: number;
+}
+
+export const HOTPLUG_PHASES: readonly HotplugPhase[] = [
+  { name: "h1", rpsCpus: "f", offlineCpu: 2, backlog: 1000 },
+  { name: "h2", rpsCpus: "e", offlineCpu: 2, backlog: 1000 },
+  // The receiver's CPU: the task moves, its CPU's backlog is handed over.
+  { name: "h3", rpsCpus: "e", offlineCpu: 1, backlog: 1000 },
+  { name: "h4", rpsCpus: "e", offlineCpu: 3, backlog: 32 },
+];
+
+/** The steps of a hotplug phase, in order (the names of the reference's hotplug-loopback.txt). */
+export const HOTPLUG_STEPS = ["t0_before_start", "imm_before_off", "imm_after_off", "off_mid", "imm_before_on", "imm_after_on", "final"] as const;
+
+export interface PhaseSelection {
+  readonly loopback: Phase[];
+  readonly hotplug: HotplugPhase[];
+}
+
+/** `--phases p1,p3,h2` → those phases, in the order given; unknown or repeated names are refused. */
+export function selectPhases(list: string): PhaseSelection {
   const names = list.split(",").map((s) => s.trim());
-  const out: Phase[] = [];
+  const out: PhaseSelection = { loopback: [], hotplug: [] };
+  const known = [...PHASES, ...HOTPLUG_PHASES].map((q) => q.name);
   for (const n of names) {
+    if (names.indexOf(n) !== names.lastIndexOf(n)) throw new GroundTruthUsage(`--phases: phase '${n}' given twice`);
     const p = PHASES.find((q) => q.name === n);
-    if (!p) throw new GroundTruthUsage(`--phases: unknown phase '${n}' (known: ${PHASES.map((q) => q.name).join(",")})`);
-    if (out.includes(p)) throw new GroundTruthUsage(`--phases: phase '${n}' given twice`);
-    out.push(p);
+    const h = HOTPLUG_PHASES.find((q) => q.name === n);
+    if (p) out.loopback.push(p);
+    else if (h) out.hotplug.push(h);
+    else throw new GroundTruthUsage(`--phases: unknown phase '${n}' (known: ${known.join(",")})`);
   }
   return out;
 }
 
 /** The guest's instructions, on the kernel command line (init.sh reads them from /proc/cmdline). */
-export function phasesCmdline(phases: readonly Phase[], secs: number): string {
+export function phasesCmdline(phases: readonly Phase[], secs: number, hotplug: readonly HotplugPhase[] = []): string {
   const spec = phases.map((p) => [p.name, p.rpsCpus, p.flows, p.backlog, p.flowLimitBitmap].join(":")).join(",");
-  return `gt_secs=${secs} gt_phases=${spec}`;
+  const hspec = hotplug.map((h) => [h.name, h.rpsCpus, h.offlineCpu, h.backlog].join(":")).join(",");
+  return `gt_secs=${secs} gt_phases=${spec}${hotplug.length ? ` gt_hotplug=${hspec}` : ""}`;
 }

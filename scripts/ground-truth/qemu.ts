@@ -1,7 +1,7 @@
 // One boot of one kernel under QEMU (TCG, 4 vCPUs, 1 GiB, serial console on stdout), the phases on
 // its command line. The console is returned whole; parse.ts reads it.
 import { spawn } from "node:child_process";
-import { phasesCmdline, type Phase } from "./phases.ts";
+import { phasesCmdline, type HotplugPhase, type Phase } from "./phases.ts";
 
 export const QEMU = "qemu-system-x86_64";
 export const SMP = 4;
@@ -12,6 +12,8 @@ export interface BootOptions {
   readonly bootArgs: readonly string[];
   readonly phases: readonly Phase[];
   readonly secs: number;
+  /** Hotplug phases, after the loopback ones. */
+  readonly hotplug?: readonly HotplugPhase[];
   /** Called with each line the guest prints for us (progress). */
   readonly onLine?: (line: string) => void;
 }
@@ -25,16 +27,16 @@ export interface Boot {
   readonly timedOut: boolean;
 }
 
-export function qemuArgs(o: Pick<BootOptions, "vmlinuz" | "initramfs" | "bootArgs" | "phases" | "secs">): string[] {
+export function qemuArgs(o: Pick<BootOptions, "vmlinuz" | "initramfs" | "bootArgs" | "phases" | "secs" | "hotplug">): string[] {
   // quiet + loglevel=1: the kernel's own messages stay off the console (the guest reads them with
   // dmesg); panic=-1 with -no-reboot turns a panic, and init's final reboot, into QEMU's exit.
-  const append = ["console=ttyS0", "panic=-1", "quiet", "loglevel=1", ...o.bootArgs, phasesCmdline(o.phases, o.secs)].join(" ");
+  const append = ["console=ttyS0", "panic=-1", "quiet", "loglevel=1", ...o.bootArgs, phasesCmdline(o.phases, o.secs, o.hotplug)].join(" ");
   return ["-accel", "tcg", "-smp", String(SMP), "-m", "1024", "-nographic", "-no-reboot", "-kernel", o.vmlinuz, "-initrd", o.initramfs, "-append", append];
 }
 
 /** A liveness limit only: a boot that hangs (a kernel that never reaches /init) is ended. */
-export function livenessLimitMs(phases: number, secs: number): number {
-  return 300_000 + phases * (secs + 20) * 5_000;
+export function livenessLimitMs(phases: number, secs: number, hotplug = 0): number {
+  return 300_000 + phases * (secs + 20) * 5_000 + hotplug * (6 + 20) * 5_000;
 }
 
 export function bootKernel(o: BootOptions): Promise<Boot> {
@@ -46,14 +48,14 @@ export function bootKernel(o: BootOptions): Promise<Boot> {
   const limit = setTimeout(() => {
     timedOut = true;
     child.kill("SIGKILL");
-  }, livenessLimitMs(o.phases.length, o.secs));
+  }, livenessLimitMs(o.phases.length, o.secs, o.hotplug?.length));
   child.stdout.setEncoding("latin1");
   child.stdout.on("data", (d: string) => {
     out += d;
     pending += d;
     const lines = pending.split("\n");
     pending = lines.pop()!;
-    for (const l of lines) if (/GT \S+ (phase|tx|rx)\b|GT (boot|done|warn)\b/.test(l)) o.onLine?.(l.replace(/^.*?GT /, "GT ").trimEnd());
+    for (const l of lines) if (/GT \S+ (phase|hotplug|tx|rx)\b|GT (boot|done|warn)\b/.test(l)) o.onLine?.(l.replace(/^.*?GT /, "GT ").trimEnd());
   });
   let err = "";
   child.stderr.setEncoding("utf8");

@@ -26,6 +26,7 @@ function sampleBatch() {
   b.cpu_dead = [{ oldcpu: 3, at_ns: 5000, packets: { flow: [1, 2], seq: [8, 9], source: [1, 1], inject_ns: [10, 20] } }];
   b.forwarded = { flow: [11], seq: [12], source: [0], inject_ns: [100], send_ns: [200] };
   b.rfs_heads = { at_ns: [6000], passed: [17] };
+  b.charges = { at_ns: [7000, 7000], kind: [1, 2], flush_id: [4, 0] };
   return b;
 }
 

@@ -36,7 +36,7 @@ describe("ground truth: one boot of Debian's 6.12 under QEMU (phase p2, 2 s)", {
       return;
     }
     const initramfs = buildInitramfs(CACHE);
-    run = await runKernel(TARGET, kernel, initramfs, [P2], SECS);
+    run = await runKernel(TARGET, kernel, initramfs, { loopback: [P2], hotplug: [] }, SECS);
     p2 = run.data.p2!;
   });
 

@@ -9,11 +9,11 @@ import { FixtureSchema } from "../../scripts/ground-truth/format.ts";
 import { isStaticElf, BUSYBOX } from "../../scripts/ground-truth/initramfs.ts";
 import { choosePackage, KERNELS } from "../../scripts/ground-truth/kernels.ts";
 import { parseOptions } from "../../scripts/ground-truth/main.ts";
-import { parseConsole, phaseData, phaseExtras } from "../../scripts/ground-truth/parse.ts";
-import { phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
+import { hotplugText, parseConsole, phaseData, phaseExtras } from "../../scripts/ground-truth/parse.ts";
+import { HOTPLUG_PHASES, phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
 import { GroundTruthUsage } from "../../scripts/ground-truth/errors.ts";
 import { qemuArgs } from "../../scripts/ground-truth/qemu.ts";
-import { parseLoopback } from "../../validate/reference.ts";
+import { parseHotplug, parseLoopback } from "../../validate/reference.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CONSOLE = readFileSync(join(import.meta.dirname, "fixtures/console-6.12-p2.txt"), "latin1");
@@ -102,6 +102,42 @@ describe("ground-truth console parsing", () => {
   });
 });
 
+describe("ground-truth hotplug phases", () => {
+  const HP = readFileSync(join(import.meta.dirname, "fixtures/console-6.12-hotplug-h1.txt"), "utf8");
+  const H1 = HOTPLUG_PHASES.find((h) => h.name === "h1")!;
+
+  it("writes the reference's hotplug-loopback.txt format, which validate's reader reads back", () => {
+    const text = hotplugText("6.12-generic", [H1], parseConsole(HP));
+    assert.match(text, /^#### 6\.12-generic\.log\n ## h1 rps_cpus=f offline_cpu=2 netdev_max_backlog=1000\n  t0_before_start rel=0\.01  0:0\/0\/0\/0\/0\/0  1:/);
+    const h1 = parseHotplug(text, "ours.txt")["6.12-generic"]!.h1!;
+    assert.deepEqual([h1.rps, h1.offlineCpu, h1.backlog, h1.sent, h1.received], ["f", 2, 1000, 85888, 50843]);
+    // CPU 2's row is absent while it is offline, as the kernel prints softnet_stat; values off the hex.
+    const present = Object.fromEntries(Object.entries(h1.steps).map(([s, st]) => [s, st.rows.map((r) => r !== null)]));
+    assert.deepEqual(present, {
+      t0_before_start: [true, true, true, true],
+      imm_before_off: [true, true, true, true],
+      imm_after_off: [true, true, false, true],
+      off_mid: [true, true, false, true],
+      imm_before_on: [true, true, false, true],
+      imm_after_on: [true, true, true, true],
+      final: [true, true, true, true],
+    });
+    assert.deepEqual(h1.steps.imm_after_off.rows[1], { proc: 7660, drop: 0, sq: 4, rrps: 212, fl: 0, bl: 78 });
+    assert.equal(h1.steps.imm_after_off.rel, 2.81);
+    // Counters are cumulative and never go back, across the CPU's absence too.
+    const steps = Object.values(h1.steps);
+    for (let cpu = 0; cpu < 4; cpu++) {
+      const procs = steps.map((st) => st.rows[cpu]?.proc).filter((v): v is number => v !== undefined);
+      assert.deepEqual(procs, [...procs].sort((a, b) => a - b), `CPU ${cpu}`);
+    }
+  });
+
+  it("a hotplug phase without its last step is refused, naming the step", () => {
+    const cut = HP.split("\n").filter((l) => !/^GT h1 (step final|final softnet_stat)/.test(l)).join("\n");
+    assert.throws(() => hotplugText("k", [H1], parseConsole(cut)), /hotplug h1: no final step/);
+  });
+});
+
 describe("ground-truth phases, kernels and flags", () => {
   it("describes a phase in the reference's words and passes the table to the guest", () => {
     assert.equal(phaseDesc(P2, 5), "rps_cpus=e flows=64 secs=5 netdev_max_backlog=1000 flow_limit_cpu_bitmap=0 sender_cpu=0 receiver_cpu=1");
@@ -114,7 +150,10 @@ describe("ground-truth phases, kernels and flags", () => {
       ["p6", "e", 1, 64, "e"],
       ["p7", "e", 1, 64, "1"],
     ]);
-    assert.equal(phasesCmdline(selectPhases("p7,p1"), 3), "gt_secs=3 gt_phases=p7:e:1:64:1,p1:0:64:1000:0");
+    const sel = selectPhases("p7,h3,p1");
+    assert.deepEqual([sel.loopback.map((p) => p.name), sel.hotplug.map((h) => h.name)], [["p7", "p1"], ["h3"]]);
+    assert.equal(phasesCmdline(sel.loopback, 3), "gt_secs=3 gt_phases=p7:e:1:64:1,p1:0:64:1000:0");
+    assert.equal(phasesCmdline([], 3, sel.hotplug), "gt_secs=3 gt_phases= gt_hotplug=h3:e:1:1000");
     const args = qemuArgs({ vmlinuz: "/k", initramfs: "/i", bootArgs: ["thread_backlog_napi"], phases: [P2], secs: 2 });
     assert.deepEqual(args.slice(0, 8), ["-accel", "tcg", "-smp", "4", "-m", "1024", "-nographic", "-no-reboot"]);
     assert.match(args.at(-1)!, /^console=ttyS0 panic=-1 .*thread_backlog_napi gt_secs=2 gt_phases=p2:e:64:1000:0$/);
@@ -149,6 +188,8 @@ describe("ground-truth phases, kernels and flags", () => {
       [["--secs", "2.5"], /^--secs: '2.5'/],
       [["--phases", "p1,p9"], /^--phases: unknown phase 'p9'/],
       [["--phases", "p1,p1"], /^--phases: phase 'p1' given twice/],
+      [["--phases", "h5"], /^--phases: unknown phase 'h5' \(known: p1,p2,p3,p4,p5,p6,p7,h1,h2,h3,h4\)/],
+      [["--hotplug-out", "/nonexistent-dir/h.txt"], /^--hotplug-out: folder \/nonexistent-dir does not exist/],
       [["--kernels", "5.10-generic"], /^--kernels: unknown kernel '5.10-generic'/],
       [["--out", "/nonexistent-dir/x.json"], /^--out: folder \/nonexistent-dir does not exist/],
       [["--cache", "/etc/hostname"], /^--cache: \/etc\/hostname is not a directory/],
@@ -157,7 +198,7 @@ describe("ground-truth phases, kernels and flags", () => {
     for (const [args, re] of bad) assert.throws(() => parseOptions(args), (e: unknown) => e instanceof GroundTruthUsage && re.test(e.message), args.join(" "));
     const o = parseOptions(["--kernels", "6.1-rt,6.12-generic", "--phases", "p3", "--secs", "2", "--out", "-"]);
     assert.deepEqual(o.kernels.map((k) => k.key), ["6.1-rt", "6.12-generic"]);
-    assert.deepEqual([o.phases.map((p) => p.name), o.secs, o.out], [["p3"], 2, "-"]);
+    assert.deepEqual([o.phases.loopback.map((p) => p.name), o.phases.hotplug, o.secs, o.out], [["p3"], [], 2, "-"]);
   });
 
   it("npm run ground-truth with a bad flag: one line on stderr, exit 2, nothing started", () => {

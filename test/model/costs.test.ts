@@ -39,3 +39,59 @@ describe("rps_remote_enqueue_ns: enqueue_to_backlog on another CPU's softnet_dat
     assert.equal(busy(dear, 0), busy(cheap, 0));
   });
 });
+
+/** Load for the first half of the run only: every charge (charge_latency_ns later) has landed by the end. */
+function halfLoaded(o: Opts): RunResults {
+  const cfg = config({ pps: 20_000, durationNs: 6_000_000, ...o });
+  for (const p of cfg.load) p.end_ns = 3_000_000;
+  return runInProcess(cfg);
+}
+
+describe("IPIs and wake-ups are paid by the enqueuing CPU (charges from the target that decided them)", () => {
+  it("ipi_send_ns: the NIC's CPU pays each IPI its net_rx_action sent, the targets nothing", () => {
+    const o: Opts = { rpsCpus: [1, 2, 3], profile: "6.6" };
+    const cheap = halfLoaded({ ...o, costs: { ipi_send_ns: 0 } });
+    const dear = halfLoaded({ ...o, costs: { ipi_send_ns: 5_000 } });
+    const ipis = dear.cpus[0]!.ipis_sent;
+    assert.ok(ipis > 0);
+    assert.equal(cheap.cpus[0]!.ipis_sent, ipis);
+    assert.equal(dear.cpus[0]!.busy_ns.softirq - cheap.cpus[0]!.busy_ns.softirq, 5_000 * ipis);
+    for (const c of [1, 2, 3]) assert.equal(busy(dear, c), busy(cheap, c), `cpu ${c}`);
+  });
+
+  it("loopback: the sender pays the NET_RX run it raised only to send IPIs, and each IPI", () => {
+    const r = halfLoaded({ load: "loopback", rpsCpus: [1, 2, 3], profile: "6.6" });
+    const c0 = r.cpus[0]!;
+    assert.equal(c0.processed, 0);
+    assert.ok(c0.net_rx_softirqs > 0 && c0.ipis_sent >= c0.net_rx_softirqs);
+    // CPU 0 runs no NET_RX of its own: its softirq time is exactly those runs and IPIs.
+    const L = r.cpus.length && config().costs;
+    assert.equal(c0.busy_ns.softirq, L.softirq_entry_ns * c0.net_rx_softirqs + L.ipi_send_ns * c0.ipis_sent);
+  });
+
+  it("wakeup_ns: with backlog threads the enqueuer pays each wake-up of a target's thread", () => {
+    const o: Opts = { load: "loopback", rpsCpus: [1, 2, 3], profile: "6.6-patched-threads" };
+    const cheap = halfLoaded({ ...o, costs: { wakeup_ns: 0 } });
+    const dear = halfLoaded({ ...o, costs: { wakeup_ns: 3_000 } });
+    const wakeups = [1, 2, 3].reduce((s, c) => s + dear.cpus[c]!.thread_wakeups, 0);
+    assert.ok(wakeups > 0);
+    assert.equal(dear.cpus[0]!.busy_ns.softirq - cheap.cpus[0]!.busy_ns.softirq, 3_000 * wakeups);
+    for (const c of [1, 2, 3]) assert.equal(busy(dear, c), busy(cheap, c), `cpu ${c}`);
+  });
+
+  it("every cost of the model is a knob that changes some CPU's busy time", () => {
+    // A cost nobody charges would be a knob that does nothing (issue: charged somewhere or removed).
+    const base = config().costs;
+    const charged = Object.keys(base).filter((k) => !k.endsWith("latency_ns") && k !== "idle_exit_ns" && k !== "context_switch_ns");
+    const scenarios: Opts[] = [
+      { rpsCpus: [0, 1, 2, 3], profile: "6.6" },
+      { load: "loopback", rpsCpus: [0, 1, 2, 3], profile: "6.6" },
+      { load: "loopback", rpsCpus: [1, 2, 3], profile: "6.6-patched-threads" },
+    ];
+    const total = (r: RunResults) => r.cpus.reduce((s, _c, i) => s + busy(r, i), 0);
+    for (const k of charged) {
+      const moved = scenarios.some((o) => total(halfLoaded({ ...o, costs: { [k]: 0 } })) !== total(halfLoaded({ ...o, costs: { [k]: 7_777 } })));
+      assert.ok(moved, `cost ${k} changes no CPU's busy time`);
+    }
+  });
+});

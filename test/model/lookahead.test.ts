@@ -17,12 +17,14 @@ const OFF = 1_000_000;
 const ON = 3_000_000;
 const L = 2_000; // rps_latency_ns, the smallest cross-CPU latency and the window of config()
 const DOWN = OFF + 20_000; // an idle CPU leaves idle (idle_exit_ns) to run its offline transition
+/** The hotplug rules alone: an online RPS target's charges (its own rule, tested below) land after the horizon. */
+const NO_CHARGES = { charge_latency_ns: 100_000_000 };
 
 /** CPU `id` of a 4-CPU run (NIC on CPU 0, RPS to 1-3) where CPU 2 goes offline at OFF and back at ON. */
 function cpuWithHotplug(id: number, online = true): Cpu {
   const events: EmuConfig["events"] = [{ action: "offline", cpu: 2, at_ns: OFF }];
   if (online) events.push({ action: "online", cpu: 2, at_ns: ON });
-  return new Cpu(id, config({ pps: 0, rpsCpus: [1, 2, 3], events }));
+  return new Cpu(id, config({ pps: 0, rpsCpus: [1, 2, 3], events, costs: NO_CHARGES }));
 }
 
 /** An enqueue from CPU 0, sent at sendNs, in a batch to `to`. */
@@ -97,7 +99,7 @@ describe("a mask change", () => {
     const ib = OFF + 1;
     assert.equal(c3.promiseNs(ib), deliverAt(ON, L, L), "CPU 3 receives none of the hand-overs or forwards");
     // CPU 1 becomes the lowest online when CPU 0 goes: it may get CPU 0's backlog and NIC queue.
-    const c1 = new Cpu(1, config({ pps: 0, rpsCpus: [1, 2, 3], events: [{ action: "offline", cpu: 0, at_ns: OFF }] }));
+    const c1 = new Cpu(1, config({ pps: 0, rpsCpus: [1, 2, 3], events: [{ action: "offline", cpu: 0, at_ns: OFF }], costs: NO_CHARGES }));
     c1.advance(OFF + 1);
     assert.equal(c1.lastRoleChangeNs, OFF);
     assert.equal(c1.promiseNs(ib), deliverAt(ib, L, L), "lock-step while CPU 0's hand-overs may arrive");
@@ -106,11 +108,26 @@ describe("a mask change", () => {
   it("leaves a CPU that awaits a NIC queue a hand-over's latency ahead of its inputs", () => {
     // CPU 0 comes back while CPU 1 still polls the queue it took: only that hand-over can come.
     const events: EmuConfig["events"] = [{ action: "offline", cpu: 0, at_ns: OFF }, { action: "online", cpu: 0, at_ns: ON }];
-    const c0 = new Cpu(0, config({ pps: 0, rpsCpus: [1, 2, 3], events }));
+    const c0 = new Cpu(0, config({ pps: 0, rpsCpus: [1, 2, 3], events, costs: NO_CHARGES }));
     c0.advance(ON + 1);
     assert.ok(c0.online && !c0.sources.has(0), "up, without its NIC queue");
     const hotplugNs = c0.costs.hotplug_latency_ns;
     for (const ib of [ON + 1, ON + 1_000_000]) assert.equal(c0.promiseNs(ib), deliverAt(ib - lookaheadSlackNs(c0) + hotplugNs, L, L));
+  });
+});
+
+describe("charges (IPIs and wake-ups the target decides, the enqueuer pays)", () => {
+  it("an online CPU may charge from its input bound on, charge_latency_ns later; an offline one never", () => {
+    const cpu = new Cpu(2, config({ pps: 0, rpsCpus: [1, 2, 3] }));
+    const ib = 5_000;
+    const charge = cpu.costs.charge_latency_ns;
+    assert.ok(charge > L);
+    assert.equal(cpu.promiseNs(ib), deliverAt(ib, charge, L), "a flush from ib on may owe an IPI");
+    cpu.deliver(enqueueBatch(2, ib - 2 * L)); // takes effect before ib, not applied yet
+    assert.equal(cpu.promiseNs(ib), deliverAt(ib, charge, L), "an enqueue is no charge in IPI mode");
+    const off = cpuWithHotplug(2, false);
+    off.advance(DOWN);
+    assert.equal(off.promiseNs(OFF + 10 * L), Infinity);
   });
 });
 

@@ -49,6 +49,7 @@ function effectTimes(cfg: EmuConfig, b: PeerBatch): { kind: string; at: number }
   for (const h of b.queue_handovers) out.push({ kind: "queue", at: deliverAt(h.at_ns, L.hotplug_latency_ns, w) });
   for (const h of b.cpu_dead) out.push({ kind: "cpu_dead", at: deliverAt(h.at_ns, L.hotplug_latency_ns, w) });
   for (const s of b.rfs_heads.at_ns) out.push({ kind: "rfs", at: deliverAt(s, L.rps_latency_ns, w) });
+  for (const s of b.charges.at_ns) out.push({ kind: "charge", at: deliverAt(s, L.charge_latency_ns, w) });
   return out;
 }
 

@@ -9,6 +9,7 @@
 // schedule (gridNs 0: every checkpoint they are fed) and excuses (chaos/checker.ts).
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCounters, DiagnosedStall, ExecContext, Liveness, RunResults, Stall, StallCause } from "../model/results.ts";
+import { defaultCheckIntervalNs } from "../engine/checkpoints.ts";
 import { StallDetector, type Excuse } from "./stall.ts";
 
 /** A non-empty backlog that processes nothing this long (virtual) is stalled. */
@@ -58,7 +59,7 @@ export class LivenessJudge {
 
   constructor(cfg: Pick<EmuConfig, "cpus" | "duration_ns" | "load">, s: LivenessSettings = {}) {
     this.endNs = cfg.duration_ns;
-    this.gridNs = s.gridNs ?? Math.max(100_000, Math.floor(cfg.duration_ns / 100));
+    this.gridNs = s.gridNs ?? defaultCheckIntervalNs(cfg.duration_ns);
     this.drainLimitNs = s.drainLimitNs ?? DEFAULT_DRAIN_LIMIT_NS;
     this.loadEndNs = s.loadEndNs !== undefined ? s.loadEndNs : loadEndOf(cfg as EmuConfig);
     this.detector = new StallDetector(cfg.cpus, s.stallAfterNs ?? DEFAULT_STALL_AFTER_NS, s.excuses ?? []);

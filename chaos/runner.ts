@@ -16,8 +16,9 @@ import { healCommands } from "./heal.ts";
 import { scheduleFaults } from "./schedule.ts";
 import { formatNemesis, resolveNemesis, type Nemesis, type NemesisSpec } from "./spec.ts";
 
-export const DEFAULT_DRAIN_LIMIT_NS = 20_000_000;
-export const DEFAULT_STALL_AFTER_NS = 5_000_000;
+// The same defaults as the liveness verdict of every run.
+export { DEFAULT_DRAIN_LIMIT_NS, DEFAULT_STALL_AFTER_NS } from "./liveness.ts";
+import { DEFAULT_DRAIN_LIMIT_NS, DEFAULT_STALL_AFTER_NS } from "./liveness.ts";
 
 export interface ChaosSettings {
   drainLimitNs?: number;

@@ -33,7 +33,6 @@ export interface WireBatch {
   cpu_dead: { oldcpu: number; at_ns: number; packets: WirePackets }[];
   forwarded: WirePackets;
   rfs_heads: PeerBatch["rfs_heads"];
-  socket: WirePackets;
   charges: PeerBatch["charges"];
   /** Crash evidence: see CrashStamp. */
   report_seq: number;
@@ -223,7 +222,6 @@ function batch(b: any): WireBatch {
     cpu_dead: (b.cpu_dead ?? []).map((d: any) => ({ oldcpu: d.oldcpu, at_ns: d.at_ns, packets: packets(d.packets, false) })),
     forwarded: packets(b.forwarded, true),
     rfs_heads,
-    socket: packets(b.socket, true),
     charges,
     report_seq: b.report_seq,
     inject_floor: b.inject_floor ?? [],
@@ -326,7 +324,6 @@ export function batchToWire(b: PeerBatch, stamp: CrashStamp): WireBatch {
     cpu_dead: b.cpu_dead.map((d) => ({ ...d, packets: wirePackets(d.packets) })),
     forwarded: wirePackets(b.forwarded),
     rfs_heads: b.rfs_heads,
-    socket: wirePackets(b.socket),
     charges: b.charges,
     ...stamp,
   };
@@ -346,7 +343,6 @@ export function wireToBatch(from: number, w: WireBatch): PeerBatch {
     cpu_dead: w.cpu_dead.map((d) => ({ ...d, packets: modelPackets(d.packets) })),
     forwarded: w.forwarded,
     rfs_heads: w.rfs_heads,
-    socket: w.socket,
     charges: w.charges,
   };
 }

@@ -7,7 +7,7 @@ import { describe, test } from "node:test";
 import { diagnose, judged, LivenessJudge } from "../../chaos/liveness.ts";
 import { loadScenario, resolveConfig } from "../../cli/scenario.ts";
 import { runInProcess } from "../../engine/inprocess.ts";
-import { runInProcessLive } from "../../engine/live.ts";
+import { runInProcessLive, type LiveOptions } from "../../engine/live.ts";
 import type { EmuConfig } from "../../model/config.ts";
 import { Cpu } from "../../model/cpu.ts";
 import type { CpuCounters, Stall } from "../../model/results.ts";
@@ -23,7 +23,8 @@ describe("one verdict per run, however it is driven", () => {
     plain.judge.finish(a);
     // A clock that runs far ahead: the paced driver never waits, but checks every 0.5 ms (not 2 ms).
     let t = 0;
-    const paced = judged(cfg, { pace: 0.01, nowMs: () => (t += 1e6), seriesIntervalNs: 300_000 });
+    const pacedOpts: LiveOptions = { pace: 0.01, nowMs: () => (t += 1e6), seriesIntervalNs: 300_000 };
+    const paced = judged(cfg, pacedOpts);
     const b = await runInProcessLive(cfg, paced.opts);
     paced.judge.finish(b);
     assert.ok(b.checker.checkpoints! > a.checker.checkpoints!, `more checkpoints paced (${b.checker.checkpoints} vs ${a.checker.checkpoints})`);

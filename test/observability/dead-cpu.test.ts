@@ -45,8 +45,9 @@ describe("a CPU process killed mid-run, as /metrics and the control API show it"
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const json = join(dir, "results.json");
-    // 200 ms of virtual time at 0.005: 40 s of wall time unless stopped, far more than the test needs.
-    run = Running.start(["run", "--engine", "processes", "--pace", "0.005", "--duration", "200ms", "--rate", "200000", "--metrics-port", String(port), "--keep-alive", "--json", json]);
+    // 200 ms of virtual time at 0.005: 40 s of wall time unless stopped, far more than the test needs;
+    // a flood that keeps the backlogs full, so that CPU 2 holds packets when it dies.
+    run = Running.start(["run", "--engine", "processes", "--pace", "0.005", "--duration", "200ms", "--rate", "1500000", "--metrics-port", String(port), "--keep-alive", "--json", json]);
     const status = async (): Promise<{ phase: string; virtual_ns_min: number; dead: number[]; lost_on_crash: number }> => (await fetch(`${url}/control/status`)).json() as never;
     await waitFor("the run to be 5 ms in", async () => ((await status()).virtual_ns_min >= 5_000_000 ? true : undefined), 60_000);
     const pid = await waitFor("cpu 2's process", () => cpuPid(run!, 2));

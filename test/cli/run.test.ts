@@ -87,11 +87,15 @@ describe("softnet-emu run, end to end", { skip }, () => {
     assert.ok((r.series?.t_ns.length ?? 0) >= 10);
   });
 
-  test("every example runs and passes the checker", { timeout: 60_000 }, async () => {
+  test("every example runs and passes the checker (the stall example fails its liveness: exit 1)", { timeout: 60_000 }, async () => {
     for (const f of ["loopback-rps.yaml", "rt-ipi-warning.yaml", "flow-limit.yaml", "threaded-backlog-stall.yaml"]) {
       const o = await inProcess(["run", "--scenario", join(ROOT, "examples", f), "--json", "-", "--duration", "20ms"]);
-      assert.equal(o.code, 0, `${f}: ${o.stderr}`);
-      assert.equal((JSON.parse(o.stdout) as RunResults).checker.ok, true, f);
+      const stalls = f === "threaded-backlog-stall.yaml";
+      assert.equal(o.code, stalls ? 1 : 0, `${f}: ${o.stderr}`);
+      const r = JSON.parse(o.stdout) as RunResults;
+      assert.equal(r.checker.ok, true, f);
+      assert.equal(r.liveness?.ok, !stalls, f);
+      if (stalls) assert.match(o.stderr, /softnet-emu: liveness: CPU 1 stalled from /);
     }
   });
 });

@@ -9,6 +9,7 @@ import { DEFAULT_COSTS } from "../../model/defaults.ts";
 import { emptyBatch, type PeerBatch } from "../../model/messages.ts";
 import { NAPI_STATE_SCHED } from "../../model/napi.ts";
 import { enqueueToBacklog } from "../../model/receive.ts";
+import { runInProcess } from "../../engine/inprocess.ts";
 import { config } from "./fixtures.ts";
 
 const L = DEFAULT_COSTS;
@@ -95,4 +96,21 @@ describe("a device poll looks at its ring again before napi_complete_done()", ()
     assert.equal(cpu.c.net_rx_softirqs, 1);
     assert.equal(cpu.c.busy_ns.hardirq, L.irq_entry_ns, "the IRQ stayed masked: one interrupt");
   });
+});
+
+describe("a target's NET_RX runs against its IPIs, under load (the kernel: 1.01-1.05)", () => {
+  // Before the completion rule, an IPI landed inside a running net_rx_action for packets enqueued
+  // while the backlog was being polled: 0.24-0.58 NET_RX runs per received_rps.
+  for (const load of ["loopback", "nic"] as const) {
+    it(`${load}, rps_cpus=e: each IPI starts its own NET_RX run, and few runs come without one`, () => {
+      const cfg = config({ load, pps: load === "loopback" ? 1_000_000 : 400_000, rpsCpus: [1, 2, 3], profile: "6.6", durationNs: 20_000_000 });
+      const r = runInProcess(cfg);
+      for (const c of [1, 2, 3]) {
+        const row = r.cpus[c]!;
+        assert.ok(row.received_rps > 100, `cpu ${c}: ${row.received_rps} IPIs`);
+        const ratio = row.net_rx_softirqs / row.received_rps;
+        assert.ok(ratio >= 1 && ratio <= 1.05, `cpu ${c}: ${row.net_rx_softirqs} NET_RX runs for ${row.received_rps} IPIs`);
+      }
+    });
+  }
 });

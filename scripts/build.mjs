@@ -1,16 +1,17 @@
 // @ts-check
 // Builds the compiled CLI: esbuild bundles the TypeScript entry points (the CLI, a CPU process, a
 // coordinator on its own, the run worker thread) into plain ESM under dist/<hash>/, so that
-// `softnet-emu` starts without tsx transpiling every file at each start. npm packages stay
-// external (zeromq is native; node_modules resolves from dist/ as from the sources), lazy
-// `import()`s stay lazy (code splitting), and each source's `import.meta.url` keeps meaning the
-// source file, so files found beside a source (softnet.proto, examples/, package.json) are the
-// repository's own.
+// `softnet-emu` starts without tsx transpiling every file at each start. npm packages are bundled
+// too (one file to load rather than hundreds), except EXTERNAL below, which node_modules resolves
+// from dist/ as from the sources; lazy `import()`s stay lazy (code splitting); each source's
+// `import.meta.url` keeps meaning the source file, so files found beside a source (softnet.proto,
+// examples/, package.json) are the repository's own.
 //
 // The folder is named by the hash of what it holds and published by one rename, then
 // dist/manifest.json is replaced (also by rename) to point at it, with the size and mtime of every
-// input: a build is fresh while every input is unchanged, and a process that loaded one build
-// starts its children from the same folder, whatever a concurrent build publishes meanwhile.
+// source bundled, this script and package-lock.json (for the packages): a build is fresh while
+// every input is unchanged, and a process that loaded one build starts its children from the same
+// folder, whatever a concurrent build publishes meanwhile.
 //
 //   node scripts/build.mjs          build if stale (npm run build; `prepare` runs it on npm ci)
 //   node scripts/build.mjs --force  build even if fresh
@@ -127,6 +128,9 @@ async function bundle(esbuild) {
   };
   const out = await esbuild.build({
     entryPoints: Object.keys(ENTRIES).map((name) => ({ in: `softnet-entry:${name}`, out: name })),
+    // Paths in the metafile (the inputs recorded in the manifest) are relative to this, whatever
+    // the working directory of the process that builds.
+    absWorkingDir: ROOT,
     bundle: true,
     splitting: true,
     platform: "node",
@@ -150,8 +154,10 @@ async function bundle(esbuild) {
   });
   /** @type {Record<string, [number, number]>} */
   const inputs = {};
-  for (const path of [...Object.keys(out.metafile.inputs), relative(ROOT, SELF)]) {
-    if (path.startsWith("softnet-entry:")) continue;
+  // npm packages count through package-lock.json (and `npm ci`/`npm install` run `prepare`, which
+  // builds): a few hundred fewer files to look at on every start.
+  for (const path of [...Object.keys(out.metafile.inputs), relative(ROOT, SELF), "package-lock.json"]) {
+    if (path.startsWith("softnet-entry:") || /(^|\/)node_modules\//.test(path)) continue;
     const abs = join(ROOT, path);
     const s = stamp(abs);
     if (s) inputs[relative(ROOT, abs).split(sep).join("/")] = s;

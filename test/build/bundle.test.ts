@@ -55,10 +55,15 @@ describe("the compiled CLI", () => {
       assert.equal(first.code, 0, first.stderr);
       const before = manifestDir(copy);
       appendFileSync(join(copy, "cli/main.ts"), '\nprocess.stderr.write("rebuilt-from-the-changed-source\\n");\n');
-      const second = await node([bin(), "--version"], { cwd: copy });
+      // Started from another folder: the build and its manifest are the repository's all the same.
+      const second = await node([bin(), "--version"], { cwd: tmpdir() });
       assert.equal(second.code, 0, second.stderr);
       assert.match(second.stderr, /rebuilt-from-the-changed-source/);
       assert.notEqual(manifestDir(copy), before, "a new build folder");
+      const inputs = Object.keys((JSON.parse(readFileSync(join(copy, "dist/manifest.json"), "utf8")) as { inputs: object }).inputs);
+      for (const f of ["cli/main.ts", "cpu-node/main.ts", "scripts/build.mjs", "package-lock.json"]) assert.ok(inputs.includes(f), `${f} among the inputs`);
+      assert.ok(inputs.some((f) => f.startsWith("model/")), "the model among the inputs");
+      assert.ok(!inputs.some((f) => f.startsWith("/") || f.startsWith("..") || f.startsWith("node_modules/")), `inputs relative to the repository: ${inputs.join(" ")}`);
       // And the CPU processes of a run are of that build too (their own source changed).
       appendFileSync(join(copy, "cpu-node/main.ts"), '\nprocess.stderr.write("cpu-from-the-changed-source\\n");\n');
       const run = await node([bin(), "run", "--duration", "100us", "--verbose"], { cwd: copy });

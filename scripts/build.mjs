@@ -121,6 +121,8 @@ async function bundle(esbuild) {
       b.onLoad({ filter: /\.ts$/ }, (a) => {
         if (a.path.includes(`${sep}node_modules${sep}`) || !a.path.startsWith(ROOT)) return undefined;
         const text = readFileSync(a.path, "utf8");
+        const unsupported = /import\.meta\.(dirname|filename)/.exec(text);
+        if (unsupported) return { errors: [{ text: `${unsupported[0]} would name dist/, not the source: use new URL(…, import.meta.url)` }] };
         const rel = relative(join(DIST, "x"), a.path).split(sep).join("/");
         return { contents: text.replaceAll("import.meta.url", `new URL(${JSON.stringify(rel)}, import.meta.url).href`), loader: "ts" };
       });

@@ -115,6 +115,11 @@ const EMU_CPU_COUNTERS = [
   ["softnet_emu_ipis_sent_total", "RPS IPIs this CPU sent (net_rps_send_ipi)", (c: CpuCounters) => c.ipis_sent],
   ["softnet_emu_ipis_received_total", "RPS IPIs this CPU handled (rps_trigger_softirq, received_rps)", (c: CpuCounters) => c.received_rps],
   ["softnet_emu_net_rx_softirqs_total", "NET_RX softirq runs, as /proc/softirqs counts them", (c: CpuCounters) => c.net_rx_softirqs],
+  [
+    "softnet_emu_call_function_irqs_total",
+    "Call-function interrupts taken, the CAL row of /proc/interrupts: RPS IPIs that did not find the CPU polling in idle",
+    (c: CpuCounters) => c.irq_call_count,
+  ],
   ["softnet_emu_thread_wakeups_total", "Wake-ups of this CPU's backlog_napi thread", (c: CpuCounters) => c.thread_wakeups],
   [
     "softnet_emu_lost_wakeups_total",
@@ -312,6 +317,16 @@ export class SoftnetMetrics {
         for (const c of snapshot()) {
           for (const reason of DROP_REASONS) this.inc({ cpu: String(c.cpu), reason }, c.drops_by_reason[reason] ?? 0);
         }
+      },
+    });
+    new Counter<"cpu" | "queue">({
+      name: "softnet_emu_nic_irqs_total",
+      help: "NIC RX queue interrupts handled on this CPU, by queue (the queue's IRQ line in /proc/interrupts)",
+      labelNames: ["cpu", "queue"],
+      registers: [registry],
+      collect(this: Counter<"cpu" | "queue">) {
+        this.reset();
+        for (const c of snapshot()) c.nic_irqs.forEach((n, queue) => this.inc({ cpu: String(c.cpu), queue: String(queue) }, n));
       },
     });
     new Counter<"cpu" | "action">({

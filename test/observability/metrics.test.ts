@@ -120,6 +120,9 @@ describe("coordinator metrics", () => {
       assert.equal(value(text, "softnet_emu_busy_seconds_total", { ...l, context: "softirq" }), c.busy_ns.softirq / 1e9);
       assert.equal(value(text, "softnet_emu_drops_total", { ...l, reason: "flow_limit" }), c.drops_by_reason.flow_limit);
       assert.equal(value(text, "softnet_emu_input_queue_length", l), c.input_qlen);
+      assert.equal(value(text, "softnet_emu_call_function_irqs_total", l), c.irq_call_count);
+      assert.equal(value(text, "softnet_emu_nic_irqs_total", { ...l, queue: "0" }), c.nic_irqs[0]);
+      assert.equal(value(text, "softnet_emu_nic_irqs_total", { ...l, queue: "1" }), c.nic_irqs[1]);
     }
   });
 

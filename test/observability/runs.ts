@@ -37,7 +37,9 @@ export const RUN_FLAGS: Record<string, RunFlags> = {
   "rt-ipi": {
     profile: "rt-6.6",
     cpus: 4,
-    duration_ns: 20 * MS,
+    // 40 ms: CPU 0 squeezes ~700 times, so the replay's increase clears SoftnetTimeSqueezeSustained's
+    // 1/s over 5m (300) with room; at 20 ms it was ~280, and the alert flickered.
+    duration_ns: 40 * MS,
     rate_pps: 1_500_000,
     sysctls: [{ name: "net.core.netdev_budget", patch: { netdev_budget: 8 } }],
     offline: [{ cpu: 2, at_ns: 5 * MS }],

@@ -120,5 +120,8 @@ SPEC
   echo "GT $name rx $(cat /tmp/rx.out)"
 done
 echo "GT done"
-# -no-reboot on the QEMU command line turns this into QEMU's exit.
+# The host stops QEMU when it reads "GT done": everything before it has crossed the serial line by
+# then. Rebooting here at once could lose the tail of the output still in the tty's buffer (it did).
+# Should nobody be watching, -no-reboot turns this later reboot into QEMU's exit.
+sleep 30
 reboot -f

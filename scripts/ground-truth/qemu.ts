@@ -29,7 +29,7 @@ export interface Boot {
 
 export function qemuArgs(o: Pick<BootOptions, "vmlinuz" | "initramfs" | "bootArgs" | "phases" | "secs" | "hotplug">): string[] {
   // quiet + loglevel=1: the kernel's own messages stay off the console (the guest reads them with
-  // dmesg); panic=-1 with -no-reboot turns a panic, and init's final reboot, into QEMU's exit.
+  // dmesg); panic=-1 with -no-reboot turns a panic, and init's fallback reboot, into QEMU's exit.
   const append = ["console=ttyS0", "panic=-1", "quiet", "loglevel=1", ...o.bootArgs, phasesCmdline(o.phases, o.secs, o.hotplug)].join(" ");
   return ["-accel", "tcg", "-smp", String(SMP), "-m", "1024", "-nographic", "-no-reboot", "-kernel", o.vmlinuz, "-initrd", o.initramfs, "-append", append];
 }
@@ -55,7 +55,12 @@ export function bootKernel(o: BootOptions): Promise<Boot> {
     pending += d;
     const lines = pending.split("\n");
     pending = lines.pop()!;
-    for (const l of lines) if (/GT \S+ (phase|hotplug|tx|rx)\b|GT (boot|done|warn)\b/.test(l)) o.onLine?.(l.replace(/^.*?GT /, "GT ").trimEnd());
+    for (const l of lines) {
+      if (/GT \S+ (phase|hotplug|tx|rx)\b|GT (boot|done|warn)\b/.test(l)) o.onLine?.(l.replace(/^.*?GT /, "GT ").trimEnd());
+      // The guest's last line: all its output is here, so QEMU can go (the guest does not reboot
+      // itself at once, which could cut the output still buffered in its tty).
+      if (/GT done\b/.test(l)) child.kill("SIGTERM");
+    }
   });
   let err = "";
   child.stderr.setEncoding("utf8");

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { FixtureSchema } from "../../scripts/ground-truth/format.ts";
 import { isStaticElf, BUSYBOX } from "../../scripts/ground-truth/initramfs.ts";
 import { choosePackage, KERNELS } from "../../scripts/ground-truth/kernels.ts";
-import { parseOptions } from "../../scripts/ground-truth/main.ts";
+import { main } from "../../scripts/ground-truth/main.ts";
+import { parseOptions } from "../../scripts/ground-truth/options.ts";
 import { hotplugText, parseConsole, phaseData, phaseExtras } from "../../scripts/ground-truth/parse.ts";
 import { HOTPLUG_PHASES, phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
 import { GroundTruthUsage } from "../../scripts/ground-truth/errors.ts";
@@ -199,6 +200,12 @@ describe("ground-truth phases, kernels and flags", () => {
     const o = parseOptions(["--kernels", "6.1-rt,6.12-generic", "--phases", "p3", "--secs", "2", "--out", "-"]);
     assert.deepEqual(o.kernels.map((k) => k.key), ["6.1-rt", "6.12-generic"]);
     assert.deepEqual([o.phases.loopback.map((p) => p.name), o.phases.hotplug, o.secs, o.out], [["p3"], [], 2, "-"]);
+  });
+
+  it("main() on a bad flag: exit code 2 and one line, before anything is checked or started", async () => {
+    const lines: string[] = [];
+    assert.equal(await main(["--kernels", "6.12-generic", "--phases", "p0"], (l) => lines.push(l)), 2);
+    assert.deepEqual(lines, ["ground-truth: error: --phases: unknown phase 'p0' (known: p1,p2,p3,p4,p5,p6,p7,h1,h2,h3,h4)"]);
   });
 
   it("npm run ground-truth with a bad flag: one line on stderr, exit 2, nothing started", () => {

@@ -1,0 +1,100 @@
+// One kernel's boot, read: QEMU with the phases, the console parsed into the fixture's phases and
+// the hotplug text, and why anything is missing. Also the host tools it needs.
+import { existsSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { GroundTruthUsage } from "./errors.ts";
+import type { PhaseData } from "./format.ts";
+import type { KernelTarget, UnpackedKernel } from "./kernels.ts";
+import { hotplugText, parseConsole, phaseData, phaseExtras, type ConsoleRecord } from "./parse.ts";
+import { phaseDesc, type PhaseSelection } from "./phases.ts";
+import { bootKernel, QEMU, SMP, type Boot } from "./qemu.ts";
+
+const TOOLS: ReadonlyArray<readonly [string, string]> = [
+  [QEMU, "qemu-system-x86"],
+  ["gcc", "gcc"],
+  ["cpio", "cpio"],
+  ["apt-get", "apt"],
+  ["apt-cache", "apt"],
+  ["dpkg-deb", "dpkg"],
+];
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? "").split(delimiter).some((d) => d && existsSync(join(d, tool)));
+}
+
+/** The host tools the script runs; a missing one is named with its Debian package. */
+export function checkTools(): void {
+  for (const [tool, pkg] of TOOLS) if (!onPath(tool)) throw new GroundTruthUsage(`${tool} not found: install Debian's ${pkg} (.ci/setup does)`);
+}
+
+export interface KernelRun {
+  readonly target: KernelTarget;
+  readonly kernel: UnpackedKernel;
+  readonly boot: Boot;
+  readonly record: ConsoleRecord;
+  /** The loopback phases the console gave whole, in the fixture format. */
+  readonly data: Record<string, PhaseData>;
+  /** The hotplug phases in hotplug-loopback.txt's format, when they were asked for and are whole. */
+  readonly hotplug?: string;
+  /** Why a phase is missing, or the boot failed. */
+  readonly errors: string[];
+}
+
+/** Boot one kernel with the phases and read its console. */
+export async function runKernel(
+  target: KernelTarget,
+  kernel: UnpackedKernel,
+  initramfs: string,
+  sel: PhaseSelection,
+  secs: number,
+  log: (line: string) => void = () => {},
+): Promise<KernelRun> {
+  const phases = sel.loopback;
+  const boot = await bootKernel({ vmlinuz: kernel.vmlinuz, initramfs, bootArgs: target.bootArgs, phases, secs, hotplug: sel.hotplug, onLine: (l) => log(`  [${target.key}] ${l}`) });
+  const errors: string[] = [];
+  let record: ConsoleRecord = { phases: new Map(), done: false, warnings: [] };
+  try {
+    record = parseConsole(boot.console);
+  } catch (e) {
+    errors.push((e as Error).message);
+  }
+  if (boot.timedOut) errors.push(`QEMU killed after ${Math.round(boot.wallMs / 1000)} s (liveness limit): the guest never finished`);
+  else if (!record.done) errors.push(`the guest stopped before its last phase (QEMU exit ${boot.exitCode}); see the console log`);
+  if (record.cpus !== undefined && record.cpus !== SMP) errors.push(`the guest saw ${record.cpus} CPUs, not ${SMP}`);
+  const data: Record<string, PhaseData> = {};
+  for (const p of phases) {
+    const cp = record.phases.get(p.name);
+    if (!cp) {
+      errors.push(`phase ${p.name}: not in the console`);
+      continue;
+    }
+    try {
+      data[p.name] = phaseData(cp, phaseDesc(p, secs));
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  let hotplug: string | undefined;
+  if (sel.hotplug.length) {
+    try {
+      hotplug = hotplugText(target.key, sel.hotplug, record);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  return { target, kernel, boot, record, data, hotplug, errors };
+}
+
+export function summaryLines(run: KernelRun): string[] {
+  const lines = [`${run.target.key}: ${run.kernel.pkg}, host wall ${(run.boot.wallMs / 1000).toFixed(1)} s`];
+  for (const [name, d] of Object.entries(run.data)) {
+    const x = phaseExtras(run.record.phases.get(name)!);
+    const cpus = Object.entries(d.cpus).map(([c, r]) => `cpu${c} proc=${r.proc} drop=${r.drop} rrps=${r.rrps} netrx=${r.netrx} fl=${r.fl}`);
+    lines.push(`  ${name} sent=${d.sent} rate=${d.rate} received=${x.received ?? "?"} rcvbuf_errors=${x.rcvbufErrors ?? "?"} dmesg_warnings=${x.dmesgWarnings} | ${cpus.join(" | ")}`);
+  }
+  if (Object.keys(run.data).length) lines.push(`  sender rate (pps): ${Object.entries(run.data).map(([n, d]) => `${n} ${d.rate}`).join(", ")}`);
+  if (run.hotplug) lines.push(...run.hotplug.trimEnd().split("\n").map((l) => `  ${l}`));
+  for (const w of run.record.warnings) lines.push(`  guest: ${w}`);
+  for (const e of run.errors) lines.push(`  error: ${e}`);
+  return lines;
+}

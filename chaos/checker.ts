@@ -1,6 +1,7 @@
 // The chaos checker: fed the counters of every checkpoint, it judges a two-phase run.
 // Safety (every checkpoint of the chaos phase and the drain):
-//   - conservation: injected = processed + dropped + queued + in_flight + lost_on_crash. The engine
+//   - conservation: injected = processed + dropped + queued + in_flight + lost_on_crash, and with a
+//     receiving task processed = consumed + queued on the socket + rcvbuf_errors + in flight to it. The engine
 //     checks it at each checkpoint and reports breaks in checker.violations; here we count the
 //     checkpoints it held at (in the in-process engine, whose checkpoints are consistent cuts);
 //   - per-flow order where the kernel guarantees it (chaos/order.ts).
@@ -10,7 +11,7 @@
 //     (backlog, NIC ring, re-injection queue) and nothing is in flight, else a violation naming the CPU.
 import type { CpuCommand } from "../model/messages.ts";
 import type { ChaosSummary, CpuCounters, Fault, RunResults } from "../model/results.ts";
-import { totalsOf } from "../engine/aggregate.ts";
+import { conservationViolation, totalsOf } from "../engine/aggregate.ts";
 import { breaksOrder, OrderChecker } from "./order.ts";
 import { LivenessJudge } from "./liveness.ts";
 import type { Excuse, StallDetector } from "./stall.ts";
@@ -60,7 +61,8 @@ export class ChaosChecker {
     this.checkpoints++;
     const t = totalsOf(counters, 0);
     const empty = t.queued === 0 && t.in_flight === 0;
-    if (t.injected === t.processed + t.dropped + t.queued + t.in_flight && t.in_flight >= 0) this.conservationHeld++;
+    // The backlog stage and, with a receiving task, the socket stage (engine/aggregate.ts).
+    if (conservationViolation(t, atNs) === null) this.conservationHeld++;
     // After the heal's commands (applied just after the checkpoint at healNs) have taken effect.
     if (empty && atNs > this.s.healNs && this.drainedAtNs === null && counters.every((c) => c.online)) this.drainedAtNs = atNs;
     this.order.check(atNs, counters, empty);
@@ -92,12 +94,14 @@ export class ChaosChecker {
           `(detected at ${st.detected_ns} ns, ${st.until_ns === null ? "never recovered" : `recovered at ${st.until_ns} ns`})`,
       );
     const drainEnd = this.s.healNs + this.s.drainLimitNs;
+    // A run stopped before its drain limit (a signal: its results so far) is not judged on the drain.
+    const ended = this.drainedAtNs !== null || r.virtual_ns >= drainEnd;
     for (const c of r.cpus)
-      if (c.queued > 0)
+      if (ended && c.queued > 0)
         violations.push(`liveness: CPU ${c.cpu} still holds ${c.queued} packet(s) (backlog ${c.backlog_len}) at ${drainEnd} ns, ${this.s.drainLimitNs} ns after the heal`);
-    if (r.totals.in_flight > 0) violations.push(`liveness: ${r.totals.in_flight} packet(s) still in flight at ${drainEnd} ns`);
+    if (ended && r.totals.in_flight > 0) violations.push(`liveness: ${r.totals.in_flight} packet(s) still in flight at ${drainEnd} ns`);
     const dead = new Set((r as { degraded?: { dead_cpus: number[] } }).degraded?.dead_cpus ?? []);
-    for (const c of r.cpus) if (!c.online && !dead.has(c.cpu)) violations.push(`liveness: CPU ${c.cpu} is still offline after the heal`);
+    for (const c of r.cpus) if (ended && !c.online && !dead.has(c.cpu)) violations.push(`liveness: CPU ${c.cpu} is still offline after the heal`);
     if (!this.s.consistentCuts && r.totals.queued === 0 && r.totals.in_flight === 0) this.drainedAtNs = r.virtual_ns;
     // Keeps what the engine said of its checkpoints (checkpoints, unchecked).
     r.checker = { ...r.checker, ok: violations.length === 0, violations, stalls: this.stall.stalls };

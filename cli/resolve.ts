@@ -99,8 +99,14 @@ export function resolveConfig(scenario: Scenario | undefined, flags: RunFlags = 
     ...resolveTopology(spec, flags, cpus, duration_ns, blame),
     events: resolveEvents(spec, flags, cpus, duration_ns, blame),
     ...resolveStalls(spec, cpus, blame),
+    ...resolveReceiver(spec, cpus, blame),
     softnet_stat_columns: spec.softnet_stat_columns ?? 13,
   };
+  const down = cfg.receiver && cfg.events.find((e) => e.action === "offline" && e.cpu === cfg.receiver!.cpu);
+  if (down) {
+    const by = flags.offline !== undefined || flags.online !== undefined ? `--offline ${down.cpu}@${formatNs(down.at_ns)}` : "events";
+    throw blame.file(["receiver", "cpu"], `CPU ${down.cpu} goes offline at ${formatNs(down.at_ns)} (${by}): the receiving task is pinned there and its socket would go unread`);
+  }
   return cfg;
 }
 
@@ -266,6 +272,27 @@ function filePhase(p: ScenarioPhase, path: FieldPath, queueCount: number, sender
     popularity: p.popularity ?? { kind: "uniform" },
     packet_bytes: p.packet_bytes ?? DEFAULT_PACKET_BYTES,
     ...(p.catch_up !== undefined ? { catch_up: p.catch_up } : {}),
+  };
+}
+
+/** net.core.rmem_default: a socket's receive buffer unless set. */
+export const DEFAULT_RMEM_BYTES = 212_992;
+/** recvmsg() of one small datagram, and its queuing on the socket (udp_queue_rcv_skb), in ns. */
+export const DEFAULT_RECV_PER_PACKET_NS = 1000;
+export const DEFAULT_SOCK_ENQUEUE_NS = 200;
+
+/** `receiver:` with its defaults; its CPU must exist (its staying online is checked with the events). */
+function resolveReceiver(spec: ScenarioSpec, cpus: number, blame: Blame): Pick<EmuConfig, "receiver"> {
+  const r = spec.receiver;
+  if (!r) return {};
+  if (r.cpu >= cpus) throw blame.file(["receiver", "cpu"], `CPU ${r.cpu} does not exist: the host has ${cpuRange(cpus)}`);
+  return {
+    receiver: {
+      cpu: r.cpu,
+      rmem: r.rmem ?? { kind: "bytes", limit: DEFAULT_RMEM_BYTES },
+      per_packet_ns: r.per_packet_ns ?? DEFAULT_RECV_PER_PACKET_NS,
+      enqueue_ns: r.enqueue_ns ?? DEFAULT_SOCK_ENQUEUE_NS,
+    },
   };
 }
 

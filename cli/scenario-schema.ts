@@ -231,6 +231,30 @@ const phase = strict({
   catch_up: z.boolean().optional(),
 });
 
+/** `rmem: 212992` (bytes), `rmem: 208KiB`, `rmem: 256 packets`: a socket's receive buffer. */
+const rmem = scalar((v): { kind: "bytes" | "packets"; limit: number } => {
+  const m = typeof v === "number" ? [String(v), String(v), ""] : typeof v === "string" ? /^\s*(\d+)\s*(B|KiB|MiB|packets?|pkts?)?\s*$/i.exec(v) : null;
+  if (!m) throw new UsageError(`expected bytes (212992, 208KiB, 1MiB) or packets (256 packets), got ${describe(v)}`);
+  const n = Number(m[1]);
+  const unit = (m[2] ?? "").toLowerCase();
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`must be at least 1, got ${describe(v)}`);
+  if (unit.startsWith("p")) {
+    if (n > 1 << 24) throw new UsageError(`must be <= ${1 << 24} packets`);
+    return { kind: "packets", limit: n };
+  }
+  const bytes = n * (unit === "kib" ? 1024 : unit === "mib" ? 1 << 20 : 1);
+  if (bytes > 2 ** 31 - 1) throw new UsageError("must be below 2 GiB (sk_rcvbuf is an int)");
+  return { kind: "bytes", limit: bytes };
+});
+
+/** `receiver: { cpu: 1, rmem: 208KiB, per_packet_ns: 1000, enqueue_ns: 200 }` (model/receiver.ts). */
+const receiver = strict({
+  cpu: int(0, MAX_CPUS - 1),
+  rmem: rmem.optional(),
+  per_packet_ns: int(0, 10e9).optional(),
+  enqueue_ns: int(0, 10e9).optional(),
+});
+
 /** `stalls: { every: 20ms, mean: 2ms, max: 20ms, cpus: e, in_softirq: true }` (model/stall.ts). */
 const stalls = strict({
   every: duration,
@@ -297,6 +321,8 @@ export const scenarioSchema = strict({
   senders: z.array(sender).optional(),
   load: z.array(phase).optional(),
   events: z.array(event).optional(),
+  /** A task pinned to a CPU reading one UDP socket that every processed packet goes to. */
+  receiver: receiver.optional(),
   /** CPUs losing the processor now and then (a vCPU on a busy host). */
   stalls: stalls.optional(),
   /** Checked on the final results; a false one fails the run (exit 1). */

@@ -10,6 +10,7 @@ import {
   type CpuResult,
   type DropReason,
   type RunResults,
+  type SocketTotals,
   type Totals,
   type UncheckedCheckpoints,
 } from "../model/results.ts";
@@ -53,11 +54,46 @@ export function totalsOf(rows: readonly CpuCounters[], lostOnCrash: number): Tot
     for (const r of DROP_REASONS) byReason[r] += c.drops_by_reason[r];
   }
   const dropped = DROP_REASONS.reduce((s, r) => s + byReason[r], 0);
-  return { injected, processed, dropped, dropped_by_reason: byReason, queued, in_flight: out - inn - lostOnCrash, lost_on_crash: lostOnCrash, reordered };
+  const totals: Totals = { injected, processed, dropped, dropped_by_reason: byReason, queued, in_flight: out - inn - lostOnCrash, lost_on_crash: lostOnCrash, reordered };
+  const socket = socketTotalsOf(rows);
+  if (socket) totals.socket = socket;
+  return totals;
+}
+
+/** The socket stage (model/receiver.ts), when anything reached a socket. */
+function socketTotalsOf(rows: readonly CpuCounters[]): SocketTotals | undefined {
+  let delivered = 0, applied = 0, consumed = 0, queued = 0, rcvbuf_errors = 0;
+  for (const c of rows) {
+    delivered += c.sock_delivered;
+    applied += c.sock_in;
+    consumed += c.sock_consumed;
+    queued += c.sock_queued;
+    rcvbuf_errors += c.rcvbuf_errors;
+  }
+  if (delivered === 0 && applied === 0) return undefined;
+  return { delivered, consumed, queued, rcvbuf_errors, in_flight: delivered - applied };
 }
 
 /** injected = processed + dropped + queued + in_flight + lost_on_crash (docs/DESIGN.md §2.4). */
 export function conservationViolation(t: Totals, atNs: number): string | null {
+  return backlogViolation(t, atNs) ?? socketViolation(t, atNs);
+}
+
+/**
+ * With a receiving task every processed packet went to its socket:
+ * processed = delivered = consumed + queued on the socket + rcvbuf_errors + in flight to it.
+ */
+function socketViolation(t: Totals, atNs: number): string | null {
+  const s = t.socket;
+  if (!s) return null;
+  if (s.delivered === t.processed && s.delivered === s.consumed + s.queued + s.rcvbuf_errors + s.in_flight && s.in_flight >= 0 && s.queued >= 0) return null;
+  return (
+    `socket conservation broken at ${atNs} ns: processed ${t.processed}, delivered to the socket ${s.delivered} vs consumed ${s.consumed}` +
+    ` + queued ${s.queued} + rcvbuf_errors ${s.rcvbuf_errors} + in_flight ${s.in_flight}`
+  );
+}
+
+function backlogViolation(t: Totals, atNs: number): string | null {
   const accounted = t.processed + t.dropped + t.queued + t.in_flight + t.lost_on_crash;
   const negative = (["injected", "processed", "dropped", "queued", "in_flight", "lost_on_crash"] as const).filter((k) => t[k] < 0);
   if (accounted === t.injected && negative.length === 0 && t.processed <= t.injected) return null;

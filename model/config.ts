@@ -126,6 +126,17 @@ export interface LoadPhaseConfig {
   catch_up?: boolean;
 }
 
+/** The receiving task (model/receiver.ts): one UDP socket, read by a task pinned to `cpu`. */
+export interface ReceiverConfig {
+  cpu: number;
+  /** sk_rcvbuf: in bytes of skb truesize (the kernel's accounting), or in packets. */
+  rmem: { kind: "bytes" | "packets"; limit: number };
+  /** recvmsg() per packet on the task's CPU, before the copy to the user (copy_per_byte_ps). */
+  per_packet_ns: number;
+  /** Queuing a packet on the socket, on the CPU that processed it (udp_queue_rcv_skb). */
+  enqueue_ns: number;
+}
+
 /** CPU stalls (model/stall.ts): the CPU loses the processor for a while, now and then. */
 export interface StallConfig {
   /** Mean gap between the end of one stall and the start of the next, per CPU (exponential). */
@@ -165,6 +176,8 @@ export interface EmuConfig {
   events: HotplugEventConfig[];
   /** CPU stalls; absent = none. */
   stalls?: StallConfig;
+  /** The receiving task; absent = packets end in the stack (`processed`). */
+  receiver?: ReceiverConfig;
   /** softnet_stat format: 13 columns (6.6) or 15 (6.12+: input_qlen, process_qlen). */
   softnet_stat_columns: 13 | 15;
 }

@@ -24,8 +24,10 @@ import { chargeArrived, enqueueFromRemote, forward, forwardAll, ipiFlushArrived,
 import { backlogThreadStep, netRxAction, hardirq, ksoftirqdStep, napiScheduleDevice, netRxActionPoll } from "./softirq.ts";
 import { cpuDeadArrived, cpuOffline, cpuOnline, queueHandoverArrived, rehomeSources } from "./hotplug.ts";
 import { StallSchedule, stallsOn } from "./stall.ts";
+import { receiverStep, Socket, socketDeliver, socketEnqueue } from "./receiver.ts";
+import { SOCKET_RECORD_KIND } from "./messages.ts";
 
-export type TaskKind = "ksoftirqd" | "backlog_napi" | "sender";
+export type TaskKind = "ksoftirqd" | "backlog_napi" | "sender" | "receiver";
 
 export interface Task {
   kind: TaskKind;
@@ -207,6 +209,10 @@ export class Cpu {
     for (const ev of cfg.events) this.command({ kind: ev.action, cpu: ev.cpu, at_ns: ev.at_ns });
     this.hadHotplugRole = hotplugRole(this);
     this.wasForwardTarget = forwardTarget(this);
+    if (cfg.receiver) {
+      if (cfg.receiver.cpu === id) this.socket = new Socket();
+      else this.remoteSocket = true;
+    }
     if (cfg.stalls) {
       // A stall delays hand-overs like an irq_off section does (lookahead.ts settleNs), on any CPU.
       this.maxIrqOffNs = Math.max(this.maxIrqOffNs, cfg.stalls.max_ns);
@@ -229,6 +235,7 @@ export class Cpu {
     add(K_FORWARD, batch.forwarded.flow.length);
     add(K_ENQUEUE, batch.enqueues.flow.length);
     add(K_FLUSH, batch.flushes.at_ns.length);
+    add(SOCKET_RECORD_KIND, batch.socket.flow.length);
     add(K_RFS, batch.rfs_heads.at_ns.length);
     add(K_CHARGE, batch.charges.at_ns.length);
   }
@@ -289,6 +296,7 @@ export class Cpu {
     for (const s of this.sources.values()) ring += s.ring.length;
     c.queued = sd.backlogLen + ring + this.reinject.length;
     c.now_ns = this.clock;
+    if (this.socket) c.sock_queued = this.socket.queue.length;
     if (withFlushIds) return copyCounters(c);
     // Checkpoints: everything but the growing lists of flush ids, which only the end needs.
     const copy = copyCounters(c, false);
@@ -330,7 +338,9 @@ export class Cpu {
 
   /** CPU time of __netif_receive_skb() and the stack up to the socket for one packet. */
   processCostNs(source: number, injectNs: number): number {
-    return this.costs.process_per_packet_ns + this.copyCostNs(source, injectNs);
+    // With a receiving task the payload is copied by its recvmsg(); here the skb is queued on its socket.
+    const rcv = this.cfg.receiver;
+    return this.costs.process_per_packet_ns + (rcv === undefined ? this.copyCostNs(source, injectNs) : rcv.enqueue_ns);
   }
 
   /** Copying one packet's payload (whole nanoseconds). */
@@ -352,6 +362,7 @@ export class Cpu {
     const slot = source * this.flowsPerSource + (flow - source * FLOWS_PER_SOURCE);
     if (seq < this.reorderMax[slot]!) c.reordered++;
     else this.reorderMax[slot] = seq;
+    if (this.cfg.receiver !== undefined) socketDeliver(this, flow, seq, source, injectNs, atNs);
   }
 
   /** wake_up_process(): false when the task was already running. */
@@ -665,6 +676,11 @@ export class Cpu {
       case K_CPU_DEAD:
         cpuDeadArrived(this, b.cpu_dead[i]!);
         break;
+      case SOCKET_RECORD_KIND: {
+        const e = b.socket;
+        socketEnqueue(this, b.from, e.flow[i]!, e.seq[i]!, e.source[i]!, e.inject_ns[i]!, e.send_ns[i]!);
+        break;
+      }
       case K_RFS:
         this.rfsPassedSeen[b.from] = Math.max(this.rfsPassedSeen[b.from]!, b.rfs_heads.passed[i]!);
         break;
@@ -680,6 +696,8 @@ export class Cpu {
     switch (kind) {
       case K_ENQUEUE:
         return deliverAt(b.enqueues.send_ns[i]!, L.rps_latency_ns, w);
+      case SOCKET_RECORD_KIND:
+        return deliverAt(b.socket.send_ns[i]!, L.rps_latency_ns, w);
       case K_FORWARD:
         return deliverAt(b.forwarded.send_ns[i]!, L.rps_latency_ns, w);
       case K_FLUSH:
@@ -735,10 +753,17 @@ export class Cpu {
         return senderStep(this, task);
       case "backlog_napi":
         return backlogThreadStep(this, task);
+      case "receiver":
+        return receiverStep(this, task);
       case "ksoftirqd":
         return ksoftirqdStep(this, task);
     }
   }
+
+  /** The receiving task's socket, on the task's CPU (model/receiver.ts); null elsewhere or without one. */
+  readonly socket: Socket | null = null;
+  /** This CPU processes packets for a socket on another CPU: it sends socket records (lookahead.ts). */
+  readonly remoteSocket: boolean = false;
 
   /** This CPU's stall schedule (model/stall.ts), when it stalls; the start and length of the one due. */
   private stalls: StallSchedule | null = null;
@@ -855,6 +880,13 @@ function newCounters(cpu: number, n: number, queues: number): CpuCounters {
     hotplug_offline: 0,
     hotplug_online: 0,
     now_ns: 0,
+    sock_delivered: 0,
+    sock_in: 0,
+    sock_consumed: 0,
+    rcvbuf_errors: 0,
+    sock_queued: 0,
+    sock_wakeups: 0,
+    sock_wakeup_ipis: 0,
     packets_out: 0,
     packets_in: 0,
     attributed: {

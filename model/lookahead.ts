@@ -48,6 +48,8 @@ function nextSendCapableNs(cpu: Cpu): number {
   // A running net_rx_action sends only through the sources' device polls (below) and flushes.
   if (cpu.remoteSinceFlushCount > 0 || cpu.reinject.length > 0 || cpu.pendingHotplug.length > 0) return base;
   if (cpu.rfsOn && cpu.sd.backlogLen > 0) return base;
+  // Packets in the stack go to a socket on another CPU (model/receiver.ts) as they are processed.
+  if (cpu.remoteSocket && (cpu.sd.backlogLen > 0 || cpu.run !== null)) return base;
   let t = Infinity;
   for (const s of cpu.sources.values()) {
     if (s.napi.state & NAPI_STATE_SCHED || s.ring.length > 0) return base;
@@ -61,7 +63,10 @@ function nextSendCapableNs(cpu: Cpu): number {
   for (const cur of cpu.inbound.all()) {
     const k = cur.kind;
     const sends =
-      k === RECORD_KIND.CPU_DEAD || k === RECORD_KIND.QUEUE || k === RECORD_KIND.FORWARD || (k === RECORD_KIND.ENQUEUE && (!cpu.online || cpu.rfsOn));
+      k === RECORD_KIND.CPU_DEAD ||
+      k === RECORD_KIND.QUEUE ||
+      k === RECORD_KIND.FORWARD ||
+      (k === RECORD_KIND.ENQUEUE && (!cpu.online || cpu.rfsOn || cpu.remoteSocket));
     if (sends && cur.at < t) t = cur.at;
   }
   return t === Infinity ? t : Math.max(t, base);
@@ -80,7 +85,8 @@ function nextSendCapableNs(cpu: Cpu): number {
  *    only a source's owner (not a forwardTarget), only hand-overs can come, hotplug_latency_ns away.
  */
 function sendsCausedByInputsNs(cpu: Cpu, inputBoundNs: number): number {
-  if (cpu.rfsOn) return inputBoundNs;
+  // An enqueue to come is processed here, and its packet sent on to a remote socket.
+  if (cpu.rfsOn || cpu.remoteSocket) return inputBoundNs;
   // Going down (a busy CPU finishes its net_rx_action first): the hand-over itself counts in
   // nextSendCapableNs; what is addressed to us is what it would be once we are down.
   const goingDown = cpu.pendingHotplug.length === 1 && cpu.pendingHotplug[0] === "offline";

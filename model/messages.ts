@@ -71,6 +71,8 @@ export interface PeerBatch {
    * handed on) — the per-pair form of input_queue_head that get_rps_cpu() compares with last_qtail.
    */
   rfs_heads: { at_ns: number[]; passed: number[] };
+  /** Packets queued on the receiving task's socket by this CPU (model/receiver.ts), at send_ns. */
+  socket: EnqueueRecords;
   charges: ChargeRecords;
 }
 
@@ -117,6 +119,7 @@ export function emptyBatch(from: number, to: number): PeerBatch {
     cpu_dead: [],
     forwarded: emptyEnqueueRecords(),
     rfs_heads: { at_ns: [], passed: [] },
+    socket: emptyEnqueueRecords(),
     charges: { at_ns: [], kind: [], flush_id: [] },
   };
 }
@@ -129,6 +132,7 @@ export function batchIsEmpty(b: PeerBatch): boolean {
     b.cpu_dead.length === 0 &&
     b.forwarded.flow.length === 0 &&
     b.rfs_heads.at_ns.length === 0 &&
+    b.socket.flow.length === 0 &&
     b.charges.at_ns.length === 0
   );
 }
@@ -138,6 +142,9 @@ export function batchIsEmpty(b: PeerBatch): boolean {
  * forwards first, then enqueues, IPI flushes, RFS reports.
  */
 export const RECORD_KIND = { CPU_DEAD: 0, QUEUE: 1, FORWARD: 2, ENQUEUE: 3, FLUSH: 4, RFS: 5, CHARGE: 6 } as const;
+
+/** Socket deliveries apply after every other kind at equal times (the stack has run by then). */
+export const SOCKET_RECORD_KIND = 7;
 
 /** Effect time of a cross-CPU record (docs/DESIGN.md §2.2). */
 export function deliverAt(sendNs: number, latencyNs: number, windowNs: number): number {

@@ -68,6 +68,19 @@ export interface CpuCounters {
   hotplug_online: number;
   /** Virtual time this CPU has advanced to. */
   now_ns: number;
+  /**
+   * The receiving task's socket (model/receiver.ts), a stage after `processed`: packets this CPU
+   * queued on the socket (every processed packet, when there is a receiver), socket deliveries
+   * applied here (the task's CPU), of which read by the task, refused on a full receive buffer
+   * (UDP's RcvbufErrors) and still queued; and the task's wake-ups, those by IPI from another CPU.
+   */
+  sock_delivered: number;
+  sock_in: number;
+  sock_consumed: number;
+  rcvbuf_errors: number;
+  sock_queued: number;
+  sock_wakeups: number;
+  sock_wakeup_ipis: number;
   /** Packets this CPU put into batches / took out of batches (in_flight = Σ out − Σ in). */
   packets_out: number;
   packets_in: number;
@@ -187,6 +200,15 @@ export interface CpuResult extends CpuCounters {
   backlog_len: number;
 }
 
+/** The socket stage: delivered = consumed + queued + rcvbuf_errors + in_flight, delivered = processed. */
+export interface SocketTotals {
+  delivered: number;
+  consumed: number;
+  queued: number;
+  rcvbuf_errors: number;
+  in_flight: number;
+}
+
 export interface Totals {
   injected: number;
   processed: number;
@@ -196,6 +218,8 @@ export interface Totals {
   in_flight: number;
   lost_on_crash: number;
   reordered: number;
+  /** With a receiving task only: where the processed packets went (model/receiver.ts). */
+  socket?: SocketTotals;
 }
 
 export interface RunResults {

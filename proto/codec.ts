@@ -33,6 +33,7 @@ export interface WireBatch {
   cpu_dead: { oldcpu: number; at_ns: number; packets: WirePackets }[];
   forwarded: WirePackets;
   rfs_heads: PeerBatch["rfs_heads"];
+  socket: WirePackets;
   charges: PeerBatch["charges"];
   /** Crash evidence: see CrashStamp. */
   report_seq: number;
@@ -222,6 +223,7 @@ function batch(b: any): WireBatch {
     cpu_dead: (b.cpu_dead ?? []).map((d: any) => ({ oldcpu: d.oldcpu, at_ns: d.at_ns, packets: packets(d.packets, false) })),
     forwarded: packets(b.forwarded, true),
     rfs_heads,
+    socket: packets(b.socket, true),
     charges,
     report_seq: b.report_seq,
     inject_floor: b.inject_floor ?? [],
@@ -324,6 +326,7 @@ export function batchToWire(b: PeerBatch, stamp: CrashStamp): WireBatch {
     cpu_dead: b.cpu_dead.map((d) => ({ ...d, packets: wirePackets(d.packets) })),
     forwarded: wirePackets(b.forwarded),
     rfs_heads: b.rfs_heads,
+    socket: wirePackets(b.socket),
     charges: b.charges,
     ...stamp,
   };
@@ -343,6 +346,7 @@ export function wireToBatch(from: number, w: WireBatch): PeerBatch {
     cpu_dead: w.cpu_dead.map((d) => ({ ...d, packets: modelPackets(d.packets) })),
     forwarded: w.forwarded,
     rfs_heads: w.rfs_heads,
+    socket: w.socket,
     charges: w.charges,
   };
 }

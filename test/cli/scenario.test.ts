@@ -94,6 +94,14 @@ describe("flags override the file", () => {
     assert.deepEqual(resolve(undefined, { rps_cpus: [] }).queues[0]?.rps_cpus, []);
   });
 
+  test("receiver: rmem in bytes (default rmem_default), KiB, MiB or packets; its CPU may not go offline by flag either", () => {
+    assert.equal(resolve(undefined).receiver, undefined);
+    assert.deepEqual(resolve("receiver: {cpu: 1}\n").receiver, { cpu: 1, rmem: { kind: "bytes", limit: 212_992 }, per_packet_ns: 1000, enqueue_ns: 200 });
+    assert.deepEqual(resolve("receiver: {cpu: 1, rmem: 208KiB}\n").receiver?.rmem, { kind: "bytes", limit: 212_992 });
+    assert.deepEqual(resolve("receiver: {cpu: 1, rmem: 256 packets, per_packet_ns: 700}\n").receiver, { cpu: 1, rmem: { kind: "packets", limit: 256 }, per_packet_ns: 700, enqueue_ns: 200 });
+    assert.match(errorOf("receiver: {cpu: 3}\n", { offline: [{ cpu: 3, at_ns: 2e6 }] }), /receiver\.cpu: CPU 3 goes offline at 2ms \(--offline 3@2ms\)/);
+  });
+
   test("stalls: every CPU, inside softirq too, max 10 x the mean unless given; a mask or a list of CPUs", () => {
     assert.equal(resolve(undefined).stalls, undefined);
     assert.deepEqual(resolve("stalls: {every: 20ms, mean: 2ms}\n").stalls, { every_ns: 20e6, mean_ns: 2e6, max_ns: 20e6, cpus: [0, 1, 2, 3], in_softirq: true });
@@ -208,6 +216,10 @@ describe("bad scenario files: one line naming the file, the field and the proble
     ["malformed YAML (duplicate key)", "cpus: 4\ncpus: 5\n", /^examples\/x\.yaml:2:1: malformed YAML: Map keys must be unique/],
     ["not a mapping", "- 4\n", /^examples\/x\.yaml: expected a mapping, got a list/],
     ["unknown key", "cpus: 4\ncpu_count: 4\n", /^examples\/x\.yaml: unknown key 'cpu_count' \(known: cpus, seed, duration/],
+    ["receiver on a CPU that does not exist", "receiver: {cpu: 6}\n", /^examples\/x\.yaml: receiver\.cpu: CPU 6 does not exist: the host has 4 CPUs/],
+    ["receiver on a CPU that goes offline", "receiver: {cpu: 2}\nevents: [{at: 1ms, offline: 2}]\n", /^examples\/x\.yaml: receiver\.cpu: CPU 2 goes offline at 1ms \(events\): the receiving task is pinned there/],
+    ["receiver: a bad rmem", "receiver: {cpu: 1, rmem: lots}\n", /^examples\/x\.yaml: receiver\.rmem: expected bytes \(212992, 208KiB, 1MiB\) or packets \(256 packets\), got 'lots'/],
+    ["receiver: no cpu", "receiver: {rmem: 1000}\n", /^examples\/x\.yaml: receiver\.cpu: expected a whole number/],
     ["stalls: max below the mean", "stalls: {every: 10ms, mean: 2ms, max: 1ms}\n", /^examples\/x\.yaml: stalls\.max: 1ms is below the mean \(2ms\)/],
     ["stalls: a CPU out of range", "stalls: {every: 10ms, mean: 2ms, cpus: [7]}\n", /^examples\/x\.yaml: stalls\.cpus: CPU 7 is out of range/],
     ["stalls: no mean", "stalls: {every: 10ms}\n", /^examples\/x\.yaml: stalls\.mean: expected a duration/],

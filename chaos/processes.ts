@@ -8,6 +8,7 @@
 // one's fault entry records the virtual time it actually hit (`hit_ns`).
 import type { Fault, RunResults } from "../model/results.ts";
 import type { ProcessesRunOptions, RunningRun } from "../coordinator/run-processes.ts";
+import { partialOf } from "../engine/partial.ts";
 import { checkerFor, type ChaosPlan } from "./runner.ts";
 import { formatNemesis } from "./spec.ts";
 
@@ -85,6 +86,11 @@ export async function runChaosProcesses(plan: ChaosPlan, { onFaultHit, ...opts }
     for (const f of pending) f.params.hit_ns = -1; // the run ended first
     checker.finish(results, faults, plan.nemeses.map(formatNemesis));
     return results;
+  } catch (err) {
+    // Stopped (a signal, a failure): its results so far are judged too, faults and verdict included.
+    const partial = partialOf(err);
+    if (partial) checker.finish(partial, faults.filter((f) => f.at_ns <= partial.virtual_ns), plan.nemeses.map(formatNemesis));
+    throw err;
   } finally {
     for (const t of timers) clearTimeout(t);
   }

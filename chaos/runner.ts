@@ -11,6 +11,7 @@ import type { CpuCommand } from "../model/messages.ts";
 import type { Fault, RunResults } from "../model/results.ts";
 import { runInProcess, type RunOptions } from "../engine/inprocess.ts";
 import { runInProcessLive, type LiveOptions } from "../engine/live.ts";
+import { partialOf } from "../engine/partial.ts";
 import { ChaosChecker } from "./checker.ts";
 import { healCommands } from "./heal.ts";
 import { scheduleFaults } from "./schedule.ts";
@@ -117,7 +118,15 @@ export type ChaosLiveOptions = Omit<LiveOptions, "commands" | "checkIntervalNs" 
  */
 export async function runChaosLive(plan: ChaosPlan, opts: ChaosLiveOptions = {}): Promise<RunResults> {
   const checker = checkerFor(plan, true);
-  const results = await runInProcessLive(plan.runCfg, { ...opts, ...chaosRunOptions(plan, checker) });
+  let results: RunResults;
+  try {
+    results = await runInProcessLive(plan.runCfg, { ...opts, ...chaosRunOptions(plan, checker) });
+  } catch (err) {
+    // Stopped (a signal, a failure): its results so far are judged too, faults and verdict included.
+    const partial = partialOf(err);
+    if (partial) checker.finish(partial, plan.faults.filter((f) => f.at_ns <= partial.virtual_ns), plan.nemeses.map(formatNemesis));
+    throw err;
+  }
   checker.finish(results, plan.faults, plan.nemeses.map(formatNemesis));
   return results;
 }

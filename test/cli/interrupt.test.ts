@@ -96,6 +96,26 @@ describe("interrupting a paced run keeps its results", { timeout: 180_000 }, () 
     }
   });
 
+  test("a chaos run interrupted in its chaos phase: faults so far and both verdicts, not judged on a drain it never reached", async () => {
+    const json = join(tmp, "chaos.json");
+    const run = Running.start(["run", "--chaos-duration", "200ms", "--pace", "0.05", "--nemesis", "hotplug", "--metrics-port", "0", "--json", json]);
+    try {
+      const url = (await run.stderrMatch(URL_LINE, 60_000))[1]!;
+      await waitFor("the chaos run going", async () => (((await (await fetch(`${url}/control/status`)).json()) as Status).virtual_ns! > 0 ? true : undefined), 60_000);
+      run.kill("SIGINT");
+      assert.equal(await run.exited, 130, run.stderr);
+      const r = JSON.parse(readFileSync(json, "utf8")) as RunResults;
+      assert.deepEqual([r.interrupted, r.signal], [true, "SIGINT"]);
+      assert.ok(r.virtual_ns < 200_000_000, "stopped in the chaos phase");
+      assert.ok(r.faults!.every((f) => f.at_ns <= r.virtual_ns), "only the faults that happened");
+      assert.equal(r.chaos?.drained_at_ns, null);
+      assert.ok(r.checker.ok, r.checker.violations.join("; "));
+      assert.equal(r.liveness?.ok, true);
+    } finally {
+      run.kill();
+    }
+  });
+
   test("a failed run (every CPU process killed) writes its results so far with `failure`, exit 1", async () => {
     const json = join(tmp, "failure.json");
     const run = await startPaced("processes", json);

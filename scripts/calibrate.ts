@@ -1,6 +1,9 @@
 // Fit the cost model's defaults to the real kernels (docs/CALIBRATION.md):
 //   node --import tsx scripts/calibrate.ts [--knobs a,b] [--factors 0.5,0.7,1.4,2] [--passes 3]
-//        [--duration 30ms] [--kernels K1,K2] [--only loopback,nic] [--jobs 2] [--json FILE]
+//        [--duration 30ms] [--kernels K1,K2] [--only loopback,nic] [--phases loopback/p1,nic/p2]
+//        [--jobs 2] [--json FILE] [--set knob=value,...  (the starting point; default: the defaults)]
+// Knobs are costs (model/config.ts CostModel) or the validate scenarios' stall model
+// (stalls.every_ns, stalls.mean_ns).
 // A deterministic coordinate search: each knob in turn is multiplied by each factor of the grid,
 // the whole reference subset is run (validate/plan.ts), and the value with the smallest miss is
 // kept; passes repeat until one changes nothing. The miss of a relation is 0 when it passes, else
@@ -31,6 +34,8 @@ const DEFAULT_KNOBS = [
   "ipi_latency_ns",
   "wakeup_ns",
   "idle_exit_ns",
+  "stalls.every_ns",
+  "stalls.mean_ns",
 ];
 
 function fail(msg: string): never {
@@ -46,14 +51,18 @@ const { values: a } = parseArgs({
     duration: { type: "string", default: "30ms" },
     kernels: { type: "string", default: "6.1-generic,6.12-generic,6.12-generic-threaded" },
     only: { type: "string", default: "loopback,nic" },
+    phases: { type: "string" },
+    set: { type: "string" },
     jobs: { type: "string", default: "2" },
     json: { type: "string" },
   },
 });
 
-const costNames = Object.keys(DEFAULT_COSTS) as (keyof CostModel)[];
-const knobs = (a.knobs ? a.knobs.split(",") : DEFAULT_KNOBS.filter((k) => costNames.includes(k as keyof CostModel))) as (keyof CostModel)[];
-for (const k of knobs) if (!costNames.includes(k)) fail(`--knobs: unknown cost '${k}' (known: ${costNames.join(", ")})`);
+const STALL_KNOBS = ["stalls.every_ns", "stalls.mean_ns"] as const;
+type Knob = keyof CostModel | (typeof STALL_KNOBS)[number];
+const knobNames: string[] = [...Object.keys(DEFAULT_COSTS), ...STALL_KNOBS];
+const knobs = (a.knobs ? a.knobs.split(",") : DEFAULT_KNOBS.filter((k) => knobNames.includes(k))) as Knob[];
+for (const k of knobs) if (!knobNames.includes(k)) fail(`--knobs: unknown knob '${k}' (known: ${knobNames.join(", ")})`);
 const factors = a.factors.split(",").map(Number);
 if (factors.some((f) => !(f > 0) || f === 1)) fail("--factors: positive numbers other than 1");
 const passes = Number(a.passes);
@@ -72,7 +81,8 @@ const kinds = a.only.split(",") as Kind[];
 for (const k of kinds) if (!KINDS.includes(k)) fail(`--only: unknown kind '${k}'`);
 
 const ref = loadReference();
-const plan = planRuns(ref, { kernels: kernelNames, kinds, durationNs });
+const plan = planRuns(ref, { kernels: kernelNames, kinds, durationNs, ...(a.phases ? { phases: a.phases.split(",") } : {}) });
+if (plan.length === 0) fail("--kernels/--only/--phases: no reference phase matches");
 const kernels = Object.fromEntries(Object.entries(kernelSides(ref)).filter(([k]) => kernelNames.includes(k)));
 for (const side of Object.values(kernels)) for (const kind of KINDS) if (!kinds.includes(kind)) side[kind] = {};
 const tolOf = new Map(RELATIONS.map((r) => [r.id, r.tol]));
@@ -99,14 +109,19 @@ function miss(row: RelationRow, tol: Tolerance): number {
   return 1 + Math.min(worst, 10);
 }
 
-function withCosts(cfg: EmuConfig, costs: CostModel): EmuConfig {
-  return { ...cfg, costs, window_ns: Math.min(cfg.window_ns, exactWindowNs(costs)) };
+/** The knobs' values: the costs, and the stall model's two means (absent: the scenarios' own). */
+type Values = Record<Knob, number>;
+
+function withValues(cfg: EmuConfig, v: Values): EmuConfig {
+  const costs = Object.fromEntries(Object.keys(DEFAULT_COSTS).map((k) => [k, v[k as keyof CostModel]])) as unknown as CostModel;
+  const stalls = cfg.stalls ? { ...cfg.stalls, every_ns: v["stalls.every_ns"], mean_ns: v["stalls.mean_ns"], max_ns: Math.max(cfg.stalls.max_ns, v["stalls.mean_ns"]) } : undefined;
+  return { ...cfg, costs, ...(stalls ? { stalls } : {}), window_ns: Math.min(cfg.window_ns, exactWindowNs(costs)) };
 }
 
 let evaluations = 0;
-async function evaluate(costs: CostModel): Promise<{ score: number; rows: RelationRow[] }> {
+async function evaluate(values: Values): Promise<{ score: number; rows: RelationRow[] }> {
   evaluations++;
-  const runs: PlannedRun[] = plan.map((r) => ({ ...r, cfg: withCosts(r.cfg, costs) }));
+  const runs: PlannedRun[] = plan.map((r) => ({ ...r, cfg: withValues(r.cfg, values) }));
   const results = await runJobs(
     runs.map((r) => ({ label: r.label, cfg: r.cfg, ...(r.seriesIntervalNs ? { seriesIntervalNs: r.seriesIntervalNs } : {}) })),
     { parallel: jobs },
@@ -116,7 +131,15 @@ async function evaluate(costs: CostModel): Promise<{ score: number; rows: Relati
 }
 
 const log = (t: string) => process.stderr.write(`${t}\n`);
-let best: CostModel = { ...DEFAULT_COSTS };
+// The stall model's starting point: the first planned run's (every validate scenario has the same).
+const stalls0 = plan.find((r) => r.cfg.stalls)?.cfg.stalls;
+const start: Values = { ...DEFAULT_COSTS, "stalls.every_ns": stalls0?.every_ns ?? 0, "stalls.mean_ns": stalls0?.mean_ns ?? 0 };
+for (const kv of a.set ? a.set.split(",") : []) {
+  const [k, v] = kv.split("=");
+  if (!k || !knobNames.includes(k) || !(Number(v) >= 0)) fail(`--set: expected knob=value with a known knob, got '${kv}'`);
+  start[k as Knob] = Number(v);
+}
+let best: Values = { ...start };
 let bestEval = await evaluate(best);
 log(`calibrate: ${plan.length} runs per trial; start: miss ${bestEval.score.toFixed(2)} (${bestEval.rows.filter((r) => !r.pass).length} of ${bestEval.rows.length} relations fail)`);
 for (let pass = 1; pass <= passes; pass++) {
@@ -124,7 +147,8 @@ for (let pass = 1; pass <= passes; pass++) {
   for (const knob of knobs) {
     const base = best[knob];
     for (const f of factors) {
-      const value = Math.max(knob.endsWith("latency_ns") ? 1 : 0, Math.round(base * f));
+      const value = Math.max(knob.endsWith("latency_ns") || knob.startsWith("stalls.") ? 1 : 0, Math.round(base * f));
+      if (knob.startsWith("stalls.") && !stalls0) continue;
       if (value === best[knob]) continue;
       const trial = { ...best, [knob]: value };
       const e = await evaluate(trial);
@@ -142,7 +166,7 @@ for (let pass = 1; pass <= passes; pass++) {
 
 const out: string[] = [];
 out.push(`fitted costs (${evaluations} trials; ${bestEval.rows.filter((r) => !r.pass).length} of ${bestEval.rows.length} relations fail, miss ${bestEval.score.toFixed(2)}):`);
-for (const k of knobs) out.push(`  ${k}: ${best[k]}${best[k] !== DEFAULT_COSTS[k] ? `   (was ${DEFAULT_COSTS[k]})` : ""}`);
+for (const k of knobs) out.push(`  ${k}: ${best[k]}${best[k] !== start[k] ? `   (was ${start[k]})` : ""}`);
 out.push("", "residuals (model − kernel, or the miss for yes/no):");
 for (const r of bestEval.rows)
   out.push(`  ${r.pass ? "PASS" : "FAIL"} ${r.id} ${r.kernel}: kernel ${formatValue(r.kernel_value)} model ${formatValue(r.model_value)} (${r.tolerance})`);

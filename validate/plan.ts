@@ -37,6 +37,8 @@ export interface PlanOptions {
   /** Overrides the loopback and NIC scenarios' duration (hotplug scenarios keep theirs: their events are timed). */
   durationNs?: number;
   seed?: number;
+  /** Only these phases, as `kind/phase` (e.g. `loopback/p2`); default all. */
+  phases?: readonly string[];
   scenarioDir?: string;
 }
 
@@ -50,6 +52,7 @@ export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
   const runs = new Map<string, PlannedRun>();
   const scenarios = new Map<string, ReturnType<typeof loadScenario>>();
   const add = (k: KernelInfo, kind: Kind, phase: string, ratePps?: number) => {
+    if (o.phases && !o.phases.includes(`${kind}/${phase}`)) return;
     const file = scenarioFile(kind, phase, o.scenarioDir);
     const key = `${kind}/${phase}/${k.profile}${ratePps !== undefined ? `@${Math.round(ratePps)}` : ""}`;
     const existing = runs.get(key);

@@ -39,6 +39,8 @@ export interface ConsoleRecord {
   done: boolean;
   /** "GT warn ..." lines of the guest. */
   readonly warnings: string[];
+  /** GT lines that could not be read (a kernel message cut into one, say): "line N: why". */
+  readonly malformed: string[];
 }
 
 function emptySnapshot(): Snapshot & { headers: Map<string, number[]>; snmpHeader: Map<string, string[]> } {
@@ -64,18 +66,27 @@ function int(v: string | undefined, what: string): number {
 const ESCAPES = /\x1b(?:\[[0-9;?]*[A-Za-z]|[A-Za-z])|\r/g;
 
 export function parseConsole(text: string): ConsoleRecord {
-  const rec: ConsoleRecord = { phases: new Map(), done: false, warnings: [] };
+  const rec: ConsoleRecord = { phases: new Map(), done: false, warnings: [], malformed: [] };
   const snaps = new Map<string, ReturnType<typeof emptySnapshot>>();
   const phase = (name: string): ConsolePhase => {
     let p = rec.phases.get(name);
     if (!p) rec.phases.set(name, (p = { name }));
     return p;
   };
-  for (const raw of text.split("\n")) {
+  text.split("\n").forEach((raw, i) => {
     const line = raw.replace(ESCAPES, "");
     const at = line.indexOf("GT ");
-    if (at < 0) continue;
-    const body = line.slice(at + 3);
+    if (at < 0) return;
+    try {
+      readLine(line.slice(at + 3));
+    } catch (e) {
+      // One unreadable line costs what it carried (the phase that needs it says so), not the boot.
+      rec.malformed.push(`line ${i + 1}: ${(e as Error).message}`);
+    }
+  });
+  return rec;
+
+  function readLine(body: string): void {
     const [first = "", second = "", third = ""] = body.split(" ", 3);
     if (first === "boot") {
       const kv = pairs(body.slice(5).replace(/ cmdline=.*$/, ""));
@@ -105,8 +116,7 @@ export function parseConsole(text: string): ConsoleRecord {
     } else if ((HOTPLUG_STEPS as readonly string[]).includes(second) && third === "softnet_stat") {
       const step = phase(first).steps?.get(second);
       if (!step) throw new Error(`console: ${first} ${second}: softnet_stat before its step line`);
-      const cols = body.slice(first.length + second.length + third.length + 3).trim().split(/\s+/).map((h) => parseInt(h, 16));
-      if (cols.length < 13 || cols.some((c) => !Number.isFinite(c))) throw new Error(`console: ${first} ${second}: softnet_stat line is not 13+ hex columns`);
+      const cols = softnetColumns(body.slice(first.length + second.length + third.length + 3));
       step.softnet.set(cols[SOFTNET.index]!, cols);
     } else if (second === "before" || second === "after") {
       const key = `${first} ${second}`;
@@ -119,15 +129,20 @@ export function parseConsole(text: string): ConsoleRecord {
       addLine(s, third, rest);
     }
   }
-  return rec;
+}
+
+/** A softnet_stat row: 13 (6.1) or 15 (6.12) columns of 8 hex digits, nothing else. */
+function softnetColumns(rest: string): number[] {
+  const tok = rest.trim().split(/\s+/);
+  if (tok.length < 13 || !tok.every((t) => /^[0-9a-f]{8}$/.test(t))) throw new Error(`console: softnet_stat line '${rest.trim()}' is not 13+ columns of 8 hex digits`);
+  return tok.map((h) => parseInt(h, 16));
 }
 
 function addLine(s: ReturnType<typeof emptySnapshot>, file: string, rest: string): void {
   const tok = rest.trim().split(/\s+/);
   switch (file) {
     case "softnet_stat": {
-      const cols = tok.map((h) => parseInt(h, 16));
-      if (cols.length < 13 || cols.some((c) => !Number.isFinite(c))) throw new Error(`console: softnet_stat line '${rest}' is not 13+ hex columns`);
+      const cols = softnetColumns(rest);
       // Rows are online CPUs only: the index column, not the row number, says which CPU.
       s.softnet.set(cols[SOFTNET.index]!, cols);
       return;
@@ -180,6 +195,9 @@ export function phaseData(p: ConsolePhase, desc: string): PhaseData {
   const calB = before.interrupts.get("CAL"), calA = after.interrupts.get("CAL");
   if (!netrxA || !netrxB) throw new Error(`phase ${p.name}: no NET_RX row in /proc/softirqs`);
   if (!calA || !calB) throw new Error(`phase ${p.name}: no CAL row in /proc/interrupts`);
+  const cpusOf = (s: Snapshot) => [...s.softnet.keys()].sort((x, y) => x - y).join(",");
+  // No CPU goes on or off line in a loopback phase: a row missing on one side is a line lost.
+  if (cpusOf(before) !== cpusOf(after)) throw new Error(`phase ${p.name}: softnet_stat has CPUs ${cpusOf(before)} before and ${cpusOf(after)} after (a line lost?)`);
   const cpus: Record<string, CpuRow> = {};
   for (const [cpu, a] of [...after.softnet].sort((x, y) => x[0] - y[0])) {
     const b = before.softnet.get(cpu);

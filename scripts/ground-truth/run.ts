@@ -52,12 +52,8 @@ export async function runKernel(
   const phases = sel.loopback;
   const boot = await bootKernel({ vmlinuz: kernel.vmlinuz, initramfs, bootArgs: target.bootArgs, phases, secs, hotplug: sel.hotplug, onLine: (l) => log(`  [${target.key}] ${l}`) });
   const errors: string[] = [];
-  let record: ConsoleRecord = { phases: new Map(), done: false, warnings: [] };
-  try {
-    record = parseConsole(boot.console);
-  } catch (e) {
-    errors.push((e as Error).message);
-  }
+  const record: ConsoleRecord = parseConsole(boot.console);
+  for (const m of record.malformed) errors.push(`console ${m}`);
   if (boot.timedOut) errors.push(`QEMU killed after ${Math.round(boot.wallMs / 1000)} s (liveness limit): the guest never finished`);
   else if (!record.done) errors.push(`the guest stopped before its last phase (QEMU exit ${boot.exitCode}); see the console log`);
   if (record.cpus !== undefined && record.cpus !== SMP) errors.push(`the guest saw ${record.cpus} CPUs, not ${SMP}`);

@@ -26,9 +26,9 @@ export function exitCodeOfSignal(signal: "SIGINT" | "SIGTERM"): number {
 
 /** One line for --help. */
 export const EXIT_HELP =
-  "Exit status: 0 ok, 1 the checker found a violation (or the run failed), 2 bad input,\n" +
-  "3 internal error, 4 degraded (a CPU process died: its packets count as lost_on_crash),\n" +
-  "130/143 interrupted (SIGINT/SIGTERM).";
+  "Exit status: 0 ok, 1 the checker found a violation, a backlog stalled or the run failed,\n" +
+  "2 bad input, 3 internal error, 4 degraded (a CPU process died: its packets count as lost_on_crash),\n" +
+  "130/143 interrupted (SIGINT/SIGTERM; --json keeps the results so far).";
 
 type Degraded = { degraded?: { dead_cpus: number[]; lost_on_crash: number } };
 

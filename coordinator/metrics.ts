@@ -503,16 +503,20 @@ export class SoftnetMetrics {
     while (p.length > 2 && ms - p[1]!.ms >= WINDOW_RATE_SPAN_MS) p.shift();
   }
 
-  /** Windows per wall second over the recent updates; undefined before two updates apart in time, or without window_ns. */
+  /**
+   * Windows per wall second over the last second up to now (a run that stopped advancing, over or
+   * stalled, reads 0 a second later); undefined before two updates, or without window_ns.
+   */
   private windowRate(): number | undefined {
     const w = this.opts.windowNs;
     const p = this.progress;
     if (!w || w <= 0 || p.length < 2) return undefined;
-    const first = p[0]!;
-    const last = p[p.length - 1]!;
-    const seconds = (last.ms - first.ms) / 1000;
+    const now = Math.max(this.nowMs(), p[p.length - 1]!.ms);
+    let base = p[0]!;
+    for (const q of p) if (q.ms <= now - WINDOW_RATE_SPAN_MS) base = q;
+    const seconds = (now - base.ms) / 1000;
     if (seconds <= 0) return undefined;
-    return Math.max(0, last.ns - first.ns) / w / seconds;
+    return Math.max(0, p[p.length - 1]!.ns - base.ns) / w / seconds;
   }
 
   /** CPUs declared dead so far. */

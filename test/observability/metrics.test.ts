@@ -227,6 +227,12 @@ describe("coordinator metrics", () => {
     await at(1000, 2_000_000);
     await at(1600, 2_300_000);
     assert.equal(await at(2100, 2_600_000), (2_600_000 - 2_000_000) / 500 / 1.1);
+    // Scraped between updates: the wall time since the last one counts, with no windows in it.
+    now = 2600;
+    assert.equal(value(await m.metrics(), "softnet_emu_window_rate", {}), (2_600_000 - 2_300_000) / 500 / 1.0);
+    // No update for over a second (the run is over, or stuck): nothing advanced in the last second.
+    now = 3200;
+    assert.equal(value(await m.metrics(), "softnet_emu_window_rate", {}), 0);
     assert.equal(value(await new SoftnetMetrics().metrics(), "softnet_emu_window_rate", {}), undefined);
   });
 

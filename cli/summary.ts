@@ -101,7 +101,10 @@ function totalsLine(r: RunResults): string {
   const reasons = DROP_REASONS.filter((k) => t.dropped_by_reason[k] > 0).map((k) => `${k} ${t.dropped_by_reason[k]}`);
   return (
     `injected ${t.injected} = processed ${t.processed} + dropped ${t.dropped}${reasons.length ? ` (${reasons.join(", ")})` : ""}` +
-    ` + queued ${t.queued} + in_flight ${t.in_flight} + lost_on_crash ${t.lost_on_crash} · reordered ${t.reordered}`
+    ` + queued ${t.queued} + in_flight ${t.in_flight} + lost_on_crash ${t.lost_on_crash} · reordered ${t.reordered}` +
+    (t.socket
+      ? `\nsocket: processed ${t.processed} = consumed ${t.socket.consumed} + queued ${t.socket.queued} + rcvbuf_errors ${t.socket.rcvbuf_errors} + in_flight ${t.socket.in_flight}`
+      : "")
   );
 }
 

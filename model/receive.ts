@@ -137,7 +137,11 @@ export function enqueueToBacklog(
  * see net/core/dev.c: napi_schedule_rps()
  */
 function napiScheduleRps(cpu: Cpu, enqueuer: number, sendNs: number): void {
-  if (enqueuer === cpu.id) return napiSchedule(cpu, cpu.sd.backlog, true, "local_enqueue", cpu.now);
+  if (enqueuer === cpu.id) {
+    // Without use_local_napi our own backlog thread is woken, and we pay for it here and now.
+    if (cpu.threadsMode && !cpu.cfg.profile.local_napi_shortcut) cpu.charge("softirq", cpu.costs.wakeup_ns);
+    return napiSchedule(cpu, cpu.sd.backlog, true, "local_enqueue", cpu.now);
+  }
   if (cpu.threadsMode) {
     // __napi_schedule_irqoff(&sd->backlog) on the enqueuing CPU: the thread is not its own, and
     // the enqueuer pays for waking it.
@@ -310,7 +314,6 @@ export function chargeArrived(cpu: Cpu, atNs: number, kind: number, flushId: num
   }
   cpu.charge("softirq", ns);
 }
-
 
 /** rps_trigger_softirq(): the IPI's callback on this CPU. */
 export function rpsTriggerSoftirq(cpu: Cpu): void {

@@ -79,6 +79,21 @@ describe("IPIs and wake-ups are paid by the enqueuing CPU (charges from the targ
     for (const c of [1, 2, 3]) assert.equal(busy(dear, c), busy(cheap, c), `cpu ${c}`);
   });
 
+  it("wakeup_ns: without use_local_napi the enqueuer also pays for waking its own backlog thread", () => {
+    const o: Opts = { load: "loopback", rpsCpus: [0, 1, 2, 3], profile: "threads-without-local-shortcut" };
+    const cheap = halfLoaded({ ...o, costs: { wakeup_ns: 0 } });
+    const dear = halfLoaded({ ...o, costs: { wakeup_ns: 3_000 } });
+    assert.ok(dear.cpus[0]!.thread_wakeups > 0, "CPU 0 keeps a share and wakes its own thread");
+    const wakeups = dear.cpus.reduce((s, c) => s + c.thread_wakeups, 0);
+    assert.equal(busy(dear, 0) - busy(cheap, 0), 3_000 * wakeups);
+    // With the shortcut (patch 2) the local share stays in softirq: only remote wake-ups are paid.
+    const p = { ...o, profile: "6.6-patched-threads" };
+    const cheap2 = halfLoaded({ ...p, costs: { wakeup_ns: 0 } });
+    const dear2 = halfLoaded({ ...p, costs: { wakeup_ns: 3_000 } });
+    assert.equal(dear2.cpus[0]!.thread_wakeups, 0);
+    assert.equal(busy(dear2, 0) - busy(cheap2, 0), 3_000 * [1, 2, 3].reduce((s, c) => s + dear2.cpus[c]!.thread_wakeups, 0));
+  });
+
   it("every cost of the model is a knob that changes some CPU's busy time", () => {
     // A cost nobody charges would be a knob that does nothing (issue: charged somewhere or removed).
     const base = config().costs;

@@ -4,7 +4,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { ReferenceError, loadReference } from "../validate/reference.ts";
 import { KERNELS } from "../validate/kernels.ts";
-import { KINDS, modelSides, planRuns, type Kind } from "../validate/plan.ts";
+import { KINDS, modelSides, planRuns, type Kind, type PlannedRun } from "../validate/plan.ts";
 import { evaluateRelations } from "../validate/relations.ts";
 import { kernelSides } from "../validate/sides.ts";
 import { renderMarkdown, renderText } from "../validate/render.ts";
@@ -83,15 +83,26 @@ export async function validate(o: ValidateOptions, io: CliIo): Promise<number> {
     if (err instanceof ReferenceError) throw new UsageError(`validate/reference/${err.message}`);
     throw err;
   }
-  const runs = planRuns(ref, { kernels: o.kernels, kinds: o.only, durationNs: o.duration, seed: o.seed });
-  if (runs.length === 0) throw new UsageError("--kernels/--only: no reference phase matches");
-  if (!o.quiet) io.err(`softnet-emu validate: ${runs.length} model runs (${[...new Set(runs.map((r) => r.profile))].join(", ")})\n`);
+  const base = { kernels: o.kernels, durationNs: o.duration, seed: o.seed };
+  // Stage 1: each profile's loopback p1 sender rate, the model's speed the NIC phases are scaled to.
+  const kinds = o.only ?? KINDS;
+  const stage1 = kinds.includes("nic") ? planRuns(ref, { ...base, kinds: ["loopback"], phases: ["loopback/p1"] }) : [];
+  const rest = planRuns(ref, { ...base, kinds }).filter((r) => !stage1.some((s) => s.key === r.key));
+  if (stage1.length + rest.length === 0) throw new UsageError("--kernels/--only: no reference phase matches");
+  if (!o.quiet) io.err(`softnet-emu validate: ${stage1.length + rest.length} model runs (${[...new Set([...stage1, ...rest].map((r) => r.profile))].join(", ")})\n`);
   // Progress: one stderr line per finished run (runExperimentJobs), unless --quiet.
-  const results = await runExperimentJobs(
-    runs.map((r) => ({ label: r.label, cfg: r.cfg, ...(r.seriesIntervalNs ? { seriesIntervalNs: r.seriesIntervalNs } : {}) })),
-    { engine: o.engine, jobs: o.jobs, quiet: o.quiet },
-    io,
-  );
+  const run = (rs: readonly PlannedRun[]) =>
+    runExperimentJobs(
+      rs.map((r) => ({ label: r.label, cfg: r.cfg, ...(r.seriesIntervalNs ? { seriesIntervalNs: r.seriesIntervalNs } : {}) })),
+      { engine: o.engine, jobs: o.jobs, quiet: o.quiet },
+      io,
+    );
+  const results1 = await run(stage1);
+  const p1Rate = Object.fromEntries(stage1.map((r, i) => [r.profile, results1[i]!.totals.injected / (results1[i]!.virtual_ns / 1e9)]));
+  const planned = planRuns(ref, { ...base, kinds, ...(stage1.length ? { loopbackP1Rate: p1Rate } : {}) }).filter((r) => !stage1.some((s) => s.key === r.key));
+  const results2 = await run(planned);
+  const runs = [...stage1, ...planned];
+  const results = [...results1, ...results2];
   const selected = (name: string) => !o.kernels || o.kernels.includes(name);
   const kernels = Object.fromEntries(Object.entries(kernelSides(ref)).filter(([k]) => selected(k)));
   // Kinds left out of the run are left out of the comparison too.

@@ -39,6 +39,12 @@ export interface PlanOptions {
   seed?: number;
   /** Only these phases, as `kind/phase` (e.g. `loopback/p2`); default all. */
   phases?: readonly string[];
+  /**
+   * The model's loopback p1 sender rate per profile (a first stage of runs): NIC phases then run at
+   * the kernel's arrival rate scaled by model p1 rate / kernel p1 rate (nicRate()). Without it,
+   * the kernel's arrival rate as measured.
+   */
+  loopbackP1Rate?: Readonly<Record<string, number>>;
   scenarioDir?: string;
 }
 
@@ -83,15 +89,28 @@ export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
     if (kinds.includes("loopback") && ref.loopback[k.name])
       for (const p of LOOPBACK_PHASES) if (ref.loopback[k.name]![p]) add(k, "loopback", p);
     if (k.repeatOf) continue;
-    // The NIC's arrival rate was set by QEMU's user-mode network: each kernel's is replayed.
+    // The NIC's arrival rate was set by QEMU's user-mode network: each kernel's is replayed, at the
+    // same load relative to the side's own speed.
     if (kinds.includes("nic") && ref.nic[k.name])
       for (const p of NIC_PHASES) {
         const ph = ref.nic[k.name]![p];
-        if (ph) add(k, "nic", p, ph.rxPackets / ph.seconds);
+        if (ph) add(k, "nic", p, nicRate(ref, k, ph.rxPackets / ph.seconds, o.loopbackP1Rate?.[k.profile]));
       }
     if (kinds.includes("hotplug") && ref.hotplug[k.name]) for (const p of HOTPLUG_PHASES) if (ref.hotplug[k.name]![p]) add(k, "hotplug", p);
   }
   return [...runs.values()];
+}
+
+/**
+ * A NIC phase's arrival rate for the model. TCG runs the guest many times slower than hardware, so
+ * the kernel's arrival rate means "this busy" only against the kernel's own speed: its loopback p1
+ * sender rate (one CPU taking a packet through sendmsg and the whole receive path). The model runs
+ * at the same load: kernel arrivals / kernel p1 rate × the model's p1 rate for that profile.
+ */
+export function nicRate(ref: Reference, k: KernelInfo, kernelPps: number, modelP1Pps: number | undefined): number {
+  const kernelP1 = ref.loopback[k.name]?.p1?.rate;
+  if (modelP1Pps === undefined || !kernelP1) return kernelPps;
+  return (kernelPps / kernelP1) * modelP1Pps;
 }
 
 /** The model's side of every kernel, from the planned runs and their results (same order). */

@@ -182,7 +182,7 @@ function defaultTopology(kind: "nic" | "loopback", cpus: number, duration_ns: nu
     packet_bytes: DEFAULT_PACKET_BYTES,
   };
   return kind === "nic"
-    ? { queues: [{ id: 0, irq_affinity: [0], ring_size: DEFAULT_RING_SIZE, rps_cpus, rps_flow_cnt: 0 }], senders: [], load: [phase] }
+    ? { queues: [{ id: 0, irq_affinity: [0], ring_size: DEFAULT_RING_SIZE, rx_usecs: DEFAULT_RX_USECS, rx_frames: DEFAULT_RX_FRAMES, rps_cpus, rps_flow_cnt: 0 }], senders: [], load: [phase] }
     : { queues: [], senders: [{ id: 0, cpu: 0, rps_cpus, rps_flow_cnt: 0 }], load: [phase] };
 }
 

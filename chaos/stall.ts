@@ -5,7 +5,8 @@
 //
 // Not a stall: an offline or crashed CPU (nothing runs there by design), and the time inside an
 // injected irq_off section or ipi_delay window on that CPU — those are faults of their own kind,
-// logged in faults[]; the stall clock restarts when such a window ends. `processed` counts every
+// logged in faults[]; the stall clock restarts when such a window ends. The same for the scenario's
+// own stalls (model/stall.ts: the CPU lost the processor), seen in busy_ns.stalled. `processed` counts every
 // packet the CPU handles, so a backlog starved while the CPU polls a NIC is not seen (conservative).
 import type { CpuCounters, Stall } from "../model/results.ts";
 
@@ -27,6 +28,8 @@ interface CpuState {
   nextExcuse: number;
   /** End of the latest excuse that has started. */
   excusedUntil: number;
+  /** busy_ns.stalled at the last observation (the scenario's stalls, model/stall.ts). */
+  stalledNs: number;
 }
 
 export class StallDetector {
@@ -46,6 +49,7 @@ export class StallDetector {
       excuses: excuses.filter((e) => e.cpu === cpu).sort((a, b) => a.from - b.from),
       nextExcuse: 0,
       excusedUntil: -1,
+      stalledNs: 0,
     }));
   }
 
@@ -56,6 +60,11 @@ export class StallDetector {
     st.seenNs = atNs;
     while (st.nextExcuse < st.excuses.length && st.excuses[st.nextExcuse]!.from <= atNs)
       st.excusedUntil = Math.max(st.excusedUntil, st.excuses[st.nextExcuse++]!.to);
+    // A scenario stall (model/stall.ts) books its whole length when it starts, so one that grew
+    // busy_ns.stalled since the last look started no later than now and ends within that much.
+    const stalled = c.busy_ns?.stalled ?? 0;
+    if (stalled > st.stalledNs) st.excusedUntil = Math.max(st.excusedUntil, atNs + (stalled - st.stalledNs));
+    st.stalledNs = stalled;
     const backlog = c.input_qlen + c.process_qlen;
     if (!c.online || dead || backlog === 0 || c.processed !== st.processed) {
       st.processed = c.processed;

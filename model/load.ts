@@ -5,9 +5,10 @@ import type { LoadPhaseConfig } from "./config.ts";
 import { Rng, subSeed } from "./rng.ts";
 
 /**
- * How late a paced sender may run and still keep its schedule (sending the overdue packets at
- * once): Linux's default timer slack, the jitter a task sleeping to absolute deadlines sees anyway.
- * Later than that (a stall, a migration) it resumes from its late send instead.
+ * How far behind its schedule a paced sender may fall and still send the overdue packets at once:
+ * Linux's default timer slack, the jitter a task sleeping to absolute deadlines sees anyway. What
+ * it fell behind beyond that (a stall, a migration, a CPU too busy) is skipped, not sent in a burst:
+ * a token bucket this deep.
  */
 export const SENDER_SLACK_NS = 50_000;
 
@@ -51,8 +52,8 @@ export class LoadGenerator {
   /**
    * Consume the next arrival: sets `flow` and `seq`, returns its time. A sender task passes the
    * time it actually sends (`sentNs`): a closed-loop phase may send again from then on, and an
-   * open-loop one that fell a whole arrival behind resumes its schedule from there (no burst of
-   * missed packets) unless the phase says `catch_up`. NIC arrivals pass nothing: the wire does
+   * open-loop one that fell more than SENDER_SLACK_NS behind skips what is beyond that (no burst
+   * of missed packets) unless the phase says `catch_up`. NIC arrivals pass nothing: the wire does
    * not wait for the CPU.
    */
   take(sentNs?: number): number {
@@ -77,10 +78,11 @@ export class LoadGenerator {
     let next = this.scheduleNext(at);
     const late = sentNs - at;
     if (late > SENDER_SLACK_NS && next <= sentNs && this.phase === phase && !p.catch_up) {
-      // The next packet is due already: a paced sender that woke this late does not send the
-      // missed ones back to back, its whole schedule moves by its lateness.
-      this.shiftNs += late;
-      next = this.clip(p, next + late);
+      // The next packet is due already: a paced sender that woke this late sends at most the
+      // slack's worth of missed packets back to back; its schedule moves by the rest.
+      const skip = late - SENDER_SLACK_NS;
+      this.shiftNs += skip;
+      next = this.clip(p, next + skip);
     }
     this.nextNs = next;
     return at;

@@ -1,4 +1,5 @@
-// Fit the cost model's defaults to the real kernels (docs/CALIBRATION.md):
+// Fit the cost model to the real kernels (docs/CALIBRATION.md), starting from the validate
+// scenarios' costs (or --set):
 //   node --import tsx scripts/calibrate.ts [--knobs a,b] [--factors 0.5,0.7,1.4,2] [--passes 3]
 //        [--duration 30ms] [--kernels K1,K2] [--only loopback,nic] [--phases loopback/p1,nic/p2]
 //        [--jobs 2] [--json FILE] [--set knob=value,...  (the starting point; default: the defaults)]
@@ -133,7 +134,9 @@ async function evaluate(values: Values): Promise<{ score: number; rows: Relation
 const log = (t: string) => process.stderr.write(`${t}\n`);
 // The stall model's starting point: the first planned run's (every validate scenario has the same).
 const stalls0 = plan.find((r) => r.cfg.stalls)?.cfg.stalls;
-const start: Values = { ...DEFAULT_COSTS, "stalls.every_ns": stalls0?.every_ns ?? 0, "stalls.mean_ns": stalls0?.mean_ns ?? 0 };
+// The costs' starting point: the scenarios' own (validate/scenarios carry the fitted TCG costs).
+const costs0 = plan[0]!.cfg.costs;
+const start: Values = { ...costs0, "stalls.every_ns": stalls0?.every_ns ?? 0, "stalls.mean_ns": stalls0?.mean_ns ?? 0 };
 for (const kv of a.set ? a.set.split(",") : []) {
   const [k, v] = kv.split("=");
   if (!k || !knobNames.includes(k) || !(Number(v) >= 0)) fail(`--set: expected knob=value with a known knob, got '${kv}'`);

@@ -23,6 +23,7 @@ describe("softnet-emu reproduce", () => {
       "stall-without-patch1",
       "loopback-local-shortcut",
       "loopback-rps-close",
+      "loopback-rps-throughput",
       "hotplug-conservation",
     ]);
     for (const c of doc.claims) {
@@ -34,7 +35,7 @@ describe("softnet-emu reproduce", () => {
     const shortcut = doc.claims.find((c) => c.id === "loopback-local-shortcut")!.measured;
     assert.ok(shortcut.no_shortcut!.throughput_pps < 0.8 * shortcut.softirq!.throughput_pps);
     assert.match(o.stdout, /ok {4}sum\(ipi\.cpus\.rt_flush_warnings\) > 0 {3}\[sum\(ipi\.cpus\.rt_flush_warnings\) = [1-9]\d*\]/);
-    assert.match(o.stdout, /\nall 6 claims reproduced\n$/);
+    assert.match(o.stdout, /\nall 7 claims reproduced\n$/);
     assert.equal(o.stderr, "", "quiet unless --verbose");
   });
 

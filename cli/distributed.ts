@@ -178,6 +178,11 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
             },
           }
         : {}),
+      // Stopped by a signal or a failure: the results so far, judged, for the summary (the JSON is written by runCoordinator).
+      onCutShort: (r) => {
+        judge.finish(r);
+        results = r;
+      },
       onResults: async (r) => {
         results = r;
         judge.finish(r);

@@ -60,6 +60,8 @@ export interface CoordinatorCommandOptions
   json?: string;
   /** Called with the results before they are written (metrics, --procfs, the summary). */
   onResults?: (results: ProcessesRunResults) => Promise<void> | void;
+  /** A run stopped by a signal or a failure: its results so far (the latest consistent checkpoint), before they are written. */
+  onCutShort?: (results: ProcessesRunResults) => void;
 }
 
 /** The exit code a finished run asks for: 1 on a checker violation, 4 when a CPU crashed. */
@@ -137,6 +139,7 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
     if (!(e instanceof CoordinatorError)) throw e;
     log(`error: ${e.message}`);
     if (e.message.startsWith("--bind")) return COORDINATOR_EXIT.usage;
+    writeCutShort(coordinator, cfg, o, signalled ? { interrupted: true, signal: signalled } : { failure: e.message }, log);
     if (signalled) return signalled === "SIGINT" ? COORDINATOR_EXIT.interrupted : COORDINATOR_EXIT.terminated;
     return COORDINATOR_EXIT.failed;
   } finally {
@@ -144,6 +147,27 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
     process.off("SIGTERM", onSigterm);
     coordinator.close();
     await http?.close();
+  }
+}
+
+/** The results so far of a run stopped by a signal or a failure, to --json (as `run` writes them). */
+function writeCutShort(
+  coordinator: Coordinator,
+  cfg: EmuConfig,
+  o: CoordinatorCommandOptions,
+  cut: { interrupted: true; signal: "SIGINT" | "SIGTERM" } | { failure: string },
+  log: (line: string) => void,
+): void {
+  try {
+    const partial = coordinator.resultsSoFar();
+    if (partial) o.onCutShort?.(Object.assign(partial, cut));
+    if (o.json === undefined) return;
+    const doc = partial ? { ...cut, ...partial } : { ...cut, profile: cfg.profile.name, seed: cfg.seed, engine: "processes", virtual_ns: 0, results: null };
+    const json = `${JSON.stringify(doc, null, 2)}\n`;
+    if (o.json === "-") process.stdout.write(json);
+    else writeOutputFile("--json", o.json, json);
+  } catch (err) {
+    log(`error: the results so far were not written: ${(err as Error).message}`);
   }
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import type { RunResults } from "../../model/results.ts";
-import { alive, childPids, Running, waitFor } from "./spawn.ts";
+import { alive, childPids, freePort, Running, waitFor } from "./spawn.ts";
 
 const URL_LINE = /metrics and control API at (http:\/\/127\.0\.0\.1:\d+) /;
 // 400 ms of virtual time at 0.05 virtual s per wall s: 8 s at the least; a checkpoint every 4 ms.
@@ -113,6 +113,31 @@ describe("interrupting a paced run keeps its results", { timeout: 180_000 }, () 
       assert.equal(r.liveness?.ok, true);
     } finally {
       run.kill();
+    }
+  });
+
+  test("the coordinator command: SIGTERM keeps the results so far too (JSON, summary, exit 143)", async () => {
+    const dir = mkdtempSync(join(tmp, "coordinator-"));
+    const json = join(dir, "r.json");
+    const secret = ["--secret-file", join(dir, "run.secret")];
+    const endpoint = `tcp://127.0.0.1:${await freePort()}`;
+    const coordinator = Running.start(["coordinator", "--cpus", "2", "--rps-cpus", "3", ...PACED, "--bind", endpoint, "--json", json, ...secret]);
+    const cpus: Running[] = [];
+    try {
+      const url = (await coordinator.stderrMatch(URL_LINE, 60_000))[1]!;
+      await coordinator.stderrMatch(/waiting for 2 cpus at /, 60_000);
+      cpus.push(Running.start(["cpu", "--coordinator", endpoint, ...secret]), Running.start(["cpu", "--coordinator", endpoint, ...secret]));
+      await waitFor("a checkpoint every CPU reported", async () => ((((await (await fetch(`${url}/control/status`)).json()) as Status).checkpoints ?? 0) > 0 ? true : undefined), 60_000);
+      coordinator.kill("SIGTERM");
+      assert.equal(await coordinator.exited, 143, coordinator.stderr);
+      const r = JSON.parse(readFileSync(json, "utf8")) as RunResults;
+      assert.deepEqual([r.interrupted, r.signal, r.engine], [true, "SIGTERM", "processes"]);
+      assert.ok(r.virtual_ns > 0 && r.virtual_ns < 400_000_000);
+      assert.equal(r.totals.injected, r.totals.processed + r.totals.dropped + r.totals.queued + r.totals.in_flight);
+      assert.equal(r.liveness?.ok, true);
+      assert.match(coordinator.stdout, /^INTERRUPTED \(SIGTERM\) at \S+ of virtual time: the results so far\nprofile /);
+    } finally {
+      for (const p of [coordinator, ...cpus]) p.kill();
     }
   });
 

@@ -17,7 +17,7 @@ interface Doc {
 
 describe("softnet-emu validate", () => {
   it("runs one kernel's loopback phases: JSON with both figures per relation, exit code from the verdicts", async () => {
-    const o = await cli(["validate", "--only", "loopback", "--kernels", "6.12-generic", "--duration", "5ms", "--jobs", "1", "--json", "-", "--quiet"], 120_000);
+    const o = await cli(["validate", "--only", "loopback", "--kernels", "6.12-generic", "--duration", "30ms", "--jobs", "1", "--json", "-", "--quiet"], 120_000);
     assert.ok(o.code === 0 || o.code === 1, o.stderr);
     assert.equal(o.stderr, "", "--quiet: no progress lines");
     const doc = JSON.parse(o.stdout) as Doc;

@@ -32,6 +32,9 @@ export interface RunFlags {
   rate_pps?: number;
   /** --rate max: every load phase becomes a closed loop (loopback senders only). */
   rate_max?: boolean;
+  /** --stalls / --receiver replace the file's `stalls:` / `receiver:` (null: none). */
+  stalls?: ScenarioSpec["stalls"] | null;
+  receiver?: ScenarioSpec["receiver"] | null;
   /** Applied to every load phase. */
   flows?: number;
   /** Applied to every RX queue and loopback sender. */
@@ -98,14 +101,14 @@ export function resolveConfig(scenario: Scenario | undefined, flags: RunFlags = 
     idle_poll: spec.idle_poll ?? true,
     ...resolveTopology(spec, flags, cpus, duration_ns, blame),
     events: resolveEvents(spec, flags, cpus, duration_ns, blame),
-    ...resolveStalls(spec, cpus, blame),
-    ...resolveReceiver(spec, cpus, blame),
+    ...resolveStalls(spec, flags, cpus, blame),
+    ...resolveReceiver(spec, flags, cpus, blame),
     softnet_stat_columns: spec.softnet_stat_columns ?? 13,
   };
   const down = cfg.receiver && cfg.events.find((e) => e.action === "offline" && e.cpu === cfg.receiver!.cpu);
   if (down) {
     const by = flags.offline !== undefined || flags.online !== undefined ? `--offline ${down.cpu}@${formatNs(down.at_ns)}` : "events";
-    throw blame.file(["receiver", "cpu"], `CPU ${down.cpu} goes offline at ${formatNs(down.at_ns)} (${by}): the receiving task is pinned there and its socket would go unread`);
+    throw knobError("receiver", flags.receiver !== undefined, "cpu", `CPU ${down.cpu} goes offline at ${formatNs(down.at_ns)} (${by}): the receiving task is pinned there and its socket would go unread`, blame);
   }
   return cfg;
 }
@@ -282,10 +285,10 @@ export const DEFAULT_RECV_PER_PACKET_NS = 1000;
 export const DEFAULT_SOCK_ENQUEUE_NS = 200;
 
 /** `receiver:` with its defaults; its CPU must exist (its staying online is checked with the events). */
-function resolveReceiver(spec: ScenarioSpec, cpus: number, blame: Blame): Pick<EmuConfig, "receiver"> {
-  const r = spec.receiver;
+function resolveReceiver(spec: ScenarioSpec, flags: RunFlags, cpus: number, blame: Blame): Pick<EmuConfig, "receiver"> {
+  const r = flags.receiver !== undefined ? flags.receiver : spec.receiver;
   if (!r) return {};
-  if (r.cpu >= cpus) throw blame.file(["receiver", "cpu"], `CPU ${r.cpu} does not exist: the host has ${cpuRange(cpus)}`);
+  if (r.cpu >= cpus) throw knobError("receiver", flags.receiver !== undefined, "cpu", `CPU ${r.cpu} does not exist: the host has ${cpuRange(cpus)}`, blame);
   return {
     receiver: {
       cpu: r.cpu,
@@ -297,17 +300,24 @@ function resolveReceiver(spec: ScenarioSpec, cpus: number, blame: Blame): Pick<E
 }
 
 /** `stalls:` with its defaults: every CPU, inside softirq too, none longer than 10 × the mean. */
-function resolveStalls(spec: ScenarioSpec, cpus: number, blame: Blame): Pick<EmuConfig, "stalls"> {
-  const s = spec.stalls;
+/** A problem with a field of `receiver`/`stalls`: at the flag (--receiver, --stalls) when it gave them, else at the file's field. */
+function knobError(key: "receiver" | "stalls", fromFlag: boolean, field: string, message: string, blame: Blame): UsageError {
+  return fromFlag ? new UsageError(`--${key}: ${field}: ${message}`) : blame.file([key, field], message);
+}
+
+function resolveStalls(spec: ScenarioSpec, flags: RunFlags, cpus: number, blame: Blame): Pick<EmuConfig, "stalls"> {
+  const fromFlag = flags.stalls !== undefined;
+  const s = fromFlag ? flags.stalls : spec.stalls;
   if (!s) return {};
-  if (s.every <= 0) throw blame.file(["stalls", "every"], "must be > 0 (the mean gap between two stalls of a CPU)");
-  if (s.mean <= 0) throw blame.file(["stalls", "mean"], "must be > 0 (the mean length of a stall)");
+  const fail = (field: string, message: string) => knobError("stalls", fromFlag, field, message, blame);
+  if (s.every <= 0) throw fail("every", "must be > 0 (the mean gap between two stalls of a CPU)");
+  if (s.mean <= 0) throw fail("mean", "must be > 0 (the mean length of a stall)");
   const max_ns = s.max ?? 10 * s.mean;
-  if (max_ns < s.mean) throw blame.file(["stalls", "max"], `${formatNs(max_ns)} is below the mean (${formatNs(s.mean)}): the longest stall cannot be shorter than the average one`);
+  if (max_ns < s.mean) throw fail("max", `${formatNs(max_ns)} is below the mean (${formatNs(s.mean)}): the longest stall cannot be shorter than the average one`);
   const list = s.cpus ?? Array.from({ length: cpus }, (_, i) => i);
-  if (list.length === 0) throw blame.file(["stalls", "cpus"], "needs at least one CPU (drop stalls: for none)");
+  if (list.length === 0) throw fail("cpus", "needs at least one CPU (drop stalls for none)");
   const outOfRange = list.find((c) => c >= cpus);
-  if (outOfRange !== undefined) throw blame.file(["stalls", "cpus"], `CPU ${outOfRange} is out of range: the host has ${cpuRange(cpus)}`);
+  if (outOfRange !== undefined) throw fail("cpus", `CPU ${outOfRange} is out of range: the host has ${cpuRange(cpus)}`);
   return { stalls: { every_ns: s.every, mean_ns: s.mean, max_ns, cpus: [...list], in_softirq: s.in_softirq ?? true } };
 }
 

@@ -7,7 +7,8 @@ import { PROFILE_NAMES } from "../model/profiles.ts";
 import { ENGINES, type EngineName } from "./engines.ts";
 import { UsageError } from "./errors.ts";
 import type { RunFlags } from "./resolve.ts";
-import { MAX_FLOWS } from "./scenario-schema.ts";
+import type { z } from "zod";
+import { MAX_FLOWS, receiverSchema, stallsSchema, type ScenarioSpec } from "./scenario-schema.ts";
 import {
   MAX_CPUS,
   parseCount,
@@ -69,6 +70,29 @@ function rateOption(text: string, prev: number | "max" | undefined): number | "m
   return value;
 }
 
+/**
+ * `--stalls every=20ms,mean=2ms,cpus=e` / `--receiver cpu=1,rmem=208KiB`: the scenario's mapping
+ * as KEY=VALUE pairs, checked by the same schema as the file; `off` removes the file's.
+ */
+function knobOption<T>(schema: z.ZodType<T>): (text: string) => T | null {
+  return (text) => {
+    const t = text.trim();
+    if (t === "off" || t === "none") return null;
+    const map: Record<string, unknown> = {};
+    for (const part of t.split(",")) {
+      const m = /^\s*([a-z_]+)\s*=\s*(.+?)\s*$/.exec(part);
+      if (!m) throw new InvalidArgumentError(`'${part}' is not KEY=VALUE (e.g. every=20ms,mean=2ms; off for none)`);
+      const v = m[2]!;
+      map[m[1]!] = v === "true" ? true : v === "false" ? false : /^\d+$/.test(v) ? Number(v) : v;
+    }
+    const r = schema.safeParse(map);
+    if (r.success) return r.data;
+    // An unknown key first: the missing ones are likely what it misspelt.
+    const issue = r.error.issues.find((i) => i.code === "unrecognized_keys") ?? r.error.issues[0]!;
+    throw new InvalidArgumentError(`${issue.path.length ? `${issue.path.join(".")}: ` : ""}${issue.message}`);
+  };
+}
+
 /** `--pace F`: virtual seconds per wall second, > 0. */
 function paceFactor(text: string): number {
   const f = Number(text);
@@ -97,6 +121,8 @@ export interface ScenarioCliOptions {
   window?: number;
   sysctl?: ReturnType<typeof parseSysctl>[];
   boot?: string[];
+  stalls?: ScenarioSpec["stalls"] | null;
+  receiver?: ScenarioSpec["receiver"] | null;
 }
 
 /** The options that shape the emulated host and its load: a scenario file and the flags over it. */
@@ -120,7 +146,9 @@ export function addScenarioOptions(cmd: Command): Command {
     .option("--online <CPU@TIME>", "bring a CPU back online, e.g. 2@30ms (repeatable)", repeated(parseCpuAtTime))
     .option("--window <D>", "synchronisation window (default: the smallest cross-CPU latency, which is exact)", arg(positiveDuration))
     .option("--sysctl <KEY=VALUE>", `set a sysctl, overriding the scenario's (repeatable): ${SYSCTL_NAMES.join(", ")}`, repeated(parseSysctl))
-    .option("--boot <ARG>", "kernel command-line switch, e.g. thread_backlog_napi (repeatable; replaces the scenario's boot list)", repeated((t) => t));
+    .option("--boot <ARG>", "kernel command-line switch, e.g. thread_backlog_napi (repeatable; replaces the scenario's boot list)", repeated((t) => t))
+    .option("--stalls <SPEC>", "CPUs losing the processor now and then: every=D,mean=D[,max=D,cpus=HEXMASK,in_softirq=false] (replaces the scenario's stalls; off = none)", knobOption(stallsSchema))
+    .option("--receiver <SPEC>", "a receiving task reading one UDP socket: cpu=N[,rmem=BYTES|NKiB|Npackets,per_packet_ns=N,enqueue_ns=N] (replaces the scenario's receiver; off = none)", knobOption(receiverSchema));
 }
 
 /** The scenario options as RunFlags (cli/resolve.ts); `durationNs` replaces --duration (chaos runs). */
@@ -140,6 +168,8 @@ export function runFlagsOf(o: ScenarioCliOptions, durationNs = o.duration): RunF
     window_ns: o.window,
     sysctls: o.sysctl,
     boot: o.boot,
+    ...(o.stalls !== undefined ? { stalls: o.stalls } : {}),
+    ...(o.receiver !== undefined ? { receiver: o.receiver } : {}),
   };
 }
 

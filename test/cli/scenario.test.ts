@@ -102,6 +102,15 @@ describe("flags override the file", () => {
     assert.match(errorOf("receiver: {cpu: 3}\n", { offline: [{ cpu: 3, at_ns: 2e6 }] }), /receiver\.cpu: CPU 3 goes offline at 2ms \(--offline 3@2ms\)/);
   });
 
+  test("--stalls and --receiver replace the file's (off: none)", () => {
+    const file = "stalls: {every: 20ms, mean: 2ms}\nreceiver: {cpu: 1}\n";
+    const stalls = { every: 5e6, mean: 1e6, cpus: [2] };
+    assert.deepEqual(resolve(file, { stalls }).stalls, { every_ns: 5e6, mean_ns: 1e6, max_ns: 10e6, cpus: [2], in_softirq: true });
+    assert.equal(resolve(file, { stalls: null }).stalls, undefined);
+    assert.equal(resolve(file, { receiver: null }).receiver, undefined);
+    assert.equal(resolve(undefined, { receiver: { cpu: 3 } }).receiver?.cpu, 3);
+  });
+
   test("stalls: every CPU, inside softirq too, max 10 x the mean unless given; a mask or a list of CPUs", () => {
     assert.equal(resolve(undefined).stalls, undefined);
     assert.deepEqual(resolve("stalls: {every: 20ms, mean: 2ms}\n").stalls, { every_ns: 20e6, mean_ns: 2e6, max_ns: 20e6, cpus: [0, 1, 2, 3], in_softirq: true });

@@ -14,8 +14,8 @@ function declared(help: string): Set<string> {
 }
 
 /**
- * Flags the help names, by the command they belong to: an example line's command, the word just
- * before the flag when it is a command ("see run --pace"), the command a line of the top help's
+ * Flags the help names, by the command they belong to: the word just before the flag when it is a
+ * command ("see run --pace"), the command an example or quoted invocation on the line runs, the command a line of the top help's
  * command list describes, else the help's own command. Other
  * programs' flags (node_exporter's --path.procfs) are named with their program and skipped.
  */
@@ -26,11 +26,14 @@ function mentioned(help: string, own: string, commands: Set<string>): { command:
     const listed = /^ {2}(\w+) \[options\]/.exec(line);
     if (listed && commands.has(listed[1]!)) context = listed[1]!;
     else if (!line.startsWith(" ")) context = own;
-    const example = /^\s+\$ softnet-emu (\w+)/.exec(line);
+    // An invocation (`$ softnet-emu run …` or prose quoting `softnet-emu run …`) owns the flags after it.
+    const invoked = /softnet-emu (\w+)/.exec(line);
+    const invocation = invoked && commands.has(invoked[1]!) ? { command: invoked[1]!, at: invoked.index } : undefined;
     for (const m of line.matchAll(/(?:(\S+) )?(?<![\w-])(--[a-z][\w-]*)(\.?)/g)) {
       if (m[3] === "." || m[1] === "node_exporter") continue;
       const before = m[1] !== undefined && commands.has(m[1]) ? m[1] : undefined;
-      found.push({ command: example?.[1] ?? before ?? context, flag: m[2]! });
+      const quoted = invocation && m.index > invocation.at ? invocation.command : undefined;
+      found.push({ command: before ?? quoted ?? context, flag: m[2]! });
     }
   }
   return found;

@@ -39,7 +39,7 @@ test("without stalls, this load is below saturation: no drops, no squeezes", () 
   assert.equal(sum(r, "time_squeeze"), 0);
 });
 
-test("stalls below saturation: backlog-32 drops on every target and squeezes, every packet accounted for", () => {
+test("stalls below saturation: backlog-32 drops on every target, every packet accounted for", () => {
   const r = runInProcess(below({}));
   assert.ok(r.checker.ok, r.checker.violations.join("; "));
   const t = r.totals;

@@ -39,7 +39,7 @@ describe("the default scenario", () => {
     assert.equal(cfg.duration_ns, 50_000_000);
     assert.equal(cfg.window_ns, exactWindowNs(DEFAULT_COSTS));
     assert.deepEqual(cfg.sysctls, DEFAULT_SYSCTLS);
-    assert.deepEqual(cfg.queues, [{ id: 0, irq_affinity: [0], ring_size: 1024, rps_cpus: [1, 2, 3], rps_flow_cnt: 0 }]);
+    assert.deepEqual(cfg.queues, [{ id: 0, irq_affinity: [0], ring_size: 1024, rx_usecs: 0, rx_frames: 0, rps_cpus: [1, 2, 3], rps_flow_cnt: 0 }]);
     assert.deepEqual(cfg.senders, []);
     assert.deepEqual(cfg.load, [
       {

@@ -65,16 +65,25 @@ async function loadInProcess(): Promise<EngineRun> {
   ]);
   return async (cfg, o) => {
     const { opts, judge } = judged(cfg, inProcessLiveOptions(o), o.liveness);
-    try {
-      const results = await runInProcessLive(cfg, opts);
-      judge.finish(results);
-      return results;
-    } catch (err) {
-      const partial = partialOf(err);
-      if (partial) judge.finish(partial);
-      throw err;
-    }
+    return judgedRun(judge, partialOf, () => runInProcessLive(cfg, opts));
   };
+}
+
+/** The liveness judge sees the results, or the results so far of a run that failed or was stopped. */
+async function judgedRun(
+  judge: { finish(results: RunResults): void },
+  partialOf: (err: unknown) => RunResults | undefined,
+  run: () => Promise<RunResults>,
+): Promise<RunResults> {
+  try {
+    const results = await run();
+    judge.finish(results);
+    return results;
+  } catch (err) {
+    const partial = partialOf(err);
+    if (partial) judge.finish(partial);
+    throw err;
+  }
 }
 
 async function loadProcesses(): Promise<EngineRun> {
@@ -88,13 +97,7 @@ async function loadProcesses(): Promise<EngineRun> {
     const { options, dispose } = processesRunOptions(cfg, o);
     const { opts, judge } = judged(cfg, options, o.liveness);
     try {
-      const results = await runProcesses(cfg, opts);
-      judge.finish(results);
-      return results;
-    } catch (err) {
-      const partial = partialOf(err);
-      if (partial) judge.finish(partial);
-      throw err;
+      return await judgedRun(judge, partialOf, () => runProcesses(cfg, opts));
     } finally {
       dispose();
     }

@@ -1,6 +1,6 @@
 // --procfs DIR: DIR/net/softnet_stat (online CPUs only), DIR/softirqs, DIR/interrupts and DIR/stat in the kernel's formats, rewritten atomically.
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -52,8 +52,23 @@ describe("procfs softnet_stat", () => {
 
   it("rewrites at most once per interval during a run and keeps the newest snapshot", async () => {
     const w = await ProcfsWriter.open({ dir: join(dir, "c"), columns: 13, intervalMs: 200 });
-    for (let k = 1; k <= 50; k++) w.update([fakeCounters(0, true, k)]);
-    const want = `${fakeCounters(0, true, 50).processed.toString(16).padStart(8, "0")} `;
+    // Every write renames a new file into place: count the inodes seen while updates pour in
+    // every 2 ms for about a second. Polling may miss a write, never invent one, so the count is
+    // a lower bound of the writes and the assertion an honest upper bound of them.
+    const inodes = new Set<number>([statSync(w.path).ino]);
+    const startMs = performance.now();
+    let k = 0;
+    while (performance.now() - startMs < 1000) {
+      w.update([fakeCounters(0, true, ++k)]);
+      inodes.add(statSync(w.path).ino);
+      await sleep(2);
+    }
+    const elapsedMs = performance.now() - startMs;
+    const allowed = Math.ceil(elapsedMs / 200) + 1;
+    assert.ok(k > 50, `updates: ${k}`);
+    assert.ok(inodes.size - 1 <= allowed, `${inodes.size - 1} rewrites seen for ${k} updates in ${elapsedMs.toFixed(0)} ms: at most ${allowed}`);
+    assert.ok(inodes.size - 1 >= 1, "it rewrites during the run, not only at the end");
+    const want = `${fakeCounters(0, true, k).processed.toString(16).padStart(8, "0")} `;
     await waitFor("the newest snapshot", () => (readFileSync(w.path, "utf8").startsWith(want) ? true : undefined), 2000, 20);
     await w.close();
   });

@@ -123,13 +123,19 @@ export function modelHotplugPhase(r: RunResults, marginNs: number): HotplugData 
       netrx: 0,
     }));
   };
-  const iBeforeOff = sampleAt(s, off.at_ns - marginNs);
-  const iAfterOff = sampleAt(s, off.at_ns + marginNs);
-  const iBeforeOn = sampleAt(s, on.at_ns - marginNs);
-  const iAfterOn = sampleAt(s, on.at_ns + marginNs);
-  const last = s.t_ns.length - 1;
   const online = s.cpus[cpu]!.online;
-  const absent = s.t_ns.every((t, i) => (t >= off.at_ns + marginNs && t <= on.at_ns - marginNs ? online[i] === 0 : t < off.at_ns || t >= on.at_ns + marginNs ? online[i] === 1 : true));
+  // The kernel's script snapshots after the write to .../online returned, i.e. once the CPU is
+  // down (or up); a stalled vCPU delays that. Cut the model's windows from where the change took
+  // effect (the first sample showing it), not from the request.
+  const doneAt = (from: number, state: number) => s.t_ns.find((t, i) => t >= from && online[i] === state) ?? from;
+  const offDone = doneAt(off.at_ns, 0);
+  const onDone = doneAt(on.at_ns, 1);
+  const iBeforeOff = sampleAt(s, off.at_ns - marginNs);
+  const iAfterOff = sampleAt(s, offDone + marginNs);
+  const iBeforeOn = sampleAt(s, on.at_ns - marginNs);
+  const iAfterOn = sampleAt(s, onDone + marginNs);
+  const last = s.t_ns.length - 1;
+  const absent = s.t_ns.every((t, i) => (t >= offDone + marginNs && t <= on.at_ns - marginNs ? online[i] === 0 : t < off.at_ns || t >= onDone + marginNs ? online[i] === 1 : true));
   const proc = s.cpus[cpu]!.processed;
   const kept = iBeforeOff >= 0 && iAfterOn >= 0 && proc[iAfterOn]! >= proc[iBeforeOff]! && proc[last]! > proc[iAfterOn]!;
   return {

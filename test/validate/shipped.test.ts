@@ -11,11 +11,7 @@ import { cli } from "../cli/spawn.ts";
 /** The relations docs/CALIBRATION.md lists as not (always) reproduced, with why. */
 const LEFT_OVER = new Set([
   "nic.p1.packets-per-netrx",
-  "nic.p2.packets-per-ipi",
-  "nic.p2.target-netrx-per-rrps",
   "loopback.rate.f/0",
-  "loopback.p3.sender-squeezes",
-  "loopback.p7.flow-limit-per-drop",
   "loopback.p2.target-netrx-per-packet",
   "loopback.p2.packets-per-ipi",
   "loopback.p3.shares",

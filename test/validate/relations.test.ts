@@ -47,6 +47,21 @@ describe("validate relations", () => {
     assert.deepEqual(shares([cpu(), cpu()]), [0, 0]);
   });
 
+  it("shares: ±0.15 per CPU with rps e, ±0.20 with rps f (four shares compared at once)", () => {
+    // The same shapes on p2 (rps e) and p3 (rps f): CPU 0's share 0.18 apart.
+    const k = [cpu({ proc: 32 }), cpu({ proc: 24 }), cpu({ proc: 24 }), cpu({ proc: 20 })];
+    const m = [cpu({ proc: 14 }), cpu({ proc: 34 }), cpu({ proc: 28 }), cpu({ proc: 24 })];
+    const rows = evaluateRelations([IPI], { [IPI.name]: side({ p2: phase(1, k), p3: phase(1, k) }) }, { [IPI.name]: side({ p2: phase(1, m), p3: phase(1, m) }) });
+    assert.equal(row(rows, "loopback.p2.shares").pass, false);
+    assert.equal(row(rows, "loopback.p2.shares").tolerance, "±0.15");
+    assert.equal(row(rows, "loopback.p3.shares").pass, true);
+    assert.equal(row(rows, "loopback.p3.shares").tolerance, "±0.2");
+    // 0.21 apart fails rps f too.
+    const far = [cpu({ proc: 11 }), cpu({ proc: 37 }), cpu({ proc: 28 }), cpu({ proc: 24 })];
+    const rows2 = evaluateRelations([IPI], { [IPI.name]: side({ p3: phase(1, k) }) }, { [IPI.name]: side({ p3: phase(1, far) }) });
+    assert.equal(row(rows2, "loopback.p3.shares").pass, false);
+  });
+
   it("computes the IPI-mode figures from the rows: sender NET_RX per IPI, target NET_RX per IPI, packets per IPI", () => {
     // Sender CPU 0 raised 100 NET_RX runs to send 100 IPIs; targets ran 102 NET_RX for 400 packets.
     const p2 = phase(900, [cpu({ netrx: 100 }), cpu({ proc: 200, rrps: 50, netrx: 51 }), cpu({ proc: 100, rrps: 25, netrx: 26 }), cpu({ proc: 100, rrps: 25, netrx: 25 })]);

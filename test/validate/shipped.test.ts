@@ -14,7 +14,6 @@ const LEFT_OVER = new Set([
   "loopback.rate.f/0",
   "loopback.p2.target-netrx-per-packet",
   "loopback.p2.packets-per-ipi",
-  "loopback.p3.shares",
 ]);
 
 /** What the patch claims and the kernels showed; these must hold on every kernel. */

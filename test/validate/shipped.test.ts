@@ -1,5 +1,5 @@
-// `softnet-emu validate` on the whole shipped reference (every kernel, every phase; ~8 s of wall
-// time on a quiet 2-core machine, twice for determinism). The model does not reproduce every
+// `softnet-emu validate` on the whole shipped reference (every kernel, every phase, loopback phases
+// 1 s long; ~10 s of CPU time, twice for determinism). The model does not reproduce every
 // relation yet (docs/CALIBRATION.md, "What is left over"): this holds it to the ones it does — any
 // row failing outside the documented left-over relations is a regression — and to the relations the
 // patch's claims rest on, on every kernel they apply to.

@@ -12,6 +12,7 @@ import { UsageError } from "./errors.ts";
 import { checkOutputFile, copySomeRunOptions, parseJobs, runExperimentJobs, writeOutput } from "./experiment-common.ts";
 import type { CliIo } from "./main.ts";
 import type { EngineName } from "./engines.ts";
+import { arg, positiveDuration } from "./run-options.ts";
 
 interface ValidateOptions {
   engine: EngineName;
@@ -63,7 +64,9 @@ export function registerValidate(program: Command, io: CliIo, setExit: (code: nu
   const cmd = program
     .command("validate")
     .description("run the real-kernel reference phases on the model and compare, relation by relation, PASS or FAIL each");
-  copySomeRunOptions(program, cmd, ["--engine", "--seed", "--duration"])
+  copySomeRunOptions(program, cmd, ["--engine", "--seed"])
+    // Not run's "default 50ms": each phase has its scenario's length (validate/plan.ts).
+    .option("--duration <D>", "virtual time of every loopback and NIC phase (default: each scenario's: loopback 1s, NIC 100ms; hotplug phases always keep theirs)", arg(positiveDuration))
     .option("--kernels <NAMES>", `comma-separated kernels to compare with (default: all: ${KERNELS.map((k) => k.name).join(", ")})`, listOf(KERNELS.map((k) => k.name), "kernel"))
     .option("--only <KINDS>", `comma-separated kinds of phases: ${KINDS.join(", ")} (default: all)`, listOf(KINDS, "kind"))
     .option("--json <FILE>", "write every relation with both figures, and every run's headline numbers, as JSON to FILE ('-' = stdout)")

@@ -174,7 +174,7 @@ describe("softnet-emu run --nemesis", () => {
     assert.ok(hotplugActive > 0, "a hotplug window seen in effect");
   });
 
-  test("processes: the coordinator's virtual time drives the fault metrics; a kill counts once it hit", { timeout: 30_000 }, async () => {
+  test("processes: the coordinator's virtual time drives the fault metrics; a kill counts once it hit", { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "softnet-chaos-live-"));
     const args = ["run", "--engine", "processes", "--chaos-duration", "20ms", "--pace", "0.02", "--nemesis", "kill:at=5ms,cpu=3", "--nemesis", "irq-off:interval=2ms,duration=1ms"];
     const run = start([...args, "--metrics-port", "0", "--json", join(dir, "r.json"), "--quiet"]);

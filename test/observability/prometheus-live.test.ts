@@ -8,15 +8,21 @@ import { startHttpServer, type HttpServerHandle } from "../../coordinator/http.t
 import { SoftnetMetrics, type RunStatus } from "../../coordinator/metrics.ts";
 import { LATENCY_BUCKETS_NS, type CpuResult } from "../../model/results.ts";
 import { ALERTS_FILE, alertRules, dashboardQueries, substitute, variableQueries, type NamedQuery } from "./dashboards.ts";
-import { Prometheus, byLabel, num, skipUnless, sleep, type PromSample } from "./harness.ts";
+import { Prometheus, byLabel, num, skipUnless, sleep, waitFor, type PromSample } from "./harness.ts";
 import { CHAOS_RUN, observedChaosRun, observedRun, type ObservedRun } from "./runs.ts";
 
 const STEPS = 6;
-/** Each checkpoint is served this long: two scrapes or more at 250 ms. */
+/** Each checkpoint is served at least this long (two scrapes or more at 250 ms), and until scraped. */
 const STEP_MS = 500;
-const RATE_INTERVAL = "3s";
+/** Grafana's $__rate_interval here, unless the replay's scrapes were further apart (see before()). */
+const MIN_RATE_INTERVAL_S = 3;
+/**
+ * Liveness only: how long to wait for Prometheus to have scraped something. Under load a scrape
+ * can miss its 250 ms timeout again and again for seconds.
+ */
+const LIVENESS_MS = 120_000;
 const DRILL = "crash-drill";
-const ALERTS_QUERY = 'count by (alertname) (ALERTS{alertstate=~"pending|firing"})';
+const ALERTS_SELECTOR = 'ALERTS{alertstate=~"pending|firing"}';
 /** Panels that are empty by design for an unpaced in-process run. */
 const EMPTY_WITHOUT_PACING = new Set(["Lag behind wall-clock"]);
 /** Panel and annotation queries with data only in a chaos run. */
@@ -63,6 +69,10 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
   let prom: Prometheus;
   let startSeconds = 0;
   let endSeconds = 0;
+  /** $__rate_interval: it spans the longest gap between two checkpoints' scrapes. */
+  let rateInterval = `${MIN_RATE_INTERVAL_S}s`;
+  /** A range that reaches back over the whole replay from endSeconds. */
+  let replayRange = "1m";
   let alerts: PromSample[] = [];
 
   before(async () => {
@@ -79,12 +89,17 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
     // Prometheus applies its first target list up to 5 s after start: run the emulator meanwhile.
     runs.push(observedRun("rt-ipi", STEPS), observedRun("lost-wakeup", STEPS), await observedChaosRun(STEPS));
     runs.forEach((r, i) => targets[i]!.metrics.setFaults(r.faults));
-    await prom.waitForData("up == 1", targets.length, 15_000);
+    await prom.waitForData("up == 1", targets.length, LIVENESS_MS);
 
     // Replay: every run's checkpoints in wall-clock time, so rates and alerts see them move.
     startSeconds = Date.now() / 1000;
     const wallStart = performance.now();
+    // Wall time from one checkpoint's update to the next one's first sample in Prometheus: the
+    // widest gap a rate() or changes() window must span to see both (gap ≤ two steps).
+    let longestTwoSteps = 0;
+    let previousUpdate = performance.now();
     for (let k = 0; k < STEPS; k++) {
+      const updatedAt = performance.now();
       const elapsed = Math.max(0.001, (performance.now() - wallStart) / 1000);
       runs.forEach((r, i) => {
         const status: RunStatus = {
@@ -111,14 +126,39 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
         ...(k >= 2 ? { deadCpus: [2] } : {}),
       });
       await sleep(STEP_MS);
+      // Not a timed step: under load scrapes time out, so go on only once every target's
+      // checkpoint k is in Prometheus, or it could be missed by every scrape.
+      await prom.waitForData(`softnet_emu_snapshots_total == ${k + 1}`, targets.length, LIVENESS_MS);
+      const now = performance.now();
+      longestTwoSteps = Math.max(longestTwoSteps, now - previousUpdate);
+      previousUpdate = updatedAt;
     }
-    await prom.waitForData(`softnet_emu_snapshots_total == ${STEPS}`, targets.length);
-    endSeconds = Date.now() / 1000;
-    // Prometheus' own alerts, right after the replay: a rate over minutes of a replay of seconds
-    // falls as flat samples pile up behind it, so a threshold it crossed at the end is not crossed
-    // a few tests later.
-    alerts = await prom.waitForData(ALERTS_QUERY, alertRules().length, 5000).catch(async () => prom.query(ALERTS_QUERY));
+    endSeconds = await settledEnd();
+    rateInterval = `${Math.max(MIN_RATE_INTERVAL_S, Math.ceil(longestTwoSteps / 1000 + 0.5))}s`;
+    replayRange = `${Math.ceil(endSeconds - startSeconds) + 1}s`;
+    // Prometheus' own alerts: each one pending or firing at some evaluation since the replay
+    // began. Not only at one instant: a failed scrape marks its target's series stale, and an
+    // alert whose expression has no data at an evaluation goes back to inactive.
+    const raisedQuery = (): string =>
+      `count by (alertname) (max_over_time(${ALERTS_SELECTOR}[${Math.ceil(Date.now() / 1000 - startSeconds) + 1}s]))`;
+    alerts = await prom.waitForData(raisedQuery(), alertRules().length, LIVENESS_MS).catch(async () => prom.query(raisedQuery()));
   });
+
+  /**
+   * A time at which every target's latest sample is a scrape of the final checkpoint. A failed
+   * scrape (a timeout, under load) marks all of its target's series stale at its start, and an
+   * instant query at that time sees none of them. So take a time, wait until every target has been
+   * scraped after it (a target's scrapes run one after another: none started before it is still to
+   * be stored), and keep it if every target has data there; else try a later one.
+   */
+  async function settledEnd(): Promise<number> {
+    return waitFor("a time at which every target's final checkpoint is in Prometheus", async () => {
+      const t = Date.now() / 1000;
+      await prom.waitForData(`timestamp(up) > ${t}`, targets.length, LIVENESS_MS);
+      const final = await prom.query(`softnet_emu_snapshots_total == ${STEPS}`, t);
+      return final.length === targets.length ? t : undefined;
+    }, LIVENESS_MS, 0);
+  }
 
   after(async () => {
     await prom?.stop();
@@ -140,7 +180,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
 
   /** Run a panel's query the way Grafana does (range, or instant for tables) and count finite points. */
   async function runPanel(q: NamedQuery, vars: { scenario?: string; profile?: string }): Promise<number> {
-    const expr = substitute(q.expr, { ...vars, rateInterval: RATE_INTERVAL });
+    const expr = substitute(q.expr, { ...vars, rateInterval });
     if (q.instant) return (await prom.query(expr, endSeconds)).filter((s) => Number.isFinite(num(s))).length;
     const series = await rangeQuery(expr);
     return sum(series.map((s) => s.values.filter(([, v]) => Number.isFinite(Number(v))).length));
@@ -148,7 +188,8 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
 
   const at = (expr: string): Promise<PromSample[]> => prom.query(expr, endSeconds);
 
-  it("every dashboard panel query returns data for all runs", async () => {
+  it("every dashboard panel query returns data for all runs", async (t) => {
+    t.diagnostic(`replay over ${replayRange}, $__rate_interval ${rateInterval}`);
     const queries = dashboardQueries();
     assert.ok(queries.length >= 40, `only ${queries.length} queries found`);
     for (const q of queries) assert.ok((await runPanel(q, {})) > 0, `${q.where}: no data for ${q.expr}`);
@@ -168,7 +209,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
   it("dashboard variables offer the runs, profiles and CPUs", async () => {
     const vars = variableQueries();
     assert.ok(vars.length >= 5);
-    for (const v of vars) assert.ok((await at(substitute(v.expr, { rateInterval: RATE_INTERVAL }))).length > 0, `${v.where}: ${v.expr}`);
+    for (const v of vars) assert.ok((await at(substitute(v.expr, { rateInterval }))).length > 0, `${v.where}: ${v.expr}`);
     const scenarios = (await at("count by (scenario) (softnet_emu_cpus)")).map((s) => s.metric["scenario"]).sort();
     assert.deepEqual(scenarios, [CHAOS_RUN.scenario, DRILL, "lost-wakeup", "rt-ipi"]);
     const cpus = (await at('count by (cpu) (softnet_emu_cpu_online{scenario=~"lost-wakeup"})')).map((s) => s.metric["cpu"]).sort();
@@ -203,7 +244,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
     const table = dashboardQueries().filter((q) => q.where.startsWith("compare-profiles.json / Per profile /"));
     assert.equal(table.length, 7);
     for (const r of runs) {
-      const vars = { scenario: r.scenario, profile: r.cfg.profile.name, rateInterval: RATE_INTERVAL };
+      const vars = { scenario: r.scenario, profile: r.cfg.profile.name, rateInterval };
       const values = await Promise.all(table.map(async (q) => num((await at(substitute(q.expr, vars)))[0])));
       const cpus = r.results.cpus;
       const upper = [...LATENCY_BUCKETS_NS.map((ns) => ns / 1e9), Number.POSITIVE_INFINITY];
@@ -240,7 +281,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
   it("the fault panels and annotations agree with the chaos run's faults[]", async () => {
     const chaos = runs.find((r) => r.faults)!;
     const faults = chaos.results.faults!;
-    const vars = { scenario: chaos.scenario, rateInterval: RATE_INTERVAL };
+    const vars = { scenario: chaos.scenario, rateInterval };
     const queries = dashboardQueries().filter(needsFaults);
     assert.deepEqual(queries.map((q) => q.where).sort(), [
       "overview.json / Faults applied / A",
@@ -257,7 +298,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
     assert.deepEqual([...byKind.keys()].sort(), ["burst", "heal", "hotplug", "irq-off", "sysctl"]);
 
     // Faults in effect: a target was 1 at some replayed checkpoint iff one of its windows covered it.
-    const inEffect = await at(`max_over_time((${substitute(query("Faults in effect").expr, vars)})[1m:250ms])`);
+    const inEffect = await at(`max_over_time((${substitute(query("Faults in effect").expr, vars)})[${replayRange}:250ms])`);
     const expected = new Map<string, number>();
     for (const w of chaos.faults!.windows) {
       const key = `${w.kind}/${w.target}`;
@@ -290,7 +331,7 @@ describe("dashboards and alerts against a real Prometheus", { skip: skipUnless("
     // Over the whole replay: a CPU that processed packets between the first and last checkpoint
     // has a positive rate; one that processed none has none.
     for (const r of runs) {
-      const rates = byLabel(await at(`rate(softnet_emu_processed_total{scenario="${r.scenario}"}[1m])`), "cpu");
+      const rates = byLabel(await at(`rate(softnet_emu_processed_total{scenario="${r.scenario}"}[${replayRange}])`), "cpu");
       for (const c of r.results.cpus) {
         const moved = c.processed - r.snapshots[0]![c.cpu]!.processed;
         assert.equal(rates.get(String(c.cpu))! > 0, moved > 0, `cpu ${c.cpu} of ${r.scenario}: rate ${rates.get(String(c.cpu))}, moved ${moved}`);

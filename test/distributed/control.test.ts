@@ -29,10 +29,17 @@ test("offline, online, rate and stop over HTTP; the recorded schedule replays ex
     replies.offline = await call(url, "/control/offline", { cpu: 2 });
     replies.again = await call(url, "/control/offline", { cpu: 2 });
     replies.unknown = await call(url, "/control/offline", { cpu: 9 });
+    // Each next command once virtual time has moved on: a loaded machine may hold the run still
+    // for longer than any sleep (slow, not dead), and two commands would share a virtual time.
+    const movedPast = async (ns: number): Promise<void> => {
+      while (((await call(url, "/control/status")).json.virtual_ns as number) <= ns) await sleep(20);
+    };
     await sleep(150);
+    await movedPast(replies.offline.json.at_ns as number);
     replies.online = await call(url, "/control/online", { cpu: 2 });
     replies.rate = await call(url, "/control/rate", { source: 0, pps: 500_000 });
     await sleep(150);
+    await movedPast(replies.online.json.at_ns as number);
     replies.status = await call(url, "/control/status");
     replies.stop = await call(url, "/control/stop", {});
   })();

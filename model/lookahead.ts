@@ -36,7 +36,6 @@ function chargesCausedNs(cpu: Cpu, inputBoundNs: number): number {
   return t;
 }
 
-
 /** How far a promise may lie beyond the decision bound it was made from (see the top). */
 export function lookaheadSlackNs(cpu: Cpu): number {
   return Math.max(cpu.maxLatencyMin, cpu.windowNs);

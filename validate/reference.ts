@@ -3,16 +3,10 @@
 // measurement script's text output, parsed here (pure functions, so tests feed them hand-made text).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import type { CpuDelta as PhaseCounters } from "./relations.ts";
 
-/** One CPU's deltas over a phase (loopback and NIC). */
-export interface CpuDelta {
-  proc: number;
-  drop: number;
-  sq: number;
-  rrps: number;
-  fl: number;
-  /** NET_RX runs (/proc/softirqs). */
-  netrx: number;
+/** One CPU's deltas over a phase (loopback and NIC), as the relations read them, and the backlog. */
+export interface CpuDelta extends PhaseCounters {
   /** backlog_len at the end of the phase. */
   bl: number;
 }

@@ -15,6 +15,7 @@ export interface CpuDelta {
   sq: number;
   rrps: number;
   fl: number;
+  /** NET_RX runs (/proc/softirqs). */
   netrx: number;
 }
 

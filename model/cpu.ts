@@ -848,7 +848,8 @@ export class Cpu {
 
 }
 
-function newCounters(cpu: number, n: number, queues: number): CpuCounters {
+/** A CPU's counters before anything happened: n CPUs in the run, `queues` NIC queues. */
+export function newCounters(cpu: number, n: number, queues: number): CpuCounters {
   return {
     cpu,
     online: true,

@@ -1,5 +1,6 @@
 // Hand-built CpuCounters for tests that must not depend on the engine: distinct, recognisable
 // values per CPU and per field so a mixed-up label or column shows up as a wrong number.
+import { newCounters } from "../../model/cpu.ts";
 import { CONTEXTS, DROP_REASONS, LATENCY_BUCKETS_NS, RAISE_SOURCES, type CpuCounters } from "../../model/results.ts";
 
 export function fakeCounters(cpu: number, online = true, scale = 1): CpuCounters {
@@ -7,7 +8,9 @@ export function fakeCounters(cpu: number, online = true, scale = 1): CpuCounters
   const record = <K extends string>(keys: readonly K[], base: number): Record<K, number> =>
     Object.fromEntries(keys.map((key, i) => [key, base * k + i])) as Record<K, number>;
   const latency_buckets = Array.from({ length: LATENCY_BUCKETS_NS.length + 1 }, (_, i) => (i % 3) * k + i);
+  // Fields no test here reads (socket stage, per-peer attribution) stay as a new CPU has them.
   return {
+    ...newCounters(cpu, 0, 0),
     cpu,
     online,
     processed: 100_000 * k + 11,
@@ -38,15 +41,5 @@ export function fakeCounters(cpu: number, online = true, scale = 1): CpuCounters
     hotplug_offline: online ? 0 : 1,
     hotplug_online: 0,
     now_ns: 2_000_000_000,
-    sock_delivered: 0,
-    sock_in: 0,
-    sock_consumed: 0,
-    rcvbuf_errors: 0,
-    sock_queued: 0,
-    sock_wakeups: 0,
-    sock_wakeup_ipis: 0,
-    packets_out: 0,
-    packets_in: 0,
-    attributed: { ipis_sent: [], flow_limit_count: [], ipi_softirq_flushes: [] },
   };
 }

@@ -10,7 +10,8 @@
 // the checker, measured inside the chaos run; chaos / commands says the same as a (noisy)
 // difference of whole runs. chaos / none adds the engine's own hotplug cost.
 import { fileURLToPath } from "node:url";
-import { loadScenario, resolveConfig } from "../cli/scenario.ts";
+import { loadScenario } from "../config/scenario.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import { runInProcess } from "../engine/inprocess.ts";
 import { checkerFor, planChaos } from "../chaos/runner.ts";
 import { parseNemesis } from "../chaos/spec.ts";

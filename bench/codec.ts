@@ -1,12 +1,12 @@
 // Codec micro-benchmark: encode + decode of one Envelope carrying a 64-packet RPS batch.
-// Compares protobufjs runtime reflection (what proto/codec.ts uses) with pbjs static code when a
+// Compares protobufjs runtime reflection (what transport/codec.ts uses) with pbjs static code when a
 // generated module is given:
 //   npx pbjs -t static-module -w es6 --keep-case -o /tmp/softnet_static.js proto/softnet.proto
 //   node --import tsx bench/codec.ts [/tmp/softnet_static.js]
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { WireKey } from "../proto/auth.ts";
-import { EnvelopeType, PROTOCOL_VERSION, decode, decodeEnvelope, encode, encodeEnvelope } from "../proto/codec.ts";
+import { WireKey } from "../transport/auth.ts";
+import { EnvelopeType, PROTOCOL_VERSION, decode, decodeEnvelope, encode, encodeEnvelope } from "../transport/codec.ts";
 
 const PACKETS = 64;
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 200_000);
@@ -57,7 +57,7 @@ const model = { from: 0, vouch_ns: 123_500_000, body: { kind: "batch" as const, 
 time("codec.ts encodeEnvelope (reflection + body mapping)", () => encodeEnvelope(model));
 time("codec.ts decodeEnvelope (reflection + validation)", () => decodeEnvelope(frame));
 
-// The frame's tag (proto/auth.ts): HMAC-SHA256 of the Envelope, 16 bytes in front of it.
+// The frame's tag (transport/auth.ts): HMAC-SHA256 of the Envelope, 16 bytes in front of it.
 const key = new WireKey(WireKey.generateSecret());
 const sealed = encode(model, key);
 const encodeUs = time("codec.ts encode (+ seal: HMAC tag)", () => encode(model, key));

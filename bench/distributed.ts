@@ -15,7 +15,8 @@
 //   BENCH_BIG_CPUS=64 (0: skip the big run)
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { loadScenario, resolveConfig } from "../cli/scenario.ts";
+import { loadScenario } from "../config/scenario.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import { runProcesses } from "../coordinator/run-processes.ts";
 import { runInProcess } from "../engine/inprocess.ts";
 import type { EmuConfig } from "../model/config.ts";

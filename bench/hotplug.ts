@@ -11,7 +11,8 @@
 //   BENCH_HOTPLUG_MS=200 (virtual time per run), BENCH_REPEATS=2 (best of)
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { loadScenario, resolveConfig } from "../cli/scenario.ts";
+import { loadScenario } from "../config/scenario.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import { runProcesses } from "../coordinator/run-processes.ts";
 import { runInProcess } from "../engine/inprocess.ts";
 import type { EmuConfig } from "../model/config.ts";

@@ -2,7 +2,8 @@
 // CPU 0, rps_cpus=f, 1024 flows, 1 Mpps offered for 1 virtual second, profile 6.6-patched.
 // Prints emulated packets per wall-second, the speed factor (virtual / wall) and peak RSS.
 import { fileURLToPath } from "node:url";
-import { loadScenario, resolveConfig } from "../cli/scenario.ts";
+import { loadScenario } from "../config/scenario.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import { runInProcess } from "../engine/inprocess.ts";
 
 const TARGET_PPS = 2_000_000;

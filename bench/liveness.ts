@@ -3,7 +3,7 @@
 //   run --engine processes --cpus 64 --load nic --rps-cpus ffffffffffffffff --rate 500000 --flows 4096 --duration 10ms
 // Prints per seed the wall time (start-up and run), deaths, suspicions, peak RSS and the checker.
 //   BENCH_LIVENESS_CPUS=64  BENCH_LIVENESS_SEEDS=10
-import { resolveConfig } from "../cli/resolve.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import { runProcesses } from "../coordinator/run-processes.ts";
 
 const cpus = Number(process.env["BENCH_LIVENESS_CPUS"] ?? 64);

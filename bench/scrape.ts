@@ -4,9 +4,9 @@
 //   npm run bench -- scrape            (SCRAPE_BENCH_VIRTUAL_MS, SCRAPE_BENCH_ROUNDS to resize)
 import { spawn } from "node:child_process";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import { resolveConfig } from "../cli/resolve.ts";
-import { startHttpServer } from "../coordinator/http.ts";
-import { SoftnetMetrics, type RunStatus } from "../coordinator/metrics.ts";
+import { resolveConfig } from "../config/resolve.ts";
+import { startHttpServer } from "../observe/http.ts";
+import { SoftnetMetrics, type RunStatus } from "../observe/metrics.ts";
 import { attribute } from "../engine/aggregate.ts";
 import { advanceAll, runInProcess } from "../engine/inprocess.ts";
 import type { EmuConfig } from "../model/config.ts";

@@ -1,9 +1,9 @@
-// A chaos run's faults[] as the metrics registry shows them (coordinator/metrics.ts FaultTimeline):
+// A chaos run's faults[] as the metrics registry shows them (observe/metrics.ts FaultTimeline):
 // when each fault took effect, by nemesis kind, and the windows of the faults that last — irq-off
 // sections, ipi-delay windows, a sysctl turned down until its restore, a burst until its rate is
 // back, a CPU offline until it is online again. Read from the faults themselves (their params and
 // the fault that ends each window), so the same function serves the plan and the results.
-import type { FaultTimeline } from "../coordinator/metrics.ts";
+import type { FaultTimeline } from "../observe/metrics.ts";
 import type { Fault } from "../model/results.ts";
 import type { Nemesis } from "./spec.ts";
 

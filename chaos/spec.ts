@@ -4,8 +4,8 @@
 // naming the spec and the key: `--nemesis hotplug:min_online=9: min_online 9 is larger than ...`.
 import type { EmuConfig } from "../model/config.ts";
 import type { NumericSysctl } from "../model/messages.ts";
-import { UsageError } from "../cli/errors.ts";
-import { cpuRange, formatCpuMask, formatNs, parseCpuMask, parseDurationNs } from "../cli/units.ts";
+import { UsageError } from "../config/errors.ts";
+import { cpuRange, formatCpuMask, formatNs, parseCpuMask, parseDurationNs } from "../config/units.ts";
 
 type KeyType = "duration" | "count" | "fraction" | "factor" | "mask" | "sysctl" | "id";
 

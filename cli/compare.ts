@@ -25,8 +25,8 @@ import {
   writeOutput,
   type RunLikeOptions,
 } from "./experiment-common.ts";
-import type { CliIo } from "./main.ts";
-import { resolveConfig } from "./scenario.ts";
+import type { CliIo } from "./io.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import { livenessFailures } from "./run-checks.ts";
 
 interface CompareOptions extends RunLikeOptions {

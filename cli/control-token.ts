@@ -1,10 +1,10 @@
-// The control API's bearer token for `run` and `coordinator` (coordinator/http.ts checks it):
+// The control API's bearer token for `run` and `coordinator` (observe/http.ts checks it):
 // --control-token T, --control-token-file F (its first line) or the SOFTNET_CONTROL_TOKEN
 // variable, in that order; an empty variable counts as unset. A token that cannot be read or is
 // not one (blank, spaces, control characters) is a usage error (exit 2) before the run starts.
 // None given: the server needs none on loopback and makes one up anywhere else.
 import { readFileSync } from "node:fs";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../config/errors.ts";
 import type { LiveCliOptions } from "./run-options.ts";
 
 export const CONTROL_TOKEN_ENV = "SOFTNET_CONTROL_TOKEN";

@@ -4,11 +4,11 @@
 // coordinator the same /metrics, control API, --procfs and --keep-alive as `run`.
 import { createServer } from "node:net";
 import type { Command } from "commander";
-import { EXIT, EXIT_HELP, exitCodeOfSignal } from "./exit-codes.ts";
-import { UsageError } from "./errors.ts";
-import { checkOutputFile } from "./output-file.ts";
-import type { CliIo } from "./main.ts";
-import { resolveNemesisSpecs } from "./resolve.ts";
+import { EXIT, EXIT_HELP, exitCodeOfSignal } from "../config/exit-codes.ts";
+import { UsageError } from "../config/errors.ts";
+import { checkOutputFile } from "../report/output-file.ts";
+import type { CliIo } from "./io.ts";
+import { resolveNemesisSpecs } from "../config/resolve.ts";
 import { runChecks } from "./run-checks.ts";
 import {
   addLiveOptions,
@@ -21,13 +21,14 @@ import {
   type LiveCliOptions,
   type ScenarioCliOptions,
 } from "./run-options.ts";
-import { loadScenario, resolveConfig } from "./scenario.ts";
+import { loadScenario } from "../config/scenario.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import { keepServing, openObserver } from "./serve.ts";
 import { renderSummary } from "./summary.ts";
-import { MAX_CPUS, parseCount, parseMaxFrameBytes } from "./units.ts";
-import { SecretError, loadSecret, type LoadedSecret } from "../proto/auth.ts";
+import { MAX_CPUS, parseCount, parseMaxFrameBytes } from "../config/units.ts";
+import { SecretError, loadSecret, type LoadedSecret } from "../transport/auth.ts";
 import type { RunResults } from "../model/results.ts";
-import { portRangeError } from "../cpu-node/endpoint.ts";
+import { portRangeError } from "../transport/endpoint.ts";
 
 /** The endpoints ZeroMQ binds and connects (as cpu-node/main.ts checks them). */
 const ENDPOINT = /^(tcp:\/\/[^:\s]+:(\d+|\*)|ipc:\/\/\S+)$/;
@@ -135,7 +136,7 @@ async function coordinatorCommand(o: CoordinatorCliOptions, io: CliIo): Promise<
   if (o.json !== undefined) checkOutputFile("--json", o.json);
   const [{ runCoordinator }, { controlHandlers, feedMetrics }, { LivenessJudge }] = await Promise.all([
     import("../coordinator/main.ts"),
-    import("../coordinator/control.ts"),
+    import("../observe/processes-control.ts"),
     import("../chaos/liveness.ts"),
   ]);
   // The liveness verdict, as every run gets (cli/engines.ts): fed the consistent checkpoints.

@@ -21,11 +21,12 @@ import type { CheckedResults } from "../report/checked-run.ts";
 import { formatDurationNs } from "../report/metrics.ts";
 import type { RunJob } from "../report/pool.ts";
 import { loadEngine, type EngineName } from "./engines.ts";
-import { fieldError, UsageError } from "./errors.ts";
-import type { CliIo } from "./main.ts";
-import { checkOutputFile as checkWritableOutput, writeOutputFile } from "./output-file.ts";
-import type { Scenario } from "./scenario.ts";
-import { loadScenario, type RunFlags } from "./scenario.ts";
+import { fieldError, UsageError } from "../config/errors.ts";
+import type { CliIo } from "./io.ts";
+import { checkOutputFile as checkWritableOutput, writeOutputFile } from "../report/output-file.ts";
+import type { Scenario } from "../config/scenario.ts";
+import { loadScenario } from "../config/scenario.ts";
+import { type RunFlags } from "../config/resolve.ts";
 import { engineOption, RUN_ONLY_OPTIONS, runFlagsOf, type ScenarioCliOptions } from "./run-options.ts";
 
 /** The `run` options as commander hands them over (camel-cased), minus --profile and --json. */
@@ -140,7 +141,7 @@ export function defaultSeriesIntervalNs(durationNs: number): number {
   return step * decade;
 }
 
-/** Fail before the runs rather than after them (cli/output-file.ts). */
+/** Fail before the runs rather than after them (report/output-file.ts). */
 export function checkOutputFile(flag: string, file: string): void {
   checkWritableOutput(flag, file);
 }

@@ -2,7 +2,7 @@
 // options they copy.
 import type { Command } from "commander";
 import { registerCompare } from "./compare.ts";
-import type { CliIo } from "./main.ts";
+import type { CliIo } from "./io.ts";
 import { registerReproduce } from "./reproduce.ts";
 import { registerSweep } from "./sweep.ts";
 

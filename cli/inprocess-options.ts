@@ -1,12 +1,12 @@
 // `run`'s options for the in-process engine's live driver (engine/live.ts): progress, pacing (and
 // how far behind the paced clock the run is), the stopping signal, and the Observer fed at every
 // checkpoint with its control API routed to the run. Plain runs (cli/engines.ts) and chaos runs
-// (chaos/cli.ts) share it, so /metrics, --procfs and --pace behave the same in both.
-import type { ControlHandlers } from "../coordinator/http.ts";
+// (cli/chaos.ts) share it, so /metrics, --procfs and --pace behave the same in both.
+import type { ControlHandlers } from "../observe/http.ts";
 import { attribute } from "../engine/aggregate.ts";
 import type { LiveOptions } from "../engine/live.ts";
-import type { EngineRunOptions } from "./engines.ts";
-import { liveControlHandlers } from "./live-control.ts";
+import type { EngineRunOptions } from "../engine/contract.ts";
+import { liveControlHandlers } from "../observe/inprocess-control.ts";
 
 /** `control` narrows what the control API may do to the run (a chaos run only reports). */
 export function inProcessLiveOptions(o: EngineRunOptions, control: (h: ControlHandlers) => ControlHandlers = (h) => h): LiveOptions {

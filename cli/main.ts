@@ -1,20 +1,23 @@
 // softnet-emu's command line (commander). `run` resolves a scenario file and flags into one
 // EmuConfig, runs an engine (by default one OS process per CPU with a coordinator, all on loopback)
 // and prints a summary or JSON; `coordinator` and `cpu` run those parts on their own, across hosts
-// (cli/distributed.ts). Exit codes: cli/exit-codes.ts.
+// (cli/distributed.ts). Exit codes: config/exit-codes.ts.
 import { readFileSync } from "node:fs";
+import type { CliIo } from "./io.ts";
+export type { CliIo } from "./io.ts";
 import { Command, CommanderError, Option } from "commander";
 import { Interrupted, isRoutineLine, isRunFailure, loadEngine, type EngineName, type EngineRunOptions } from "./engines.ts";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../config/errors.ts";
 import { checkProcessesMemory } from "./memory-estimate.ts";
-import { checkOutputFile, writeOutputFile } from "./output-file.ts";
+import { checkOutputFile, writeOutputFile } from "../report/output-file.ts";
 import { attachPartial, partialOf } from "../engine/partial.ts";
-import { degradedLine, EXIT, EXIT_HELP, exitCodeOfResults, exitCodeOfSignal } from "./exit-codes.ts";
+import { degradedLine, EXIT, EXIT_HELP, exitCodeOfResults, exitCodeOfSignal } from "../config/exit-codes.ts";
 import { createProgress } from "./progress.ts";
-import { loadScenario, resolveConfig, type Scenario } from "./scenario.ts";
+import { loadScenario, type Scenario } from "../config/scenario.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
-import { resolveNemesisSpecs } from "./resolve.ts";
+import { resolveNemesisSpecs } from "../config/resolve.ts";
 import { renderSummary } from "./summary.ts";
 import { registerExperiments } from "./experiments.ts";
 import { registerValidate } from "./validate.ts";
@@ -34,16 +37,8 @@ import {
   type ScenarioCliOptions,
 } from "./run-options.ts";
 import { keepServing, openObserver } from "./serve.ts";
-import { parseMaxFrameBytes } from "./units.ts";
+import { parseMaxFrameBytes } from "../config/units.ts";
 import { NEMESIS_KIND_NAMES, parseNemesis, type NemesisSpec } from "../chaos/spec.ts";
-
-/** Where the CLI writes; the process's streams in production, buffers in tests. */
-export interface CliIo {
-  out(text: string): void;
-  err(text: string): void;
-  outIsTTY: boolean;
-  errIsTTY: boolean;
-}
 
 export const EXIT_OK = EXIT.ok;
 /** The checker found a violation, or the run failed. */
@@ -213,7 +208,7 @@ interface RunPlan {
   engineName: EngineName;
   checks: RunChecks;
   nemeses: NemesisSpec[];
-  chaos: typeof import("../chaos/cli.ts") | undefined;
+  chaos: typeof import("./chaos.ts") | undefined;
   /** Not an in-process run with abort: conditions: a live engine (paced, stoppable, watched). */
   live: boolean;
   /** The process engine will take more than half the machine's memory. */
@@ -230,7 +225,7 @@ async function planRun(opts: RunOptions, engineDefaulted: boolean): Promise<RunP
   const nemeses = resolveNemesisSpecs(scenario, opts.nemesis);
   const chaos =
     nemeses.length > 0 || opts.chaosDuration !== undefined || opts.drainLimit !== undefined
-      ? await import("../chaos/cli.ts")
+      ? await import("./chaos.ts")
       : undefined;
   const aborts = (scenario?.spec.abort?.length ?? 0) > 0;
   // Only the in-process engine stops a run at an abort condition, or a chaos run once drained (and

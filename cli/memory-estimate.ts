@@ -2,7 +2,7 @@
 // A 256-CPU run needs ~18 GB; on a smaller machine it used to start and then thrash or meet the
 // OOM killer half-way through registration. Refuse above what the machine has, warn above half.
 import { freemem, totalmem } from "node:os";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../config/errors.ts";
 
 /**
  * Peak RSS of one CPU process: 68–69 MB per CPU measured over 10 seeds of a 64-CPU standard run

@@ -1,13 +1,13 @@
 // `run`'s options for the distributed engine (coordinator/run-processes.ts): progress, pacing (and
 // how far behind the paced clock the slowest CPU is), the stopping signal turned into the
 // coordinator's orderly failure, and the Observer fed from the coordinator's snapshots with its
-// control API routed to the coordinator. Plain runs (cli/engines.ts) and chaos runs (chaos/cli.ts)
+// control API routed to the coordinator. Plain runs (cli/engines.ts) and chaos runs (cli/chaos.ts)
 // share it. The caller removes the signal's listener with `dispose` once the run is over.
-import { controlHandlers, feedMetrics } from "../coordinator/control.ts";
-import type { ControlHandlers } from "../coordinator/http.ts";
+import { controlHandlers, feedMetrics } from "../observe/processes-control.ts";
+import type { ControlHandlers } from "../observe/http.ts";
 import type { ProcessesRunOptions } from "../coordinator/run-processes.ts";
 import type { EmuConfig } from "../model/config.ts";
-import type { EngineRunOptions } from "./engines.ts";
+import type { EngineRunOptions } from "../engine/contract.ts";
 
 /** `control` narrows what the control API may do to the run (a chaos run only reports). */
 export function processesRunOptions(

@@ -1,7 +1,7 @@
 // Progress on stderr for runs that take a while: nothing for the first ~2 s of wall time (most
 // runs finish sooner and should print nothing but their results), then one updating line on a
 // terminal, or a line per ~10 % of virtual time when stderr is a file or a pipe.
-import { formatNs } from "./units.ts";
+import { formatNs } from "../config/units.ts";
 
 export interface ProgressSink {
   write(text: string): void;

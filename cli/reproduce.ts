@@ -9,10 +9,11 @@ import { parse as parseYaml } from "yaml";
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
 import { ClaimError, claimsFileSchema, evaluateClaim, parseClaim, runProfile, runScenario, validateClaim, type Claim, type ClaimOutcome } from "../report/claims.ts";
-import { fieldError, formatPath, UsageError } from "./errors.ts";
+import { fieldError, formatPath, UsageError } from "../config/errors.ts";
 import { checkOutputFile, copySomeRunOptions, parseJobs, runExperimentJobs, writeOutput, type RunLikeOptions } from "./experiment-common.ts";
-import type { CliIo } from "./main.ts";
-import { loadScenario, resolveConfig } from "./scenario.ts";
+import type { CliIo } from "./io.ts";
+import { loadScenario } from "../config/scenario.ts";
+import { resolveConfig } from "../config/resolve.ts";
 
 export const BUILTIN_CLAIMS = fileURLToPath(new URL("../examples/reproduce/claims.yaml", import.meta.url));
 

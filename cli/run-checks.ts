@@ -14,7 +14,7 @@ import { shortLines } from "../chaos/liveness.ts";
 import { formatDurationNs } from "../report/metrics.ts";
 import type { EngineName, EngineRun } from "./engines.ts";
 import { parseScenarioChecks, validateScenarioChecks } from "./experiment-common.ts";
-import type { Scenario } from "./scenario.ts";
+import type { Scenario } from "../config/scenario.ts";
 
 export interface RunChecks {
   /** The engine to run: `engine` itself, or the in-process run that can stop at an abort condition. */

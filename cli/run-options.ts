@@ -5,10 +5,10 @@
 import { InvalidArgumentError, Option, type Command } from "commander";
 import { PROFILE_NAMES } from "../model/profiles.ts";
 import { ENGINES, type EngineName } from "./engines.ts";
-import { UsageError } from "./errors.ts";
-import type { RunFlags } from "./resolve.ts";
+import { UsageError } from "../config/errors.ts";
+import type { RunFlags } from "../config/resolve.ts";
 import type { z } from "zod";
-import { MAX_FLOWS, receiverSchema, stallsSchema, type ScenarioSpec } from "./scenario-schema.ts";
+import { MAX_FLOWS, receiverSchema, stallsSchema, type ScenarioSpec } from "../config/scenario-schema.ts";
 import {
   MAX_CPUS,
   parseCount,
@@ -19,7 +19,7 @@ import {
   parseSysctl,
   SYSCTL_NAMES,
   type CpuAtTime,
-} from "./units.ts";
+} from "../config/units.ts";
 
 /** A commander argument parser from a units.ts parser: a UsageError becomes a clean one-liner. */
 export function arg<T>(parse: (text: string) => T): (text: string) => T {
@@ -151,7 +151,7 @@ export function addScenarioOptions(cmd: Command): Command {
     .option("--receiver <SPEC>", "a receiving task reading one UDP socket: cpu=N[,rmem=BYTES|NKiB|Npackets,per_packet_ns=N,enqueue_ns=N] (replaces the scenario's receiver; off = none)", knobOption(receiverSchema));
 }
 
-/** The scenario options as RunFlags (cli/resolve.ts); `durationNs` replaces --duration (chaos runs). */
+/** The scenario options as RunFlags (config/resolve.ts); `durationNs` replaces --duration (chaos runs). */
 export function runFlagsOf(o: ScenarioCliOptions, durationNs = o.duration): RunFlags {
   return {
     profile: o.profile,

@@ -1,14 +1,14 @@
 // --metrics-port (with --metrics-host and the control token), --procfs and --keep-alive as `run`
-// and `coordinator` share them: open the Observer (cli/observe.ts, loaded only then: prom-client is
+// and `coordinator` share them: open the Observer (observe/observer.ts, loaded only then: prom-client is
 // not free) before the run, so a port in use, a bad token or an unwritable folder is a one-line
 // error (exit 2) before anything starts; after the run, serve until a signal.
 import { basename, extname } from "node:path";
 import type { EmuConfig } from "../model/config.ts";
 import { resolveControlToken } from "./control-token.ts";
-import type { CliIo } from "./main.ts";
-import type { Observer } from "./observe.ts";
+import type { CliIo } from "./io.ts";
+import type { Observer } from "../observe/observer.ts";
 import type { LiveCliOptions } from "./run-options.ts";
-import type { Scenario } from "./scenario.ts";
+import type { Scenario } from "../config/scenario.ts";
 
 /** The run's `scenario` label in /metrics: the scenario file's name, or "default". */
 export function scenarioLabel(scenario: Scenario | undefined): string {
@@ -25,7 +25,7 @@ const PACED_PROCFS_INTERVAL_MS = 250;
 export async function openObserver(o: LiveCliOptions, cfg: EmuConfig, scenario: Scenario | undefined, io: CliIo): Promise<Observer | undefined> {
   if (o.metricsPort === undefined && o.procfs === undefined) return undefined;
   const controlToken = o.metricsPort !== undefined ? resolveControlToken(o) : undefined;
-  const [{ Observer }, { generatedTokenLine }] = await Promise.all([import("./observe.ts"), import("../coordinator/http.ts")]);
+  const [{ Observer }, { generatedTokenLine }] = await Promise.all([import("../observe/observer.ts"), import("../observe/http.ts")]);
   const observer = await Observer.open({
     cfg,
     scenario: scenarioLabel(scenario),
@@ -42,7 +42,7 @@ export async function openObserver(o: LiveCliOptions, cfg: EmuConfig, scenario: 
 
 /** --keep-alive: serve until SIGINT or SIGTERM; the caller then closes the observer. */
 export async function keepServing(observer: Observer, io: CliIo): Promise<void> {
-  const { untilSignal } = await import("./observe.ts");
+  const { untilSignal } = await import("../observe/observer.ts");
   io.err(`softnet-emu: the run is over; still serving ${observer.url}/metrics and the control API until SIGINT or SIGTERM\n`);
   const signal = await untilSignal();
   io.err(`softnet-emu: ${signal}: stopped serving\n`);

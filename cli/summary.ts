@@ -4,7 +4,7 @@
 // is what ran.
 import Table from "cli-table3";
 import { DROP_REASONS, type RunResults } from "../model/results.ts";
-import { formatNs } from "./units.ts";
+import { formatNs } from "../config/units.ts";
 
 export interface SummaryOptions {
   wallMs: number;

@@ -10,7 +10,7 @@ import { KNOBS, sweepCharts, sweepMatrix, type Knob } from "../report/sweep-repo
 import { renderMatrix } from "../report/compare-table.ts";
 import { writeReport } from "../report/write-report.ts";
 import { problemLines } from "./compare.ts";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../config/errors.ts";
 import {
   assertionsOf,
   checkOutputFile,
@@ -25,9 +25,9 @@ import {
   writeOutput,
   type RunLikeOptions,
 } from "./experiment-common.ts";
-import type { CliIo } from "./main.ts";
-import { resolveConfig, type RunFlags } from "./scenario.ts";
-import { MAX_CPUS, parseCount, parsePps, parseSysctlValue } from "./units.ts";
+import type { CliIo } from "./io.ts";
+import { resolveConfig, type RunFlags } from "../config/resolve.ts";
+import { MAX_CPUS, parseCount, parsePps, parseSysctlValue } from "../config/units.ts";
 
 interface SweepOptions extends RunLikeOptions {
   knob: Knob;

@@ -8,9 +8,9 @@ import { KINDS, modelSides, planRuns, type Kind, type PlannedRun } from "../vali
 import { evaluateRelations } from "../validate/relations.ts";
 import { kernelSides } from "../validate/sides.ts";
 import { renderMarkdown, renderText } from "../validate/render.ts";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../config/errors.ts";
 import { checkOutputFile, copySomeRunOptions, parseJobs, runExperimentJobs, writeOutput } from "./experiment-common.ts";
-import type { CliIo } from "./main.ts";
+import type { CliIo } from "./io.ts";
 import type { EngineName } from "./engines.ts";
 import { arg, positiveDuration } from "./run-options.ts";
 

@@ -19,10 +19,10 @@ import {
   type Hello,
   type MalformedKind,
   type Report,
-} from "../proto/codec.ts";
-import type { WireKey } from "../proto/auth.ts";
-import { logClosedConnections } from "../cpu-node/closed-connections.ts";
-import { Link } from "../cpu-node/link.ts";
+} from "../transport/codec.ts";
+import type { WireKey } from "../transport/auth.ts";
+import { logClosedConnections } from "../transport/closed-connections.ts";
+import { Link } from "../transport/link.ts";
 import { defaultCheckIntervalNs } from "../engine/checkpoints.ts";
 import { CheckpointCollector } from "./checkpoints.ts";
 import { accountCrash, knownLoss } from "./crash.ts";
@@ -66,7 +66,7 @@ export interface CoordinatorOptions {
   checkIntervalNs?: number;
   /** Commands known before the start (a nemesis schedule), applied like the scenario's events. */
   commands?: readonly CpuCommand[];
-  /** The run's secret and frame limit (proto/auth.ts): seals what we send, checks what we receive. */
+  /** The run's secret and frame limit (transport/auth.ts): seals what we send, checks what we receive. */
   secret: WireKey;
   log: (line: string) => void;
   onProgress?: (virtualNs: number, totalNs: number) => void;

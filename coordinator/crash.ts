@@ -14,7 +14,7 @@
 // traded packets and neither outlived the other, a report that never arrived, packets from a
 // hotplug passing through — the account says why and the checker fails.
 import type { CpuCounters } from "../model/results.ts";
-import type { DeadPeerReceipts, Report } from "../proto/codec.ts";
+import type { DeadPeerReceipts, Report } from "../transport/codec.ts";
 
 /** One CPU as the crash policy sees it at the end. */
 export interface Member {

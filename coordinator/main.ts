@@ -4,18 +4,18 @@
 //   node --import tsx coordinator/main.ts --cpus 4 --bind tcp://127.0.0.1:5555 --duration-ms 10 [--json FILE]
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { EXIT } from "../cli/exit-codes.ts";
-import { writeOutputFile } from "../cli/output-file.ts";
-import { resolveConfig } from "../cli/resolve.ts";
+import { EXIT } from "../config/exit-codes.ts";
+import { writeOutputFile } from "../report/output-file.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import type { EmuConfig } from "../model/config.ts";
-import { feedMetrics, startControlServer } from "./control.ts";
+import { feedMetrics, startControlServer } from "../observe/processes-control.ts";
 import { Coordinator, CoordinatorError, type ProcessesRunResults } from "./coordinator.ts";
-import type { HttpServerHandle } from "./http.ts";
-import { SoftnetMetrics } from "./metrics.ts";
+import type { HttpServerHandle } from "../observe/http.ts";
+import { SoftnetMetrics } from "../observe/metrics.ts";
 import { defaultTiming, type ProcessesRunOptions } from "./run-processes.ts";
-import { SecretError, WireKey, loadSecret } from "../proto/auth.ts";
+import { SecretError, WireKey, loadSecret } from "../transport/auth.ts";
 
-/** Exit codes of `softnet-emu coordinator` (and of `run --engine processes`, via exitCodeOf): cli/exit-codes.ts. */
+/** Exit codes of `softnet-emu coordinator` (and of `run --engine processes`, via exitCodeOf): config/exit-codes.ts. */
 export const COORDINATOR_EXIT = {
   ok: EXIT.ok,
   violation: EXIT.failed,
@@ -54,7 +54,7 @@ export interface CoordinatorCommandOptions
   bind: string;
   /** The run's secret, which every CPU must have too (default: SOFTNET_SECRET, hex, as the CLI reads it). */
   secret?: Uint8Array;
-  /** Frame size limit (--max-frame; default proto/auth.ts DEFAULT_MAX_FRAME). */
+  /** Frame size limit (--max-frame; default transport/auth.ts DEFAULT_MAX_FRAME). */
   maxFrameBytes?: number;
   /** Write the results JSON here ('-' = stdout). */
   json?: string;

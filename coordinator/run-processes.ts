@@ -8,11 +8,11 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import type { EmuConfig } from "../model/config.ts";
 import { attachPartial } from "../engine/partial.ts";
-import { WireKey } from "../proto/auth.ts";
-import { feedMetrics, startControlServer } from "./control.ts";
+import { WireKey } from "../transport/auth.ts";
+import { feedMetrics, startControlServer } from "../observe/processes-control.ts";
 import { cpuNodeCommand } from "./cpu-bundle.ts";
-import type { HttpServerHandle } from "./http.ts";
-import { SoftnetMetrics } from "./metrics.ts";
+import type { HttpServerHandle } from "../observe/http.ts";
+import { SoftnetMetrics } from "../observe/metrics.ts";
 import { Coordinator, CoordinatorError, type CoordinatorOptions, type CoordinatorStatus, type ProcessesRunResults } from "./coordinator.ts";
 
 export interface ProcessesRunOptions {
@@ -44,7 +44,7 @@ export interface ProcessesRunOptions {
   httpPort?: number;
   /** Where that server listens (default 127.0.0.1). */
   httpHost?: string;
-  /** The bearer token the control API's commands need (coordinator/http.ts; made up off loopback when not given). */
+  /** The bearer token the control API's commands need (observe/http.ts; made up off loopback when not given). */
   controlToken?: string;
   /** Called with the server's URL once it listens. */
   onHttp?: (url: string) => void;
@@ -52,7 +52,7 @@ export interface ProcessesRunOptions {
   stallTimeoutMs?: number;
   /** The run's secret (default: 32 fresh random bytes; given by tests that play a forger). */
   secret?: Uint8Array;
-  /** Frame size limit of every process (--max-frame; default proto/auth.ts DEFAULT_MAX_FRAME). */
+  /** Frame size limit of every process (--max-frame; default transport/auth.ts DEFAULT_MAX_FRAME). */
   maxFrameBytes?: number;
 }
 

@@ -4,8 +4,8 @@
 //     [--secret-stdin | --secret-file F] [--max-frame BYTES]   (else the secret is SOFTNET_SECRET, hex)
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
-import { MAX_FRAME_RANGE, MAX_MAX_FRAME, MIN_MAX_FRAME, SecretError, WireKey, loadSecret, parseMaxFrame, parseSecretHex } from "../proto/auth.ts";
-import { EndpointError, portRangeError } from "./endpoint.ts";
+import { MAX_FRAME_RANGE, MAX_MAX_FRAME, MIN_MAX_FRAME, SecretError, WireKey, loadSecret, parseMaxFrame, parseSecretHex } from "../transport/auth.ts";
+import { EndpointError, portRangeError } from "../transport/endpoint.ts";
 import { CPU_EXIT, CpuNode } from "./node.ts";
 
 export interface CpuCommandOptions {
@@ -20,9 +20,9 @@ export interface CpuCommandOptions {
   coordinatorWaitMs?: number;
   /** Exit when standard input closes (set for children of `run`: the parent died). */
   exitWithParent?: boolean;
-  /** The run's secret (proto/auth.ts; none: our hello is refused, exit 2). */
+  /** The run's secret (transport/auth.ts; none: our hello is refused, exit 2). */
   secret?: Uint8Array | null;
-  /** Frame size limit (--max-frame; default proto/auth.ts DEFAULT_MAX_FRAME). */
+  /** Frame size limit (--max-frame; default transport/auth.ts DEFAULT_MAX_FRAME). */
   maxFrameBytes?: number;
   log?: (line: string) => void;
   /** Bad input, one line without a prefix (default: `softnet-emu cpu: error: …` on stderr). */

@@ -30,14 +30,14 @@ import {
   type Report,
   type WireBatch,
   type Welcome,
-} from "../proto/codec.ts";
-import type { WireKey } from "../proto/auth.ts";
-import { logClosedConnections } from "./closed-connections.ts";
+} from "../transport/codec.ts";
+import type { WireKey } from "../transport/auth.ts";
+import { logClosedConnections } from "../transport/closed-connections.ts";
 import { FailureDetector } from "../liveness/failure-detector.ts";
 import { SelfStall } from "../liveness/self-stall.ts";
-import { endpointError } from "./endpoint.ts";
-import { Link } from "./link.ts";
-import { Mailbox, type Letter } from "./mailbox.ts";
+import { endpointError } from "../transport/endpoint.ts";
+import { Link } from "../transport/link.ts";
+import { Mailbox, type Letter } from "../transport/mailbox.ts";
 import { Receipts } from "./receipts.ts";
 
 export interface CpuNodeOptions {
@@ -61,7 +61,7 @@ export interface CpuNodeOptions {
    * this long before the CPU gives up (default 60 s); a closed connection, only the floor.
    */
   coordinatorWaitMs?: number;
-  /** The run's secret and frame limit (proto/auth.ts): seals what we send, checks what we receive. */
+  /** The run's secret and frame limit (transport/auth.ts): seals what we send, checks what we receive. */
   secret: WireKey;
   log: (line: string) => void;
 }

@@ -5,7 +5,7 @@
 // with that report as its last, the packet was never in its counters: it is "fresh" and counts
 // as injected. Only the counts per stamp are kept; everything else about a dead peer comes from
 // the per-link packet totals of the reports.
-import type { DeadPeerReceipts, WireBatch } from "../proto/codec.ts";
+import type { DeadPeerReceipts, WireBatch } from "../transport/codec.ts";
 
 /** Reports of a peer whose receipts are kept; a crash report older than these is flagged. */
 const KEYS_MAX = 8;

@@ -1,5 +1,5 @@
 // One judge of the commands a running emulation takes over the control API, shared by both engines
-// (engine/live.ts for the in-process one, coordinator/control.ts for the coordinator), so the same
+// (engine/live.ts for the in-process one, observe/processes-control.ts for the coordinator), so the same
 // request gets the same answer whichever engine runs it: 400 for a value that is not one (a rate
 // that is not a finite number in range), 404 for something the run does not have (a CPU or load
 // source id), 409 for a command the run's state refuses (a CPU already offline, the last online
@@ -7,7 +7,7 @@
 
 /**
  * The highest rate `rate` accepts, in packets per second: the bound `--rate` and scenario files
- * already have (cli/units.ts MAX_PPS; a test keeps the two equal), so a rate a run may start with
+ * already have (config/units.ts MAX_PPS; a test keeps the two equal), so a rate a run may start with
  * may also be set while it runs. It is well above what one emulated CPU can process (a few Mpps)
  * and about a 100 Gb/s port's line rate of minimum-size frames (148.8 Mpps). At that rate a CPU
  * process's longest step (2 ms of virtual time) is ~2·10⁵ packets, a fraction of a wall second,

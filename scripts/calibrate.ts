@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import type { CostModel, EmuConfig } from "../model/config.ts";
 import { DEFAULT_COSTS, exactWindowNs } from "../model/defaults.ts";
 import { runJobs } from "../report/pool.ts";
-import { parseDurationNs } from "../cli/units.ts";
+import { parseDurationNs } from "../config/units.ts";
 import { KERNELS } from "../validate/kernels.ts";
 import { KINDS, modelSides, planRuns, type Kind, type PlannedRun } from "../validate/plan.ts";
 import { loadReference } from "../validate/reference.ts";

@@ -4,7 +4,8 @@
 import { fileURLToPath } from "node:url";
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";
-import { loadScenario, resolveConfig } from "../cli/scenario.ts";
+import { loadScenario } from "../config/scenario.ts";
+import { resolveConfig } from "../config/resolve.ts";
 import { HOTPLUG_PHASES, KERNELS, LOOPBACK_PHASES, NIC_PHASES, type KernelInfo } from "./kernels.ts";
 import type { Reference } from "./reference.ts";
 import type { Side } from "./relations.ts";

@@ -72,13 +72,13 @@ describe("the compiled CLI", () => {
     });
 
     test("a build that fails: one line naming the file, exit 3, nothing run", async () => {
-      writeFileSync(join(copy, "cli/units.ts"), "export const = ;\n");
+      writeFileSync(join(copy, "config/units.ts"), "export const = ;\n");
       const o = await node([bin(), "--help"], { cwd: copy });
       assert.equal(o.code, 3, o.stderr);
       assert.equal(o.stdout, "");
       const lines = o.stderr.split("\n").filter(Boolean);
       assert.equal(lines.length, 1, o.stderr);
-      assert.match(lines[0]!, /^softnet-emu: error: building the CLI \(scripts\/build\.mjs\) failed: .*cli\/units\.ts:1/);
+      assert.match(lines[0]!, /^softnet-emu: error: building the CLI \(scripts\/build\.mjs\) failed: .*config\/units\.ts:1/);
     });
   });
 });

@@ -2,7 +2,7 @@
 // and the key; defaults are filled in from the host (CPU count, sources, sysctls).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { UsageError } from "../../cli/errors.ts";
+import { UsageError } from "../../config/errors.ts";
 import { formatNemesis, nemesisFromMapping, parseNemesis, resolveNemesis } from "../../chaos/spec.ts";
 import { config } from "../model/fixtures.ts";
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { cliInProcess as inProcess, Running, usageErrorLine, waitFor } from "./spawn.ts";
 
-// A coordinator refuses to start without the run's secret (proto/auth.ts, --secret-file or
+// A coordinator refuses to start without the run's secret (transport/auth.ts, --secret-file or
 // SOFTNET_SECRET); the coordinators started here inherit this one (they never see a CPU).
 process.env["SOFTNET_SECRET"] ||= "c0417201c0417201c0417201c0417201c0417201c0417201c0417201c0417201";
 

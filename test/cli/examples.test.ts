@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { loadScenario, resolveConfig } from "../../cli/scenario.ts";
+import { loadScenario } from "../../config/scenario.ts";
+import { resolveConfig } from "../../config/resolve.ts";
 
 const DIR = join(import.meta.dirname, "../../examples");
 const resolveExample = (name: string) => resolveConfig(loadScenario(join(DIR, name)), {});

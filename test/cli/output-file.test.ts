@@ -1,4 +1,4 @@
-// Result files written safely (cli/output-file.ts): `--json FILE` is checked before the run (one
+// Result files written safely (report/output-file.ts): `--json FILE` is checked before the run (one
 // line, exit 2, naming the flag and the path), and written to a temporary file in the same folder
 // that is renamed over the target: a full disk leaves the previous file whole and no temporary
 // file behind, never half a JSON.
@@ -8,11 +8,11 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { checkOutputFile, writeFileAtomic, type AtomicWriteFs } from "../../cli/output-file.ts";
-import { UsageError } from "../../cli/errors.ts";
+import { checkOutputFile, writeFileAtomic, type AtomicWriteFs } from "../../report/output-file.ts";
+import { UsageError } from "../../config/errors.ts";
 import { BIN, cli, ROOT, usageErrorLine } from "./spawn.ts";
 
-// A coordinator refuses to start without the run's secret (proto/auth.ts, --secret-file or
+// A coordinator refuses to start without the run's secret (transport/auth.ts, --secret-file or
 // SOFTNET_SECRET); the coordinators started here inherit this one (they never see a CPU).
 process.env["SOFTNET_SECRET"] ||= "c0417201c0417201c0417201c0417201c0417201c0417201c0417201c0417201";
 

@@ -3,7 +3,7 @@
 // CPUs stood hang on it, balanced (the CLI writes them with `interrupted` or `failure`).
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { resolveConfig } from "../../cli/scenario.ts";
+import { resolveConfig } from "../../config/resolve.ts";
 import { runInProcessLive } from "../../engine/live.ts";
 import { attachPartial, partialOf } from "../../engine/partial.ts";
 

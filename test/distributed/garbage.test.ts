@@ -9,8 +9,8 @@ import { test } from "node:test";
 import * as zmq from "zeromq";
 import { runProcesses, type RunningRun } from "../../coordinator/run-processes.ts";
 import { runInProcess } from "../../engine/inprocess.ts";
-import { WireKey, envelopeBytes } from "../../proto/auth.ts";
-import { COORDINATOR_ID, EnvelopeType, decodeEnvelope, encode, encodeEnvelope, type Envelope } from "../../proto/codec.ts";
+import { WireKey, envelopeBytes } from "../../transport/auth.ts";
+import { COORDINATOR_ID, EnvelopeType, decodeEnvelope, encode, encodeEnvelope, type Envelope } from "../../transport/codec.ts";
 import { ALL_CPUS, TEST_SECRET, assertEquivalent, logSink, scenario, waitFor } from "./helpers.ts";
 
 /** The run's key: what a buggy peer that has the secret would seal its bad frames with. */

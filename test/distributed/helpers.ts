@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { resolveConfig, type RunFlags } from "../../cli/resolve.ts";
+import { resolveConfig, type RunFlags } from "../../config/resolve.ts";
 import { runCoordinator, type CoordinatorCommandOptions } from "../../coordinator/main.ts";
 import type { EmuConfig } from "../../model/config.ts";
 import type { RunResults } from "../../model/results.ts";
@@ -17,7 +17,7 @@ export function scenario(flags: RunFlags): EmuConfig {
 export const ALL_CPUS = [0, 1, 2, 3];
 
 /**
- * The run's secret in these tests (proto/auth.ts). Also this process's SOFTNET_SECRET, so a
+ * The run's secret in these tests (transport/auth.ts). Also this process's SOFTNET_SECRET, so a
  * coordinator started with runCoordinator and the CPU processes the tests start by hand (they
  * inherit the environment) share it, as users share it; runProcesses hands it to its children.
  */

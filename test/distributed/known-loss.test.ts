@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { accountCrash, knownLoss, type Member } from "../../coordinator/crash.ts";
-import type { Report } from "../../proto/codec.ts";
+import type { Report } from "../../transport/codec.ts";
 import { fakeCounters } from "../observability/fixtures.ts";
 
 function report(o: Partial<Report>): Report {

@@ -4,12 +4,12 @@
 // the last online CPU, a CPU already in that state, and every command after /control/stop.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { startHttpServer, type HttpServerHandle } from "../../coordinator/http.ts";
-import { SoftnetMetrics } from "../../coordinator/metrics.ts";
-import { controlHandlers } from "../../coordinator/control.ts";
+import { startHttpServer, type HttpServerHandle } from "../../observe/http.ts";
+import { SoftnetMetrics } from "../../observe/metrics.ts";
+import { controlHandlers } from "../../observe/processes-control.ts";
 import { runProcesses } from "../../coordinator/run-processes.ts";
-import { liveControlHandlers } from "../../cli/live-control.ts";
-import { MAX_PPS } from "../../cli/units.ts";
+import { liveControlHandlers } from "../../observe/inprocess-control.ts";
+import { MAX_PPS } from "../../config/units.ts";
 import { runInProcessLive, type LiveRun } from "../../engine/live.ts";
 import { CommandRefused, MAX_COMMAND_PPS, validateCommand, type CommandContext, type ControlCommand } from "../../engine/validate-command.ts";
 import { logSink, scenario } from "./helpers.ts";

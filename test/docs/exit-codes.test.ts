@@ -1,11 +1,11 @@
-// One exit-code table: cli/exit-codes.ts is the source, the README's "Exit status" table shows it,
+// One exit-code table: config/exit-codes.ts is the source, the README's "Exit status" table shows it,
 // and no other document keeps a table of its own that could drift.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { EXIT, EXIT_HELP } from "../../cli/exit-codes.ts";
+import { EXIT, EXIT_HELP } from "../../config/exit-codes.ts";
 import { repoFiles } from "./references.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -72,7 +72,7 @@ function exitCodeTables(markdown: string, codes: Set<number>): number {
 describe("exit codes", () => {
   const readme = readFileSync(join(ROOT, "README.md"), "utf8");
 
-  it("the README's table lists exactly the codes of cli/exit-codes.ts, by name", () => {
+  it("the README's table lists exactly the codes of config/exit-codes.ts, by name", () => {
     const rows = exitTable(readme);
     assert.deepEqual(differences(rows, EXIT), []);
     assert.equal(rows.length, Object.keys(EXIT).length);

@@ -2,7 +2,7 @@
 // conditions never fire is the engine's own run, byte for byte.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveConfig } from "../../cli/scenario.ts";
+import { resolveConfig } from "../../config/resolve.ts";
 import { runInProcess } from "../../engine/inprocess.ts";
 import { firstAbort, parseConditions } from "../../report/assertions.ts";
 import { runChecked } from "../../report/checked-run.ts";

@@ -2,7 +2,7 @@
 // order the runs went, and come back in the order of the jobs.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveConfig } from "../../cli/scenario.ts";
+import { resolveConfig } from "../../config/resolve.ts";
 import { runJobs, type RunJob } from "../../report/pool.ts";
 
 describe("run pool", () => {

@@ -285,7 +285,7 @@ describe("k8s/: the kustomization, built", { skip: NO_KUSTOMIZE }, () => {
     const secret = one(built, "Secret", "softnet-emu-secrets");
     assert.match(secret["metadata"]["name"], /^softnet-emu-secrets-[a-z0-9]+$/, "named after its content: new secrets roll the pods");
     const decoded = (k: string): string => Buffer.from(String(secret["data"][k]).replace(/\s/g, ""), "base64").toString("utf8");
-    assert.match(decoded("SOFTNET_SECRET"), /^[0-9a-f]{64}$/, "32 random bytes, hex (proto/auth.ts takes at least 16)");
+    assert.match(decoded("SOFTNET_SECRET"), /^[0-9a-f]{64}$/, "32 random bytes, hex (transport/auth.ts takes at least 16)");
     assert.match(decoded("SOFTNET_CONTROL_TOKEN"), /^[\x21-\x7e]{32,}$/, "printable ASCII without spaces (cli/control-token.ts)");
     const refs = (c: Resource): Record<string, string> =>
       Object.fromEntries((c["env"] as Resource[]).filter((e) => e["valueFrom"]?.["secretKeyRef"]).map((e) => [e["name"], `${e["valueFrom"]["secretKeyRef"]["name"]}/${e["valueFrom"]["secretKeyRef"]["key"]}`]));

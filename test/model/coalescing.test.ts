@@ -4,8 +4,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { runInProcess } from "../../engine/inprocess.ts";
-import { parseScenario } from "../../cli/scenario.ts";
-import { resolveConfig } from "../../cli/resolve.ts";
+import { parseScenario } from "../../config/scenario.ts";
+import { resolveConfig } from "../../config/resolve.ts";
 import { DEFAULT_COSTS } from "../../model/defaults.ts";
 import type { RunResults } from "../../model/results.ts";
 import { config } from "./fixtures.ts";

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { networkInterfaces } from "node:os";
 import { after, before, describe, it } from "node:test";
-import { ControlError, isLoopbackHost, startHttpServer, type ControlHandlers, type HttpServerHandle } from "../../coordinator/http.ts";
-import { SoftnetMetrics } from "../../coordinator/metrics.ts";
-import { UsageError } from "../../cli/errors.ts";
+import { ControlError, isLoopbackHost, startHttpServer, type ControlHandlers, type HttpServerHandle } from "../../observe/http.ts";
+import { SoftnetMetrics } from "../../observe/metrics.ts";
+import { UsageError } from "../../config/errors.ts";
 import { fakeCounters } from "./fixtures.ts";
 
 /** A control side that records what it was asked and refuses to offline a CPU twice. */

@@ -2,7 +2,7 @@
 // own series for every CPU, run labels on every sample, valid exposition text.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { SoftnetMetrics, cumulativeLatencyBuckets, newRunId, type FaultTimeline, type RunStatus } from "../../coordinator/metrics.ts";
+import { SoftnetMetrics, cumulativeLatencyBuckets, newRunId, type FaultTimeline, type RunStatus } from "../../observe/metrics.ts";
 import { LATENCY_BUCKETS_NS } from "../../model/results.ts";
 import { fakeCounters } from "./fixtures.ts";
 import { runTool, skipUnless } from "./harness.ts";

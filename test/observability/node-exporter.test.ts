@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { ProcfsWriter } from "../../coordinator/procfs.ts";
+import { ProcfsWriter } from "../../observe/procfs.ts";
 import type { CpuResult, RunResults } from "../../model/results.ts";
 import { cli } from "../cli/spawn.ts";
 import { Daemon, findBinary, freePort, runTool, skipUnless, waitFor } from "./harness.ts";

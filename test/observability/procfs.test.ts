@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { UsageError } from "../../cli/errors.ts";
-import { NIC_IRQ_BASE, SOFTIRQ_NAMES, renderInterrupts, renderSoftirqs } from "../../coordinator/proc-irqs.ts";
-import { ProcfsWriter } from "../../coordinator/procfs.ts";
+import { UsageError } from "../../config/errors.ts";
+import { NIC_IRQ_BASE, SOFTIRQ_NAMES, renderInterrupts, renderSoftirqs } from "../../observe/proc-irqs.ts";
+import { ProcfsWriter } from "../../observe/procfs.ts";
 import type { CpuResult } from "../../model/results.ts";
 import { fakeCounters } from "./fixtures.ts";
 import { sleep, waitFor } from "./harness.ts";

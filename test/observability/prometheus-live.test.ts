@@ -4,8 +4,8 @@
 // HTTP API and must return data, with numbers that agree with the runs' results.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { startHttpServer, type HttpServerHandle } from "../../coordinator/http.ts";
-import { SoftnetMetrics, type RunStatus } from "../../coordinator/metrics.ts";
+import { startHttpServer, type HttpServerHandle } from "../../observe/http.ts";
+import { SoftnetMetrics, type RunStatus } from "../../observe/metrics.ts";
 import { LATENCY_BUCKETS_NS, type CpuResult } from "../../model/results.ts";
 import { ALERTS_FILE, alertRules, dashboardQueries, substitute, variableQueries, type NamedQuery } from "./dashboards.ts";
 import { Prometheus, byLabel, num, skipUnless, sleep, waitFor, type PromSample } from "./harness.ts";

@@ -4,8 +4,8 @@
 import { faultTimeline } from "../../chaos/fault-timeline.ts";
 import { planChaos, runChaosLive } from "../../chaos/runner.ts";
 import { parseNemesis } from "../../chaos/spec.ts";
-import { resolveConfig, type RunFlags } from "../../cli/resolve.ts";
-import type { FaultTimeline } from "../../coordinator/metrics.ts";
+import { resolveConfig, type RunFlags } from "../../config/resolve.ts";
+import type { FaultTimeline } from "../../observe/metrics.ts";
 import { attribute } from "../../engine/aggregate.ts";
 import { advanceAll, runInProcess } from "../../engine/inprocess.ts";
 import type { EmuConfig } from "../../model/config.ts";

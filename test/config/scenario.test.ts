@@ -5,8 +5,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { UsageError } from "../../cli/errors.ts";
-import { loadScenario, MAX_SCENARIO_BYTES, parseScenario, resolveConfig, type RunFlags } from "../../cli/scenario.ts";
+import { UsageError } from "../../config/errors.ts";
+import { loadScenario, MAX_SCENARIO_BYTES, parseScenario } from "../../config/scenario.ts";
+import { resolveConfig, type RunFlags } from "../../config/resolve.ts";
 import { DEFAULT_COSTS, DEFAULT_SYSCTLS, exactWindowNs } from "../../model/defaults.ts";
 import type { EmuConfig } from "../../model/config.ts";
 

@@ -1,9 +1,9 @@
 // Parsers for the values users type: durations, hex CPU masks, CPU@TIME, KEY=VALUE sysctls, sizes.
-// Shared by the flags (cli/main.ts) and the scenario files (cli/scenario.ts). Each throws a
+// Shared by the flags (cli/main.ts) and the scenario files (config/scenario.ts). Each throws a
 // UsageError whose message says what is wrong without repeating the input's name: the caller
 // knows whether it was `--duration` or `load[0].start` and puts that in front.
 import type { Sysctls } from "../model/config.ts";
-import { parseMaxFrame } from "../proto/auth.ts";
+import { parseMaxFrame } from "../transport/auth.ts";
 import { UsageError } from "./errors.ts";
 
 /** The emulator's CPU limit (a softnet_stat row per CPU, one process each in the distributed engine). */
@@ -204,7 +204,7 @@ export function parseSysctl(text: string): { name: string; patch: Partial<Sysctl
   return { name, patch: parseSysctlValue(name, text.slice(eq + 1)) };
 }
 
-/** `--max-frame <BYTES>` (proto/auth.ts): bytes or 64KiB..64MiB. */
+/** `--max-frame <BYTES>` (transport/auth.ts): bytes or 64KiB..64MiB. */
 export function parseMaxFrameBytes(text: string): number {
   try {
     return parseMaxFrame(text);

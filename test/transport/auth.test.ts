@@ -1,4 +1,4 @@
-// The authenticated, bounded transport (proto/auth.ts, proto/PROTOCOL.md "Frames and the run's secret"):
+// The authenticated, bounded transport (transport/auth.ts, proto/PROTOCOL.md "Frames and the run's secret"):
 // the tag and the frame limit themselves; where a secret comes from (--secret-file, created mode 0600
 // by the coordinator; SOFTNET_SECRET); a CPU started by hand with a wrong or no secret is refused
 // in one line and exits 2 while the coordinator counts its hello and the run goes on; --max-frame
@@ -21,11 +21,11 @@ import {
   WireKey,
   loadSecret,
   parseMaxFrame,
-} from "../../proto/auth.ts";
-import { MALFORMED_KINDS as METRIC_KINDS } from "../../coordinator/metrics.ts";
-import { MALFORMED_KINDS, MalformedMessage, decode, encode, encodeEnvelope, type Envelope } from "../../proto/codec.ts";
+} from "../../transport/auth.ts";
+import { MALFORMED_KINDS as METRIC_KINDS } from "../../observe/metrics.ts";
+import { MALFORMED_KINDS, MalformedMessage, decode, encode, encodeEnvelope, type Envelope } from "../../transport/codec.ts";
 import { cliInProcess as inProcess } from "../cli/spawn.ts";
-import { CPU_MAIN, TEST_SECRET, TSX, exitOf, scenario, startNode, coordinatorInProcess } from "./helpers.ts";
+import { CPU_MAIN, TEST_SECRET, TSX, exitOf, scenario, startNode, coordinatorInProcess } from "../distributed/helpers.ts";
 
 const BIN = fileURLToPath(new URL("../../bin/softnet-emu.js", import.meta.url));
 
@@ -116,7 +116,7 @@ describe("frames: the tag and the limit", () => {
 
   test("unauthenticated is a kind of bad frame everywhere they are counted (reports, status, /metrics)", () => {
     assert.ok(MALFORMED_KINDS.includes("unauthenticated"));
-    assert.deepEqual([...METRIC_KINDS], [...MALFORMED_KINDS], "coordinator/metrics.ts keeps its own copy of the list");
+    assert.deepEqual([...METRIC_KINDS], [...MALFORMED_KINDS], "observe/metrics.ts keeps its own copy of the list");
   });
 
   test("--max-frame: bytes or KiB/MiB, 64KiB to 64MiB", () => {

@@ -2,16 +2,16 @@
 // plan (validating every spec against the host before anything starts), run on the chosen
 // engine — live, as a plain run: /metrics, --procfs and --pace during the run, a signal stops it —
 // and the lines printed after the summary.
-import type { EngineRunOptions } from "../cli/engines.ts";
-import { inProcessLiveOptions } from "../cli/inprocess-options.ts";
-import { ControlError, type ControlHandlers } from "../coordinator/http.ts";
+import type { EngineRunOptions } from "../engine/contract.ts";
+import { inProcessLiveOptions } from "./inprocess-options.ts";
+import { ControlError, type ControlHandlers } from "../observe/http.ts";
 import type { EmuConfig } from "../model/config.ts";
 import type { Fault, RunResults } from "../model/results.ts";
-import { faultTimeline } from "./fault-timeline.ts";
-import { runChaosProcesses } from "./processes.ts";
-import { reproduceCommand } from "./reproduce.ts";
-import { planChaos, runChaosLive, type ChaosPlan, type ChaosSettings } from "./runner.ts";
-import type { NemesisSpec } from "./spec.ts";
+import { faultTimeline } from "../chaos/fault-timeline.ts";
+import { runChaosProcesses } from "../chaos/processes.ts";
+import { reproduceCommand } from "../chaos/reproduce.ts";
+import { planChaos, runChaosLive, type ChaosPlan, type ChaosSettings } from "../chaos/runner.ts";
+import type { NemesisSpec } from "../chaos/spec.ts";
 
 export async function runChaos(cfg: EmuConfig, specs: readonly NemesisSpec[], settings: ChaosSettings, opts: EngineRunOptions): Promise<RunResults> {
   const plan = planChaos(cfg, specs, settings);
@@ -26,7 +26,7 @@ export async function runChaos(cfg: EmuConfig, specs: readonly NemesisSpec[], se
 
 async function runOn(plan: ChaosPlan, engine: ChaosSettings["engine"], opts: EngineRunOptions, showFaults: (faults: readonly Fault[]) => void): Promise<RunResults> {
   if (engine !== "processes") return runChaosLive(plan, inProcessLiveOptions(opts, reportOnly));
-  const { processesRunOptions } = await import("../cli/processes-options.ts");
+  const { processesRunOptions } = await import("./processes-options.ts");
   const { options, dispose } = processesRunOptions(plan.runCfg, opts, reportOnly);
   try {
     return await runChaosProcesses(plan, { ...options, onFaultHit: showFaults });

@@ -22,7 +22,7 @@ export const SECRET_ENV = "SOFTNET_SECRET";
 
 /**
  * Default frame limit. The largest legitimate frames are batches (bounded by max_step: about 10 kB
- * on average and 40-200 kB at most for the standard scenario at 1 Mpps, see PROTOCOL.md) and the
+ * on average and 40-200 kB at most for the standard scenario at 1 Mpps, see proto/PROTOCOL.md) and the
  * welcome (the config JSON, a few kB); 16 MiB leaves room for huge windows at high rates while one
  * frame stays well under a CPU process's 100 MB budget.
  */

@@ -5,7 +5,7 @@
 // contents or the new ones, and a failed write leaves no temporary file behind.
 import { accessSync, closeSync, constants, existsSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { UsageError } from "./errors.ts";
+import { UsageError } from "../config/errors.ts";
 
 /** Fail before the run rather than after it: `flag file: why` (UsageError) when FILE cannot be written. */
 export function checkOutputFile(flag: string, file: string): void {

@@ -1,12 +1,12 @@
 // The control API's behaviour (POST /control/offline|online|rate|stop, GET /control/status) for a
 // running coordinator, and the feed from the coordinator's snapshots into the Prometheus
-// registry. The HTTP server itself is coordinator/http.ts (observability), which mounts these.
+// registry. The HTTP server itself is observe/http.ts (observability), which mounts these.
 import { attribute } from "../engine/aggregate.ts";
 import { CommandRefused, validateCommand, type CommandContext, type ControlCommand } from "../engine/validate-command.ts";
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCounters } from "../model/results.ts";
-import { MALFORMED_KINDS } from "../proto/codec.ts";
-import { Coordinator, CoordinatorError, type CoordinatorStatus } from "./coordinator.ts";
+import { MALFORMED_KINDS } from "../transport/codec.ts";
+import { Coordinator, CoordinatorError, type CoordinatorStatus } from "../coordinator/coordinator.ts";
 import { ControlError, generatedTokenLine, startHttpServer, type ControlHandlers, type HttpServerHandle } from "./http.ts";
 import { SoftnetMetrics } from "./metrics.ts";
 
@@ -92,7 +92,7 @@ export interface ControlServerOptions {
   port: number;
   /** Default 127.0.0.1. */
   host?: string;
-  /** The bearer token commands need (coordinator/http.ts); made up when `host` is not loopback and none is given. */
+  /** The bearer token commands need (observe/http.ts); made up when `host` is not loopback and none is given. */
   controlToken?: string;
   /** Where a made-up token is shown, once. */
   log?: (line: string) => void;

@@ -16,7 +16,7 @@ import {
   wireToBatch,
   wireToCommand,
   type Body,
-} from "../../proto/codec.ts";
+} from "../../transport/codec.ts";
 
 function sampleBatch() {
   const b = emptyBatch(1, 2);

@@ -11,7 +11,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { isIP, type AddressInfo } from "node:net";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../config/errors.ts";
 import { ppsError } from "../engine/validate-command.ts";
 import type { SoftnetMetrics } from "./metrics.ts";
 

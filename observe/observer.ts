@@ -1,13 +1,13 @@
 // What `run` and `coordinator` serve and write while a run goes, whatever the engine: /metrics,
-// /healthz and the control API on --metrics-port (coordinator/http.ts, coordinator/metrics.ts), and
-// DIR/net/softnet_stat with --procfs (coordinator/procfs.ts). The engines feed snapshots in; the
+// /healthz and the control API on --metrics-port (observe/http.ts, observe/metrics.ts), and
+// DIR/net/softnet_stat with --procfs (observe/procfs.ts). The engines feed snapshots in; the
 // control API is routed to the run once it exists, and stays on it after the end (status keeps
 // answering, commands get 409), which is what --keep-alive serves until a signal.
 import type { EmuConfig } from "../model/config.ts";
 import type { CpuCounters, RunResults } from "../model/results.ts";
-import { ControlError, startHttpServer, type ControlHandlers, type HttpServerHandle } from "../coordinator/http.ts";
-import { SoftnetMetrics, type FaultTimeline, type RunStatus } from "../coordinator/metrics.ts";
-import { ProcfsWriter } from "../coordinator/procfs.ts";
+import { ControlError, startHttpServer, type ControlHandlers, type HttpServerHandle } from "./http.ts";
+import { SoftnetMetrics, type FaultTimeline, type RunStatus } from "./metrics.ts";
+import { ProcfsWriter } from "./procfs.ts";
 
 export interface ObserverOptions {
   cfg: EmuConfig;
@@ -16,7 +16,7 @@ export interface ObserverOptions {
   metricsPort?: number;
   /** Where the HTTP server listens (--metrics-host; 127.0.0.1 unless told otherwise). */
   host: string;
-  /** The bearer token the control API's commands need (coordinator/http.ts: made up off loopback when not given). */
+  /** The bearer token the control API's commands need (observe/http.ts: made up off loopback when not given). */
   controlToken?: string;
   procfsDir?: string;
   /** Rewrite softnet_stat at most this often during the run (default: ProcfsWriter's, 1 s). */
@@ -96,7 +96,7 @@ export class Observer {
     this.metrics.setFaults(timeline);
   }
 
-  /** The registry was fed directly (coordinator/control.ts feedMetrics): the file follows it. */
+  /** The registry was fed directly (observe/processes-control.ts feedMetrics): the file follows it. */
   metricsUpdated(): void {
     this.procfs?.update(this.metrics.latest().counters);
   }

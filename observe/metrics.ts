@@ -76,7 +76,7 @@ export const LATENCY_BUCKETS_SECONDS: readonly number[] = LATENCY_BUCKETS_NS.map
 
 const NS_PER_SECOND = 1e9;
 
-/** Kinds of bad message the transport counts (others are shown as they come): proto/codec.ts's list. */
+/** Kinds of bad message the transport counts (others are shown as they come): transport/codec.ts's list. */
 export const MALFORMED_KINDS = ["decode_error", "bad_version", "unexpected", "unauthenticated"] as const;
 
 /** node_exporter's softnet collector (collector/softnet_linux.go): same names, same help texts. */

@@ -1,10 +1,10 @@
-// The control API (coordinator/http.ts) on the in-process engine: the same requests as against a
+// The control API (observe/http.ts) on the in-process engine: the same requests as against a
 // coordinator, applied where the run stands (engine/live.ts), refused the same way: both engines
 // judge commands with engine/validate-command.ts (400 a bad value, 404 what the run does not have,
 // 409 a wrong state).
 import { CommandRefused } from "../engine/validate-command.ts";
 import type { LiveCommand, LiveRun } from "../engine/live.ts";
-import { ControlError, type ControlHandlers } from "../coordinator/http.ts";
+import { ControlError, type ControlHandlers } from "./http.ts";
 
 export function liveControlHandlers(run: LiveRun): ControlHandlers {
   const guard = <T>(f: () => T): T => {

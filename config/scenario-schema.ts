@@ -1,8 +1,8 @@
 // The scenario file's schema (zod). Objects are strict, so a misspelt key is an error rather
 // than a silently ignored setting. Scalars go through the same parsers as the flags
-// (cli/units.ts), so `10ms`, `e` and `net.core.netdev_max_backlog` mean the same in both places.
+// (config/units.ts), so `10ms`, `e` and `net.core.netdev_max_backlog` mean the same in both places.
 // What needs more than one field (CPU ids against `cpus`, load sources against `queues`) is
-// checked when the scenario is resolved (cli/resolve.ts), after the flags are applied.
+// checked when the scenario is resolved (config/resolve.ts), after the flags are applied.
 import { z } from "zod";
 import type { CostModel, PopularityConfig, RateConfig, Sysctls } from "../model/config.ts";
 import { DEFAULT_COSTS } from "../model/defaults.ts";

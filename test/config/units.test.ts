@@ -1,7 +1,7 @@
 // Value parsers shared by flags and scenario files: durations, hex CPU masks, CPU@TIME, sysctls.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { UsageError } from "../../cli/errors.ts";
+import { UsageError } from "../../config/errors.ts";
 import {
   formatCpuMask,
   formatNs,
@@ -12,7 +12,7 @@ import {
   parsePps,
   parseSysctl,
   SYSCTL_NAMES,
-} from "../../cli/units.ts";
+} from "../../config/units.ts";
 
 /** Asserts a one-line UsageError whose message matches every pattern. */
 function throwsUsage(fn: () => unknown, ...patterns: RegExp[]): void {

@@ -1,12 +1,12 @@
 // `--procfs DIR`: keep DIR/net/softnet_stat, DIR/softirqs, DIR/interrupts and DIR/stat in the
-// kernel's exact formats while a run goes (coordinator/proc-irqs.ts for the last three), so a real
+// kernel's exact formats while a run goes (observe/proc-irqs.ts for the last three), so a real
 // node_exporter started with --path.procfs=DIR reads the emulated host as if it were /proc: its
 // softnet, softirqs, interrupts and stat collectors. Each write goes to a temporary file renamed
 // over the old one: a reader sees the old or the new file, never half of one.
 
 import { mkdir, rename, unlink, writeFile } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
-import { UsageError } from "../cli/errors.ts";
+import { UsageError } from "../config/errors.ts";
 import type { CpuCounters } from "../model/results.ts";
 import { renderSoftnetStat } from "../model/softnet-stat.ts";
 import { renderInterrupts, renderSoftirqs, renderStat } from "./proc-irqs.ts";

@@ -1,7 +1,7 @@
 // The in-memory hand-off between a socket's receive loop and the CPU's main loop. The receive
 // loop stops reading while too many peer messages wait, so a slow CPU pushes back on its senders
 // through ZeroMQ's high-water marks instead of growing without bound.
-import type { Envelope } from "../proto/codec.ts";
+import type { Envelope } from "./codec.ts";
 
 export type Source = "peer" | "control";
 

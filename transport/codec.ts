@@ -13,7 +13,7 @@ export const COORDINATOR_ID = 65535;
 /** The largest CPU id a message may name (the coordinator id excluded). */
 export const MAX_CPU_ID = 4095;
 
-const PROTO_PATH = fileURLToPath(new URL("./softnet.proto", import.meta.url));
+const PROTO_PATH = fileURLToPath(new URL("../proto/softnet.proto", import.meta.url));
 // keepCase: wire names are the model's snake_case names, so batches map 1:1 without renaming.
 const root = new protobuf.Root().loadSync(PROTO_PATH, { keepCase: true });
 export const EnvelopeType = root.lookupType("softnet.Envelope");
@@ -148,14 +148,14 @@ function wireMessage(env: Envelope): object {
   return { version: PROTOCOL_VERSION, from: env.from, vouch_ns: env.vouch_ns, [env.body.kind]: wireBody(env.body) };
 }
 
-/** One wire frame: the Envelope sealed with the run's secret (proto/auth.ts); FrameTooLarge over the limit. */
+/** One wire frame: the Envelope sealed with the run's secret (transport/auth.ts); FrameTooLarge over the limit. */
 export function encode(env: Envelope, key: WireKey): Uint8Array {
   // Room for the tag first (two raw fixed64 zeros = TAG_BYTES): one buffer, the Envelope never copied.
   const writer = protobuf.Writer.create().fixed64(0).fixed64(0);
   return key.sealInPlace(EnvelopeType.encode(wireMessage(env), writer).finish());
 }
 
-/** Kinds of bad frame, as coordinator/metrics.ts MALFORMED_KINDS counts them. */
+/** Kinds of bad frame, as observe/metrics.ts MALFORMED_KINDS counts them. */
 export const MALFORMED_KINDS = ["decode_error", "bad_version", "unexpected", "unauthenticated"] as const;
 export type MalformedKind = (typeof MALFORMED_KINDS)[number];
 

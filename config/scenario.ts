@@ -1,5 +1,5 @@
-// Scenario files: YAML → validated ScenarioSpec (cli/scenario-schema.ts) → with the flags,
-// one resolved EmuConfig (cli/resolve.ts). Every error is one line that names the file, the
+// Scenario files: YAML → validated ScenarioSpec (config/scenario-schema.ts) → with the flags,
+// one resolved EmuConfig (config/resolve.ts). Every error is one line that names the file, the
 // field and what is wrong: `my.yaml: load[0].rate.pps: must be >= 0 (line 12)`.
 import { readFileSync, statSync } from "node:fs";
 import { isScalar, LineCounter, parseDocument, visit, type Document } from "yaml";
@@ -7,7 +7,6 @@ import type { z } from "zod";
 import { fieldError, UsageError, type FieldPath } from "./errors.ts";
 import { TEXT_KEYS, scenarioSchema, type ScenarioSpec } from "./scenario-schema.ts";
 
-export { resolveConfig, type RunFlags } from "./resolve.ts";
 export type { ScenarioSpec } from "./scenario-schema.ts";
 export type { FieldPath } from "./errors.ts";
 

@@ -3,10 +3,12 @@
 // time any peer could still affect it), so both engines compute the same thing.
 import type { EmuConfig } from "../model/config.ts";
 import { Cpu } from "../model/cpu.ts";
-import type { CpuCommand } from "../model/messages.ts";
+import type { CpuCommand, PeerBatch } from "../model/messages.ts";
 import type { CpuCounters, RunResults, TimeSeries } from "../model/results.ts";
 import { aggregate, conservationViolation, totalsOf } from "./aggregate.ts";
-import { defaultCheckIntervalNs, nextCheckpointNs } from "./checkpoints.ts";
+import { defaultCheckIntervalNs } from "./checkpoints.ts";
+import { Schedule } from "./schedule.ts";
+import { handOut, type PeerTransport } from "../transport/transport.ts";
 import { newSeries, sampleSeries } from "./series.ts";
 
 export interface RunOptions {
@@ -27,9 +29,23 @@ export interface RunOptions {
   commands?: readonly CpuCommand[];
 }
 
+/**
+ * The in-process PeerTransport: a batch goes straight into the peer's Cpu object. The vouch needs no
+ * carrying: every round of advanceAll() reads each peer's promise from its Cpu.
+ */
+export class DirectDelivery implements PeerTransport {
+  constructor(private readonly cpus: readonly Cpu[]) {}
+
+  send(batch: PeerBatch): boolean {
+    this.cpus[batch.to]!.deliver(batch);
+    return true;
+  }
+}
+
 /** Advance every CPU to `horizonNs`, exchanging batches, never past a peer's promise. */
 export function advanceAll(cpus: Cpu[], horizonNs: number): void {
   const n = cpus.length;
+  const direct = new DirectDelivery(cpus);
   for (;;) {
     let done = true;
     const promises = cpus.map((c) => c.promiseNs(c.clock));
@@ -38,7 +54,8 @@ export function advanceAll(cpus: Cpu[], horizonNs: number): void {
       for (let j = 0; j < n; j++) if (j !== i && promises[j]! < safe) safe = promises[j]!;
       const cpu = cpus[i]!;
       if (safe > cpu.clock) cpu.advance(safe);
-      for (const b of cpu.takeOutbox()) cpus[b.to]!.deliver(b);
+      // Its promise at the round's start: a lower bound of the one it could give now.
+      handOut(cpu, direct, promises[i]!);
       if (cpu.clock < horizonNs) done = false;
     }
     if (done) return;
@@ -58,14 +75,12 @@ export interface Checkpoint {
 export class InProcessRun {
   readonly cpus: Cpu[];
   private readonly end: number;
-  private readonly check: number;
-  private readonly seriesEvery: number;
   private readonly series: TimeSeries | undefined;
   private readonly violations: string[] = [];
   /** Conservation checks done so far (results.checker.checkpoints). */
   private checked = 0;
-  private nextCheck: number;
-  private nextSample: number;
+  /** Checkpoints and samples: the same schedule as a CPU process follows (cpu-node/time.ts). */
+  private readonly schedule: Schedule;
   /** Virtual time of the last checkpoint reached. */
   atNs = 0;
   /** Virtual time every CPU stands at: the last checkpoint, or a slice boundary after it (advance()). */
@@ -79,11 +94,9 @@ export class InProcessRun {
     if (opts.log) for (const c of this.cpus) c.warnLog = opts.log;
     for (const cmd of opts.commands ?? []) for (const c of this.cpus) c.command(cmd);
     this.end = cfg.duration_ns;
-    this.check = opts.checkIntervalNs ?? defaultCheckIntervalNs(this.end);
-    this.seriesEvery = opts.seriesIntervalNs ?? 0;
-    this.series = this.seriesEvery > 0 ? newSeries(cfg.cpus, this.seriesEvery) : undefined;
-    this.nextCheck = Math.min(this.check, this.end);
-    this.nextSample = this.seriesEvery > 0 ? Math.min(this.seriesEvery, this.end) : Infinity;
+    const seriesEvery = opts.seriesIntervalNs ?? 0;
+    this.series = seriesEvery > 0 ? newSeries(cfg.cpus, seriesEvery) : undefined;
+    this.schedule = new Schedule(opts.checkIntervalNs ?? defaultCheckIntervalNs(this.end), seriesEvery, this.end);
   }
 
   get done(): boolean {
@@ -92,7 +105,7 @@ export class InProcessRun {
 
   /** The next checkpoint: a conservation check, a series sample or the end. */
   get nextCheckpointNs(): number {
-    return Math.min(this.nextCheck, this.nextSample, this.end);
+    return this.schedule.nextNs();
   }
 
   /** Advance every CPU to the next checkpoint. */
@@ -101,17 +114,17 @@ export class InProcessRun {
     advanceAll(this.cpus, horizon);
     this.atNs = this.nowNs = horizon;
     const counters = this.cpus.map((c) => c.counters(false));
-    if (horizon === this.nextCheck || horizon === this.end) {
+    const schedule = this.schedule;
+    if (horizon === schedule.checkNs || horizon === this.end) {
       const v = conservationViolation(totalsOf(counters, 0), horizon);
       if (v && this.violations.length < 20) this.violations.push(v);
       this.checked++;
-      this.nextCheck = nextCheckpointNs(this.nextCheck, this.check, this.end);
+      schedule.checked();
       this.opts.onProgress?.(horizon, this.end);
     }
-    if (this.series && horizon === this.nextSample) {
+    if (this.series && horizon === schedule.sampleNs) {
       sampleSeries(this.series, horizon, counters);
-      const next = this.nextSample + this.seriesEvery;
-      this.nextSample = next > this.end ? (this.nextSample < this.end ? this.end : Infinity) : next;
+      schedule.sampled();
     }
     return { atNs: horizon, counters };
   }

@@ -1,15 +1,19 @@
 // CPU hotplug: offline runs dev_cpu_dead() for the dead CPU — its backlog is re-injected through
 // netif_rx on a survivor — parks its threads and moves its IRQs; online brings empty queues and
 // unparked threads, with every counter kept (docs/DESIGN.md §1.7).
-// see net/core/dev.c: dev_cpu_dead()
-import type { Cpu } from "./cpu.ts";
+// Read beside net/core/dev.c (dev_cpu_dead) and kernel/cpu.c.
+import type { CpuState } from "./cpu-state.ts";
 import { emptyPacketArrays, type CpuDeadHandover, type QueueHandover } from "./messages.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
+import { nicFillRing } from "./nic.ts";
 import { lowestOnline, newSource, sourceOwner, type SourceState } from "./sources.ts";
-import { flushRpsIpis, forwardAll, nicFillRing, rfsPassed, rfsReport } from "./receive.ts";
+import { flushRpsIpis, forwardAll, napiScheduleDevice, rfsPassed, rfsReport } from "./receive.ts";
+import { replayMissedSourceCommands } from "./source-commands.ts";
+import type { Task } from "./task.ts";
 
 /** The CPU goes away: hand its queues and sources on, park its threads. */
-export function cpuOffline(cpu: Cpu): void {
+// dev.c: dev_cpu_dead(); cpu.c: takedown_cpu()
+export function cpuOffline(cpu: CpuState): void {
   const sd = cpu.sd;
   cpu.online = false;
   cpu.c.hotplug_offline++;
@@ -64,7 +68,8 @@ export function cpuOffline(cpu: Cpu): void {
 }
 
 /** The CPU comes back: empty queues, threads unparked, counters untouched. */
-export function cpuOnline(cpu: Cpu): void {
+// cpu.c: cpuhp_online_idle()
+export function cpuOnline(cpu: CpuState): void {
   cpu.online = true;
   cpu.c.online = true;
   cpu.c.hotplug_online++;
@@ -78,7 +83,8 @@ export function cpuOnline(cpu: Cpu): void {
  * Give away the sources whose owner changed with the online mask (IRQ affinity, task pinning).
  * A NIC queue whose NAPI is being polled moves when the poll completes, as an IRQ does.
  */
-export function rehomeSources(cpu: Cpu): void {
+// cpuhotplug.c: irq_migrate_all_off_this_cpu()
+export function rehomeSources(cpu: CpuState): void {
   if (!cpu.online || !cpu.rehomeNeeded) return;
   let waiting = false;
   for (const s of [...cpu.sources.values()]) {
@@ -90,7 +96,8 @@ export function rehomeSources(cpu: Cpu): void {
   cpu.rehomeNeeded = waiting;
 }
 
-function handOver(cpu: Cpu, s: SourceState, to: number): void {
+/** A source leaves for `to`: its ring and generator travel, it is off every list here. */
+function handOver(cpu: CpuState, s: SourceState, to: number): void {
   if (s.kind === "nic") nicFillRing(cpu, s, cpu.now);
   const scheduled = s.kind === "nic" && (s.napi.state & NAPI_STATE_SCHED) !== 0;
   const h: QueueHandover = {
@@ -122,14 +129,15 @@ function handOver(cpu: Cpu, s: SourceState, to: number): void {
   }
 }
 
-export function queueHandoverArrived(cpu: Cpu, h: QueueHandover): void {
+/** A NIC queue (or a sender) handed to this CPU arrived. */
+export function queueHandoverArrived(cpu: CpuState, h: QueueHandover): void {
   cpu.c.packets_in += h.ring.flow.length;
   const s = newSource(cpu.cfg, h.queue, h.generator);
   // What the old owner injected ends here (it filled its ring up to at_ns before handing over).
   s.lastInjectNs = h.at_ns;
   for (let i = 0; i < h.ring.flow.length; i++) s.ring.push(h.ring.flow[i]!, h.ring.seq[i]!, h.ring.source[i]!, h.ring.inject_ns[i]!, cpu.id);
   // A rate or hot_flow command that came while the source was on its way found no owner.
-  cpu.replayMissedSourceCommands(s, h.at_ns);
+  replayMissedSourceCommands(cpu, s, h.at_ns);
   if (!cpu.online) {
     // Sent to us before we went away: pass it on.
     cpu.sources.set(s.index, s);
@@ -138,14 +146,30 @@ export function queueHandoverArrived(cpu: Cpu, h: QueueHandover): void {
     handOver(cpu, s, sourceOwner(cpu.cfg, s.index, cpu.onlineMask));
     return;
   }
-  cpu.adoptSource(s, h.napi_scheduled, cpu.now);
+  adoptSource(cpu, s, h.napi_scheduled, cpu.now);
   cpu.rehomeNeeded = true;
   rehomeSources(cpu);
 }
 
-export function cpuDeadArrived(cpu: Cpu, h: CpuDeadHandover): void {
+/** A dead CPU's backlog arrived: re-inject it through netif_rx here. */
+// dev.c: dev_cpu_dead()
+export function cpuDeadArrived(cpu: CpuState, h: CpuDeadHandover): void {
   const p = h.packets;
   cpu.c.packets_in += p.flow.length;
   for (let i = 0; i < p.flow.length; i++) cpu.reinject.push(p.flow[i]!, p.seq[i]!, p.source[i]!, p.inject_ns[i]!, cpu.id);
   if (!cpu.online) forwardAll(cpu, cpu.reinject);
+}
+
+/** This CPU takes a source: a sender's task sleeps until its first packet, a scheduled NAPI is listed. */
+export function adoptSource(cpu: CpuState, s: SourceState, napiScheduled: boolean, atNs: number): void {
+  cpu.sources.set(s.index, s);
+  cpu.nicSources = [...cpu.sources.values()].filter((x) => x.kind === "nic");
+  if (s.kind === "sender") {
+    const t: Task = { kind: "sender", source: s.index, state: "interruptible", onRq: false };
+    cpu.senderTasks.set(s.index, t);
+    cpu.scheduleSenderWake(t, atNs);
+  } else if (napiScheduled) {
+    s.napi.state |= NAPI_STATE_SCHED;
+    napiScheduleDevice(cpu, s.napi);
+  }
 }

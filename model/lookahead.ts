@@ -8,13 +8,13 @@
 // record's send stamp is never before the decision that emitted it. Since deliverAt(D) <=
 // D + max(smallest latency, window) (lookaheadSlackNs), a peer holding a promise p knows this CPU
 // makes no further decision before p - lookaheadSlackNs. offlineSettled() relies on that.
-import type { Cpu } from "./cpu.ts";
+import type { CpuState } from "./cpu-state.ts";
 import { RECORD_KIND, deliverAt } from "./messages.ts";
 import { NAPI_STATE_SCHED } from "./napi.ts";
 import { lowestOnline, sourceCount, sourceOwner } from "./sources.ts";
 
 /** The promise, given that every record peers will still send us takes effect at or after inputBoundNs. */
-export function promiseNs(cpu: Cpu, inputBoundNs: number): number {
+export function promiseNs(cpu: CpuState, inputBoundNs: number): number {
   const t = Math.min(nextSendCapableNs(cpu), sendsCausedByInputsNs(cpu, inputBoundNs));
   const p = t === Infinity ? Infinity : deliverAt(t, cpu.maxLatencyMin, cpu.windowNs);
   // Charges (messages.ts) travel charge_latency_ns: an enqueuer may run that far ahead of us.
@@ -28,7 +28,7 @@ export function promiseNs(cpu: Cpu, inputBoundNs: number): number {
  * An offline CPU decides none. The promise is the smaller of this term and the others', so it
  * still bounds every other decision within lookaheadSlackNs (offlineSettled relies on that).
  */
-function chargesCausedNs(cpu: Cpu, inputBoundNs: number): number {
+function chargesCausedNs(cpu: CpuState, inputBoundNs: number): number {
   if (!cpu.online) return Infinity; // no IPI to an offline CPU, its enqueues are forwarded
   const kind = cpu.threadsMode ? RECORD_KIND.ENQUEUE : RECORD_KIND.FLUSH;
   let t = inputBoundNs;
@@ -37,12 +37,12 @@ function chargesCausedNs(cpu: Cpu, inputBoundNs: number): number {
 }
 
 /** How far a promise may lie beyond the decision bound it was made from (see the top). */
-export function lookaheadSlackNs(cpu: Cpu): number {
+export function lookaheadSlackNs(cpu: CpuState): number {
   return Math.max(cpu.maxLatencyMin, cpu.windowNs);
 }
 
 /** Earliest time this CPU could emit a record with no further input. */
-function nextSendCapableNs(cpu: Cpu): number {
+function nextSendCapableNs(cpu: CpuState): number {
   const base = Math.max(cpu.clock, cpu.busyUntil, cpu.now);
   // A running net_rx_action sends only through the sources' device polls (below) and flushes.
   if (cpu.remoteSinceFlushCount > 0 || cpu.reinject.length > 0 || cpu.pendingHotplug.length > 0) return base;
@@ -83,7 +83,7 @@ function nextSendCapableNs(cpu: Cpu): number {
  *    whose IRQ (or pinned task) belongs here is still elsewhere. Until then, when the role is
  *    only a source's owner (not a forwardTarget), only hand-overs can come, hotplug_latency_ns away.
  */
-function sendsCausedByInputsNs(cpu: Cpu, inputBoundNs: number): number {
+function sendsCausedByInputsNs(cpu: CpuState, inputBoundNs: number): number {
   // An enqueue to come is processed here, and its packet sent on to a remote socket.
   if (cpu.rfsOn || cpu.remoteSocket) return inputBoundNs;
   // Going down (a busy CPU finishes its net_rx_action first): the hand-over itself counts in
@@ -114,12 +114,12 @@ function sendsCausedByInputsNs(cpu: Cpu, inputBoundNs: number): number {
  * unapplied are in `inbound` and count in nextSendCapableNs. Nothing else can come. Until then,
  * what arrives from inputBoundNs on is forwarded at its arrival: lock-step with the inputs.
  */
-function offlineSettled(cpu: Cpu, inputBoundNs: number): boolean {
+function offlineSettled(cpu: CpuState, inputBoundNs: number): boolean {
   return inputBoundNs >= cpu.maskOfflineNs + lookaheadSlackNs(cpu);
 }
 
 /** How long after a mask change hand-overs, dead CPUs' backlogs and forwards can still arrive. */
-export function settleNs(cpu: Cpu): number {
+export function settleNs(cpu: CpuState): number {
   const L = cpu.costs;
   return L.hotplug_latency_ns + L.rps_latency_ns + 2 * cpu.windowNs + cpu.maxIrqOffNs + cpu.maxLatencyMin;
 }
@@ -130,7 +130,7 @@ export function settleNs(cpu: Cpu): number {
  * of a source (NIC queues and senders are handed to their owner). A CPU with no such role in the
  * masks before and after a change receives none of that change's hand-overs or forwards.
  */
-export function hotplugRole(cpu: Cpu): boolean {
+export function hotplugRole(cpu: CpuState): boolean {
   if (lowestOnline(cpu.onlineMask) === cpu.id) return true;
   const n = sourceCount(cpu.cfg);
   for (let s = 0; s < n; s++) if (sourceOwner(cpu.cfg, s, cpu.onlineMask) === cpu.id) return true;
@@ -142,12 +142,12 @@ export function hotplugRole(cpu: Cpu): boolean {
  * they go to the lowest online CPU, from CPUs that are offline or going offline (their bit is
  * clear). A change with this CPU in that role before or after it is waited out in lock-step.
  */
-export function forwardTarget(cpu: Cpu): boolean {
+export function forwardTarget(cpu: CpuState): boolean {
   return lowestOnline(cpu.onlineMask) === cpu.id && cpu.onlineMask.includes(0);
 }
 
 /** A source whose IRQ (or pinned task) belongs on this CPU is not here yet. */
-function awaitsSource(cpu: Cpu): boolean {
+function awaitsSource(cpu: CpuState): boolean {
   const n = sourceCount(cpu.cfg);
   for (let s = 0; s < n; s++) if (!cpu.sources.has(s) && sourceOwner(cpu.cfg, s, cpu.onlineMask) === cpu.id) return true;
   return false;

@@ -1,34 +1,27 @@
-// The receive path up to the backlog: get_rps_cpu, skb_flow_limit, enqueue_to_backlog,
-// napi_schedule_rps, netif_receive_skb / netif_rx, and the loopback sender.
-// see net/core/dev.c
-import type { Cpu, Task } from "./cpu.ts";
+// The receive path up to the backlog and out of it (docs/DESIGN.md §1.2, §1.3): get_rps_cpu,
+// skb_flow_limit, enqueue_to_backlog, napi_schedule_rps, ____napi_schedule, netif_receive_skb /
+// netif_rx, __netif_receive_skb, the RPS IPIs, and the loopback sender. Read beside net/core/dev.c.
+import { assert } from "./assert.ts";
+import type { CpuState } from "./cpu-state.ts";
+import { FLOWS_PER_SOURCE } from "./load.ts";
 import { NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, napiSchedulePrep, type Napi } from "./napi.ts";
 import { CHARGE_KIND } from "./messages.ts";
 import type { PacketQueue } from "./packet-queue.ts";
+import { LATENCY_BUCKETS_NS } from "./results.ts";
+import { socketDeliver } from "./receiver.ts";
 import { flowHash, reciprocalScale } from "./rng.ts";
 import { lowestOnline, type SourceState } from "./sources.ts";
+import type { Task } from "./task.ts";
 
 /** FLOW_LIMIT_HISTORY: the flow limiter remembers the last 128 enqueues. */
 const FLOW_LIMIT_HISTORY = 128;
 
-/** The NIC DMAs every packet that arrived up to atNs into the ring; a full ring drops. */
-export function nicFillRing(cpu: Cpu, s: SourceState, atNs: number): void {
-  const g = s.gen;
-  while (g.peekNs() <= atNs) {
-    const at = g.take();
-    cpu.c.injected++;
-    s.lastInjectNs = at;
-    if (s.ring.length >= s.ringSize) cpu.drop("rx_ring_full");
-    else s.ring.push(g.flow, g.seq, s.index, at, cpu.id);
-  }
-}
-
 /**
  * get_rps_cpu(): the CPU whose backlog should take this packet, or -1 to handle it here.
  * An offline target gives -1: no re-hash (docs/DESIGN.md §1.2).
- * see net/core/dev.c: get_rps_cpu()
  */
-export function getRpsCpu(cpu: Cpu, rpsCpus: readonly number[], s: SourceState | null, flow: number): number {
+// dev.c: get_rps_cpu()
+export function getRpsCpu(cpu: CpuState, rpsCpus: readonly number[], s: SourceState | null, flow: number): number {
   const rfs = s !== null && cpu.rfsOn && s.rpsFlowCnt > 0;
   if (rpsCpus.length === 0 && !rfs) return -1;
   const hash = flowHash(flow, cpu.cfg.seed);
@@ -59,13 +52,14 @@ export function getRpsCpu(cpu: Cpu, rpsCpus: readonly number[], s: SourceState |
  * rps_sock_flow_table: where the flow's consumer last called recvmsg(). The emulator pins each
  * flow's consumer to a CPU chosen by a seeded hash; a consumer whose CPU is offline has no entry.
  */
-function rfsDesiredCpu(cpu: Cpu, flow: number): number {
+function rfsDesiredCpu(cpu: CpuState, flow: number): number {
   const c = reciprocalScale(flowHash(flow, cpu.cfg.seed ^ 0x5f5f5f5f), cpu.cfg.cpus);
   return cpu.onlineMask[c] ? c : -1;
 }
 
 /** After an enqueue on `target` through an RFS slot, remember its tail (rflow->last_qtail). */
-function rfsSaveTail(cpu: Cpu, s: SourceState | null, flow: number, target: number): void {
+// dev.c: rps_input_queue_tail_save()
+function rfsSaveTail(cpu: CpuState, s: SourceState | null, flow: number, target: number): void {
   if (!cpu.rfsOn) return;
   const tail = ++cpu.rfsSent[target]!;
   if (s === null || s.rpsFlowCnt === 0) return;
@@ -78,7 +72,8 @@ function rfsSaveTail(cpu: Cpu, s: SourceState | null, flow: number, target: numb
  * CPUs in flow_limit_cpu_bitmap. The history table is the enqueuer's; this CPU keeps the part of
  * it that concerns its own backlog (exact while one target at a time is over half full).
  */
-function skbFlowLimit(cpu: Cpu, enqueuer: number, flow: number, qlen: number): boolean {
+// dev.c: skb_flow_limit()
+function skbFlowLimit(cpu: CpuState, enqueuer: number, flow: number, qlen: number): boolean {
   if (qlen < cpu.cfg.sysctls.netdev_max_backlog >> 1) return false;
   if (!cpu.flowLimited(enqueuer)) return false;
   let fl = cpu.flowLimit.get(enqueuer);
@@ -102,10 +97,10 @@ function skbFlowLimit(cpu: Cpu, enqueuer: number, flow: number, qlen: number): b
  * enqueue_to_backlog() on this CPU's backlog, run by the CPU that owns the queue (the kernel takes
  * the target's lock from the enqueuing CPU; here the enqueue travels to the owner and runs there).
  * Returns false when dropped; every drop is counted on this (the target) CPU.
- * see net/core/dev.c: enqueue_to_backlog()
  */
+// dev.c: enqueue_to_backlog()
 export function enqueueToBacklog(
-  cpu: Cpu,
+  cpu: CpuState,
   enqueuer: number,
   flow: number,
   seq: number,
@@ -115,6 +110,8 @@ export function enqueueToBacklog(
 ): boolean {
   const sd = cpu.sd;
   const qlen = sd.input_pkt_queue.length;
+  assert(qlen <= cpu.backlogBound, "input_pkt_queue longer than netdev_max_backlog allows");
+  assert(sd.input_queue_tail - sd.input_queue_head === qlen + sd.process_queue.length, "backlog: enqueued - left != queued");
   if (qlen <= cpu.cfg.sysctls.netdev_max_backlog) {
     if (!skbFlowLimit(cpu, enqueuer, flow, qlen)) {
       // We own the queue lock: SCHED can be tested and set without atomics.
@@ -132,11 +129,9 @@ export function enqueueToBacklog(
   return false;
 }
 
-/**
- * napi_schedule_rps(): schedule this CPU's backlog for `enqueuer`.
- * see net/core/dev.c: napi_schedule_rps()
- */
-function napiScheduleRps(cpu: Cpu, enqueuer: number, sendNs: number): void {
+/** napi_schedule_rps(): schedule this CPU's backlog for `enqueuer`. */
+// dev.c: napi_schedule_rps()
+function napiScheduleRps(cpu: CpuState, enqueuer: number, sendNs: number): void {
   if (enqueuer === cpu.id) {
     // Without use_local_napi our own backlog thread is woken, and we pay for it here and now.
     if (cpu.threadsMode && !cpu.cfg.profile.local_napi_shortcut) cpu.charge("softirq", cpu.costs.wakeup_ns);
@@ -156,9 +151,9 @@ function napiScheduleRps(cpu: Cpu, enqueuer: number, sendNs: number): void {
 /**
  * ____napi_schedule(): a threaded NAPI wakes its thread — except this CPU's own backlog thread
  * with the use_local_napi shortcut — others go on poll_list and raise NET_RX.
- * see net/core/dev.c: ____napi_schedule()
  */
-export function napiSchedule(cpu: Cpu, napi: Napi, local: boolean, raise: "local_enqueue" | "rps_ipi" | "nic_irq" | "hotplug", wakeAt: number): void {
+// dev.c: ____napi_schedule()
+export function napiSchedule(cpu: CpuState, napi: Napi, local: boolean, raise: "local_enqueue" | "rps_ipi" | "nic_irq" | "hotplug", wakeAt: number): void {
   const p = cpu.cfg.profile;
   if (napi.state & NAPI_STATE_THREADED && !(local && p.local_napi_shortcut)) {
     const thread = cpu.backlogThread;
@@ -176,14 +171,25 @@ export function napiSchedule(cpu: Cpu, napi: Napi, local: boolean, raise: "local
   if (!cpu.sd.in_net_rx_action) cpu.raiseNetRx(raise);
 }
 
-/** An enqueue record from a peer reached this CPU. */
-export function enqueueFromRemote(cpu: Cpu, from: number, flow: number, seq: number, source: number, injectNs: number, sendNs: number): void {
+/** napi_schedule() from a NIC's IRQ handler: device NAPIs are never threaded here. */
+// dev.c: ____napi_schedule()
+export function napiScheduleDevice(cpu: CpuState, napi: Napi): void {
+  if (!napi.listed) {
+    napi.listed = true;
+    cpu.sd.poll_list.push(napi);
+  }
+  if (!cpu.sd.in_net_rx_action) cpu.raiseNetRx("nic_irq");
+}
+
+/** An enqueue record from a peer reached this CPU: the enqueuer's enqueue_to_backlog() runs here. */
+export function enqueueFromRemote(cpu: CpuState, from: number, flow: number, seq: number, source: number, injectNs: number, sendNs: number): void {
   if (!cpu.online) return forward(cpu, flow, seq, source, injectNs);
   enqueueToBacklog(cpu, from, flow, seq, source, injectNs, sendNs);
 }
 
 /** Hand a packet that reached an offline CPU to the survivor's netif_rx (dev_cpu_dead's job). */
-export function forward(cpu: Cpu, flow: number, seq: number, source: number, injectNs: number): void {
+// dev.c: dev_cpu_dead()
+export function forward(cpu: CpuState, flow: number, seq: number, source: number, injectNs: number): void {
   const to = lowestOnline(cpu.onlineMask);
   const f = cpu.batchTo(to).forwarded;
   f.flow.push(flow);
@@ -194,7 +200,7 @@ export function forward(cpu: Cpu, flow: number, seq: number, source: number, inj
   cpu.countOut(1);
 }
 
-export function forwardAll(cpu: Cpu, q: PacketQueue): void {
+export function forwardAll(cpu: CpuState, q: PacketQueue): void {
   while (q.length > 0) {
     forward(cpu, q.peekFlow(), q.peekSeq(), q.peekSource(), q.peekInject());
     q.shift();
@@ -206,7 +212,7 @@ export function forwardAll(cpu: Cpu, q: PacketQueue): void {
  * CPU cost here: enqueue_to_backlog() on another CPU's softnet_data also moves the cache lines of
  * its lock, queue and counters to this CPU and back (rps_remote_enqueue_ns on top).
  */
-function enqueueTo(cpu: Cpu, target: number, s: SourceState | null, flow: number, seq: number, source: number, injectNs: number, atNs: number): number {
+function enqueueTo(cpu: CpuState, target: number, s: SourceState | null, flow: number, seq: number, source: number, injectNs: number, atNs: number): number {
   rfsSaveTail(cpu, s, flow, target);
   if (target === cpu.id) {
     enqueueToBacklog(cpu, cpu.id, flow, seq, source, injectNs, atNs);
@@ -230,18 +236,38 @@ function enqueueTo(cpu: Cpu, target: number, s: SourceState | null, flow: number
  * netif_receive_skb() from a device poll at atNs: RPS, or straight into the stack here.
  * Returns the CPU cost of the packet after the driver's part.
  */
-export function netifReceiveSkb(cpu: Cpu, s: SourceState, flow: number, seq: number, injectNs: number, atNs: number): number {
+// dev.c: netif_receive_skb_internal()
+export function netifReceiveSkb(cpu: CpuState, s: SourceState, flow: number, seq: number, injectNs: number, atNs: number): number {
   const target = getRpsCpu(cpu, rpsCpusOf(cpu, s.index), s, flow);
   if (target >= 0) {
     return enqueueTo(cpu, target, s, flow, seq, s.index, injectNs, atNs);
   }
   const cost = cpu.processCostNs(s.index, injectNs);
-  cpu.deliverSkb(flow, seq, injectNs, atNs + cost);
+  netifReceiveSkbCore(cpu, flow, seq, injectNs, atNs + cost);
   return cost;
 }
 
+/** __netif_receive_skb(): the packet is consumed on this CPU at atNs (latency, order, the socket). */
+// dev.c: __netif_receive_skb_core()
+export function netifReceiveSkbCore(cpu: CpuState, flow: number, seq: number, injectNs: number, atNs: number): void {
+  cpu.sd.processed++;
+  const lat = atNs - injectNs;
+  const c = cpu.c;
+  let b = 0;
+  while (b < LATENCY_BUCKETS_NS.length && lat > LATENCY_BUCKETS_NS[b]!) b++;
+  c.latency_buckets[b]!++;
+  c.latency_sum_ns += lat;
+  if (lat > c.latency_max_ns) c.latency_max_ns = lat;
+  const source = Math.floor(flow / FLOWS_PER_SOURCE);
+  const slot = source * cpu.flowsPerSource + (flow - source * FLOWS_PER_SOURCE);
+  if (seq < cpu.reorderMax[slot]!) c.reordered++;
+  else cpu.reorderMax[slot] = seq;
+  if (cpu.cfg.receiver !== undefined) socketDeliver(cpu, flow, seq, source, injectNs, atNs);
+}
+
 /** netif_rx(): RPS, or the local backlog (never processed in place). Returns the enqueue's CPU cost. */
-export function netifRx(cpu: Cpu, flow: number, seq: number, source: number, injectNs: number, atNs: number): number {
+// dev.c: netif_rx_internal()
+export function netifRx(cpu: CpuState, flow: number, seq: number, source: number, injectNs: number, atNs: number): number {
   const s = cpu.sources.get(source) ?? null;
   let target = getRpsCpu(cpu, rpsCpusOf(cpu, source), s, flow);
   if (target < 0) target = cpu.id;
@@ -249,7 +275,7 @@ export function netifRx(cpu: Cpu, flow: number, seq: number, source: number, inj
 }
 
 /** The source's rps_cpus as this CPU sees them now (the `rps` command rewrites them). */
-export function rpsCpusOf(cpu: Cpu, source: number): readonly number[] {
+export function rpsCpusOf(cpu: CpuState, source: number): readonly number[] {
   const nq = cpu.cfg.queues.length;
   return source < nq ? cpu.cfg.queues[source]!.rps_cpus : cpu.cfg.senders[source - nq]!.rps_cpus;
 }
@@ -258,7 +284,8 @@ export function rpsCpusOf(cpu: Cpu, source: number): readonly number[] {
  * net_rps_action_and_irq_enable(): send the RPS IPIs this CPU owes. The targets decide which
  * ones are due (see messages.ts FlushRecords); `raisedSoftirq` marks a NET_RX raised only for this.
  */
-export function flushRpsIpis(cpu: Cpu, atNs: number, raisedSoftirq: boolean): void {
+// dev.c: net_rps_send_ipi()
+export function flushRpsIpis(cpu: CpuState, atNs: number, raisedSoftirq: boolean): void {
   if (cpu.remoteSinceFlushCount === 0) return;
   const id = ++cpu.flushSeq;
   for (let target = 0; target < cpu.remoteSinceFlush.length; target++) {
@@ -273,7 +300,8 @@ export function flushRpsIpis(cpu: Cpu, atNs: number, raisedSoftirq: boolean): vo
 }
 
 /** A peer's flush arrived: if its enqueue scheduled our backlog, its IPI is here now. */
-export function ipiFlushArrived(cpu: Cpu, from: number, flushId: number, raised: boolean): void {
+// dev.c: net_rps_send_ipi()
+export function ipiFlushArrived(cpu: CpuState, from: number, flushId: number, raised: boolean): void {
   if (!cpu.ipiOwed[from]) return;
   cpu.ipiOwed[from] = 0;
   if (!cpu.online) return; // net_rps_send_ipi() skips offline CPUs
@@ -285,7 +313,7 @@ export function ipiFlushArrived(cpu: Cpu, from: number, flushId: number, raised:
 }
 
 /** Tell `enqueuer` what it owes for an IPI or a wake-up decided here now (messages.ts ChargeRecords). */
-function chargeEnqueuer(cpu: Cpu, enqueuer: number, kind: number, flushId: number): void {
+function chargeEnqueuer(cpu: CpuState, enqueuer: number, kind: number, flushId: number): void {
   const c = cpu.batchTo(enqueuer).charges;
   c.at_ns.push(cpu.now);
   c.kind.push(kind);
@@ -296,7 +324,7 @@ function chargeEnqueuer(cpu: Cpu, enqueuer: number, kind: number, flushId: numbe
  * A target's charge landed: pay for the IPI (and once per flush for the NET_RX run raised only to
  * send it) or the wake-up, in softirq time (net_rps_action_and_irq_enable, ____napi_schedule).
  */
-export function chargeArrived(cpu: Cpu, atNs: number, kind: number, flushId: number): void {
+export function chargeArrived(cpu: CpuState, atNs: number, kind: number, flushId: number): void {
   if (!cpu.online) return;
   const L = cpu.costs;
   if (kind === CHARGE_KIND.WAKEUP) return cpu.charge("softirq", L.wakeup_ns);
@@ -316,18 +344,20 @@ export function chargeArrived(cpu: Cpu, atNs: number, kind: number, flushId: num
 }
 
 /** rps_trigger_softirq(): the IPI's callback on this CPU. */
-export function rpsTriggerSoftirq(cpu: Cpu): void {
+// dev.c: rps_trigger_softirq()
+export function rpsTriggerSoftirq(cpu: CpuState): void {
   napiSchedule(cpu, cpu.sd.backlog, true, "rps_ipi", cpu.now);
   cpu.sd.received_rps++;
 }
 
 /** A packet left this CPU's backlog: RFS accounting per enqueuer (see messages.ts rfs_heads). */
-export function rfsPassed(cpu: Cpu, enqueuer: number): void {
+// dev.c: rps_input_queue_head_incr()
+export function rfsPassed(cpu: CpuState, enqueuer: number): void {
   if (cpu.rfsOn) cpu.rfsPassedFrom[enqueuer]!++;
 }
 
 /** Report moved input_queue_heads to the enqueuers (RFS only). */
-export function rfsReport(cpu: Cpu, atNs: number): void {
+export function rfsReport(cpu: CpuState, atNs: number): void {
   if (!cpu.rfsOn) return;
   for (let e = 0; e < cpu.cfg.cpus; e++) {
     const passed = cpu.rfsPassedFrom[e]!;
@@ -346,7 +376,8 @@ export function rfsReport(cpu: Cpu, atNs: number): void {
  * A loopback sender's time slice: one sendmsg() → netif_rx() inside local_bh_disable/enable;
  * the bh enable runs NET_RX if it was raised (next step) and sends the IPIs (flush).
  */
-export function senderStep(cpu: Cpu, task: Task): void {
+// dev.c: netif_rx()
+export function senderStep(cpu: CpuState, task: Task): void {
   const s = cpu.sources.get(task.source);
   if (!s || s.gen.peekNs() > cpu.now) {
     task.state = "interruptible";
@@ -368,7 +399,8 @@ export function senderStep(cpu: Cpu, task: Task): void {
 }
 
 /** dev_cpu_dead()'s re-injection (and forwarded packets) through netif_rx on this CPU. */
-export function reinjectStep(cpu: Cpu): void {
+// dev.c: dev_cpu_dead()
+export function reinjectStep(cpu: CpuState): void {
   const q = cpu.reinject;
   let t = Math.max(cpu.now, cpu.busyUntil);
   while (q.length > 0) {

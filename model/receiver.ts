@@ -8,9 +8,10 @@
 //
 // The socket belongs to the task's CPU: a delivery from another CPU is a record (messages.ts
 // `socket`) applied there, as RPS enqueues are, so the rmem test is decided where the queue lives.
-// see net/ipv4/udp.c: __udp_enqueue_schedule_skb(), udp_recvmsg(); net/core/sock.c: sock_def_readable()
-import type { Cpu, Task } from "./cpu.ts";
-import { PacketQueue } from "./packet-queue.ts";
+// Read beside net/ipv4/udp.c and net/core/sock.c (docs/DESIGN.md §1.11).
+import { assert } from "./assert.ts";
+import type { CpuState } from "./cpu-state.ts";
+import type { Task } from "./task.ts";
 
 /** skb->truesize of a packet of `bytes`: the head's kmalloc bucket (2^n, at least 512 B, with
  *  headroom and skb_shared_info) plus struct sk_buff — 768 B for a small UDP packet. */
@@ -20,16 +21,9 @@ export function truesize(bytes: number): number {
   return head + 256;
 }
 
-/** The receiving task's socket, on the task's CPU. */
-export class Socket {
-  readonly queue = new PacketQueue();
-  /** sk_rmem_alloc: bytes (truesize) or packets, as rmem is given. */
-  used = 0;
-  readonly task: Task = { kind: "receiver", source: -1, state: "interruptible", onRq: false };
-}
-
 /** A processed packet goes to the socket (called where __netif_receive_skb() consumed it, at atNs). */
-export function socketDeliver(cpu: Cpu, flow: number, seq: number, source: number, injectNs: number, atNs: number): void {
+// udp.c: udp_queue_rcv_skb()
+export function socketDeliver(cpu: CpuState, flow: number, seq: number, source: number, injectNs: number, atNs: number): void {
   const to = cpu.cfg.receiver!.cpu;
   cpu.c.sock_delivered++;
   if (to === cpu.id) return socketEnqueue(cpu, cpu.id, flow, seq, source, injectNs, atNs);
@@ -45,7 +39,8 @@ export function socketDeliver(cpu: Cpu, flow: number, seq: number, source: numbe
  * __udp_enqueue_schedule_skb() on the socket's CPU: refused when sk_rmem_alloc is already above
  * sk_rcvbuf (bytes), or when the queue holds rmem packets; else queued, and the task woken.
  */
-export function socketEnqueue(cpu: Cpu, from: number, flow: number, seq: number, source: number, injectNs: number, sendNs: number): void {
+// udp.c: __udp_enqueue_schedule_skb()
+export function socketEnqueue(cpu: CpuState, from: number, flow: number, seq: number, source: number, injectNs: number, sendNs: number): void {
   const sock = cpu.socket!;
   const rcv = cpu.cfg.receiver!;
   cpu.c.sock_in++;
@@ -71,7 +66,8 @@ export function socketEnqueue(cpu: Cpu, from: number, flow: number, seq: number,
 }
 
 /** One recvmsg(): a packet off the socket, copied to the user; the task sleeps on an empty socket. */
-export function receiverStep(cpu: Cpu, task: Task): void {
+// udp.c: udp_recvmsg()
+export function receiverStep(cpu: CpuState, task: Task): void {
   const sock = cpu.socket!;
   const q = sock.queue;
   if (q.length === 0) {
@@ -83,6 +79,7 @@ export function receiverStep(cpu: Cpu, task: Task): void {
   const inject = q.peekInject();
   sock.used -= rcv.rmem.kind === "bytes" ? truesize(cpu.packetSizes.bytes(source, inject)) : 1;
   q.shift();
+  assert(sock.used >= 0, "socket: negative sk_rmem_alloc");
   cpu.c.sock_consumed++;
   cpu.charge("task", rcv.per_packet_ns + cpu.copyCostNs(source, inject));
   if (q.length > 0) cpu.enqueueTask(task);

@@ -1,11 +1,14 @@
-// Hardirqs, NET_RX softirq processing and the threads that poll: net_rx_action, napi_poll,
-// process_backlog, the device poll, backlog_napi/N and ksoftirqd/N.
-// see net/core/dev.c, kernel/softirq.c, kernel/smp.c
-import type { Cpu, NetRxRun, Task } from "./cpu.ts";
+// Hardirqs, NET_RX softirq processing and the threads that poll (docs/DESIGN.md §1.3–§1.6):
+// net_rx_action, napi_poll, process_backlog, the device poll, backlog_napi/N and ksoftirqd/N.
+// Read beside net/core/dev.c, kernel/softirq.c and kernel/smp.c.
+import { assert } from "./assert.ts";
+import type { CpuState, NetRxRun } from "./cpu-state.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, type Napi } from "./napi.ts";
+import { nicFillRing } from "./nic.ts";
 import type { ExecContext } from "./results.ts";
-import { flushRpsIpis, netifReceiveSkb, nicFillRing, rfsPassed, rfsReport, rpsTriggerSoftirq } from "./receive.ts";
+import { flushRpsIpis, napiScheduleDevice, netifReceiveSkb, netifReceiveSkbCore, rfsPassed, rfsReport, rpsTriggerSoftirq } from "./receive.ts";
 import { rehomeSources } from "./hotplug.ts";
+import type { Task } from "./task.ts";
 
 /** __do_softirq() gives up after 10 restarts or 2 ms and wakes ksoftirqd. */
 const MAX_SOFTIRQ_RESTART = 10;
@@ -16,7 +19,8 @@ const MAX_SOFTIRQ_TIME_NS = 2_000_000;
  * not an interrupt: do_idle() runs flush_smp_call_function_queue(), and on PREEMPT_RT
  * do_softirq_post_smp_call_flush() warns when a callback raised a softirq (docs/DESIGN.md §1.6).
  */
-export function hardirq(cpu: Cpu): void {
+// softirq.c: irq_exit(); smp.c: generic_smp_call_function_single_interrupt()
+export function hardirq(cpu: CpuState): void {
   const idle =
     cpu.cfg.idle_poll &&
     cpu.nicIrqPending.length === 0 &&
@@ -46,16 +50,9 @@ export function hardirq(cpu: Cpu): void {
   else startChain(cpu);
 }
 
-/** napi_schedule() from a NIC's IRQ handler: device NAPIs are never threaded here. */
-export function napiScheduleDevice(cpu: Cpu, napi: Napi): void {
-  if (!napi.listed) {
-    napi.listed = true;
-    cpu.sd.poll_list.push(napi);
-  }
-  if (!cpu.sd.in_net_rx_action) cpu.raiseNetRx("nic_irq");
-}
-
-function idleFlush(cpu: Cpu): void {
+/** An IPI that finds the CPU polling in idle: the callbacks run from do_idle(). */
+// smp.c: flush_smp_call_function_queue()
+function idleFlush(cpu: CpuState): void {
   const wasPending = cpu.softirqPending;
   cpu.charge("idle_flush", cpu.costs.irq_entry_ns);
   const ipis = cpu.ipiPending;
@@ -71,13 +68,15 @@ function idleFlush(cpu: Cpu): void {
 }
 
 /** A fresh __do_softirq() invocation (irq exit, bh enable): reset the restart budget. */
-function startChain(cpu: Cpu): void {
+// softirq.c: __do_softirq()
+function startChain(cpu: CpuState): void {
   cpu.softirqRestarts = 0;
   cpu.softirqChainStartNs = cpu.now;
 }
 
 /** Start net_rx_action() in `context` (softirq on irq exit / bh enable, or ksoftirqd's task). */
-export function netRxAction(cpu: Cpu, context: ExecContext, task: Task | null): void {
+// dev.c: net_rx_action()
+export function netRxAction(cpu: CpuState, context: ExecContext, task: Task | null): void {
   const sd = cpu.sd;
   const s = cpu.cfg.sysctls;
   cpu.softirqPending = false;
@@ -99,7 +98,7 @@ export function netRxAction(cpu: Cpu, context: ExecContext, task: Task | null): 
 }
 
 /** Move sd->poll_list onto the run's (empty) list, recycling the arrays. */
-function spliceInto(sd: Cpu["sd"], run: NetRxRun): void {
+function spliceInto(sd: CpuState["sd"], run: NetRxRun): void {
   const empty = run.list;
   if (empty.length > 0) empty.length = 0;
   run.list = sd.poll_list;
@@ -108,9 +107,9 @@ function spliceInto(sd: Cpu["sd"], run: NetRxRun): void {
 
 /**
  * One iteration of net_rx_action()'s loop: poll the next NAPI, then stop on budget or time.
- * see net/core/dev.c: net_rx_action()
  */
-export function netRxActionPoll(cpu: Cpu): void {
+// dev.c: net_rx_action()
+export function netRxActionPoll(cpu: CpuState): void {
   const run = cpu.run!;
   const sd = cpu.sd;
   let n = cpu.polling;
@@ -131,7 +130,7 @@ export function netRxActionPoll(cpu: Cpu): void {
 }
 
 /** net_rx_action()'s loop found its list empty: look at poll_list again, or end. */
-function netRxActionListEmpty(cpu: Cpu, run: NetRxRun): void {
+function netRxActionListEmpty(cpu: CpuState, run: NetRxRun): void {
   const sd = cpu.sd;
   {
     if (run.repoll.length === 0) {
@@ -149,7 +148,8 @@ function netRxActionListEmpty(cpu: Cpu, run: NetRxRun): void {
 }
 
 /** The end of net_rx_action(): put back what is left, re-raise, send the RPS IPIs. */
-function finishRun(cpu: Cpu, splice: boolean): void {
+// dev.c: net_rx_action()
+function finishRun(cpu: CpuState, splice: boolean): void {
   const run = cpu.run!;
   const sd = cpu.sd;
   if (splice) {
@@ -190,7 +190,8 @@ function finishRun(cpu: Cpu, splice: boolean): void {
 }
 
 /** napi_poll() begins: n->poll(n, weight), with the weight read now. */
-function startPoll(cpu: Cpu, n: Napi, ctx: ExecContext): void {
+// dev.c: __napi_poll()
+function startPoll(cpu: CpuState, n: Napi, ctx: ExecContext): void {
   cpu.polling = n;
   cpu.pollWork = 0;
   cpu.pollQuota = n.weight;
@@ -199,12 +200,13 @@ function startPoll(cpu: Cpu, n: Napi, ctx: ExecContext): void {
 }
 
 /** One step of the poll in progress; true when n->poll() has returned (cpu.pollWork = its work). */
-function pollStep(cpu: Cpu, n: Napi): boolean {
+function pollStep(cpu: CpuState, n: Napi): boolean {
   return n.kind === "device" ? devicePollStep(cpu, n) : processBacklogStep(cpu);
 }
 
 /** napi_poll() returns: a NAPI that used its whole weight goes on the repoll list, still scheduled. */
-function napiPollDone(cpu: Cpu, n: Napi, repoll: Napi[] | null): number {
+// dev.c: napi_poll()
+function napiPollDone(cpu: CpuState, n: Napi, repoll: Napi[] | null): number {
   const work = cpu.pollWork;
   cpu.polling = null;
   if (work >= cpu.pollQuota && repoll !== null) {
@@ -220,7 +222,8 @@ function napiPollDone(cpu: Cpu, n: Napi, repoll: Napi[] | null): number {
  * napi_complete_done() re-arms the IRQ, after a last look at the ring. Each step takes what the
  * ring holds at its start; when more arrived meanwhile, the next step goes on from there.
  */
-function devicePollStep(cpu: Cpu, n: Napi): boolean {
+// virtio_net.c: virtnet_poll(); dev.c: napi_complete_done()
+function devicePollStep(cpu: CpuState, n: Napi): boolean {
   const s = cpu.sources.get(n.queue);
   if (!s) return true;
   const quota = cpu.pollQuota;
@@ -255,9 +258,9 @@ function devicePollStep(cpu: Cpu, n: Napi): boolean {
  * has drained — the start of the next step, once what was enqueued meanwhile has arrived: empty,
  * the backlog completes (state &= THREADED) and only a later enqueue schedules it again (and
  * IPIs); not empty, it is spliced onto the process queue and the loop goes on in this poll.
- * see net/core/dev.c: process_backlog()
  */
-function processBacklogStep(cpu: Cpu): boolean {
+// dev.c: process_backlog()
+function processBacklogStep(cpu: CpuState): boolean {
   const sd = cpu.sd;
   const start = Math.max(cpu.now, cpu.busyUntil);
   if (cpu.pollFresh) {
@@ -280,7 +283,7 @@ function processBacklogStep(cpu: Cpu): boolean {
   let done = false;
   while (pq.length > 0) {
     t += cpu.processCostNs(pq.peekSource(), pq.peekInject());
-    cpu.deliverSkb(pq.peekFlow(), pq.peekSeq(), pq.peekInject(), t);
+    netifReceiveSkbCore(cpu, pq.peekFlow(), pq.peekSeq(), pq.peekInject(), t);
     rfsPassed(cpu, pq.peekEnqueuer());
     pq.shift();
     sd.input_queue_head++;
@@ -290,6 +293,8 @@ function processBacklogStep(cpu: Cpu): boolean {
     }
   }
   cpu.pollWork = work;
+  assert(sd.input_queue_tail - sd.input_queue_head === sd.input_pkt_queue.length + pq.length, "backlog: enqueued - left != queued");
+  assert(pq.length <= cpu.backlogBound, "process_queue longer than netdev_max_backlog allows");
   cpu.charge(cpu.pollCtx, t - start);
   rfsReport(cpu, t);
   return done;
@@ -299,7 +304,8 @@ function processBacklogStep(cpu: Cpu): boolean {
  * backlog_napi/N: smpboot_thread_fn() runs run_backlog_napi() while thread_should_run() (the
  * SCHED_THREADED bit) holds, else sleeps. Threaded polling counts no time_squeeze.
  */
-export function backlogThreadStep(cpu: Cpu, task: Task): void {
+// dev.c: run_backlog_napi()
+export function backlogThreadStep(cpu: CpuState, task: Task): void {
   const sd = cpu.sd;
   if (cpu.polling === null) {
     if (!(sd.backlog.state & NAPI_STATE_SCHED_THREADED)) {
@@ -318,7 +324,8 @@ export function backlogThreadStep(cpu: Cpu, task: Task): void {
 }
 
 /** ksoftirqd/N: run NET_RX while it is pending. */
-export function ksoftirqdStep(cpu: Cpu, task: Task): void {
+// softirq.c: run_ksoftirqd()
+export function ksoftirqdStep(cpu: CpuState, task: Task): void {
   if (!cpu.softirqPending) {
     task.state = "interruptible";
     cpu.deferToKsoftirqd = false;

@@ -73,7 +73,7 @@ describe("an offline CPU's promise", () => {
     cpu.advance(DOWN);
     const settled = OFF + lookaheadSlackNs(cpu);
     const flush = emptyBatch(0, 2);
-    flush.flushes.at_ns.push(OFF - 500);
+    flush.flushes.at_ns.push(DOWN); // sent late in a long step that began before OFF (nothing lands before the clock)
     flush.flushes.flush_id.push(1);
     flush.flushes.raised_softirq.push(0);
     cpu.deliver(flush);

@@ -1,6 +1,6 @@
 // Hand-built CpuCounters for tests that must not depend on the engine: distinct, recognisable
 // values per CPU and per field so a mixed-up label or column shows up as a wrong number.
-import { newCounters } from "../../model/cpu.ts";
+import { newCounters } from "../../model/counters.ts";
 import { CONTEXTS, DROP_REASONS, LATENCY_BUCKETS_NS, RAISE_SOURCES, type CpuCounters } from "../../model/results.ts";
 
 export function fakeCounters(cpu: number, online = true, scale = 1): CpuCounters {

@@ -15,6 +15,7 @@
 // hotplug passing through — the account says why and the checker fails.
 import type { CpuCounters } from "../model/results.ts";
 import type { DeadPeerReceipts, Report } from "../transport/codec.ts";
+import { CoordinatorError } from "./errors.ts";
 
 /** One CPU as the crash policy sees it at the end. */
 export interface Member {
@@ -128,4 +129,12 @@ export function knownLoss(members: readonly Member[], zero: (cpu: number) => Cpu
     }
   }
   return lost;
+}
+
+/** A CPU that died before its first report: zero counters of the same shape as `like`. */
+export function emptyCountersLike(cpu: number, like: CpuCounters | undefined): CpuCounters {
+  if (!like) throw new CoordinatorError(`cpu ${cpu} died before any cpu reported`);
+  const zero = (v: unknown): unknown =>
+    typeof v === "number" ? 0 : Array.isArray(v) ? v.map(zero) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, zero(x)])) : v;
+  return { ...(zero(like) as CpuCounters), cpu, online: false };
 }

@@ -5,6 +5,7 @@
 // (cli/inprocess-options.ts and cli/processes-options.ts turn them into each engine's own).
 import type { RunResults } from "../model/results.ts";
 import type { EngineName, EngineRun } from "../engine/contract.ts";
+import { CoordinatorError } from "../coordinator/errors.ts";
 export { ENGINES, Interrupted, type EngineName, type EngineRun, type EngineRunOptions } from "../engine/contract.ts";
 
 const LOADERS: Record<EngineName, () => Promise<EngineRun>> = {
@@ -66,10 +67,11 @@ async function loadProcesses(): Promise<EngineRun> {
   };
 }
 
-/** The distributed engine gives up with a CoordinatorError (a timeout, a stuck run, an interrupt):
- *  the run failed, but it is not a bug in the CLI, so its message is shown without a stack. */
-export function isRunFailure(err: unknown): err is Error {
-  return err instanceof Error && (err.name === "CoordinatorError" || err.constructor.name === "CoordinatorError");
+/** The distributed engine gives up with a CoordinatorError (a timeout, a stuck run, every CPU dead):
+ *  the run failed, but it is not a bug in the CLI, so its message is shown without a stack. (A
+ *  signal is an Interrupted.) The compiled bundle holds one copy of each class, so instanceof holds. */
+export function isRunFailure(err: unknown): err is CoordinatorError {
+  return err instanceof CoordinatorError;
 }
 
 /**

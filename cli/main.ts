@@ -87,13 +87,12 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
       io.err(`softnet-emu: error: ${err.message}\n`);
       return EXIT.usage;
     }
-    if (isRunFailure(err)) {
+    if (err instanceof Interrupted) {
       // Ctrl-C reached the distributed engine's own SIGINT handler first: still an interrupt.
-      const signal = /^interrupted \((SIGINT|SIGTERM)\)/.exec(err.message)?.[1] as "SIGINT" | "SIGTERM" | undefined;
-      if (signal) {
-        io.err(`softnet-emu: interrupted (${signal}): the run stopped, every process torn down\n`);
-        return exitCodeOfSignal(signal);
-      }
+      io.err(`softnet-emu: interrupted (${err.signal}): the run stopped, every process torn down\n`);
+      return exitCodeOfSignal(err.signal);
+    }
+    if (isRunFailure(err)) {
       io.err(`softnet-emu: error: the run failed: ${err.message}\n`);
       return EXIT.failed;
     }
@@ -285,8 +284,7 @@ async function runCommand(opts: RunOptions, io: CliIo, args: readonly string[], 
       // then takes its usual way (exit 1 for a run failure, 3 for a bug).
       const message = oneLine((err as Error).message ?? String(err));
       // Ctrl-C that reached the distributed engine's own handler first is still an interrupt.
-      const signal = /^interrupted \((SIGINT|SIGTERM)\)/.exec(message)?.[1] as "SIGINT" | "SIGTERM" | undefined;
-      const cut = signal ? ({ interrupted: true, signal } as const) : { failure: message };
+      const cut = err instanceof Interrupted ? ({ interrupted: true, signal: err.signal } as const) : { failure: message };
       if (!(err instanceof UsageError)) reportCutShort(partialOf(err), cut, { opts, io, plan, wallMs: performance.now() - startMs });
       throw err;
     }

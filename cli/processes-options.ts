@@ -7,7 +7,7 @@ import { controlHandlers, feedMetrics } from "../observe/processes-control.ts";
 import type { ControlHandlers } from "../observe/http.ts";
 import type { ProcessesRunOptions } from "../coordinator/run-processes.ts";
 import type { EmuConfig } from "../model/config.ts";
-import type { EngineRunOptions } from "../engine/contract.ts";
+import { Interrupted, type EngineRunOptions } from "../engine/contract.ts";
 
 /** `control` narrows what the control API may do to the run (a chaos run only reports). */
 export function processesRunOptions(
@@ -18,8 +18,8 @@ export function processesRunOptions(
   const obs = o.observer;
   const feed = obs ? feedMetrics(obs.metrics, obs.scenario, cfg.profile.name) : undefined;
   let startMs = 0;
-  let stop: ((why: string) => void) | undefined;
-  const onAbort = (): void => stop?.((o.signal?.reason as Error | undefined)?.message ?? "interrupted");
+  let stop: ((reason: unknown) => void) | undefined;
+  const onAbort = (): void => stop?.(o.signal?.reason);
   o.signal?.addEventListener("abort", onAbort, { once: true });
   const options: ProcessesRunOptions = {
     ...(o.onProgress ? { onProgress: o.onProgress } : {}),
@@ -30,7 +30,8 @@ export function processesRunOptions(
     ...(o.transport ? { transport: o.transport } : {}),
     ...(o.maxFrameBytes !== undefined ? { maxFrameBytes: o.maxFrameBytes } : {}),
     onStart: (coordinator) => {
-      stop = (why) => coordinator.fail(why);
+      // A signal rejects the run with an Interrupted (its signal typed), anything else fails it.
+      stop = (reason) => (reason instanceof Interrupted ? coordinator.interrupt(reason.signal) : coordinator.fail((reason as Error | undefined)?.message ?? "interrupted"));
       if (o.signal?.aborted) onAbort();
       obs?.attach(control(controlHandlers(coordinator, cfg)));
     },

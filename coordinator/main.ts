@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { pathToFileURL } from "node:url";
 import { EXIT } from "../config/exit-codes.ts";
+import { Interrupted } from "../engine/contract.ts";
 import { writeOutputFile } from "../report/output-file.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import type { EmuConfig } from "../model/config.ts";
@@ -104,7 +105,7 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
   let signalled: "SIGINT" | "SIGTERM" | null = null;
   const onSignal = (signal: "SIGINT" | "SIGTERM") => (): void => {
     signalled = signal;
-    coordinator.fail(`interrupted (${signal})`);
+    coordinator.interrupt(signal);
   };
   const onSigint = onSignal("SIGINT");
   const onSigterm = onSignal("SIGTERM");
@@ -136,11 +137,13 @@ export async function runCoordinator(cfg: EmuConfig, o: CoordinatorCommandOption
     log(`done: injected ${t.injected}, processed ${t.processed}, dropped ${t.dropped}, lost_on_crash ${t.lost_on_crash}; checker ${results.checker.ok ? "ok" : results.checker.violations.join("; ")}`);
     return exitCodeOf(results);
   } catch (e) {
-    if (!(e instanceof CoordinatorError)) throw e;
+    if (!(e instanceof CoordinatorError) && !(e instanceof Interrupted)) throw e;
     log(`error: ${e.message}`);
-    if (e.message.startsWith("--bind")) return COORDINATOR_EXIT.usage;
-    writeCutShort(coordinator, cfg, o, signalled ? { interrupted: true, signal: signalled } : { failure: e.message }, log);
-    if (signalled) return signalled === "SIGINT" ? COORDINATOR_EXIT.interrupted : COORDINATOR_EXIT.terminated;
+    if (e instanceof CoordinatorError && e.message.startsWith("--bind")) return COORDINATOR_EXIT.usage;
+    // A signal after a failure still says it was interrupted.
+    const signal = e instanceof Interrupted ? e.signal : signalled;
+    writeCutShort(coordinator, cfg, o, signal ? { interrupted: true, signal } : { failure: e.message }, log);
+    if (signal) return signal === "SIGINT" ? COORDINATOR_EXIT.interrupted : COORDINATOR_EXIT.terminated;
     return COORDINATOR_EXIT.failed;
   } finally {
     process.off("SIGINT", onSigint);

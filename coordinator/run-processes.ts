@@ -134,7 +134,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
   const onSigint = (): void => {
     interrupted = true;
     log("[coordinator] interrupted: stopping every cpu process");
-    coordinator.fail("interrupted (SIGINT)");
+    coordinator.interrupt("SIGINT");
   };
   process.once("SIGINT", onSigint);
   try {
@@ -175,7 +175,7 @@ export async function runProcesses(cfg: EmuConfig, opts: ProcessesRunOptions = {
     } catch {
       // nothing we can count
     }
-    if (e instanceof CoordinatorError) throw attachPartial(new CoordinatorError(`${e.message}${tails(children)}`), partial);
+    if (e instanceof CoordinatorError) throw attachPartial(e.withTail(tails(children)), partial);
     throw attachPartial(e, partial);
   } finally {
     process.off("SIGINT", onSigint);

@@ -1,4 +1,5 @@
-// A CPU's counters before anything happened (the shape is model/results.ts CpuCounters).
+// A CPU's counters: their start, and the invariants they keep (the shape is model/results.ts CpuCounters).
+import { assert } from "./assert.ts";
 import { LATENCY_BUCKETS_NS, type CpuCounters } from "./results.ts";
 
 /** n CPUs in the run, `queues` NIC queues. */
@@ -49,4 +50,21 @@ export function newCounters(cpu: number, n: number, queues: number): CpuCounters
       ipi_softirq_flushes: Array.from({ length: n }, () => []),
     },
   };
+}
+
+/**
+ * The invariants a CPU's counters keep, checked at each snapshot (a checkpoint, not the hot path):
+ * no count is negative, every backlog drop has its reason, and the socket's packets are accounted
+ * for (what came in was read, refused or is still queued).
+ */
+export function assertCounters(c: CpuCounters): void {
+  assertNoNegative(c);
+  assert(c.dropped === c.drops_by_reason.cpu_backlog + c.drops_by_reason.flow_limit, "softnet dropped != backlog drops by reason");
+  assert(c.sock_in === c.sock_consumed + c.rcvbuf_errors + c.sock_queued, "socket: in != consumed + refused + queued");
+}
+
+function assertNoNegative(v: unknown): void {
+  if (typeof v === "number") assert(!(v < 0), "a negative counter");
+  else if (Array.isArray(v)) for (const x of v) assertNoNegative(x);
+  else if (v !== null && typeof v === "object") for (const x of Object.values(v)) assertNoNegative(x);
 }

@@ -12,6 +12,7 @@
 import { assert } from "./assert.ts";
 import { applyCommand, scheduleCommand } from "./commands.ts";
 import type { EmuConfig } from "./config.ts";
+import { assertCounters } from "./counters.ts";
 import { CpuState, type Timer } from "./cpu-state.ts";
 import { adoptSource, cpuOffline, cpuOnline } from "./hotplug.ts";
 import type { Cursor } from "./inbox.ts";
@@ -106,6 +107,7 @@ export class Cpu extends CpuState {
     c.queued = sd.backlogLen + ring + this.reinject.length;
     c.now_ns = this.clock;
     if (this.socket) c.sock_queued = this.socket.queue.length;
+    assertCounters(c);
     if (withFlushIds) return copyCounters(c);
     // Checkpoints: everything but the growing lists of flush ids, which only the end needs.
     const copy = copyCounters(c, false);

@@ -1,7 +1,10 @@
 // The contract every engine keeps: what a run is given (progress, pacing, an Observer to feed, a
 // signal that stops it) and what it returns (RunResults). The in-process engine (engine/live.ts) and
 // the multi-process one (coordinator/run-processes.ts) are both an EngineRun; cli/engines.ts loads
-// them on demand.
+// them on demand. Inside, both run the same model CPUs, hand their batches through a PeerTransport
+// (transport/transport.ts) and stop at one Schedule of checkpoints and samples (engine/schedule.ts):
+// they differ only in the transport and in who drives virtual time (one loop here, a coordinator's
+// leases there).
 import type { LivenessSettings } from "../chaos/liveness.ts";
 import type { EmuConfig } from "../model/config.ts";
 import type { RunResults } from "../model/results.ts";

@@ -3,6 +3,7 @@
 // series samples (every series interval, and the end). The in-process engine stops every CPU there
 // together (engine/inprocess.ts); a CPU process stops there on its own and reports (cpu-node/time.ts),
 // so the coordinator gets the same cuts at the same times and both engines give the same results.
+import { InvariantError } from "../model/assert.ts";
 
 /** The checkpoint after `atNs`: the next multiple of the interval, or the end (the last one). */
 export function nextCheckpointNs(atNs: number, intervalNs: number, endNs: number): number {
@@ -46,7 +47,7 @@ export class Schedule {
   checked(): void {
     if (this.checkNs === Infinity) return;
     const next = nextCheckpointNs(this.checkNs, this.checkEveryNs, this.end);
-    if (!(next > this.checkNs || next === this.end)) throw new Error(`checkpoint schedule went back: ${this.checkNs} -> ${next} ns (end ${this.end})`);
+    if (!(next > this.checkNs || next === this.end)) throw new InvariantError(`checkpoint schedule went back: ${this.checkNs} -> ${next} ns (end ${this.end})`);
     this.checkNs = next;
   }
 

@@ -1,8 +1,12 @@
 // One outgoing ZeroMQ socket with a small outbox drained by one loop: zeromq.js allows only one
 // send() in flight per socket (zeromq.js's own queue example). The main loop never awaits a send, so it
 // keeps reading its own inbox while a slow peer pushes back; it only pauses advancing when an
-// outbox is long (see CpuNode.backpressured).
+// outbox is long (cpu-node/time.ts step).
+//
+// The outbox is bounded by its owner's flow control, not by dropping (a lost message would break the
+// protocol): each owner says what bound holds (`maxPending`) and a longer outbox is a bug, asserted.
 import type * as zmq from "zeromq";
+import { InvariantError } from "../model/assert.ts";
 
 export class Link {
   private readonly queue: (Uint8Array | Uint8Array[])[] = [];
@@ -15,6 +19,8 @@ export class Link {
     readonly socket: zmq.Writable & zmq.Socket,
     private readonly onDrained: () => void,
     private readonly onError: (err: Error) => void,
+    /** The longest the outbox may get, as its owner's flow control guarantees (see its comment there). */
+    readonly maxPending = Infinity,
   ) {}
 
   get pending(): number {
@@ -23,6 +29,7 @@ export class Link {
 
   send(frame: Uint8Array | Uint8Array[]): void {
     if (this.closed) return;
+    if (this.queue.length >= this.maxPending) throw new InvariantError(`link outbox over its bound of ${this.maxPending} messages: the sender's flow control failed`);
     this.queue.push(frame);
     this.sentMessages++;
     this.sentBytes += Array.isArray(frame) ? frame.reduce((n, f) => n + f.length, 0) : frame.length;

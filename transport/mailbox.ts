@@ -1,6 +1,8 @@
 // The in-memory hand-off between a socket's receive loop and the CPU's main loop. The receive
 // loop stops reading while too many peer messages wait, so a slow CPU pushes back on its senders
-// through ZeroMQ's high-water marks instead of growing without bound.
+// through ZeroMQ's high-water marks instead of growing without bound. Control letters are not held
+// back: the coordinator sends few (a lease, a command or a death at a time, a heartbeat per
+// heartbeat_ms) and the main loop takes every letter on each turn.
 import type { Envelope } from "./codec.ts";
 
 export type Source = "peer" | "control";

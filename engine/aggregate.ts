@@ -28,14 +28,14 @@ export function attribute(counters: readonly CpuCounters[]): CpuResult[] {
       flowLimit += a.flow_limit_count[c.cpu] ?? 0;
       for (const id of a.ipi_softirq_flushes[c.cpu] ?? []) flushes.add(id);
     }
-    const { attributed: _omit, ...rest } = c;
+    const { attributed: _omit, net_rx_ipi_flushes: landed, ...rest } = c;
     return {
       ...rest,
       attributed: { ipis_sent: [], flow_limit_count: [], ipi_softirq_flushes: [] },
       ipis_sent: ipis,
       flow_limit_count: flowLimit,
       // The NET_RX runs an enqueuer raised only to send IPIs (loopback from task context).
-      net_rx_softirqs: c.net_rx_softirqs + flushes.size,
+      net_rx_softirqs: c.net_rx_softirqs + (landed ?? 0) + flushes.size,
       backlog_len: c.input_qlen + c.process_qlen,
     };
   });

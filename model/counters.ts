@@ -17,6 +17,7 @@ export function newCounters(cpu: number, n: number, queues: number): CpuCounters
     backlog_scheduled: false,
     ipis_sent: 0,
     net_rx_softirqs: 0,
+    net_rx_ipi_flushes: 0,
     irq_call_count: 0,
     nic_irqs: new Array<number>(queues).fill(0),
     thread_wakeups: 0,

@@ -138,6 +138,15 @@ export class CpuState {
   /** The flushes whose NET_RX run was paid for by the charges landing at chargedAtNs. */
   readonly chargedFlushes = new Set<number>();
   chargedAtNs = -1;
+  /** The same, counted (c.net_rx_ipi_flushes) also while offline: the flushes landed at landedFlushesAtNs. */
+  readonly landedFlushes = new Set<number>();
+  landedFlushesAtNs = -1;
+  /**
+   * As a target: per enqueuer, the raised flushes recorded here (ipiFlushArrived) whose charge
+   * lands at the enqueuer at or after landsAt — not counted there yet. Older ones are dropped, so
+   * each list holds the flushes of the last charge_latency_ns or window at most.
+   */
+  readonly unlandedFlushes: { id: number[]; landsAt: number[] }[];
   /** IPIs to this CPU arrive this much later until ipiDelayUntilNs (the ipi_delay fault). */
   ipiDelayNs = 0;
   ipiDelayUntilNs = 0;
@@ -183,6 +192,7 @@ export class CpuState {
     this.rfsPassedSeen = new Float64Array(n);
     this.rfsPassedFrom = new Float64Array(n);
     this.rfsPassedReported = new Float64Array(n);
+    this.unlandedFlushes = Array.from({ length: n }, () => ({ id: [], landsAt: [] }));
     this.flowLimitCpus = new Uint8Array(n);
     for (const c of cfg.sysctls.flow_limit_cpu_bitmap) if (c < n) this.flowLimitCpus[c] = 1;
     this.rfsOn = cfg.sysctls.rps_sock_flow_entries > 0;

@@ -88,8 +88,9 @@ export class Cpu extends CpuState {
   }
 
   /**
-   * Counters now, as a copy. `withFlushIds` false leaves out the (growing) lists of flush ids that
-   * only the end-of-run attribution needs, so checkpoints stay cheap.
+   * Counters now, as a copy. `withFlushIds` false leaves out the count of NET_RX runs raised only
+   * for IPIs (c.net_rx_ipi_flushes, and the flushes not landed yet) that only the end-of-run
+   * attribution adds, so a checkpoint's rows count NET_RX runs as they always have.
    */
   counters(withFlushIds = true): CpuCounters {
     const sd = this.sd;
@@ -108,12 +109,17 @@ export class Cpu extends CpuState {
     c.now_ns = this.clock;
     if (this.socket) c.sock_queued = this.socket.queue.length;
     assertCounters(c);
-    if (withFlushIds) return copyCounters(c);
-    // Checkpoints: everything but the growing lists of flush ids, which only the end needs.
     const copy = copyCounters(c, false);
     copy.attributed.ipis_sent = [...c.attributed.ipis_sent];
     copy.attributed.flow_limit_count = [...c.attributed.flow_limit_count];
-    copy.attributed.ipi_softirq_flushes = c.attributed.ipi_softirq_flushes.map(() => []);
+    if (withFlushIds) {
+      // The flushes whose charge lands at the enqueuer from our clock on: not counted there yet.
+      const clock = this.clock;
+      copy.attributed.ipi_softirq_flushes = this.unlandedFlushes.map((l) => l.id.filter((_, i) => l.landsAt[i]! >= clock));
+    } else {
+      copy.net_rx_ipi_flushes = 0;
+      copy.attributed.ipi_softirq_flushes = this.unlandedFlushes.map(() => []);
+    }
     return copy;
   }
 

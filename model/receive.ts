@@ -5,7 +5,7 @@ import { assert } from "./assert.ts";
 import type { CpuState } from "./cpu-state.ts";
 import { FLOWS_PER_SOURCE } from "./load.ts";
 import { NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, napiSchedulePrep, type Napi } from "./napi.ts";
-import { CHARGE_KIND } from "./messages.ts";
+import { CHARGE_KIND, deliverAt } from "./messages.ts";
 import type { PacketQueue } from "./packet-queue.ts";
 import { LATENCY_BUCKETS_NS } from "./results.ts";
 import { socketDeliver } from "./receiver.ts";
@@ -308,8 +308,35 @@ export function ipiFlushArrived(cpu: CpuState, from: number, flushId: number, ra
   if (cpu.ipiDelayNs > 0 && cpu.now < cpu.ipiDelayUntilNs) cpu.pushTimer({ at: cpu.now + cpu.ipiDelayNs, prio: 1, seq: 0, kind: "ipi" });
   else cpu.ipiPending++;
   cpu.c.attributed.ipis_sent[from]!++;
-  if (raised) cpu.c.attributed.ipi_softirq_flushes[from]!.push(flushId);
+  if (raised) recordUnlandedFlush(cpu, from, flushId);
   chargeEnqueuer(cpu, from, raised ? CHARGE_KIND.IPI_RAISED : CHARGE_KIND.IPI, flushId);
+}
+
+/**
+ * The enqueuer raised NET_RX only for this flush: it counts that run when our charge lands there
+ * (countLandedFlush); until then the flush id is kept here, where a snapshot can see it. Every
+ * target of one flush decides at the same time, so all its charges land together: a flush is
+ * either counted at the enqueuer or listed by each target that took its IPI (aggregate.ts merges).
+ */
+function recordUnlandedFlush(cpu: CpuState, enqueuer: number, flushId: number): void {
+  const l = cpu.unlandedFlushes[enqueuer]!;
+  while (l.landsAt.length > 0 && l.landsAt[0]! < cpu.now) {
+    l.landsAt.shift();
+    l.id.shift();
+  }
+  l.id.push(flushId);
+  l.landsAt.push(deliverAt(cpu.now, cpu.costs.charge_latency_ns, cpu.windowNs));
+}
+
+/** A flush's charge landed here (online or not): one NET_RX run of ours, counted once per flush. */
+function countLandedFlush(cpu: CpuState, atNs: number, flushId: number): void {
+  if (atNs !== cpu.landedFlushesAtNs) {
+    cpu.landedFlushes.clear();
+    cpu.landedFlushesAtNs = atNs;
+  }
+  if (cpu.landedFlushes.has(flushId)) return;
+  cpu.landedFlushes.add(flushId);
+  cpu.c.net_rx_ipi_flushes!++;
 }
 
 /** Tell `enqueuer` what it owes for an IPI or a wake-up decided here now (messages.ts ChargeRecords). */
@@ -325,6 +352,7 @@ function chargeEnqueuer(cpu: CpuState, enqueuer: number, kind: number, flushId: 
  * send it) or the wake-up, in softirq time (net_rps_action_and_irq_enable, ____napi_schedule).
  */
 export function chargeArrived(cpu: CpuState, atNs: number, kind: number, flushId: number): void {
+  if (kind === CHARGE_KIND.IPI_RAISED) countLandedFlush(cpu, atNs, flushId);
   if (!cpu.online) return;
   const L = cpu.costs;
   if (kind === CHARGE_KIND.WAKEUP) return cpu.charge("softirq", L.wakeup_ns);

@@ -40,6 +40,13 @@ export interface CpuCounters {
   /** NET_RX runs, as /proc/softirqs counts them. */
   net_rx_softirqs: number;
   /**
+   * NET_RX runs this CPU raised only to send RPS IPIs (loopback from task context), counted where
+   * the targets' charges for them landed; those not landed yet are in attributed.ipi_softirq_flushes.
+   * engine/aggregate.ts adds both to net_rx_softirqs: a CPU's counters always carry it, the
+   * results rows (CpuResult) never do.
+   */
+  net_rx_ipi_flushes?: number;
+  /**
    * Call-function IPIs taken as interrupts (x86's irq_call_count, the CAL row of /proc/interrupts):
    * one per hardirq entry that found RPS IPIs pending; an IPI to a CPU polling in idle is no interrupt.
    */
@@ -87,7 +94,9 @@ export interface CpuCounters {
   /**
    * Counts that belong on another CPU's row but are decided here, under this CPU's queue lock:
    * IPIs and flow-limit refusals of each enqueuing CPU, and the ids of its flushes that raised
-   * NET_RX only to send an IPI. Indexed by CPU; summed onto the rows by engine/aggregate.ts.
+   * NET_RX only to send an IPI whose charge has not landed at the enqueuer yet (a few: the ones
+   * decided within charge_latency_ns of the snapshot). Indexed by CPU; summed onto the rows by
+   * engine/aggregate.ts.
    */
   attributed: { ipis_sent: number[]; flow_limit_count: number[]; ipi_softirq_flushes: number[][] };
 }

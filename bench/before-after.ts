@@ -11,10 +11,11 @@
 // benches' own variables (BENCH_REPEATS, BENCH_WINDOWS_US, BENCH_BIG_CPUS, ...) reach both trees.
 //   --base REV   default: the newest tag reachable from HEAD
 //   --rounds N   default 3
-// Exit 2 on a usage error (an unknown option, a revision that does not exist), 1 if a bench fails.
+// Exit 2 on a usage error (an unknown option, a revision that does not exist), 1 if a bench run
+// failed (the other runs go on; the failures are listed under the table, with their output's file).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
-import { loadavg } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -60,7 +61,17 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(" ");
 /** The child running now, killed with its whole process group (CPU processes included) on Ctrl-C. */
 let current: ChildProcess | null = null;
 
-/** Runs `node ARGS` in `cwd` as its own process group; its stdout, or an error with its stderr's tail. */
+/** A child that failed: what it printed before, which may still hold figures, and where all of it went. */
+class RunFailed extends Error {
+  constructor(
+    message: string,
+    readonly out: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Runs `node ARGS` in `cwd` as its own process group; its stdout, or a RunFailed with its first error line and end. */
 function run(cwd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, args, { cwd, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -73,8 +84,13 @@ function run(cwd: string, args: string[]): Promise<string> {
     p.on("close", (code, signal) => {
       current = null;
       if (code === 0) return resolve(out);
-      const tail = (err || out).trim().split("\n").slice(-5).join("\n  ");
-      reject(new Error(`node ${args.join(" ")} in ${cwd} ended with ${signal ?? `exit ${code}`}:\n  ${tail}`));
+      // Its whole output in a file that outlives the worktree.
+      const logFile = join(tmpdir(), `before-after-${process.pid}-${Date.now()}.log`);
+      writeFileSync(logFile, `${out}\n--- stderr ---\n${err}`);
+      const lines = (err || out).trim().split("\n");
+      const first = lines.find((l) => /^\s*\w*Error\b.*:/.test(l)) ?? lines.find((l) => /error/i.test(l));
+      const tail = [...(first ? [first.trim(), "..."] : []), ...lines.slice(-3)].join("\n  ");
+      reject(new RunFailed(`node ${args.join(" ")} in ${cwd} ended with ${signal ?? `exit ${code}`} (its output: ${logFile}):\n  ${tail}`, out));
     });
   });
 }
@@ -128,16 +144,32 @@ async function main(): Promise<void> {
     const started = Date.now();
     const samples = new Samples();
     const unequal: string[] = [];
+    const failures: string[] = [];
     for (let round = 0; round < opts.rounds; round++) {
       const order: Side[] = round % 2 === 0 ? ["before", "after"] : ["after", "before"];
       for (const bench of opts.benches)
         for (const side of order) {
           const t = Date.now();
-          const text = await run(dirs[side], ["--import", "tsx", "bench/index.ts", bench]);
-          const read = READERS[bench]!(text);
-          samples.add(side, read.figures);
-          unequal.push(...read.unequal.map((w) => `${side} round ${round + 1} at ${w}`));
-          log(`round ${round + 1}/${opts.rounds} ${bench} ${side}: ${((Date.now() - t) / 1000).toFixed(0)} s (load ${load()})`);
+          const what = `round ${round + 1}/${opts.rounds} ${bench} ${side}`;
+          let text: string;
+          try {
+            text = await run(dirs[side], ["--import", "tsx", "bench/index.ts", bench]);
+          } catch (e) {
+            // One failed run (a loaded machine can starve a 64-process start-up) should not waste the
+            // others: it is listed under the table, and the figures it printed before failing still count.
+            if (!(e instanceof RunFailed)) throw e;
+            failures.push(`${what}: ${e.message}`);
+            log(`${what} FAILED: ${e.message}`);
+            text = e.out;
+          }
+          try {
+            const read = READERS[bench]!(text);
+            samples.add(side, read.figures);
+            unequal.push(...read.unequal.map((w) => `${side} round ${round + 1} at ${w}`));
+          } catch (e) {
+            if (!failures.some((f) => f.startsWith(`${what}:`))) throw e; // a bench that succeeded must read
+          }
+          log(`${what}: ${((Date.now() - t) / 1000).toFixed(0)} s (load ${load()})`);
         }
     }
     const loadEnd = load();
@@ -149,8 +181,10 @@ async function main(): Promise<void> {
     for (const line of renderTable(rows)) console.log(line);
     console.log("(medians of the rounds, each bench's own best-of figures; spread: half the range over the median)");
     if (unequal.length) console.log(`results of the two engines differ: ${unequal.join("; ")}`);
+    for (const f of failures) console.log(`FAILED ${f}`);
+    if (failures.length) process.exitCode = 1;
     if (opts.json) {
-      const doc = { base: { rev: opts.base ?? null, commit: baseCommit }, after: { rev: opts.after ?? null, commit: afterCommit, tree: afterTree ? "worktree" : "checkout" }, rounds: opts.rounds, benches: opts.benches, load: { start: loadStart, end: loadEnd }, unequal, rows };
+      const doc = { base: { rev: opts.base ?? null, commit: baseCommit }, after: { rev: opts.after ?? null, commit: afterCommit, tree: afterTree ? "worktree" : "checkout" }, rounds: opts.rounds, benches: opts.benches, load: { start: loadStart, end: loadEnd }, unequal, failures, rows };
       writeFileSync(opts.json, JSON.stringify(doc, null, 2) + "\n");
     }
   } finally {

@@ -17,7 +17,7 @@ export interface Worktree {
 }
 
 function git(root: string, args: string[]): { ok: boolean; out: string; err: string } {
-  const r = spawnSync("git", args, { cwd: root, encoding: "utf8" });
+  const r = spawnSync("git", args, { cwd: root, encoding: "utf8", maxBuffer: 64 << 20 }); // a lockfile can pass the default 1 MB
   return { ok: r.status === 0, out: (r.stdout ?? "").trim(), err: (r.stderr ?? "").trim() };
 }
 

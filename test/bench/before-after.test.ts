@@ -75,6 +75,19 @@ describe("bench before-after", () => {
     assert.deepEqual(doc.rows.map((x) => x.figure), ["packets per wall-second", "packets per CPU-second", "wall time (best)", "peak RSS"]);
   });
 
+  it("a bench run that fails is listed under the table with its output's file, the others still run, exit 1", async () => {
+    // No repeats: the in-process bench has no best run to print and throws.
+    const r = await node(["--import", "tsx", INDEX, "before-after", "--base", "HEAD", "--after", "HEAD", "--rounds", "1", "--bench", "inprocess"], { BENCH_REPEATS: "0" });
+    assert.equal(r.code, 1, r.stderr);
+    const failed = [...r.stdout.matchAll(/^FAILED round 1\/1 inprocess (before|after): node --import tsx bench\/index.ts inprocess in \S+ ended with exit 1 \(its output: (\S+)\):$/gm)];
+    assert.deepEqual(failed.map((m) => m[1]), ["before", "after"], r.stdout);
+    for (const m of failed) {
+      assert.match(readFileSync(m[2]!, "utf8"), /TypeError/);
+      rmSync(m[2]!);
+    }
+    for (const d of announced(r.stderr)) assert.ok(!existsSync(dirname(d)), `${d} removed`);
+  });
+
   it("Ctrl-C stops the bench and removes the worktree", async () => {
     const p = spawn(process.execPath, ["--import", "tsx", BEFORE_AFTER, "--base", "HEAD", "--bench", "inprocess", "--rounds", "5"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
     let err = "";

@@ -27,9 +27,14 @@ interface Pending {
 export type OnCut = (atNs: number, counters: CpuCounters[]) => void;
 
 export class CheckpointCollector {
+  /** At most VIOLATIONS_MAX. */
   readonly violations: string[] = [];
   /** Checkpoints checked on a full cut. */
   checked = 0;
+  /**
+   * Checkpoints some CPU has reported and not every CPU yet. Bounded by the schedule: a report off
+   * it is refused before it gets here (coordinator/seams.ts), so at most the run's checkpoints.
+   */
   private readonly pending = new Map<number, Pending>();
   /** Per CPU, the last checkpoint it reported (reports of one CPU arrive in time order). */
   private readonly lastReported: number[];

@@ -51,7 +51,8 @@ export class Reporting {
     }
     // A checkpoint-only report feeds the check, not the crash policy (see cpu-node/reporting.ts).
     const checkpointOnly = r.checkpoint && !r.sample && !r.final;
-    const refused = refusal(m, r, counters, !progressOnly && !checkpointOnly);
+    const schedule = { endNs: this.clock.endNs, checkEveryNs: this.checkpoints.intervalNs, sampleEveryNs: this.run.opts.seriesIntervalNs ?? 0 };
+    const refused = refusal(m, r, counters, !progressOnly && !checkpointOnly, schedule);
     if (refused) return this.run.malformed.count("coordinator", "unexpected", `cpu ${m.cpu}: report refused: ${refused}`);
     m.progressNs = r.now_ns;
     if (counters === undefined) return this.clock.extendLease();

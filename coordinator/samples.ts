@@ -6,7 +6,11 @@ import type { CpuCounters, TimeSeries } from "../model/results.ts";
 
 export class SeriesCollector {
   readonly series: TimeSeries;
-  /** Per sample time, the CPUs that have reported it so far. */
+  /**
+   * Per sample time, the CPUs that have reported it so far. Bounded by the schedule: a sample off
+   * it is refused before it gets here (coordinator/seams.ts). The series itself grows by one row
+   * per sample time of the run: it is the results' series.
+   */
   private readonly pending = new Map<number, Map<number, CpuCounters>>();
 
   constructor(cpus: number, intervalNs: number) {

@@ -1,14 +1,28 @@
 // What a CPU's report must keep to be taken, checked where it enters the coordinator: the CPU's
 // virtual time never goes back, a full report's seq increases (the crash accounting names reports
-// by it: coordinator/crash.ts), and its counters are the CPU's own and never negative. A report
+// by it: coordinator/crash.ts), its counters are the CPU's own and never negative, and a checkpoint
+// or a sample lies on the run's schedule (engine/schedule.ts: every interval and the end), which
+// also bounds what the collectors keep per time (coordinator/checkpoints.ts, samples.ts). A report
 // that breaks one comes from a buggy or forged process: it is refused (counted and logged as an
 // unexpected message), never a reason for the coordinator to crash.
 import type { CpuCounters } from "../model/results.ts";
 import type { Report } from "../transport/codec.ts";
 import type { Member } from "./members.ts";
 
+/** The run's schedule as the coordinator knows it now (an interval of 0: that kind is off). */
+export interface ScheduleNow {
+  endNs: number;
+  checkEveryNs: number;
+  sampleEveryNs: number;
+}
+
+/** Is `atNs` a stop of a schedule every `everyNs` to `endNs`: a multiple before the end, or the end? */
+export function onSchedule(atNs: number, everyNs: number, endNs: number): boolean {
+  return everyNs > 0 && (atNs === endNs || (atNs < endNs && atNs > 0 && atNs % everyNs === 0));
+}
+
 /** Why `m`'s report `r` (with its counters, if it carries any) is refused; undefined: it is sound. */
-export function refusal(m: Member, r: Report, counters: CpuCounters | undefined, full: boolean): string | undefined {
+export function refusal(m: Member, r: Report, counters: CpuCounters | undefined, full: boolean, schedule: ScheduleNow): string | undefined {
   if (!(r.now_ns >= m.progressNs)) return `virtual time went back (${r.now_ns} ns after ${m.progressNs} ns)`;
   const lastSeq = m.report?.seq ?? 0;
   if (full && !(r.seq > lastSeq)) return `report seq ${r.seq} does not increase (the last was ${lastSeq})`;
@@ -17,6 +31,8 @@ export function refusal(m: Member, r: Report, counters: CpuCounters | undefined,
     if (bad !== undefined) return `${name}${bad} is negative or not a number`;
   }
   if (counters === undefined) return undefined;
+  if (r.checkpoint && !onSchedule(r.now_ns, schedule.checkEveryNs, schedule.endNs)) return `a checkpoint at ${r.now_ns} ns is off the schedule (every ${schedule.checkEveryNs} ns to ${schedule.endNs} ns)`;
+  if (r.sample && !onSchedule(r.now_ns, schedule.sampleEveryNs, schedule.endNs)) return `a sample at ${r.now_ns} ns is off the schedule (every ${schedule.sampleEveryNs} ns to ${schedule.endNs} ns)`;
   if (typeof counters !== "object" || counters === null || Array.isArray(counters)) return "its counters are not an object";
   if (counters.cpu !== m.cpu) return `its counters are cpu ${counters.cpu}'s`;
   const bad = negativeAt(counters);

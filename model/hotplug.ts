@@ -7,7 +7,10 @@ import { emptyPacketArrays, type CpuDeadHandover, type QueueHandover } from "./m
 import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
 import { nicFillRing } from "./nic.ts";
 import { lowestOnline, newSource, sourceOwner, type SourceState } from "./sources.ts";
-import { flushRpsIpis, forwardAll, napiScheduleDevice, rfsPassed, rfsReport } from "./receive.ts";
+import { flushRpsIpis } from "./ipi.ts";
+import { napiScheduleDevice } from "./napi-schedule.ts";
+import { forwardAll } from "./receive.ts";
+import { rfsPassed, rfsReport } from "./rps.ts";
 import { replayMissedSourceCommands } from "./source-commands.ts";
 import type { Task } from "./task.ts";
 

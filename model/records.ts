@@ -4,7 +4,8 @@ import type { CpuState } from "./cpu-state.ts";
 import { cpuDeadArrived, queueHandoverArrived } from "./hotplug.ts";
 import type { Cursor } from "./inbox.ts";
 import { RECORD_KIND, SOCKET_RECORD_KIND } from "./messages.ts";
-import { chargeArrived, enqueueFromRemote, forward, ipiFlushArrived } from "./receive.ts";
+import { chargeArrived, ipiFlushArrived } from "./ipi.ts";
+import { enqueueFromRemote, forward } from "./receive.ts";
 import { socketEnqueue } from "./receiver.ts";
 
 const { CPU_DEAD: K_CPU_DEAD, QUEUE: K_QUEUE, FORWARD: K_FORWARD, ENQUEUE: K_ENQUEUE, FLUSH: K_FLUSH, RFS: K_RFS, CHARGE: K_CHARGE } = RECORD_KIND;

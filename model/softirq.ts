@@ -6,7 +6,10 @@ import type { CpuState, NetRxRun } from "./cpu-state.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_SCHED_THREADED, NAPI_STATE_THREADED, type Napi } from "./napi.ts";
 import { nicFillRing } from "./nic.ts";
 import type { ExecContext } from "./results.ts";
-import { flushRpsIpis, napiScheduleDevice, netifReceiveSkb, netifReceiveSkbCore, rfsPassed, rfsReport, rpsTriggerSoftirq } from "./receive.ts";
+import { flushRpsIpis, rpsTriggerSoftirq } from "./ipi.ts";
+import { napiScheduleDevice } from "./napi-schedule.ts";
+import { netifReceiveSkb, netifReceiveSkbCore } from "./receive.ts";
+import { rfsPassed, rfsReport } from "./rps.ts";
 import { rehomeSources } from "./hotplug.ts";
 import type { Task } from "./task.ts";
 

@@ -4,7 +4,9 @@
 // or a sample lies on the run's schedule (engine/schedule.ts: every interval and the end), which
 // also bounds what the collectors keep per time (coordinator/checkpoints.ts, samples.ts). A report
 // that breaks one comes from a buggy or forged process: it is refused (counted and logged as an
-// unexpected message), never a reason for the coordinator to crash.
+// unexpected message), never a reason for the coordinator to crash. Cheap enough to stay on: a few
+// µs per report, and with 10 000 flush ids in the counters 15-40 µs against 300-700 µs to parse
+// them from JSON (measured on a loaded 2-core machine); the coordinator is not in the data path.
 import type { CpuCounters } from "../model/results.ts";
 import type { Report } from "../transport/codec.ts";
 import type { Member } from "./members.ts";
@@ -45,7 +47,9 @@ function negativeAt(v: unknown): string | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) {
-      const bad = negativeAt(v[i]);
+      const x: unknown = v[i];
+      if (typeof x === "number" && x >= 0) continue; // the common case, without a call
+      const bad = negativeAt(x);
       if (bad !== undefined) return `[${i}]${bad}`;
     }
     return undefined;

@@ -2,12 +2,12 @@
 // netif_rx on a survivor — parks its threads and moves its IRQs; online brings empty queues and
 // unparked threads, with every counter kept (docs/DESIGN.md §1.7).
 // Read beside net/core/dev.c (dev_cpu_dead) and kernel/cpu.c.
+import { assert } from "./assert.ts";
 import type { CpuState } from "./cpu-state.ts";
 import { emptyPacketArrays, type CpuDeadHandover, type QueueHandover } from "./messages.ts";
 import { NAPI_STATE_SCHED, NAPI_STATE_THREADED } from "./napi.ts";
 import { nicFillRing } from "./nic.ts";
 import { lowestOnline, newSource, sourceOwner, type SourceState } from "./sources.ts";
-import { flushRpsIpis } from "./ipi.ts";
 import { napiScheduleDevice } from "./napi-schedule.ts";
 import { forwardAll } from "./receive.ts";
 import { rfsPassed, rfsReport } from "./rps.ts";
@@ -23,8 +23,9 @@ export function cpuOffline(cpu: CpuState): void {
   cpu.c.online = false;
   const survivor = lowestOnline(cpu.onlineMask);
 
-  // Pending IPIs of a dead CPU: every step of ours ends with a flush, so none are left here.
-  flushRpsIpis(cpu, cpu.now, false);
+  // Pending IPIs of a dead CPU: none. This runs between steps, outside net_rx_action and any
+  // poll, and every step that enqueues to a peer flushes before it ends.
+  assert(cpu.remoteSinceFlushCount === 0, "going offline with RPS IPIs not sent");
 
   // The device NAPIs on poll_list move with their queues (below); the backlog's state is reset.
   sd.poll_list = [];

@@ -1,12 +1,21 @@
-// Codec micro-benchmark: encode + decode of one Envelope carrying a 64-packet RPS batch.
+// Codec micro-benchmark: encode + decode of one Envelope carrying a 64-packet RPS batch, and of the
+// model's records (counters, configuration, a command) against JSON.
 // Compares protobufjs runtime reflection (what transport/codec.ts uses) with pbjs static code when a
 // generated module is given:
 //   npx pbjs -t static-module -w es6 --keep-case -o /tmp/softnet_static.js proto/softnet.proto
 //   node --import tsx bench/codec.ts [/tmp/softnet_static.js]
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import protobuf from "protobufjs";
+import { resolveConfig } from "../config/resolve.ts";
+import { loadScenario } from "../config/scenario.ts";
+import { newCounters } from "../model/counters.ts";
+import type { CpuCommand } from "../model/messages.ts";
+import { copyCounters } from "../model/results.ts";
 import { WireKey } from "../transport/auth.ts";
 import { EnvelopeType, PROTOCOL_VERSION, decode, decodeEnvelope, encode, encodeEnvelope } from "../transport/codec.ts";
+import { commandToWire, configToWire, countersToWire, wireToCommand, wireToConfig, wireToCounters } from "../transport/payloads.ts";
+import { wireType } from "../transport/schema.ts";
 
 const PACKETS = 64;
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 200_000);
@@ -73,6 +82,36 @@ for (const size of [1_000, 10_000, 100_000, 1_000_000]) {
   const s = time(`seal ${size} bytes`, () => key.seal(big), rounds);
   const v = time(`verify ${size} bytes`, () => key.verify(bigSealed), rounds);
   console.log(`  = ${((size / 1e6) / (s / 1e6)).toFixed(0)} MB/s sealing, ${((size / 1e6) / (v / 1e6)).toFixed(0)} MB/s verifying`);
+}
+
+// The model's records (transport/payloads.ts) against what protocol 1 did with them: JSON in a
+// protobuf string field. A CPU's counters as most reports carry them (8 CPUs; no flush ids), those
+// of a final report (1000 flush ids per CPU), a Welcome's configuration
+// (examples/standard-bench.yaml), one command.
+const counters = newCounters(0, 8, 1);
+counters.processed = 123_456_789;
+counters.busy_ns.softirq = 987_654_321;
+counters.now_ns = 1e9;
+const final = copyCounters(counters);
+final.attributed.ipi_softirq_flushes = final.attributed.ipi_softirq_flushes.map((_, cpu) => Array.from({ length: 1000 }, (_, i) => cpu * 1e6 + i));
+const config = resolveConfig(loadScenario(fileURLToPath(new URL("../examples/standard-bench.yaml", import.meta.url))));
+const command: CpuCommand = { kind: "rps", source: 0, cpus: [1, 2, 3], at_ns: 5e6 };
+const payloads: [string, object, string, (o: never) => object, (m: unknown) => unknown][] = [
+  ["counters", counters, "CpuCounters", countersToWire, wireToCounters],
+  ["final counters", final, "CpuCounters", countersToWire, wireToCounters],
+  ["config", config, "EmuConfig", configToWire, wireToConfig],
+  ["command", command, "Command", commandToWire, wireToCommand],
+];
+for (const [name, obj, type, toWire, fromWire] of payloads) {
+  const T = wireType(type);
+  const bytes = T.encode(toWire(obj as never)).finish();
+  const json = protobuf.Writer.create().string(JSON.stringify(obj)).finish();
+  console.log(`${name}: ${bytes.length} bytes as protobuf, ${json.length} as JSON`);
+  const pe = time(`  ${name} protobuf encode`, () => T.encode(toWire(obj as never)).finish(), ROUNDS / 20);
+  const je = time(`  ${name} JSON encode (protocol 1)`, () => protobuf.Writer.create().string(JSON.stringify(obj)).finish(), ROUNDS / 20);
+  const pd = time(`  ${name} protobuf decode`, () => fromWire(T.decode(bytes)), ROUNDS / 20);
+  const jd = time(`  ${name} JSON decode (protocol 1)`, () => JSON.parse(protobuf.Reader.create(json).string()), ROUNDS / 20);
+  console.log(`  ${name}: protobuf/JSON ${(pe / je).toFixed(2)}x to encode, ${(pd / jd).toFixed(2)}x to decode`);
 }
 
 const staticPath = process.argv[2];

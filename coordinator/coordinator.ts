@@ -10,7 +10,7 @@ import * as zmq from "zeromq";
 import { Interrupted } from "../engine/contract.ts";
 import type { CpuCommand } from "../model/messages.ts";
 import type { CpuCounters } from "../model/results.ts";
-import { MalformedMessage, commandToWire, decode, type Body, type Report } from "../transport/codec.ts";
+import { MalformedMessage, decode, type Body, type Report } from "../transport/codec.ts";
 import { logClosedConnections } from "../transport/closed-connections.ts";
 import { Link } from "../transport/link.ts";
 import { SelfStall } from "../liveness/self-stall.ts";
@@ -171,7 +171,7 @@ export class Coordinator {
     if (this.run.phase !== "running") throw new CoordinatorError(`the run is ${this.run.phase}; commands are taken while it runs`);
     const full = { ...cmd, at_ns: Math.min(this.clock.leaseNs, this.clock.endNs) } as CpuCommand;
     this.commands.add(full);
-    this.run.broadcast({ kind: "command", command: commandToWire(full) });
+    this.run.broadcast({ kind: "command", command: full });
     this.log(`command ${JSON.stringify(full)}`);
     return full;
   }

@@ -4,7 +4,8 @@
 // which its words no longer count and what it held is accounted for (coordinator/crash.ts).
 import { performance } from "node:perf_hooks";
 import { FailureDetector } from "../liveness/failure-detector.ts";
-import { commandToWire, type Hello } from "../transport/codec.ts";
+import type { Hello } from "../transport/codec.ts";
+import type { RefusalCode } from "../transport/refusal.ts";
 import { emptyCountersLike, knownLoss } from "./crash.ts";
 import type { Member } from "./members.ts";
 import type { Reporting } from "./reporting.ts";
@@ -26,7 +27,7 @@ export class Lifecycle {
   hello(routingId: Buffer, hello: Hello): void {
     const { members, cfg } = this.run;
     const n = cfg.cpus;
-    const refuse = (code: string, message: string): void => {
+    const refuse = (code: RefusalCode, message: string): void => {
       this.run.log(`refused a cpu (pid ${hello.pid}): ${message}`);
       this.run.send(routingId, { kind: "error", code, message });
     };
@@ -53,15 +54,14 @@ export class Lifecycle {
     const endpoints = Array.from({ length: n }, (_, i) => members.get(i)!.hello.endpoint);
     this.run.phase = "running";
     const lease = this.clock.start(performance.now());
-    const config_json = JSON.stringify(cfg);
     for (const m of members.all()) {
       this.run.sendTo(m, {
         kind: "welcome",
         welcome: {
           cpu: m.cpu,
           endpoints,
-          config_json,
-          commands: (opts.commands ?? []).map(commandToWire),
+          config: cfg,
+          commands: opts.commands ?? [],
           lease_ns: lease,
           heartbeat_ms: opts.heartbeatMs,
           coordinator_timeout_ms: opts.coordinatorTimeoutMs,

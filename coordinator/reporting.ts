@@ -40,15 +40,8 @@ export class Reporting {
   }
 
   report(m: Member, r: Report): void {
-    const progressOnly = r.counters_json === "";
-    let counters: CpuCounters | undefined;
-    if (!progressOnly) {
-      try {
-        counters = JSON.parse(r.counters_json) as CpuCounters;
-      } catch {
-        return this.run.malformed.count("coordinator", "decode_error", `cpu ${m.cpu}: report counters are not JSON`);
-      }
-    }
+    const counters = r.counters;
+    const progressOnly = counters === undefined;
     // A checkpoint-only report feeds the check, not the crash policy (see cpu-node/reporting.ts).
     const checkpointOnly = r.checkpoint && !r.sample && !r.final;
     const schedule = { endNs: this.clock.endNs, checkEveryNs: this.checkpoints.intervalNs, sampleEveryNs: this.run.opts.seriesIntervalNs ?? 0 };

@@ -3,7 +3,8 @@
 // coordinator's words (leases, commands, deaths, the shutdown). Anything else is counted as
 // malformed and dropped.
 import type { Cpu } from "../model/cpu.ts";
-import { COORDINATOR_ID, MalformedMessage, wireToBatch, wireToCommand, type Envelope } from "../transport/codec.ts";
+import { COORDINATOR_ID, wireToBatch, type Envelope } from "../transport/codec.ts";
+import { Refused } from "../transport/refusal.ts";
 import type { Inbox } from "./inbox.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { Membership } from "./membership.ts";
@@ -59,13 +60,7 @@ export class Letters {
       case "lease":
         return this.time.leased(b.lease_ns, b.end_ns, this.log);
       case "command": {
-        let cmd;
-        try {
-          cmd = wireToCommand(b.command);
-        } catch (e) {
-          if (!(e instanceof MalformedMessage)) throw e;
-          return this.inbox.countMalformed(e.kind, `command from the coordinator: ${e.message}`);
-        }
+        const cmd = b.command;
         const cpu = this.cpu;
         if (cmd.at_ns < cpu.clock) {
           this.log(`command ${cmd.kind} at ${cmd.at_ns} ns is behind my clock ${cpu.clock} ns; applied now`);
@@ -80,7 +75,7 @@ export class Letters {
       case "shutdown":
         return this.life.shutdown(b.reason, this.time.finished);
       case "error":
-        return this.life.refused(b.message);
+        return this.life.refused(new Refused(b.code, b.message));
       default:
         return this.bad(`'${b.kind}' from the coordinator`);
     }

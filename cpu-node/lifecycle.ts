@@ -7,6 +7,7 @@ import { FailureDetector } from "../liveness/failure-detector.ts";
 import { SelfStall } from "../liveness/self-stall.ts";
 import { COORDINATOR_ID, type Welcome } from "../transport/codec.ts";
 import type { Letter } from "../transport/mailbox.ts";
+import { Refused } from "../transport/refusal.ts";
 import type { Inbox } from "./inbox.ts";
 
 /** Process exit codes of `softnet-emu cpu`. */
@@ -62,8 +63,9 @@ export class Lifecycle {
           for (const l of early) mailbox.push(l);
           return b.welcome;
         } else if (b.kind === "error") {
-          this.log(`refused by the coordinator: ${b.message}`);
-          this.exitCode = CPU_EXIT.refused;
+          const refused = new Refused(b.code, b.message);
+          this.log(`refused by the coordinator: ${refused.message}`);
+          this.exitCode = refused.exitCode;
           return null;
         } else if (b.kind === "shutdown") {
           this.log(`coordinator shut down before the run: ${b.reason}`);
@@ -109,9 +111,10 @@ export class Lifecycle {
     }
   }
 
-  refused(message: string): void {
-    this.log(`coordinator error: ${message}`);
-    this.exitCode = CPU_EXIT.refused;
+  /** The coordinator's Error after the welcome: its refusal, typed, decides our exit code. */
+  refused(refused: Refused): void {
+    this.log(`coordinator error: ${refused.message}`);
+    this.exitCode = refused.exitCode;
   }
 
   /**

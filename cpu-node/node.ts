@@ -9,9 +9,8 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { performance } from "node:perf_hooks";
 import * as zmq from "zeromq";
-import type { EmuConfig } from "../model/config.ts";
 import { Cpu } from "../model/cpu.ts";
-import { MalformedMessage, encode, wireToCommand, type Body, type Welcome } from "../transport/codec.ts";
+import { encode, type Body, type Welcome } from "../transport/codec.ts";
 import type { WireKey } from "../transport/auth.ts";
 import { logClosedConnections } from "../transport/closed-connections.ts";
 import { endpointError } from "../transport/endpoint.ts";
@@ -146,19 +145,11 @@ export class CpuNode {
 
   private setUp(w: Welcome, ownEndpoint: string): Seat {
     const self = (this.id = w.cpu);
-    const cfg = JSON.parse(w.config_json) as EmuConfig;
+    const cfg = w.config;
     const cpu = new Cpu(self, cfg);
     const log = (l: string) => this.log(l);
     cpu.warnLog = log;
-    const commands = [];
-    for (const c of w.commands) {
-      try {
-        commands.push(wireToCommand(c));
-      } catch (e) {
-        if (!(e instanceof MalformedMessage)) throw e;
-        this.inbox.countMalformed(e.kind, `welcome command: ${e.message}`);
-      }
-    }
+    const commands = w.commands;
     for (const cmd of commands) cpu.command(cmd);
     const finished = () => this.seat?.time.finished ?? false;
     // Each part on the ones before it; a batch's crash stamp comes from reporting, built next.

@@ -59,7 +59,7 @@ export class Reporting {
     this.post({
       final,
       now_ns: this.cpu.clock,
-      counters_json: JSON.stringify(counters),
+      counters,
       tx_packets: [...this.peers.txPackets],
       rx_packets: [...this.rxPackets],
       lease_wait: leaseWait,
@@ -83,7 +83,7 @@ export class Reporting {
    * lastReportNs): batches filled before it may still be in the outbox.
    */
   checkpoint(): void {
-    this.post({ ...emptyReport(), now_ns: this.cpu.clock, counters_json: JSON.stringify(this.cpu.counters(false)), checkpoint: true });
+    this.post({ ...emptyReport(), now_ns: this.cpu.clock, counters: this.cpu.counters(false), checkpoint: true });
   }
 
   /** Virtual time only moves on: the coordinator's cuts and samples assume it (reports of a CPU come in order). */
@@ -135,7 +135,7 @@ export class Reporting {
 
 function emptyReport(): Report {
   return {
-    final: false, now_ns: 0, counters_json: "", tx_packets: [], rx_packets: [], lease_wait: false, malformed: [], dead_receipts: [],
+    final: false, now_ns: 0, tx_packets: [], rx_packets: [], lease_wait: false, malformed: [], dead_receipts: [],
     messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false, checkpoint: false, seq: 0,
   };
 }

@@ -153,25 +153,57 @@ export function deliverAt(sendNs: number, latencyNs: number, windowNs: number): 
 }
 
 /**
+ * What a command argument is, as the process boundary checks it (transport/): a CPU id, an index of
+ * a load source or NIC queue, a time in ns, a rate in packets per second, a share in 0..1, a list of
+ * CPU ids, a numeric sysctl's name, a sysctl's value.
+ */
+export type CommandArg = "cpu" | "index" | "ns" | "pps" | "share" | "cpus" | "sysctl" | "value";
+
+interface CommandArgTypes {
+  cpu: number;
+  index: number;
+  ns: number;
+  pps: number;
+  share: number;
+  cpus: number[];
+  sysctl: NumericSysctl;
+  value: number;
+}
+
+/**
+ * Every command kind and its arguments, in order: the one list the CpuCommand type, the wire
+ * codec's oneof (proto/softnet.proto Command) and its checks derive from.
+ */
+export const COMMAND_ARGS = {
+  offline: { cpu: "cpu" },
+  online: { cpu: "cpu" },
+  /** Change the offered rate of a load source (index as in PacketArrays.source). */
+  rate: { source: "index", pps: "pps" },
+  /** A share (0..1) of a source's packets goes to one hot flow from now on (0 = back to normal). */
+  hot_flow: { source: "index", share: "share" },
+  /** Write a net.core sysctl (name without the prefix), as `sysctl -w` would. */
+  sysctl: { key: "sysctl", value: "value" },
+  /** Write a source's rps_cpus (/sys/class/net/DEV/queues/rx-N/rps_cpus). */
+  rps: { source: "index", cpus: "cpus" },
+  /** Write a queue's IRQ affinity (/proc/irq/N/smp_affinity). */
+  irq_affinity: { queue: "index", cpus: "cpus" },
+  /** The CPU runs with interrupts and softirqs off for a while (a long critical section). */
+  irq_off: { cpu: "cpu", duration_ns: "ns" },
+  /** RPS IPIs to the CPU arrive extra_ns late until until_ns (a slow interconnect, a busy hypervisor). */
+  ipi_delay: { cpu: "cpu", extra_ns: "ns", until_ns: "ns" },
+} as const satisfies Record<string, Record<string, CommandArg>>;
+
+export type CommandKind = keyof typeof COMMAND_ARGS;
+export const COMMAND_KINDS = Object.keys(COMMAND_ARGS) as CommandKind[];
+
+type ArgsOf<K extends CommandKind> = { -readonly [A in keyof (typeof COMMAND_ARGS)[K]]: CommandArgTypes[(typeof COMMAND_ARGS)[K][A] & CommandArg] };
+type CommandOf<K extends CommandKind> = { kind: K } & ArgsOf<K> & { at_ns: number };
+
+/**
  * A command from the coordinator, broadcast to every CPU (each CPU needs the online mask for RPS
  * and IRQ affinity). Takes effect at at_ns, which must not be earlier than any CPU's advance.
+ * E.g. { kind: "rate", source: 0, pps: 1e5, at_ns: 2e6 }.
  */
-export type CpuCommand =
-  | { kind: "offline"; cpu: number; at_ns: number }
-  | { kind: "online"; cpu: number; at_ns: number }
-  /** Change the offered rate of a load source (index as in PacketArrays.source). */
-  | { kind: "rate"; source: number; pps: number; at_ns: number }
-  /** A share (0..1) of a source's packets goes to one hot flow from now on (0 = back to normal). */
-  | { kind: "hot_flow"; source: number; share: number; at_ns: number }
-  /** Write a net.core sysctl (name without the prefix), as `sysctl -w` would. */
-  | { kind: "sysctl"; key: NumericSysctl; value: number; at_ns: number }
-  /** Write a source's rps_cpus (/sys/class/net/DEV/queues/rx-N/rps_cpus). */
-  | { kind: "rps"; source: number; cpus: number[]; at_ns: number }
-  /** Write a queue's IRQ affinity (/proc/irq/N/smp_affinity). */
-  | { kind: "irq_affinity"; queue: number; cpus: number[]; at_ns: number }
-  /** The CPU runs with interrupts and softirqs off for a while (a long critical section). */
-  | { kind: "irq_off"; cpu: number; duration_ns: number; at_ns: number }
-  /** RPS IPIs to the CPU arrive extra_ns late until until_ns (a slow interconnect, a busy hypervisor). */
-  | { kind: "ipi_delay"; cpu: number; extra_ns: number; until_ns: number; at_ns: number };
+export type CpuCommand = { [K in CommandKind]: { [F in keyof CommandOf<K>]: CommandOf<K>[F] } }[CommandKind];
 
 export type NumericSysctl = Exclude<keyof import("./config.ts").Sysctls, "flow_limit_cpu_bitmap">;

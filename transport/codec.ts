@@ -1,22 +1,20 @@
-// Encode and decode the wire Envelope (proto/softnet.proto). One place that knows protobuf: the
-// rest of the distributed engine sees plain objects. Runtime reflection (protobufjs compiles
-// encoders/decoders per type on first use) measured as fast as pbjs static code, see
-// bench/codec.ts, so the .proto file is the only source of truth and no generated file exists.
-import { fileURLToPath } from "node:url";
+// Encode and decode the wire Envelope (proto/softnet.proto, loaded by schema.ts). One place that
+// knows protobuf: the rest of the distributed engine sees plain objects, the model's own records
+// (payloads.ts) among them.
 import protobuf from "protobufjs";
+import type { EmuConfig } from "../model/config.ts";
 import { CHARGE_KIND_MAX, type CpuCommand, type PacketArrays, type EnqueueRecords, type PeerBatch } from "../model/messages.ts";
+import type { CpuCounters } from "../model/results.ts";
 import { envelopeBytes, type WireKey } from "./auth.ts";
+import { commandToWire, configToWire, countersToWire, wireToCommand, wireToConfig, wireToCounters } from "./payloads.ts";
+import { REFUSAL_CODES, type RefusalCode } from "./refusal.ts";
+import { COORDINATOR_ID, MAX_CPU_ID, PROTOCOL_VERSION, wireEnum, wireType } from "./schema.ts";
+import { BadPayload, enumNames, fromWire, sameNames, toWire } from "./wire-plain.ts";
 
-export const PROTOCOL_VERSION = 1;
-/** `from` of the coordinator's messages. */
-export const COORDINATOR_ID = 65535;
-/** The largest CPU id a message may name (the coordinator id excluded). */
-export const MAX_CPU_ID = 4095;
-
-const PROTO_PATH = fileURLToPath(new URL("../proto/softnet.proto", import.meta.url));
-// keepCase: wire names are the model's snake_case names, so batches map 1:1 without renaming.
-const root = new protobuf.Root().loadSync(PROTO_PATH, { keepCase: true });
-export const EnvelopeType = root.lookupType("softnet.Envelope");
+export { COORDINATOR_ID, MAX_CPU_ID, PROTOCOL_VERSION };
+export const EnvelopeType = wireType("Envelope");
+const ErrorType = wireType("Error");
+sameNames("ErrorCode", enumNames(wireEnum("ErrorCode")), REFUSAL_CODES);
 
 export interface WirePackets {
   flow: number[];
@@ -52,16 +50,11 @@ export interface Hello {
   endpoint: string;
   pid: number;
 }
-export interface WireCommand {
-  kind: string;
-  at_ns: number;
-  json: string;
-}
 export interface Welcome {
   cpu: number;
   endpoints: string[];
-  config_json: string;
-  commands: WireCommand[];
+  config: EmuConfig;
+  commands: readonly CpuCommand[];
   lease_ns: number;
   heartbeat_ms: number;
   coordinator_timeout_ms: number;
@@ -80,7 +73,8 @@ export interface DeadPeerReceipts {
 export interface Report {
   final: boolean;
   now_ns: number;
-  counters_json: string;
+  /** At now_ns; absent from a progress report. */
+  counters?: CpuCounters;
   tx_packets: number[];
   rx_packets: number[];
   lease_wait: boolean;
@@ -104,11 +98,11 @@ export type Body =
   | { kind: "welcome"; welcome: Welcome }
   | { kind: "batch"; batch: WireBatch }
   | { kind: "promise" }
-  | { kind: "command"; command: WireCommand }
+  | { kind: "command"; command: CpuCommand }
   | { kind: "report"; report: Report }
   | { kind: "done" }
   | { kind: "shutdown"; reason: string }
-  | { kind: "error"; code: string; message: string }
+  | { kind: "error"; code: RefusalCode; message: string }
   | { kind: "lease"; lease_ns: number; end_ns: number }
   | { kind: "peer_dead"; cpu: number; report_ns: number; report_seq: number }
   | { kind: "heartbeat" };
@@ -124,12 +118,12 @@ export interface Envelope {
 function wireBody(body: Body): object {
   switch (body.kind) {
     case "hello": return body.hello;
-    case "welcome": return body.welcome;
+    case "welcome": return { ...body.welcome, config: configToWire(body.welcome.config), commands: body.welcome.commands.map(commandToWire) };
     case "batch": return body.batch;
-    case "command": return body.command;
-    case "report": return body.report;
+    case "command": return commandToWire(body.command);
+    case "report": return body.report.counters ? { ...body.report, counters: countersToWire(body.report.counters) } : body.report;
     case "shutdown": return { reason: body.reason };
-    case "error": return { code: body.code, message: body.message };
+    case "error": return toWire(ErrorType, { code: body.code, message: body.message });
     case "lease": return { lease_ns: body.lease_ns, end_ns: body.end_ns };
     case "peer_dead": return { cpu: body.cpu, report_ns: body.report_ns, report_seq: body.report_seq };
     case "promise":
@@ -237,18 +231,21 @@ function body(m: any): Body {
     case "hello": return { kind, hello: { requested_id: m.hello.requested_id, endpoint: m.hello.endpoint, pid: m.hello.pid } };
     case "welcome": {
       const w = m.welcome;
-      return { kind, welcome: { cpu: w.cpu, endpoints: w.endpoints, config_json: w.config_json, commands: w.commands.map(command), lease_ns: w.lease_ns, heartbeat_ms: w.heartbeat_ms, coordinator_timeout_ms: w.coordinator_timeout_ms, max_step_ns: w.max_step_ns, progress_every_ns: w.progress_every_ns, series_interval_ns: w.series_interval_ns, check_interval_ns: w.check_interval_ns } };
+      return { kind, welcome: { cpu: w.cpu, endpoints: w.endpoints, config: wireToConfig(w.config), commands: w.commands.map(wireToCommand), lease_ns: w.lease_ns, heartbeat_ms: w.heartbeat_ms, coordinator_timeout_ms: w.coordinator_timeout_ms, max_step_ns: w.max_step_ns, progress_every_ns: w.progress_every_ns, series_interval_ns: w.series_interval_ns, check_interval_ns: w.check_interval_ns } };
     }
     case "batch": return { kind, batch: batch(m.batch) };
-    case "command": return { kind, command: command(m.command) };
+    case "command": return { kind, command: wireToCommand(m.command) };
     case "report": {
       const r = m.report;
-      return { kind, report: { final: r.final, now_ns: r.now_ns, counters_json: r.counters_json, tx_packets: r.tx_packets, rx_packets: r.rx_packets, lease_wait: r.lease_wait, malformed: r.malformed,
+      return { kind, report: { final: r.final, now_ns: r.now_ns, ...(r.counters ? { counters: wireToCounters(r.counters) } : {}), tx_packets: r.tx_packets, rx_packets: r.rx_packets, lease_wait: r.lease_wait, malformed: r.malformed,
         messages_sent: r.messages_sent, bytes_sent: r.bytes_sent, loop_iterations: r.loop_iterations, waits: r.waits, max_rss_bytes: r.max_rss_bytes, sample: r.sample, checkpoint: r.checkpoint, seq: r.seq,
         dead_receipts: r.dead_receipts.map((d: any) => ({ cpu: d.cpu, report_seq: d.report_seq, fresh: d.fresh, later: d.later, unsure: d.unsure })) } };
     }
     case "shutdown": return { kind, reason: m.shutdown.reason };
-    case "error": return { kind, code: m.error.code, message: m.error.message };
+    case "error": {
+      const { code, message } = fromWire(ErrorType, m.error, "error");
+      return { kind, code, message };
+    }
     case "lease": return { kind, lease_ns: m.lease.lease_ns, end_ns: m.lease.end_ns };
     case "peer_dead": return { kind, cpu: m.peer_dead.cpu, report_ns: m.peer_dead.report_ns, report_seq: m.peer_dead.report_seq };
     case "promise":
@@ -260,9 +257,6 @@ function body(m: any): Body {
   }
 }
 
-function command(c: any): WireCommand {
-  return { kind: c.kind, at_ns: c.at_ns, json: c.json };
-}
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 /** Unverified frames up to this size are decoded for the log line and the hello refusal. */
@@ -306,7 +300,7 @@ export function decodeEnvelope(frame: Uint8Array): Envelope {
   try {
     return { from: m.from, vouch_ns: m.vouch_ns, body: body(m) };
   } catch (e) {
-    if (e instanceof MalformedMessage) throw new MalformedMessage(`${e.message} (from ${m.from})`);
+    if (e instanceof MalformedMessage || e instanceof BadPayload) throw new MalformedMessage(`${e.message} (from ${m.from})`, e.kind);
     throw new MalformedMessage(`bad message from ${m.from}: ${(e as Error).message}`);
   }
 }
@@ -357,26 +351,4 @@ export function batchPackets(b: { enqueues: { flow: number[] }; forwarded: { flo
   for (const q of b.queue_handovers) n += q.ring.flow.length;
   for (const d of b.cpu_dead) n += d.packets.flow.length;
   return n;
-}
-
-export function commandToWire(c: CpuCommand): WireCommand {
-  return { kind: c.kind, at_ns: c.at_ns, json: JSON.stringify(c) };
-}
-
-const COMMAND_KINDS = new Set(["offline", "online", "rate", "hot_flow", "sysctl", "rps", "irq_affinity", "irq_off", "ipi_delay"]);
-
-/** The CpuCommand of a wire Command; MalformedMessage when it is not one. */
-export function wireToCommand(c: WireCommand): CpuCommand {
-  let cmd: unknown;
-  try {
-    cmd = JSON.parse(c.json);
-  } catch {
-    throw new MalformedMessage(`command '${c.kind}' is not JSON`);
-  }
-  if (typeof cmd !== "object" || cmd === null) throw new MalformedMessage(`command '${c.kind}' is not an object`);
-  const o = cmd as { kind?: unknown; at_ns?: unknown };
-  if (typeof o.kind !== "string" || !COMMAND_KINDS.has(o.kind)) throw new MalformedMessage(`unknown command kind '${String(o.kind)}'`, "unexpected");
-  if (typeof o.at_ns !== "number" || !(o.at_ns >= 0)) throw new MalformedMessage(`command '${o.kind}' has no valid at_ns`);
-  if (o.kind !== c.kind || o.at_ns !== c.at_ns) throw new MalformedMessage(`command fields (${c.kind} at ${c.at_ns}) disagree with its JSON`);
-  return cmd as CpuCommand;
 }

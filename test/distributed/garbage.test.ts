@@ -20,7 +20,7 @@ const WRONG = new WireKey(Buffer.alloc(32, 0x42));
 
 const GARBAGE = Uint8Array.from({ length: 64 }, (_, i) => (i * 97 + 13) & 0xff);
 const wrongVersion = EnvelopeType.encode({ version: 9, from: 0, vouch_ns: 1e9, promise: {} }).finish();
-const reportEnv: Envelope = { from: 0, vouch_ns: 5, body: { kind: "report", report: { final: true, now_ns: 1, counters_json: "{}", tx_packets: [1, 2, 3], rx_packets: [], lease_wait: false, malformed: [], dead_receipts: [], messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false, checkpoint: false, seq: 1 } } };
+const reportEnv: Envelope = { from: 0, vouch_ns: 5, body: { kind: "report", report: { final: true, now_ns: 1, tx_packets: [1, 2, 3], rx_packets: [], lease_wait: false, malformed: [], dead_receipts: [], messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false, checkpoint: false, seq: 1 } } };
 const validEnvelope = encodeEnvelope(reportEnv);
 const truncated = validEnvelope.subarray(0, validEnvelope.length - 7);
 const unexpectedOnPeer = encodeEnvelope({ from: 0, vouch_ns: 0, body: { kind: "hello", hello: { requested_id: 0, endpoint: "x", pid: 1 } } });

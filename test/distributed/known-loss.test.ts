@@ -8,7 +8,7 @@ import { fakeCounters } from "../observability/fixtures.ts";
 
 function report(o: Partial<Report>): Report {
   return {
-    final: false, now_ns: 0, counters_json: "", tx_packets: [], rx_packets: [], lease_wait: false, malformed: [], dead_receipts: [],
+    final: false, now_ns: 0, tx_packets: [], rx_packets: [], lease_wait: false, malformed: [], dead_receipts: [],
     messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false, checkpoint: false, seq: 1, ...o,
   };
 }

@@ -21,7 +21,7 @@ const SCHED = { endNs: 10_000, checkEveryNs: 1000, sampleEveryNs: 500 };
 
 function report(nowNs: number, seq: number, counters: CpuCounters | undefined): Report {
   return {
-    final: false, now_ns: nowNs, counters_json: counters ? JSON.stringify(counters) : "", tx_packets: [0], rx_packets: [0], lease_wait: false, malformed: [], dead_receipts: [],
+    final: false, now_ns: nowNs, ...(counters ? { counters } : {}), tx_packets: [0], rx_packets: [0], lease_wait: false, malformed: [], dead_receipts: [],
     messages_sent: 0, bytes_sent: 0, loop_iterations: 0, waits: 0, max_rss_bytes: 0, sample: false, checkpoint: false, seq,
   };
 }

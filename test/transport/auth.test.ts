@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { resolveConfig } from "../../config/resolve.ts";
 import type { Coordinator } from "../../coordinator/coordinator.ts";
 import {
   DEFAULT_MAX_FRAME,
@@ -84,10 +85,11 @@ describe("frames: the tag and the limit", () => {
     assert.ok(e?.authRefusal);
     assert.deepEqual(e.authRefusal.body, { kind: "error", code: "auth", message: "wrong or missing secret: our hello did not verify with the coordinator's (--secret-file or SOFTNET_SECRET, the same for every process of the run)" });
     // Other codes, or from a CPU id, are not a refusal.
-    for (const env of [
-      { from: 65535, vouch_ns: 0, body: { kind: "error" as const, code: "full", message: "x" } },
-      { from: 3, vouch_ns: 0, body: { kind: "error" as const, code: "auth", message: "x" } },
-    ]) {
+    const notRefusals: Envelope[] = [
+      { from: 65535, vouch_ns: 0, body: { kind: "error", code: "full", message: "x" } },
+      { from: 3, vouch_ns: 0, body: { kind: "error", code: "auth", message: "x" } },
+    ];
+    for (const env of notRefusals) {
       try {
         decode(encode(env, key.anonymous), key);
       } catch (err) {
@@ -106,8 +108,8 @@ describe("frames: the tag and the limit", () => {
 
   test("a frame over the limit is refused by its sender, loudly", () => {
     const small = new WireKey(TEST_SECRET, MIN_MAX_FRAME);
-    const config_json = "x".repeat(MIN_MAX_FRAME);
-    const welcome: Envelope = { from: 65535, vouch_ns: 0, body: { kind: "welcome", welcome: { cpu: 0, endpoints: [], config_json, commands: [], lease_ns: 0, heartbeat_ms: 100, coordinator_timeout_ms: 3000, max_step_ns: 1, progress_every_ns: 1, series_interval_ns: 0, check_interval_ns: 0 } } };
+    const endpoints = ["x".repeat(MIN_MAX_FRAME)];
+    const welcome: Envelope = { from: 65535, vouch_ns: 0, body: { kind: "welcome", welcome: { cpu: 0, endpoints, config: resolveConfig(undefined), commands: [], lease_ns: 0, heartbeat_ms: 100, coordinator_timeout_ms: 3000, max_step_ns: 1, progress_every_ns: 1, series_interval_ns: 0, check_interval_ns: 0 } } };
     assert.throws(() => encode(welcome, small), (e: unknown) => e instanceof FrameTooLarge && /over the frame limit of 65536 bytes: raise --max-frame/.test(e.message));
     assert.throws(() => small.seal(new Uint8Array(MIN_MAX_FRAME)), FrameTooLarge);
     assert.equal(small.seal(new Uint8Array(MIN_MAX_FRAME - TAG_BYTES)).length, MIN_MAX_FRAME, "exactly the limit is fine");

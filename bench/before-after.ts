@@ -97,7 +97,14 @@ function run(cwd: string, args: string[]): Promise<string> {
 
 /** The distributed engine starts its CPU processes from dist/: built up front, so no timed run pays for a build. */
 async function build(tree: string): Promise<void> {
-  if (existsSync(join(tree, "scripts/build.mjs"))) await run(tree, ["scripts/build.mjs"]);
+  if (!existsSync(join(tree, "scripts/build.mjs"))) return;
+  try {
+    await run(tree, ["scripts/build.mjs"]);
+  } catch (e) {
+    // A checkout caught mid-edit: its runs will say what fails, and the other tree's still count.
+    if (!(e instanceof RunFailed)) throw e;
+    log(`the build failed, going on: ${e.message}`);
+  }
 }
 
 const describe = (wt: Worktree | null, commit: string): string => {

@@ -1,5 +1,5 @@
 // The wall clock a paced run follows (--pace P: P virtual seconds per wall second), for both engines
-// (coordinator/coordinator.ts leases, engine/live.ts sleeps). A run that falls behind it (a stalled
+// (coordinator/time.ts leases, engine/live.ts sleeps). A run that falls behind it (a stalled
 // process, a starved machine, a slow stretch of the model) slips: the clock restarts from where
 // the run stands and keeps the paced rate from there, rather than letting the run burst to catch
 // up, which would show as a spike in every rate() panel. What was given up is the lag, reported

@@ -76,7 +76,7 @@ export class PeerLinks implements PeerTransport {
   }
 
   private post(to: number, body: Body, vouchNs: number): void {
-    // A promise taken back would make the peer drop our words as malformed (cpu-node/receive.ts).
+    // A promise taken back would make the peer drop our words as malformed (cpu-node/letters.ts).
     if (vouchNs < this.sentVouch[to]!) throw new InvariantError(`promise to cpu ${to} went back: ${this.sentVouch[to]} -> ${vouchNs} ns`);
     this.sentVouch[to] = vouchNs;
     this.links[to]!.send(encode({ from: this.o.self, vouch_ns: vouchNs, body }, this.o.key));

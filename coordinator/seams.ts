@@ -10,17 +10,13 @@
 import type { CpuCounters } from "../model/results.ts";
 import type { Report } from "../transport/codec.ts";
 import type { Member } from "./members.ts";
+import { onSchedule } from "../engine/schedule.ts";
 
 /** The run's schedule as the coordinator knows it now (an interval of 0: that kind is off). */
 export interface ScheduleNow {
   endNs: number;
   checkEveryNs: number;
   sampleEveryNs: number;
-}
-
-/** Is `atNs` a stop of a schedule every `everyNs` to `endNs`: a multiple before the end, or the end? */
-export function onSchedule(atNs: number, everyNs: number, endNs: number): boolean {
-  return everyNs > 0 && (atNs === endNs || (atNs < endNs && atNs > 0 && atNs % everyNs === 0));
 }
 
 /** Why `m`'s report `r` (with its counters, if it carries any) is refused; undefined: it is sound. */

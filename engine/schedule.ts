@@ -16,6 +16,11 @@ export function followingSampleNs(atNs: number, intervalNs: number, endNs: numbe
   return next > endNs ? (atNs < endNs ? endNs : Infinity) : next;
 }
 
+/** The coordinator's check of a report (coordinator/seams.ts): is `atNs` a stop of a schedule every `everyNs` to `endNs`: a multiple before the end, or the end? */
+export function onSchedule(atNs: number, everyNs: number, endNs: number): boolean {
+  return everyNs > 0 && (atNs === endNs || (atNs < endNs && atNs > 0 && atNs % everyNs === 0));
+}
+
 export class Schedule {
   /** The next conservation checkpoint (Infinity: checks are off). */
   checkNs: number;

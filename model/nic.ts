@@ -1,11 +1,13 @@
 // The NIC side of a queue (docs/DESIGN.md §1.11): DMA of arrived packets into the RX ring, and
 // the queue's interrupt with its coalescing (ethtool rx-usecs / rx-frames). The driver's poll is
-// in softirq.ts, napi_schedule from its IRQ handler in receive.ts.
+// in softirq.ts (devicePollStep), napi_schedule from its IRQ handler in napi-schedule.ts. No dev.c
+// counterpart: this is the device and its driver (e.g. virtio_net's skb_recv_done()).
 import { assert } from "./assert.ts";
 import type { CpuState } from "./cpu-state.ts";
 import { NAPI_STATE_SCHED } from "./napi.ts";
 import type { SourceState } from "./sources.ts";
 
+// driver: the device's DMA into the RX descriptors.
 /** The NIC DMAs every packet that arrived up to atNs into the ring; a full ring drops. */
 export function nicFillRing(cpu: CpuState, s: SourceState, atNs: number): void {
   const g = s.gen;
@@ -48,6 +50,7 @@ export function nextNicIrqNs(cpu: CpuState): number {
   return t;
 }
 
+// driver: the RX interrupt handler (virtio_net: skb_recv_done() → virtqueue_napi_schedule()).
 /** A NIC IRQ at `at`: packets reached an armed queue. */
 export function nicInterrupt(cpu: CpuState, at: number): void {
   for (const s of cpu.nicSources) {

@@ -10,7 +10,9 @@ import { fileURLToPath } from "node:url";
 
 const SECTIONS = ["startup", "inprocess", "distributed", "scrape", "chaos", "hotplug", "liveness"];
 const BY_NAME_ONLY = ["before-after"];
-const known = [...SECTIONS, ...BY_NAME_ONLY];
+// Micro-benchmarks of one layer, run by name only: codec (protobuf frames and payloads), transport (ZeroMQ links).
+const MICRO = ["codec", "transport"];
+const known = [...SECTIONS, ...MICRO, ...BY_NAME_ONLY];
 
 const argv = process.argv.slice(2);
 const wanted: { name: string; args: string[] }[] = [];

@@ -147,6 +147,8 @@ export class CpuState {
    * each list holds the flushes of the last charge_latency_ns or window at most.
    */
   readonly unlandedFlushes: { id: number[]; landsAt: number[] }[];
+  /** Peers' records taken after the clock had passed them (counters' late_records). */
+  lateRecords = 0;
   /** IPIs to this CPU arrive this much later until ipiDelayUntilNs (the ipi_delay fault). */
   ipiDelayNs = 0;
   ipiDelayUntilNs = 0;

@@ -105,6 +105,15 @@ export function emptyPacketArrays(): PacketArrays {
   return { flow: [], seq: [], source: [], inject_ns: [] };
 }
 
+/** Add one packet, sent at sendNs, to a batch's records (an RPS enqueue, a forward, a socket hand-off). */
+export function pushRecord(r: EnqueueRecords, flow: number, seq: number, source: number, injectNs: number, sendNs: number): void {
+  r.flow.push(flow);
+  r.seq.push(seq);
+  r.source.push(source);
+  r.inject_ns.push(injectNs);
+  r.send_ns.push(sendNs);
+}
+
 export function emptyEnqueueRecords(): EnqueueRecords {
   return { ...emptyPacketArrays(), send_ns: [] };
 }

@@ -5,7 +5,7 @@ import { assert } from "./assert.ts";
 import type { CpuState } from "./cpu-state.ts";
 import { chargeEnqueuer } from "./ipi.ts";
 import { FLOWS_PER_SOURCE } from "./load.ts";
-import { CHARGE_KIND } from "./messages.ts";
+import { CHARGE_KIND, pushRecord } from "./messages.ts";
 import { napiSchedulePrep } from "./napi.ts";
 import { napiSchedule } from "./napi-schedule.ts";
 import type { PacketQueue } from "./packet-queue.ts";
@@ -109,12 +109,7 @@ export function enqueueFromRemote(cpu: CpuState, from: number, flow: number, seq
 // dev.c: dev_cpu_dead()
 export function forward(cpu: CpuState, flow: number, seq: number, source: number, injectNs: number): void {
   const to = lowestOnline(cpu.onlineMask);
-  const f = cpu.batchTo(to).forwarded;
-  f.flow.push(flow);
-  f.seq.push(seq);
-  f.source.push(source);
-  f.inject_ns.push(injectNs);
-  f.send_ns.push(cpu.now);
+  pushRecord(cpu.batchTo(to).forwarded, flow, seq, source, injectNs, cpu.now);
   cpu.countOut(1);
 }
 
@@ -137,12 +132,7 @@ function enqueueTo(cpu: CpuState, target: number, s: SourceState | null, flow: n
     enqueueToBacklog(cpu, cpu.id, flow, seq, source, injectNs, atNs);
     return cpu.costs.rps_enqueue_per_packet_ns;
   }
-  const e = cpu.batchTo(target).enqueues;
-  e.flow.push(flow);
-  e.seq.push(seq);
-  e.source.push(source);
-  e.inject_ns.push(injectNs);
-  e.send_ns.push(atNs);
+  pushRecord(cpu.batchTo(target).enqueues, flow, seq, source, injectNs, atNs);
   cpu.countOut(1);
   if (!cpu.threadsMode && cpu.remoteSinceFlush[target] === 0) {
     cpu.remoteSinceFlush[target] = 1;

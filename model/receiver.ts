@@ -10,6 +10,7 @@
 // `socket`) applied there, as RPS enqueues are, so the rmem test is decided where the queue lives.
 // Read beside net/ipv4/udp.c and net/core/sock.c (docs/DESIGN.md §1.11).
 import { assert } from "./assert.ts";
+import { pushRecord } from "./messages.ts";
 import type { CpuState } from "./cpu-state.ts";
 import type { Task } from "./task.ts";
 
@@ -27,12 +28,7 @@ export function socketDeliver(cpu: CpuState, flow: number, seq: number, source: 
   const to = cpu.cfg.receiver!.cpu;
   cpu.c.sock_delivered++;
   if (to === cpu.id) return socketEnqueue(cpu, cpu.id, flow, seq, source, injectNs, atNs);
-  const r = cpu.batchTo(to).socket;
-  r.flow.push(flow);
-  r.seq.push(seq);
-  r.source.push(source);
-  r.inject_ns.push(injectNs);
-  r.send_ns.push(atNs);
+  pushRecord(cpu.batchTo(to).socket, flow, seq, source, injectNs, atNs);
 }
 
 /**

@@ -64,8 +64,8 @@ export function assertCounters(c: CpuCounters): void {
   assert(c.sock_in === c.sock_consumed + c.rcvbuf_errors + c.sock_queued, "socket: in != consumed + refused + queued");
 }
 
-function assertNoNegative(v: unknown): void {
-  if (typeof v === "number") assert(!(v < 0), "a negative counter");
-  else if (Array.isArray(v)) for (const x of v) assertNoNegative(x);
-  else if (v !== null && typeof v === "object") for (const x of Object.values(v)) assertNoNegative(x);
+function assertNoNegative(v: unknown, path = ""): void {
+  if (typeof v === "number") assert(!(v < 0), `a negative counter: ${path} = ${v}`);
+  else if (Array.isArray(v)) v.forEach((x, i) => assertNoNegative(x, `${path}[${i}]`));
+  else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) assertNoNegative(x, path ? `${path}.${k}` : k);
 }

@@ -35,11 +35,13 @@ export function senderStep(cpu: CpuState, task: Task): void {
 // dev.c: dev_cpu_dead()
 export function reinjectStep(cpu: CpuState): void {
   const q = cpu.reinject;
-  let t = Math.max(cpu.now, cpu.busyUntil);
+  // netif_rx may charge on its own (a remote wake-up): what it returns is the rest of its cost.
+  const start = Math.max(cpu.now, cpu.busyUntil);
+  let t = start;
   while (q.length > 0) {
     t += netifRx(cpu, q.peekFlow(), q.peekSeq(), q.peekSource(), q.peekInject(), t);
     q.shift();
   }
-  cpu.charge("task", t - Math.max(cpu.now, cpu.busyUntil));
+  cpu.charge("task", t - start);
   flushRpsIpis(cpu, cpu.busyUntil, true);
 }

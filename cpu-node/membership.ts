@@ -51,6 +51,7 @@ export class Membership {
     const receipts = this.reporting.peerDead(cpu, reportSeq);
     // RPS must stop picking it: in our model it goes offline now (no hand-over will come), and
     // stays offline when the schedule would bring it back (same instant, applied after the online).
+    this.cpu.peerCrashed(cpu);
     if (!this.finished()) {
       this.cpu.command({ kind: "offline", cpu, at_ns: this.cpu.clock });
       for (const at of this.onlineTimes(cpu)) this.cpu.command({ kind: "offline", cpu, at_ns: at });

@@ -13,9 +13,13 @@ import { applySourceCommand, keepMissedSourceCommand } from "./source-commands.t
 export function scheduleCommand(cpu: CpuState, cmd: CpuCommand): void {
   assert(cmd.at_ns >= cpu.clock, "a command before the CPU's clock");
   cpu.pushTimer({ at: cmd.at_ns, prio: 0, seq: 0, kind: "command", command: cmd });
-  // Commands after which inputs can make this CPU send (see lookahead.ts).
+  // Commands after which inputs can make this CPU send, or a source send sooner (see lookahead.ts).
   const changesLookahead =
-    cmd.kind === "offline" || cmd.kind === "online" || cmd.kind === "irq_affinity" || (cmd.kind === "sysctl" && cmd.key === "rps_sock_flow_entries");
+    cmd.kind === "offline" ||
+    cmd.kind === "online" ||
+    cmd.kind === "irq_affinity" ||
+    cmd.kind === "rate" ||
+    (cmd.kind === "sysctl" && cmd.key === "rps_sock_flow_entries");
   if (changesLookahead) cpu.pendingCommandTimes.add(cmd.at_ns);
   if (cmd.kind === "irq_off") cpu.maxIrqOffNs = Math.max(cpu.maxIrqOffNs, cmd.duration_ns);
 }
@@ -25,6 +29,7 @@ export function applyCommand(cpu: CpuState, cmd: CpuCommand): void {
   switch (cmd.kind) {
     case "rate":
     case "hot_flow": {
+      if (cmd.kind === "rate") cpu.pendingCommandTimes.remove(cmd.at_ns);
       const s = cpu.sources.get(cmd.source);
       if (s) return applySourceCommand(cpu, s, cmd);
       // Not ours — or in a hand-over to us: queueHandoverArrived() replays it then.
@@ -75,6 +80,12 @@ export function applyCommand(cpu: CpuState, cmd: CpuCommand): void {
 /** echo 0/1 > /sys/devices/system/cpu/cpuN/online: the mask changes now, the CPU at its next step. */
 function applyHotplug(cpu: CpuState, cmd: Extract<CpuCommand, { kind: "offline" | "online" }>): void {
   dropPendingCommand(cpu, cmd.at_ns);
+  // A peer's bit cleared: it will run its offline transition (dev_cpu_dead) once, when its step
+  // allows; its record says when it did (lookahead.ts). A crashed peer sends none.
+  if (cmd.kind === "offline" && cmd.cpu !== cpu.id && cpu.onlineMask[cmd.cpu] === 1 && !cpu.crashedPeers[cmd.cpu]) {
+    cpu.downsAwaited[cmd.cpu]!++;
+    cpu.downsAwaitedTotal++;
+  }
   cpu.onlineMask[cmd.cpu] = cmd.kind === "online" ? 1 : 0;
   cpu.rehomeNeeded = true;
   roleMayChange(cpu, cmd.at_ns);

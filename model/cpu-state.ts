@@ -175,6 +175,18 @@ export class CpuState {
   /** The same for forwardTarget (lowest online while a CPU is offline). */
   lastForwardTargetNs = -Infinity;
   wasForwardTarget = false;
+  /**
+   * Per peer: offline transitions it will run (its offline command cleared its bit) whose
+   * dev_cpu_dead record has not been applied here yet. A busy CPU goes down after its
+   * net_rx_action, at a time no bound predicts; the record (sent to every peer, empty but for the
+   * survivor) marks that it has (see lookahead.ts).
+   */
+  readonly downsAwaited: Int32Array;
+  downsAwaitedTotal = 0;
+  /** Peers whose process died (the distributed engine): they hand nothing over any more. */
+  readonly crashedPeers: Uint8Array;
+  /** The outbox holds a batch to this CPU itself (see batchTo). */
+  batchToSelf = false;
 
   constructor(
     readonly id: number,
@@ -188,6 +200,8 @@ export class CpuState {
     this.sd = new SoftnetData(cfg.sysctls.dev_weight * cfg.sysctls.dev_weight_rx_bias);
     if (this.threadsMode) this.sd.backlog.state |= NAPI_STATE_THREADED; // backlog_napi_setup()
     this.onlineMask = new Uint8Array(n).fill(1);
+    this.downsAwaited = new Int32Array(n);
+    this.crashedPeers = new Uint8Array(n);
     this.ipiOwed = new Uint8Array(n);
     this.remoteSinceFlush = new Uint8Array(n);
     this.rfsSent = new Float64Array(n);
@@ -229,10 +243,15 @@ export class CpuState {
     this.c.softirq_raises[source]++;
   }
 
-  /** The batch to `to`, created on first use. */
+  /**
+   * The batch to `to`, created on first use. A batch to this CPU itself (a hand-over decided from a
+   * mask in which it is online again) is delivered at the end of the step that filled it (cpu.ts):
+   * its records may take effect before the clock the CPU is advancing to.
+   */
   batchTo(to: number): PeerBatch {
     let b = this.outbox.get(to);
     if (!b) this.outbox.set(to, (b = emptyBatch(this.id, to)));
+    if (to === this.id) this.batchToSelf = true;
     return b;
   }
 

@@ -47,9 +47,15 @@ export function cpuOffline(cpu: CpuState): void {
       sd.input_queue_head++;
     }
   }
-  if (h.packets.flow.length > 0) {
-    cpu.batchTo(survivor).cpu_dead.push(h);
-    cpu.countOut(h.packets.flow.length);
+  // The survivor gets the queues; every other peer an empty record that says we are down (the
+  // lookahead's marker: lookahead.ts).
+  cpu.countOut(h.packets.flow.length);
+  for (let p = 0; p < cpu.cfg.cpus; p++) {
+    if (p === survivor) {
+      if (p !== cpu.id || h.packets.flow.length > 0) cpu.batchTo(p).cpu_dead.push(h);
+    } else if (p !== cpu.id) {
+      cpu.batchTo(p).cpu_dead.push({ oldcpu: cpu.id, at_ns: cpu.now, packets: emptyPacketArrays() });
+    }
   }
   rfsReport(cpu, cpu.now);
   if (cpu.reinject.length > 0) forwardAll(cpu, cpu.reinject);
@@ -158,6 +164,10 @@ export function queueHandoverArrived(cpu: CpuState, h: QueueHandover): void {
 /** A dead CPU's backlog arrived: re-inject it through netif_rx here. */
 // dev.c: dev_cpu_dead()
 export function cpuDeadArrived(cpu: CpuState, h: CpuDeadHandover): void {
+  if (h.oldcpu !== cpu.id && (cpu.downsAwaited[h.oldcpu] ?? 0) > 0) {
+    cpu.downsAwaited[h.oldcpu]!--;
+    cpu.downsAwaitedTotal--;
+  }
   const p = h.packets;
   cpu.c.packets_in += p.flow.length;
   for (let i = 0; i < p.flow.length; i++) cpu.reinject.push(p.flow[i]!, p.seq[i]!, p.source[i]!, p.inject_ns[i]!, cpu.id);

@@ -9,6 +9,7 @@
 // D + max(smallest latency, window) (lookaheadSlackNs), a peer holding a promise p knows this CPU
 // makes no further decision before p - lookaheadSlackNs. offlineSettled() relies on that.
 import type { CpuState } from "./cpu-state.ts";
+import type { Cursor } from "./inbox.ts";
 import { RECORD_KIND, deliverAt } from "./messages.ts";
 import { NAPI_STATE_SCHED } from "./napi.ts";
 import { lowestOnline, sourceCount, sourceOwner } from "./sources.ts";
@@ -41,34 +42,59 @@ export function lookaheadSlackNs(cpu: CpuState): number {
   return Math.max(cpu.maxLatencyMin, cpu.windowNs);
 }
 
-/** Earliest time this CPU could emit a record with no further input. */
+/**
+ * Earliest time this CPU could emit a record with no further input. Steps run from busyUntil on;
+ * events — commands and delivered records — are handled at their own time, busy or not, and some
+ * send then (a command that moves a source, a hand-over passed on: hotplug.ts).
+ */
 function nextSendCapableNs(cpu: CpuState): number {
-  const base = Math.max(cpu.clock, cpu.busyUntil, cpu.now);
+  const now = Math.max(cpu.clock, cpu.now);
+  const step = nextStepSendNs(cpu, Math.max(now, cpu.busyUntil));
+  // Nothing is handled before now: no event can come sooner.
+  return step === now ? now : Math.min(step, nextEventSendNs(cpu, now));
+}
+
+/** Earliest step that may send, given that steps start at stepAt at the soonest. */
+function nextStepSendNs(cpu: CpuState, stepAt: number): number {
   // A running net_rx_action sends only through the sources' device polls (below) and flushes.
-  if (cpu.remoteSinceFlushCount > 0 || cpu.reinject.length > 0 || cpu.pendingHotplug.length > 0) return base;
-  if (cpu.rfsOn && cpu.sd.backlogLen > 0) return base;
+  if (cpu.remoteSinceFlushCount > 0 || cpu.reinject.length > 0 || cpu.pendingHotplug.length > 0) return stepAt;
+  if (cpu.rfsOn && cpu.sd.backlogLen > 0) return stepAt;
   // Packets in the stack go to a socket on another CPU (model/receiver.ts) as they are processed.
-  if (cpu.remoteSocket && (cpu.sd.backlogLen > 0 || cpu.run !== null)) return base;
+  if (cpu.remoteSocket && (cpu.sd.backlogLen > 0 || cpu.run !== null)) return stepAt;
   let t = Infinity;
   for (const s of cpu.sources.values()) {
-    if (s.napi.state & NAPI_STATE_SCHED || s.ring.length > 0) return base;
+    if (s.napi.state & NAPI_STATE_SCHED || s.ring.length > 0) return stepAt;
     const at = s.gen.peekNs();
     if (at < t) t = at;
   }
-  t = Math.min(t, cpu.pendingCommandTimes.earliest());
-  // Delivered records not applied yet that will make us send when they are: hand-overs and
-  // forwards (re-injected, or passed on while offline), enqueues while offline (forwarded) or
-  // with RFS (head reports). An IPI flush or an RFS report makes an offline CPU send nothing.
+  return t === Infinity ? t : Math.max(t, stepAt);
+}
+
+/**
+ * Earliest event that may send: a pending command (a mask or IRQ change moves sources, a rate
+ * change brings arrivals sooner), or a delivered record not applied yet that will make us send
+ * when it is: hand-overs and forwards (re-injected, or passed on while offline), enqueues while
+ * offline (forwarded) or with RFS (head reports). An IPI flush or an RFS report makes an offline
+ * CPU send nothing.
+ */
+function nextEventSendNs(cpu: CpuState, now: number): number {
+  let t = cpu.pendingCommandTimes.earliest();
   for (const cur of cpu.inbound.all()) {
     const k = cur.kind;
     const sends =
-      k === RECORD_KIND.CPU_DEAD ||
+      (k === RECORD_KIND.CPU_DEAD && carriesPackets(cur)) ||
       k === RECORD_KIND.QUEUE ||
       k === RECORD_KIND.FORWARD ||
       (k === RECORD_KIND.ENQUEUE && (!cpu.online || cpu.rfsOn || cpu.remoteSocket));
     if (sends && cur.at < t) t = cur.at;
   }
-  return t === Infinity ? t : Math.max(t, base);
+  return t === Infinity ? t : Math.max(t, now);
+}
+
+/** A dev_cpu_dead record with a backlog to re-inject (the others only say a peer is down). */
+function carriesPackets(cur: Cursor): boolean {
+  for (let i = cur.idx; i < cur.len; i++) if (cur.batch.cpu_dead[i]!.packets.flow.length > 0) return true;
+  return false;
 }
 
 /**
@@ -91,6 +117,10 @@ function sendsCausedByInputsNs(cpu: CpuState, inputBoundNs: number): number {
   const goingDown = cpu.pendingHotplug.length === 1 && cpu.pendingHotplug[0] === "offline";
   if (cpu.pendingHotplug.length > 0 && !goingDown) return inputBoundNs;
   if (!cpu.online || goingDown) return offlineSettled(cpu, inputBoundNs) ? Math.max(inputBoundNs, cpu.pendingCommandTimes.earliest()) : inputBoundNs;
+  // A peer whose bit is clear has not gone down yet, or its dev_cpu_dead record has not been
+  // applied here: a busy peer goes down after its net_rx_action, at a time no bound predicts, and
+  // hands its backlog to the lowest online CPU then. That CPU waits for the record in lock-step.
+  if (cpu.downsAwaitedTotal > 0 && lowestOnline(cpu.onlineMask) === cpu.id) return inputBoundNs;
   const settle = settleNs(cpu);
   if (cpu.clock < cpu.lastForwardTargetNs + settle) return inputBoundNs;
   // Only NIC queues and senders can still come: the hand-overs of the last change, or of an

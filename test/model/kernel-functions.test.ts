@@ -179,4 +179,52 @@ describe("dev_cpu_dead", () => {
     assert.deepEqual([...targets].sort(), [1, 3], "steered to the online targets, none to the dead CPU");
     assert.ok(cpu0.sd.processed > 0, "flows hashed to the offline CPU are handled on the survivor");
   });
+
+  it("tells every peer it is down: the survivor gets the queues, the others an empty record", () => {
+    const cfg = idle({ rpsCpus: [1, 2, 3] });
+    const cpu1 = new Cpu(1, cfg);
+    // 200 packets from CPU 0 at 980 µs: the offline command finds CPU 1 polling the first 64.
+    const b1 = emptyBatch(0, 1);
+    for (let f = 0; f < 200; f++) {
+      b1.enqueues.flow.push(f);
+      b1.enqueues.seq.push(0);
+      b1.enqueues.source.push(0);
+      b1.enqueues.inject_ns.push(980_000);
+      b1.enqueues.send_ns.push(980_000);
+    }
+    cpu1.deliver(b1);
+    cpu1.command({ kind: "offline", cpu: 1, at_ns: 990_000 });
+    cpu1.advance(1_500_000);
+    const dead = cpu1.takeOutbox().flatMap((b) => b.cpu_dead.map((h) => ({ to: b.to, oldcpu: h.oldcpu, packets: h.packets.flow.length })));
+    assert.equal(dead.length, 3, "one record per peer");
+    assert.ok(dead.every((d) => d.oldcpu === 1));
+    assert.ok(dead.find((d) => d.to === 0)!.packets > 0, "CPU 0, the lowest online, re-injects the backlog");
+    assert.deepEqual(dead.filter((d) => d.to !== 0).map((d) => d.packets), [0, 0]);
+    // A peer waits for exactly that record (lookahead.ts): its count goes up with the command, down with the record.
+    const cpu2 = new Cpu(2, cfg);
+    cpu2.command({ kind: "offline", cpu: 1, at_ns: 990_000 });
+    cpu2.advance(995_000);
+    assert.equal(cpu2.downsAwaited[1], 1);
+    const b = emptyBatch(1, 2);
+    b.cpu_dead.push({ oldcpu: 1, at_ns: 1_000_000, packets: { flow: [], seq: [], source: [], inject_ns: [] } });
+    cpu2.deliver(b);
+    cpu2.advance(1_100_000);
+    assert.equal(cpu2.downsAwaited[1], 0);
+    assert.equal(cpu2.downsAwaitedTotal, 0);
+  });
+
+  it("a CPU whose online command came before it went down hands its NIC queue to itself, in time", () => {
+    // Busy when both commands come: it goes down after its poll and back up, and sourceOwner() under
+    // the mask of that moment is itself. The hand-over takes effect 50 µs later, inside one advance().
+    const c0 = new Cpu(0, config({ cpus: 2, pps: 3_000_000, durationNs: 3_000_000 }));
+    c0.command({ kind: "offline", cpu: 0, at_ns: 990_000 });
+    c0.command({ kind: "online", cpu: 0, at_ns: 991_000 });
+    c0.advance(2_000_000);
+    const k = c0.counters();
+    assert.equal(k.hotplug_offline, 1);
+    assert.equal(k.hotplug_online, 1);
+    assert.equal(k.late_records, undefined, "nothing taken after the clock passed it");
+    assert.ok(c0.sources.has(0), "the NIC queue is back");
+    assert.ok(c0.takeOutbox().every((b) => b.to !== 0), "no batch to itself left for the engine");
+  });
 });

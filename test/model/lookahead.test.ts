@@ -117,6 +117,15 @@ describe("a mask change", () => {
 });
 
 describe("charges (IPIs and wake-ups the target decides, the enqueuer pays)", () => {
+  it("a rate command still to apply bounds the promise: a faster source sends sooner than its next arrival", () => {
+    // The NIC on CPU 0 at 20 kpps: after the packet at 0, the next arrives at 50 µs; at 40 µs the rate goes up.
+    const cpu = new Cpu(0, config({ pps: 20_000, rpsCpus: [1], costs: NO_CHARGES }));
+    cpu.advance(30_000);
+    assert.equal(cpu.promiseNs(30_000), deliverAt(50_000, L, L), "the next arrival");
+    cpu.command({ kind: "rate", source: 0, pps: 1_200_000, at_ns: 40_000 });
+    assert.equal(cpu.promiseNs(30_000), deliverAt(40_000, L, L), "the command: arrivals may come sooner from then on");
+  });
+
   it("an online CPU may charge from its input bound on, charge_latency_ns later; an offline one never", () => {
     const cpu = new Cpu(2, config({ pps: 0, rpsCpus: [1, 2, 3] }));
     const ib = 5_000;
@@ -168,22 +177,22 @@ describe("promises under adversarial schedules", () => {
     });
   }
 
-  it(
-    "an idle lowest-online CPU and an offline transition delayed past the settle window",
-    {
-      todo:
-        "known hole, older than the offline rule: the survivor's settle window is a time bound, but a CPU going " +
-        "offline waits for its running net_rx_action, and its backlog can reach the survivor after the window; " +
-        "re-injected under a changed rps map it is sent on, past peers' clocks. Needs a hand-over marker.",
-    },
-    () => {
-      const cfg = config({ pps: 1_300_000, rpsCpus: [1, 2], flows: 64, durationNs: 1_600_000 });
-      cfg.queues[0]!.irq_affinity = [3]; // the NIC on CPU 3: CPU 0, the survivor, is idle
-      const commands: CpuCommand[] = [
-        { kind: "offline", cpu: 1, at_ns: 1_060_000 },
-        { kind: "rps", source: 0, cpus: [2], at_ns: 1_061_000 },
-      ];
-      for (const seed of [1, 2, 3, 4]) assert.deepEqual(runSynchronised(cfg, seed, commands).violations, [], `schedule seed ${seed}`);
-    },
-  );
+  it("a CPU going down behind a long poll, past the survivor's settle window: the survivor waits for its dev_cpu_dead record", () => {
+    // CPU 1 is one backlog poll (64 packets × 2 µs) into its net_rx_action when its offline command
+    // comes, and goes down ~120 µs later, past the settle window (~60 µs); CPU 0, idle and the lowest
+    // online CPU, re-injects the backlog to CPU 2 under the new rps map. Without the record every
+    // peer gets when a CPU has gone down, CPU 0 promised past it and CPU 2 ran ahead (seeds 1 and 5).
+    const cfg = config({ pps: 3_000_000, rpsCpus: [1], flows: 64, durationNs: 1_600_000 });
+    cfg.queues[0]!.irq_affinity = [3]; // the NIC on CPU 3: CPU 0, the survivor, is idle
+    const commands: CpuCommand[] = [
+      { kind: "offline", cpu: 1, at_ns: 990_000 },
+      { kind: "rps", source: 0, cpus: [2], at_ns: 991_000 },
+    ];
+    const expected = inProcessCounters(cfg, commands);
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const r = runSynchronised(cfg, seed, commands);
+      assert.deepEqual(r.violations, [], `schedule seed ${seed}`);
+      assert.equal(JSON.stringify(r.counters), expected, `schedule seed ${seed}`);
+    }
+  });
 });

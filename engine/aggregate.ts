@@ -140,7 +140,7 @@ export function aggregate(cfg: EmuConfig, counters: readonly CpuCounters[], extr
   if (late.length > 0)
     violations.push(
       `not exact: ${late.map((c) => `CPU ${c.cpu} took ${c.late_records} record(s)`).join(", ")} from peers after its clock had passed them ` +
-        "(the lookahead's hand-over hole, a CPU going offline late under a changed rps map: docs/DESIGN.md §2.2)",
+        "(a promise of the lookahead was broken, a bug: docs/DESIGN.md §2.2)",
     );
   const buckets = new Array<number>(LATENCY_BUCKETS_NS.length + 1).fill(0);
   let sum = 0, max = 0;

@@ -100,8 +100,8 @@ export interface CpuCounters {
    */
   attributed: { ipis_sent: number[]; flow_limit_count: number[]; ipi_softirq_flushes: number[][] };
   /**
-   * Records from peers that reached this CPU after its clock had passed their time (the
-   * lookahead's known hand-over hole, docs/DESIGN.md §2.2), taken late. Present only when not 0:
+   * Records from peers that reached this CPU after its clock had passed their time (a broken
+   * promise of the lookahead, a bug: docs/DESIGN.md §2.2), taken late. Present only when not 0:
    * a run with any is not exact, and its checker says so.
    */
   late_records?: number;

@@ -58,7 +58,8 @@ step_start=$EPOCHREALTIME
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 done_step() { say "$1: $2 ($(elapsed "$step_start") s)"; step_start=$EPOCHREALTIME; }
 label() { podman image inspect --format "{{index .Labels \"$2\"}}" "$1" 2>/dev/null || true; }
-image_id() { podman image inspect --format '{{.Id}}' "$1" 2>/dev/null | cut -c1-12; }
+# Empty when there is no such image (podman's 125 must not end the script under pipefail).
+image_id() { podman image inspect --format '{{.Id}}' "$1" 2>/dev/null | cut -c1-12 || true; }
 work=""
 cleanup() { [ -z "$work" ] || rm -rf --one-file-system "$work"; }
 trap cleanup EXIT

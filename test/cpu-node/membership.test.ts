@@ -14,7 +14,8 @@ function setUp(events: EmuConfig["events"] = []) {
   const given: CpuCommand[] = [];
   const dropped: number[] = [];
   let reports = 0;
-  const cpu = { id: 0, clock: 0, command: (c: CpuCommand) => given.push(c) };
+  const crashed: number[] = [];
+  const cpu = { id: 0, clock: 0, command: (c: CpuCommand) => given.push(c), peerCrashed: (p: number) => crashed.push(p) };
   const cfg = { cpus: 4, events } as unknown as EmuConfig;
   const peers = { drop: (p: number) => dropped.push(p) } as unknown as PeerLinks;
   const reporting = {
@@ -23,11 +24,11 @@ function setUp(events: EmuConfig["events"] = []) {
     report: () => reports++,
   } as unknown as Reporting;
   const members = new Membership(cpu as unknown as Cpu, cfg, peers, reporting, () => false, () => {});
-  return { members, cpu, given, dropped, reports: () => reports };
+  return { members, cpu, given, dropped, crashed, reports: () => reports };
 }
 
 test("a dead peer goes offline now and wherever the schedule would bring it back", () => {
-  const { members, cpu, given, dropped, reports } = setUp([{ at_ns: 500, cpu: 2, action: "online" } as EmuConfig["events"][number]]);
+  const { members, cpu, given, dropped, crashed, reports } = setUp([{ at_ns: 500, cpu: 2, action: "online" } as EmuConfig["events"][number]]);
   members.commanded({ kind: "online", cpu: 2, at_ns: 800 });
   members.commanded({ kind: "online", cpu: 3, at_ns: 900 });
   cpu.clock = 300;
@@ -38,12 +39,14 @@ test("a dead peer goes offline now and wherever the schedule would bring it back
     { kind: "offline", cpu: 2, at_ns: 800 },
   ]);
   assert.deepEqual(dropped, [2]);
+  assert.deepEqual(crashed, [2], "the model stops awaiting the dead peer's dev_cpu_dead records");
   assert.equal(reports(), 1, "a report carries the dead peer's receipts at once");
   assert.equal(members.dead[2], 1);
   members.peerDead(2, 7);
   members.peerDead(0, 7);
   members.peerDead(9, 7);
   assert.equal(given.length, 3, "again, ourselves, or no such cpu: nothing happens");
+  assert.deepEqual(crashed, [2]);
 });
 
 test("online commands our clock has passed are forgotten: the list stays bounded", () => {

@@ -45,7 +45,7 @@ describe("ground truth: one boot of Debian's 6.12 under QEMU (phase p2, 2 s)", {
 
   it("boots the kernel on 4 CPUs, runs the phase and ends by itself", (t) =>
     live(() => {
-      t.diagnostic(`${kernel!.pkg}: host wall ${(run.boot.wallMs / 1000).toFixed(1)} s, rate ${p2?.rate} pps, guest warnings: ${run.record.warnings.join("; ") || "none"}`);
+      t.diagnostic(`${kernel!.pkg}: host wall ${(run.boot.wallMs / 1000).toFixed(1)} s, rate ${p2?.rate} pps, guest warnings: ${run.record.warnings.join("; ") || "none"}, earlier boots crashed: ${run.panics.join("; ") || "none"}`);
       assert.deepEqual(run.errors, [], run.boot.console.slice(-3000));
       assert.equal(run.record.kernel, kernel!.release);
       assert.equal(run.record.cpus, 4);

@@ -14,6 +14,7 @@ import { hotplugText, parseConsole, phaseData, phaseExtras } from "../../scripts
 import { HOTPLUG_PHASES, phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
 import { GroundTruthUsage } from "../../scripts/ground-truth/errors.ts";
 import { qemuArgs } from "../../scripts/ground-truth/qemu.ts";
+import { guestPanic } from "../../scripts/ground-truth/run.ts";
 import { parseHotplug, parseLoopback } from "../../validate/reference.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -33,6 +34,15 @@ describe("ground-truth console parsing", () => {
     assert.match(p.settings!, /^rps_cpus=e flows=64 secs=2 netdev_max_backlog=1000 netdev_budget=300 flow_limit_cpu_bitmap=0$/);
     assert.deepEqual(p.tx, { sent: 73152, errors: 0, elapsedNs: 2001282669 });
     assert.deepEqual(p.rx, { received: 19466 });
+  });
+
+  it("knows a guest kernel's crash (booted again) from a console that is whole or merely cut short", () => {
+    const panic = readFileSync(join(import.meta.dirname, "fixtures/console-6.12-int3-panic.txt"), "latin1");
+    assert.equal(parseConsole(panic).done, false);
+    assert.equal(guestPanic(panic, false), "[    3.416860] Oops: int3: 0000 [#2] PREEMPT SMP NOPTI");
+    assert.equal(guestPanic(CONSOLE, parseConsole(CONSOLE).done), undefined, "a whole boot");
+    const cut = LINES.slice(0, LINES.findIndex((l) => l.includes("p2"))).join("\n");
+    assert.equal(guestPanic(cut, parseConsole(cut).done), undefined, "stopped early without a crash: an error, not a retry");
   });
 
   it("turns the snapshots into per-CPU deltas (values read off the hex by hand)", () => {

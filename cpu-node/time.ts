@@ -124,13 +124,25 @@ export class VirtualTime {
 
   /** Send the model's batches and, where a peer has not heard it yet, the new promise. */
   sendOutput(): boolean {
-    const promise = this.finished ? Infinity : Math.min(this.cpu.promiseNs(this.inputBound()), this.commandBoundNs());
-    const sent = handOut(this.cpu, this.peers, promise);
+    const vouchTo = this.promises();
+    const sent = handOut(this.cpu, this.peers, vouchTo);
     // A promise-only message goes out when the promise moved by at least the smallest cross-CPU
     // latency (or to +Infinity). Deadlock-free: the peer whose last-sent promise is the lowest can
     // always move its own by that much (a promise is at least its bound plus that latency), and
     // it spares the cascade of tiny increments that CPUs feeding each other otherwise exchange.
-    return this.peers.vouch(promise, this.minLatencyNs) || sent;
+    return this.peers.vouch(vouchTo, this.minLatencyNs) || sent;
+  }
+
+  /** Our promise to each peer: the receiving task's CPU may get an earlier one (model/lookahead.ts). */
+  private promises(): (to: number) => number {
+    if (this.finished) return () => Infinity;
+    const bound = this.inputBound();
+    const command = this.commandBoundNs();
+    const toSocket = Math.min(this.cpu.promiseNs(bound), command);
+    const socketCpu = this.cfg.receiver?.cpu;
+    if (socketCpu === undefined || !this.cpu.remoteSocket) return () => toSocket;
+    const toOthers = Math.min(this.cpu.promiseToNs(bound, socketCpu === 0 ? 1 : 0), command);
+    return (to) => (to === socketCpu ? toSocket : toOthers);
   }
 
   /** At the end: every peer hears +Infinity (we will never send again), then the final report. */

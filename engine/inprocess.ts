@@ -46,16 +46,22 @@ export class DirectDelivery implements PeerTransport {
 export function advanceAll(cpus: Cpu[], horizonNs: number): void {
   const n = cpus.length;
   const direct = new DirectDelivery(cpus);
+  // Promises are per destination (model/lookahead.ts): the receiving task's CPU, if any, gets
+  // the ones that count socket records; every other CPU those that need not.
+  const socketCpu = cpus[0]?.cfg.receiver?.cpu ?? -1;
+  const other = socketCpu === 0 ? 1 : 0; // any CPU but the socket's
   for (;;) {
     let done = true;
-    const promises = cpus.map((c) => c.promiseNs(c.clock));
+    const toSocket = cpus.map((c) => c.promiseNs(c.clock));
+    const toOthers = socketCpu < 0 ? toSocket : cpus.map((c) => c.promiseToNs(c.clock, other));
     for (let i = 0; i < n; i++) {
+      const promises = i === socketCpu ? toSocket : toOthers;
       let safe = horizonNs;
       for (let j = 0; j < n; j++) if (j !== i && promises[j]! < safe) safe = promises[j]!;
       const cpu = cpus[i]!;
       if (safe > cpu.clock) cpu.advance(safe);
       // Its promise at the round's start: a lower bound of the one it could give now.
-      handOut(cpu, direct, promises[i]!);
+      handOut(cpu, direct, (to) => (to === socketCpu ? toSocket[i]! : toOthers[i]!));
       if (cpu.clock < horizonNs) done = false;
     }
     if (done) return;

@@ -113,6 +113,11 @@ export class Cpu extends CpuState {
     return promiseNs(this, inputBoundNs);
   }
 
+  /** The promise to CPU `to`: a CPU other than the receiving task's gets no socket record. */
+  promiseToNs(inputBoundNs: number, to: number): number {
+    return this.remoteSocket && to !== this.cfg.receiver!.cpu ? promiseNs(this, inputBoundNs, false) : promiseNs(this, inputBoundNs);
+  }
+
   /**
    * Counters now, as a copy. `withFlushIds` false leaves out the count of NET_RX runs raised only
    * for IPIs (c.net_rx_ipi_flushes, and the flushes not landed yet) that only the end-of-run

@@ -14,9 +14,15 @@ import { RECORD_KIND, deliverAt } from "./messages.ts";
 import { NAPI_STATE_SCHED } from "./napi.ts";
 import { lowestOnline, sourceCount, sourceOwner } from "./sources.ts";
 
-/** The promise, given that every record peers will still send us takes effect at or after inputBoundNs. */
-export function promiseNs(cpu: CpuState, inputBoundNs: number): number {
-  const t = Math.min(nextSendCapableNs(cpu), sendsCausedByInputsNs(cpu, inputBoundNs));
+/**
+ * The promise, given that every record peers will still send us takes effect at or after inputBoundNs.
+ * `toSocketCpu` false: the promise to every CPU but the receiving task's, which no socket record
+ * reaches — a CPU that feeds a remote socket would otherwise hold everyone in lock-step with its
+ * inputs, though only one CPU takes what it sends because of them.
+ */
+export function promiseNs(cpu: CpuState, inputBoundNs: number, toSocketCpu = true): number {
+  const socket = toSocketCpu && cpu.remoteSocket;
+  const t = Math.min(nextSendCapableNs(cpu, socket), sendsCausedByInputsNs(cpu, inputBoundNs, socket));
   const p = t === Infinity ? Infinity : deliverAt(t, cpu.maxLatencyMin, cpu.windowNs);
   // Charges (messages.ts) travel charge_latency_ns: an enqueuer may run that far ahead of us.
   const c = chargesCausedNs(cpu, inputBoundNs);
@@ -47,20 +53,20 @@ export function lookaheadSlackNs(cpu: CpuState): number {
  * events — commands and delivered records — are handled at their own time, busy or not, and some
  * send then (a command that moves a source, a hand-over passed on: hotplug.ts).
  */
-function nextSendCapableNs(cpu: CpuState): number {
+function nextSendCapableNs(cpu: CpuState, socket: boolean): number {
   const now = Math.max(cpu.clock, cpu.now);
-  const step = nextStepSendNs(cpu, Math.max(now, cpu.busyUntil));
+  const step = nextStepSendNs(cpu, Math.max(now, cpu.busyUntil), socket);
   // Nothing is handled before now: no event can come sooner.
-  return step === now ? now : Math.min(step, nextEventSendNs(cpu, now));
+  return step === now ? now : Math.min(step, nextEventSendNs(cpu, now, socket));
 }
 
 /** Earliest step that may send, given that steps start at stepAt at the soonest. */
-function nextStepSendNs(cpu: CpuState, stepAt: number): number {
+function nextStepSendNs(cpu: CpuState, stepAt: number, socket: boolean): number {
   // A running net_rx_action sends only through the sources' device polls (below) and flushes.
   if (cpu.remoteSinceFlushCount > 0 || cpu.reinject.length > 0 || cpu.pendingHotplug.length > 0) return stepAt;
   if (cpu.rfsOn && cpu.sd.backlogLen > 0) return stepAt;
   // Packets in the stack go to a socket on another CPU (model/receiver.ts) as they are processed.
-  if (cpu.remoteSocket && (cpu.sd.backlogLen > 0 || cpu.run !== null)) return stepAt;
+  if (socket && (cpu.sd.backlogLen > 0 || cpu.run !== null)) return stepAt;
   let t = Infinity;
   for (const s of cpu.sources.values()) {
     if (s.napi.state & NAPI_STATE_SCHED || s.ring.length > 0) return stepAt;
@@ -77,7 +83,7 @@ function nextStepSendNs(cpu: CpuState, stepAt: number): number {
  * offline (forwarded) or with RFS (head reports). An IPI flush or an RFS report makes an offline
  * CPU send nothing.
  */
-function nextEventSendNs(cpu: CpuState, now: number): number {
+function nextEventSendNs(cpu: CpuState, now: number, socket: boolean): number {
   let t = cpu.pendingCommandTimes.earliest();
   for (const cur of cpu.inbound.all()) {
     const k = cur.kind;
@@ -85,7 +91,7 @@ function nextEventSendNs(cpu: CpuState, now: number): number {
       (k === RECORD_KIND.CPU_DEAD && carriesPackets(cur)) ||
       k === RECORD_KIND.QUEUE ||
       k === RECORD_KIND.FORWARD ||
-      (k === RECORD_KIND.ENQUEUE && (!cpu.online || cpu.rfsOn || cpu.remoteSocket));
+      (k === RECORD_KIND.ENQUEUE && (!cpu.online || cpu.rfsOn || socket));
     if (sends && cur.at < t) t = cur.at;
   }
   return t === Infinity ? t : Math.max(t, now);
@@ -109,9 +115,9 @@ function carriesPackets(cur: Cursor): boolean {
  *    whose IRQ (or pinned task) belongs here is still elsewhere. Until then, when the role is
  *    only a source's owner (not a forwardTarget), only hand-overs can come, hotplug_latency_ns away.
  */
-function sendsCausedByInputsNs(cpu: CpuState, inputBoundNs: number): number {
+function sendsCausedByInputsNs(cpu: CpuState, inputBoundNs: number, socket: boolean): number {
   // An enqueue to come is processed here, and its packet sent on to a remote socket.
-  if (cpu.rfsOn || cpu.remoteSocket) return inputBoundNs;
+  if (cpu.rfsOn || socket) return inputBoundNs;
   // Going down (a busy CPU finishes its net_rx_action first): the hand-over itself counts in
   // nextSendCapableNs; what is addressed to us is what it would be once we are down.
   const goingDown = cpu.pendingHotplug.length === 1 && cpu.pendingHotplug[0] === "offline";

@@ -59,14 +59,16 @@ export class PeerLinks implements PeerTransport {
   }
 
   /**
-   * Tell every live peer that has not heard it the promise `vouchNs`, when it moved by at least
-   * `minMoveNs` since the last one it heard (or went to +Infinity). True if any went out.
+   * Tell every live peer that has not heard it our promise to it (`vouch`: one for all, or one per
+   * peer), when it moved by at least `minMoveNs` since the last one it heard (or went to
+   * +Infinity). True if any went out.
    */
-  vouch(vouchNs: number, minMoveNs: number): boolean {
+  vouch(vouch: number | ((to: number) => number), minMoveNs: number): boolean {
     let sent = false;
     for (let p = 0; p < this.links.length; p++) {
       const link = this.links[p];
       const last = this.sentVouch[p]!;
+      const vouchNs = typeof vouch === "number" ? vouch : vouch(p);
       if (!link || last >= vouchNs || link.pending >= this.o.softMax) continue;
       if (vouchNs !== Infinity && vouchNs - last < minMoveNs && last >= 0) continue;
       this.post(p, { kind: "promise" }, vouchNs);

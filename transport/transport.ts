@@ -15,9 +15,12 @@ export interface PeerTransport {
   send(batch: PeerBatch, vouchNs: number): boolean;
 }
 
-/** Hand every batch `cpu` filled since the last call to `transport`. True if any went out. */
-export function handOut(cpu: { takeOutbox(): PeerBatch[] }, transport: PeerTransport, vouchNs: number): boolean {
+/**
+ * Hand every batch `cpu` filled since the last call to `transport`, each with the promise to its
+ * destination (`vouchTo`: promises are per destination, model/lookahead.ts). True if any went out.
+ */
+export function handOut(cpu: { takeOutbox(): PeerBatch[] }, transport: PeerTransport, vouchTo: (to: number) => number): boolean {
   let sent = false;
-  for (const batch of cpu.takeOutbox()) sent = transport.send(batch, vouchNs) || sent;
+  for (const batch of cpu.takeOutbox()) sent = transport.send(batch, vouchTo(batch.to)) || sent;
   return sent;
 }

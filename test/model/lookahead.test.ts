@@ -196,3 +196,36 @@ describe("promises under adversarial schedules", () => {
     }
   });
 });
+
+describe("promises per destination: socket records reach only the receiving task's CPU", () => {
+  it("an RPS target feeding a remote socket is in lock-step with its inputs towards that CPU only", () => {
+    // Receiver on CPU 1; CPU 2 is an idle RPS target: an enqueue from its input bound on is processed
+    // and goes on to CPU 1's socket, so CPU 1 may get a record from ib + L on; every other CPU
+    // only its charges, charge_latency_ns later (the rule above).
+    const cpu = new Cpu(2, config({ pps: 0, rpsCpus: [1, 2, 3], receiver: 1 }));
+    const ib = 5_000;
+    const charge = cpu.costs.charge_latency_ns;
+    assert.equal(cpu.promiseNs(ib), deliverAt(ib, L, L));
+    assert.equal(cpu.promiseToNs(ib, 1), deliverAt(ib, L, L), "the socket's CPU");
+    for (const to of [0, 3]) assert.equal(cpu.promiseToNs(ib, to), deliverAt(ib, charge, L), `cpu ${to}`);
+    // The socket's own CPU delivers locally: one promise for all.
+    const own = new Cpu(1, config({ pps: 0, rpsCpus: [1, 2, 3], receiver: 1 }));
+    assert.equal(own.promiseToNs(ib, 0), own.promiseNs(ib));
+  });
+
+  for (const [name, cfg] of [
+    ["NIC at 600 kpps, RPS to 1-3, the socket on CPU 1", config({ pps: 600_000, rpsCpus: [1, 2, 3], receiver: 1, durationNs: 2_000_000 })],
+    ["loopback, RPS to all, the socket on CPU 3", config({ load: "loopback", pps: 400_000, rpsCpus: [0, 1, 2, 3], receiver: 3, durationNs: 2_000_000 })],
+    ["backlog threads, RPS to 2-3, the socket on CPU 0", config({ profile: "6.6-patched-threads", pps: 500_000, rpsCpus: [2, 3], receiver: 0, durationNs: 2_000_000 })],
+  ] as const) {
+    it(`${name}: the in-process engine's counters on adversarial schedules, no record late`, () => {
+      const expected = inProcessCounters(cfg, []);
+      assert.ok(JSON.parse(expected).some((c: { sock_in: number }) => c.sock_in > 300), "the socket takes packets");
+      for (const seed of [1, 2, 3]) {
+        const r = runSynchronised(cfg, seed);
+        assert.deepEqual(r.violations, [], `schedule seed ${seed}`);
+        assert.equal(JSON.stringify(r.counters), expected, `schedule seed ${seed}`);
+      }
+    });
+  }
+});

@@ -49,6 +49,7 @@ function effectTimes(cfg: EmuConfig, b: PeerBatch): { kind: string; at: number }
   for (const h of b.queue_handovers) out.push({ kind: "queue", at: deliverAt(h.at_ns, L.hotplug_latency_ns, w) });
   for (const h of b.cpu_dead) out.push({ kind: "cpu_dead", at: deliverAt(h.at_ns, L.hotplug_latency_ns, w) });
   for (const s of b.rfs_heads.at_ns) out.push({ kind: "rfs", at: deliverAt(s, L.rps_latency_ns, w) });
+  for (const s of b.socket.send_ns) out.push({ kind: "socket", at: deliverAt(s, L.rps_latency_ns, w) });
   for (const s of b.charges.at_ns) out.push({ kind: "charge", at: deliverAt(s, L.charge_latency_ns, w) });
   return out;
 }
@@ -127,12 +128,14 @@ export function runSynchronised(cfg: EmuConfig, scheduleSeed: number, commands: 
       lastProgress = iter;
     }
     if (!finished[i] && cpu.clock >= end) finished[i] = true;
-    const promise = finished[i] ? Infinity : cpu.promiseNs(inputBound);
-    for (const b of cpu.takeOutbox()) send(i, b.to, { batch: b, vouch: promise });
+    // Promises per destination, as cpu-node/time.ts gives them.
+    const promise = (to: number) => (finished[i] ? Infinity : cpu.promiseToNs(inputBound, to));
+    for (const b of cpu.takeOutbox()) send(i, b.to, { batch: b, vouch: promise(b.to) });
     for (let p = 0; p < n; p++) {
-      if (p === i || sentVouch[i]![p]! >= promise) continue;
-      if (promise !== Infinity && promise - sentVouch[i]![p]! < minMove && sentVouch[i]![p]! >= 0) continue;
-      send(i, p, { batch: null, vouch: promise });
+      const v = promise(p);
+      if (p === i || sentVouch[i]![p]! >= v) continue;
+      if (v !== Infinity && v - sentVouch[i]![p]! < minMove && sentVouch[i]![p]! >= 0) continue;
+      send(i, p, { batch: null, vouch: v });
     }
   }
   return { counters: cpus.map((c) => c.counters()), violations, messages, steps };

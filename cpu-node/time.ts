@@ -141,7 +141,7 @@ export class VirtualTime {
     const toSocket = Math.min(this.cpu.promiseNs(bound), command);
     const socketCpu = this.cfg.receiver?.cpu;
     if (socketCpu === undefined || !this.cpu.remoteSocket) return () => toSocket;
-    const toOthers = Math.min(this.cpu.promiseToNs(bound, socketCpu === 0 ? 1 : 0), command);
+    const toOthers = Math.min(this.cpu.promiseToOthersNs(bound), command);
     return (to) => (to === socketCpu ? toSocket : toOthers);
   }
 

@@ -49,11 +49,10 @@ export function advanceAll(cpus: Cpu[], horizonNs: number): void {
   // Promises are per destination (model/lookahead.ts): the receiving task's CPU, if any, gets
   // the ones that count socket records; every other CPU those that need not.
   const socketCpu = cpus[0]?.cfg.receiver?.cpu ?? -1;
-  const other = socketCpu === 0 ? 1 : 0; // any CPU but the socket's
   for (;;) {
     let done = true;
     const toSocket = cpus.map((c) => c.promiseNs(c.clock));
-    const toOthers = socketCpu < 0 ? toSocket : cpus.map((c) => c.promiseToNs(c.clock, other));
+    const toOthers = socketCpu < 0 ? toSocket : cpus.map((c) => c.promiseToOthersNs(c.clock));
     for (let i = 0; i < n; i++) {
       const promises = i === socketCpu ? toSocket : toOthers;
       let safe = horizonNs;

@@ -115,7 +115,12 @@ export class Cpu extends CpuState {
 
   /** The promise to CPU `to`: a CPU other than the receiving task's gets no socket record. */
   promiseToNs(inputBoundNs: number, to: number): number {
-    return this.remoteSocket && to !== this.cfg.receiver!.cpu ? promiseNs(this, inputBoundNs, false) : promiseNs(this, inputBoundNs);
+    return to === this.cfg.receiver?.cpu ? promiseNs(this, inputBoundNs) : this.promiseToOthersNs(inputBoundNs);
+  }
+
+  /** The promise to every CPU but the receiving task's (promiseNs itself when we feed no remote socket). */
+  promiseToOthersNs(inputBoundNs: number): number {
+    return promiseNs(this, inputBoundNs, false);
   }
 
   /**

@@ -7,7 +7,9 @@
 // will still send: every term below is an event time, a step start or an input bound, and a
 // record's send stamp is never before the decision that emitted it. Since deliverAt(D) <=
 // D + max(smallest latency, window) (lookaheadSlackNs), a peer holding a promise p knows this CPU
-// makes no further decision before p - lookaheadSlackNs. offlineSettled() relies on that.
+// makes no further decision addressed to it before p - lookaheadSlackNs. offlineSettled() relies on
+// that. Promises are per destination: only the receiving task's CPU gets the terms of socket
+// records (promiseNs's toSocketCpu), since no other CPU is sent one.
 import type { CpuState } from "./cpu-state.ts";
 import type { Cursor } from "./inbox.ts";
 import { RECORD_KIND, deliverAt } from "./messages.ts";

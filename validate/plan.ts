@@ -8,6 +8,7 @@ import { loadScenario } from "../config/scenario.ts";
 import { resolveConfig } from "../config/resolve.ts";
 import { HOTPLUG_PHASES, KERNELS, LOOPBACK_PHASES, NIC_PHASES, type KernelInfo } from "./kernels.ts";
 import type { Reference } from "./reference.ts";
+import { withRxUsecs } from "./bursts.ts";
 import type { Side } from "./relations.ts";
 import { modelHotplugPhase, modelPhase } from "./sides.ts";
 
@@ -46,6 +47,11 @@ export interface PlanOptions {
    * the kernel's arrival rate as measured.
    */
   loopbackP1Rate?: Readonly<Record<string, number>>;
+  /**
+   * Each NIC phase's rx_usecs, as `kernel/phase` (e.g. `6.12-generic/p1`): the burst replayed for
+   * that kernel (validate/bursts.ts); without it, the scenario's.
+   */
+  nicRxUsecs?: Readonly<Record<string, number>>;
   scenarioDir?: string;
 }
 
@@ -61,7 +67,8 @@ export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
   const add = (k: KernelInfo, kind: Kind, phase: string, ratePps?: number) => {
     if (o.phases && !o.phases.includes(`${kind}/${phase}`)) return;
     const file = scenarioFile(kind, phase, o.scenarioDir);
-    const key = `${kind}/${phase}/${k.profile}${ratePps !== undefined ? `@${Math.round(ratePps)}` : ""}`;
+    const rxUsecs = kind === "nic" ? o.nicRxUsecs?.[`${k.name}/${phase}`] : undefined;
+    const key = `${kind}/${phase}/${k.profile}${ratePps !== undefined ? `@${Math.round(ratePps)}` : ""}${rxUsecs !== undefined ? `~${rxUsecs}us` : ""}`;
     const existing = runs.get(key);
     if (existing) {
       existing.kernels.push(k.name);
@@ -69,15 +76,16 @@ export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
     }
     let scenario = scenarios.get(file);
     if (!scenario) scenarios.set(file, (scenario = loadScenario(file)));
-    const cfg = resolveConfig(scenario, {
+    const resolved = resolveConfig(scenario, {
       profile: k.profile,
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
       ...(o.durationNs !== undefined && kind !== "hotplug" ? { duration_ns: o.durationNs } : {}),
       ...(ratePps !== undefined ? { rate_pps: Math.round(ratePps) } : {}),
     });
+    const cfg = rxUsecs !== undefined ? withRxUsecs(resolved, rxUsecs) : resolved;
     runs.set(key, {
       key,
-      label: `${kind} ${phase} ${k.profile}${ratePps !== undefined ? ` ${Math.round(ratePps / 1000)}kpps` : ""}`,
+      label: `${kind} ${phase} ${k.profile}${ratePps !== undefined ? ` ${Math.round(ratePps / 1000)}kpps` : ""}${rxUsecs !== undefined ? ` rx_usecs ${rxUsecs}` : ""}`,
       kind,
       phase,
       profile: k.profile,

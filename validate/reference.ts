@@ -30,6 +30,8 @@ export interface NicPhase {
   budget: number;
   /** The device's rx_packets over the phase: what reached the guest (processed + dropped). */
   rxPackets: number;
+  /** virtio-net's RX interrupts over the phase, every CPU's (the IRQ is pinned to one). */
+  virtioIrqs: number;
   seconds: number;
   cpus: CpuDelta[];
 }
@@ -151,7 +153,7 @@ export function parseLoopback(text: string, file: string): Reference["loopback"]
 /**
  * nic-flood.txt: `=== KERNEL: ...` starts a kernel, `## pN: key=value ...` a phase, then an `RX`
  * line, the host sender's `HOST ... elapsed=5.005s` line, a header `cpu processed dropped time_squeeze received_rps flow_limit_c
- * backlog_end NET_RX ...`, one row per CPU, a `sum` row and `eth0 delta: rx_packets=N ...`.
+ * backlog_end NET_RX virtioIRQ CAL RES`, one row per CPU, a `sum` row and `eth0 delta: rx_packets=N ...`.
  */
 export function parseNicFlood(text: string, file: string): Reference["nic"] {
   const out: Reference["nic"] = {};
@@ -187,6 +189,7 @@ export function parseNicFlood(text: string, file: string): Reference["nic"] {
         backlog: intOf(need(kv, "netdev_max_backlog", where), where),
         budget: intOf(need(kv, "netdev_budget", where), where),
         rxPackets: 0,
+        virtioIrqs: 0,
         seconds: 5,
         cpus: [],
         hasRx: false,
@@ -202,6 +205,7 @@ export function parseNicFlood(text: string, file: string): Reference["nic"] {
       const f = row[2]!.trim().split(/\s+/).map(Number);
       if (intOf(row[1]!, where) !== phase.cpus.length) throw new ReferenceError(`${where}: CPU rows out of order`);
       phase.cpus.push({ proc: f[0]!, drop: f[1]!, sq: f[2]!, rrps: f[3]!, fl: f[4]!, bl: f[5]!, netrx: f[6]! });
+      phase.virtioIrqs += f[7]!;
     }
     const eth = /eth0 delta: rx_packets=(\d+)/.exec(line);
     if (eth) {

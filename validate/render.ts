@@ -47,3 +47,12 @@ export function renderMarkdown(rows: readonly RelationRow[]): string {
     );
   return `${out.join("\n")}\n`;
 }
+
+/** The replayed NIC bursts, one line per kernel: `p1 14.6→14.5 @43us` per phase. */
+export function renderBursts(bursts: readonly { kernel_name: string; phase: string; rxUsecs: number; kernel: number; model: number }[]): string {
+  const kernels = [...new Set(bursts.map((b) => b.kernel_name))];
+  const kw = Math.max(...kernels.map((k) => k.length));
+  return kernels
+    .map((k) => `  ${pad(k, kw)}  ${bursts.filter((b) => b.kernel_name === k).map((b) => `${b.phase} ${formatValue(b.kernel)}→${formatValue(b.model)} @${b.rxUsecs}us`).join("  ")}\n`)
+    .join("");
+}

@@ -44,7 +44,9 @@ describe("softnet-emu validate", () => {
     assert.ok(o.code === 0 || o.code === 1, o.stderr);
     // The NIC phases run at the kernel's load relative to its loopback p1 rate: that run comes first.
     assert.match(o.stderr, /^softnet-emu validate: 6 model runs \(6\.6-patched-threads\)\nsoftnet-emu: loopback p1 6\.6-patched-threads: /);
-    assert.match(o.stderr, /softnet-emu: nic p2 6\.6-patched-threads \d+kpps: \d+ processed/);
+    assert.match(o.stderr, /softnet-emu: nic p2 6\.6-patched-threads \d+kpps rx_usecs \d+: \d+ processed/);
+    // Each NIC phase's bursts are replayed (validate/bursts.ts): the kernel's packets per interrupt, the model's, rx_usecs.
+    assert.match(o.stderr, /NIC bursts replayed .*\n {2}6\.12-generic-threaded +p1 33\.6→[\d.]+ @\d+us +p2 117→[\d.]+ @\d+us/);
     assert.match(o.stdout, /^nic\.conservation: .*\n {2}6\.12-generic-threaded \(6\.6-patched-threads\) +kernel 0 +model 0 +same +PASS$/m);
     assert.match(o.stdout, /^nic\.threads\.no-ipi: /m);
     assert.match(o.stdout, o.code === 0 ? /\nvalidate: all \d+ relations hold within their tolerances\n$/ : /\nvalidate: \d+ of \d+ relations FAIL: \S/);

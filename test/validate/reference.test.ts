@@ -20,7 +20,7 @@ describe("validate reference data", () => {
     assert.deepEqual([p2.rps, p2.flows, p2.backlog, p2.flowLimit, p2.sent, p2.rate], ["e", 64, 1000, "0", 328960, 65774]);
     assert.deepEqual(ref.loopback["6.12-generic"]!.p7!.cpus[0], { proc: 0, drop: 0, sq: 0, rrps: 0, fl: 380775, netrx: 21254, bl: 0 });
     const n4 = ref.nic["6.1-generic"]!.p4!;
-    assert.deepEqual([n4.rps, n4.backlog, n4.budget, n4.rxPackets], ["e", 32, 300, 146976]);
+    assert.deepEqual([n4.rps, n4.backlog, n4.budget, n4.rxPackets, n4.virtioIrqs], ["e", 32, 300, 146976, 437]);
     assert.deepEqual(n4.cpus[2], { proc: 33234, drop: 24179, sq: 12, rrps: 1080, fl: 0, bl: 0, netrx: 1092 });
     const h4 = ref.hotplug["6.12-generic"]!.h4!;
     assert.deepEqual([h4.rps, h4.offlineCpu, h4.backlog, h4.sent, h4.received], ["e", 3, 32, 464128, 282681]);
@@ -49,13 +49,13 @@ describe("validate reference data", () => {
         "   HOST sent=10 send_errors=0 elapsed=2.000s rate=5 pps",
         "   cpu    processed      dropped time_squeeze received_rps flow_limit_c backlog_end    NET_RX virtioIRQ       CAL       RES",
         "     0           10            0            1            0            0           0         2         1         0         0",
-        "     1            0            0            0            0            0           0         0         0         0         0",
+        "     1            0            0            0            0            0           0         0         2         0         0",
         "   sum           10            0            1            0            0                       2         1         0         0",
         "   eth0 delta: rx_packets=10 rx_dropped=0",
       ].join("\n"),
       "t.txt",
     );
-    assert.deepEqual(nic, { k: { p1: { rps: "0", backlog: 1000, budget: 300, rxPackets: 10, seconds: 2, cpus: [{ proc: 10, drop: 0, sq: 1, rrps: 0, fl: 0, bl: 0, netrx: 2 }, { proc: 0, drop: 0, sq: 0, rrps: 0, fl: 0, bl: 0, netrx: 0 }] } } });
+    assert.deepEqual(nic, { k: { p1: { rps: "0", backlog: 1000, budget: 300, rxPackets: 10, virtioIrqs: 3, seconds: 2, cpus: [{ proc: 10, drop: 0, sq: 1, rrps: 0, fl: 0, bl: 0, netrx: 2 }, { proc: 0, drop: 0, sq: 0, rrps: 0, fl: 0, bl: 0, netrx: 0 }] } } });
     const steps = ["t0_before_start", "imm_before_off", "imm_after_off", "off_mid", "imm_before_on", "imm_after_on", "final"];
     const hp = parseHotplug(
       [

@@ -10,10 +10,7 @@ import type { RelationRow } from "../../validate/relations.ts";
 import { cli } from "../cli/spawn.ts";
 
 /** The relations docs/CALIBRATION.md lists as not (always) reproduced, with why. */
-const LEFT_OVER = new Set([
-  "nic.p1.packets-per-netrx",
-  "loopback.rate.f/0",
-]);
+const LEFT_OVER = new Set(["loopback.rate.f/0"]);
 
 /** What the patch claims and the kernels showed; these must hold on every kernel. */
 const MUST_HOLD = [
@@ -46,7 +43,12 @@ describe("softnet-emu validate on the shipped reference", () => {
     const a = await cli(["validate", "--json", "-", "--quiet"], 300_000);
     const b = await cli(["validate", "--json", "-", "--quiet"], 300_000);
     assert.equal(a.stderr, "");
-    const doc = JSON.parse(a.stdout) as { ok: boolean; total: number; relations: RelationRow[] };
+    const doc = JSON.parse(a.stdout) as {
+      ok: boolean;
+      total: number;
+      relations: RelationRow[];
+      nic_bursts: { kernel: string; phase: string; rx_usecs: number; kernel_packets_per_irq: number; model_packets_per_irq: number }[];
+    };
     assert.equal(b.stdout, a.stdout, "same scenarios and seeds → the same figures, bit for bit");
     assert.equal(a.code, doc.ok ? 0 : 1);
     // Every kernel and kind of phase is compared.
@@ -54,6 +56,10 @@ describe("softnet-emu validate on the shipped reference", () => {
       [...new Set(doc.relations.map((r) => r.kernel))].sort(),
       ["6.1-generic", "6.1-rt", "6.1-rt#run2", "6.12-generic", "6.12-generic-threaded", "6.12-rt"],
     );
+    // Every NIC phase of every kernel ran with its bursts replayed, to within 2 %.
+    assert.equal(doc.nic_bursts.length, 25);
+    for (const b of doc.nic_bursts)
+      assert.ok(Math.abs(Math.log(b.model_packets_per_irq / b.kernel_packets_per_irq)) < Math.log(1.02), JSON.stringify(b));
     const regressions = doc.relations.filter((r) => !r.pass && !LEFT_OVER.has(r.id));
     assert.deepEqual(regressions.map((r) => `${r.id} ${r.kernel}: kernel ${JSON.stringify(r.kernel_value)} model ${JSON.stringify(r.model_value)}`), []);
     for (const id of MUST_HOLD) {

@@ -4,10 +4,11 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { ReferenceError, loadReference } from "../validate/reference.ts";
 import { KERNELS } from "../validate/kernels.ts";
-import { KINDS, modelSides, planRuns, type Kind, type PlannedRun } from "../validate/plan.ts";
+import { KINDS, modelSides, type Kind } from "../validate/plan.ts";
+import { runStages, stagedRuns } from "../validate/stages.ts";
 import { evaluateRelations } from "../validate/relations.ts";
 import { kernelSides } from "../validate/sides.ts";
-import { renderMarkdown, renderText } from "../validate/render.ts";
+import { renderBursts, renderMarkdown, renderText } from "../validate/render.ts";
 import { UsageError } from "../config/errors.ts";
 import { checkOutputFile, copySomeRunOptions, parseJobs, runExperimentJobs, writeOutput } from "./experiment-common.ts";
 import type { CliIo } from "./io.ts";
@@ -36,6 +37,11 @@ softnet-emu run --scenario validate/scenarios/loopback-p2.yaml --profile 6.6). v
 phase under each kernel's profile (6.1 → 6.6, 6.12 → 6.6-patched, 6.12 with thread_backlog_napi →
 6.6-patched-threads, 6.1-rt → rt-6.6, 6.12-rt → rt-6.6-patched) and prints, per relation and kernel,
 the kernel's figure, the model's, the tolerance and PASS or FAIL.
+
+What QEMU decided, not the guest kernel, is replayed: each NIC phase runs at the kernel's arrival
+rate relative to its own speed (the model's loopback p1 runs first), with the NIC's rx_usecs
+fitted so that the model gets the kernel's packets per virtio interrupt (short in-process trial
+runs before the NIC runs; the fit is printed, and in --json as nic_bursts).
 
 Relations are ratios, shares, orderings and yes/no facts, never absolute rates (QEMU's emulated
 CPUs are far slower than hardware): conservation, per-CPU shares, NET_RX runs per packet and per
@@ -66,7 +72,7 @@ export function registerValidate(program: Command, io: CliIo, setExit: (code: nu
     .description("run the real-kernel reference phases on the model and compare, relation by relation, PASS or FAIL each");
   copySomeRunOptions(program, cmd, ["--engine", "--seed"])
     // Not run's "default 50ms": each phase has its scenario's length (validate/plan.ts).
-    .option("--duration <D>", "virtual time of every loopback and NIC phase (default: each scenario's: loopback 1s, NIC 100ms; hotplug phases always keep theirs)", arg(positiveDuration))
+    .option("--duration <D>", "virtual time of every loopback and NIC phase (default: each scenario's: loopback 1s, NIC 300ms; hotplug phases always keep theirs)", arg(positiveDuration))
     .option("--kernels <NAMES>", `comma-separated kernels to compare with (default: all: ${KERNELS.map((k) => k.name).join(", ")})`, listOf(KERNELS.map((k) => k.name), "kernel"))
     .option("--only <KINDS>", `comma-separated kinds of phases: ${KINDS.join(", ")} (default: all)`, listOf(KINDS, "kind"))
     .option("--json <FILE>", "write every relation with both figures, and every run's headline numbers, as JSON to FILE ('-' = stdout)")
@@ -87,25 +93,24 @@ export async function validate(o: ValidateOptions, io: CliIo): Promise<number> {
     throw err;
   }
   const base = { kernels: o.kernels, durationNs: o.duration, seed: o.seed };
-  // Stage 1: each profile's loopback p1 sender rate, the model's speed the NIC phases are scaled to.
   const kinds = o.only ?? KINDS;
-  const stage1 = kinds.includes("nic") ? planRuns(ref, { ...base, kinds: ["loopback"], phases: ["loopback/p1"] }) : [];
-  const rest = planRuns(ref, { ...base, kinds }).filter((r) => !stage1.some((s) => s.key === r.key));
-  if (stage1.length + rest.length === 0) throw new UsageError("--kernels/--only: no reference phase matches");
-  if (!o.quiet) io.err(`softnet-emu validate: ${stage1.length + rest.length} model runs (${[...new Set([...stage1, ...rest].map((r) => r.profile))].join(", ")})\n`);
-  // Progress: one stderr line per finished run (runExperimentJobs), unless --quiet.
-  const run = (rs: readonly PlannedRun[]) =>
-    runExperimentJobs(
-      rs.map((r) => ({ label: r.label, cfg: r.cfg, ...(r.seriesIntervalNs ? { seriesIntervalNs: r.seriesIntervalNs } : {}) })),
-      { engine: o.engine, jobs: o.jobs, quiet: o.quiet },
-      io,
-    );
-  const results1 = await run(stage1);
-  const p1Rate = Object.fromEntries(stage1.map((r, i) => [r.profile, results1[i]!.totals.injected / (results1[i]!.virtual_ns / 1e9)]));
-  const planned = planRuns(ref, { ...base, kinds, ...(stage1.length ? { loopbackP1Rate: p1Rate } : {}) }).filter((r) => !stage1.some((s) => s.key === r.key));
-  const results2 = await run(planned);
-  const runs = [...stage1, ...planned];
-  const results = [...results1, ...results2];
+  const all = stagedRuns(ref, { ...base, kinds });
+  if (all.length === 0) throw new UsageError("--kernels/--only: no reference phase matches");
+  if (!o.quiet) io.err(`softnet-emu validate: ${all.length} model runs (${[...new Set(all.map((r) => r.profile))].join(", ")})\n`);
+  const { runs, results, bursts } = await runStages(ref, { ...base, kinds }, {
+    run: (rs) =>
+      runExperimentJobs(
+        rs.map((r) => ({ label: r.label, cfg: r.cfg, ...(r.seriesIntervalNs ? { seriesIntervalNs: r.seriesIntervalNs } : {}) })),
+        { engine: o.engine, jobs: o.jobs, quiet: o.quiet },
+        io,
+      ),
+    // The fit's trials run in-process whatever the engine (both give the same results, bit for
+    // bit), in this thread: a trial takes milliseconds, starting worker threads for each step more.
+    trial: (cfgs) => runExperimentJobs(cfgs.map((cfg, i) => ({ label: `burst fit ${i}`, cfg })), { engine: "inprocess", jobs: 1, quiet: true }, io),
+    fitted: (bursts) => {
+      if (!o.quiet) io.err(`softnet-emu validate: NIC bursts replayed (packets per interrupt, kernel → model at rx_usecs):\n${renderBursts(bursts)}`);
+    },
+  });
   const selected = (name: string) => !o.kernels || o.kernels.includes(name);
   const kernels = Object.fromEntries(Object.entries(kernelSides(ref)).filter(([k]) => selected(k)));
   // Kinds left out of the run are left out of the comparison too.
@@ -120,6 +125,7 @@ export async function validate(o: ValidateOptions, io: CliIo): Promise<number> {
       passed: rows.length - failed,
       total: rows.length,
       relations: rows,
+      nic_bursts: bursts.map((b) => ({ kernel: b.kernel_name, phase: b.phase, rx_usecs: b.rxUsecs, kernel_packets_per_irq: b.kernel, model_packets_per_irq: b.model })),
       runs: runs.map((r, i) => ({
         label: r.label,
         profile: r.profile,

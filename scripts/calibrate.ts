@@ -6,7 +6,7 @@
 // Knobs are costs (model/config.ts CostModel) or the validate scenarios' stall model
 // (stalls.every_ns, stalls.mean_ns).
 // A deterministic coordinate search: each knob in turn is multiplied by each factor of the grid,
-// the whole reference subset is run (validate/plan.ts), and the value with the smallest miss is
+// the whole reference subset is run (validate/stages.ts, as validate runs it), and the value with the smallest miss is
 // kept; passes repeat until one changes nothing. The miss of a relation is 0 when it passes, else
 // 1 + how far outside its tolerance it is, in units of the tolerance (3 for a wrong yes/no).
 // Same arguments → same fit: every run is seeded, the order of trials is fixed.
@@ -17,7 +17,8 @@ import { DEFAULT_COSTS, exactWindowNs } from "../model/defaults.ts";
 import { runJobs } from "../report/pool.ts";
 import { parseDurationNs } from "../config/units.ts";
 import { KERNELS } from "../validate/kernels.ts";
-import { KINDS, modelSides, planRuns, type Kind, type PlannedRun } from "../validate/plan.ts";
+import { KINDS, modelSides, planRuns, type Kind } from "../validate/plan.ts";
+import { runStages } from "../validate/stages.ts";
 import { loadReference } from "../validate/reference.ts";
 import { evaluateRelations, RELATIONS, type RelationRow, type Tolerance } from "../validate/relations.ts";
 import { kernelSides } from "../validate/sides.ts";
@@ -82,7 +83,8 @@ const kinds = a.only.split(",") as Kind[];
 for (const k of kinds) if (!KINDS.includes(k)) fail(`--only: unknown kind '${k}'`);
 
 const ref = loadReference();
-const plan = planRuns(ref, { kernels: kernelNames, kinds, durationNs, ...(a.phases ? { phases: a.phases.split(",") } : {}) });
+const stageOptions = { kernels: kernelNames, kinds, durationNs, ...(a.phases ? { phases: a.phases.split(",") } : {}) };
+const plan = planRuns(ref, stageOptions);
 if (plan.length === 0) fail("--kernels/--only/--phases: no reference phase matches");
 const kernels = Object.fromEntries(Object.entries(kernelSides(ref)).filter(([k]) => kernelNames.includes(k)));
 for (const side of Object.values(kernels)) for (const kind of KINDS) if (!kinds.includes(kind)) side[kind] = {};
@@ -122,11 +124,12 @@ function withValues(cfg: EmuConfig, v: Values): EmuConfig {
 let evaluations = 0;
 async function evaluate(values: Values): Promise<{ score: number; rows: RelationRow[] }> {
   evaluations++;
-  const runs: PlannedRun[] = plan.map((r) => ({ ...r, cfg: withValues(r.cfg, values) }));
-  const results = await runJobs(
-    runs.map((r) => ({ label: r.label, cfg: r.cfg, ...(r.seriesIntervalNs ? { seriesIntervalNs: r.seriesIntervalNs } : {}) })),
-    { parallel: jobs },
-  );
+  const job = (label: string, cfg: EmuConfig, seriesIntervalNs?: number) => ({ label, cfg: withValues(cfg, values), ...(seriesIntervalNs ? { seriesIntervalNs } : {}) });
+  // The same stages as `softnet-emu validate`: the NIC phases' rate and bursts follow the trial's costs.
+  const { runs, results } = await runStages(ref, stageOptions, {
+    run: (rs) => runJobs(rs.map((r) => job(r.label, r.cfg, r.seriesIntervalNs)), { parallel: jobs }),
+    trial: (cfgs) => runJobs(cfgs.map((c, i) => job(`burst fit ${i}`, c)), { parallel: 1 }),
+  });
   const rows = evaluateRelations(KERNELS, kernels, modelSides(runs, results));
   return { score: rows.reduce((s, r) => s + miss(r, tolOf.get(r.id)!), 0), rows };
 }

@@ -19,6 +19,11 @@ export const KERNELS: readonly KernelInfo[] = [
   { name: "6.1-rt", profile: "rt-6.6", mode: "ipi", rt: true },
   { name: "6.1-rt#run2", profile: "rt-6.6", mode: "ipi", rt: true, repeatOf: "6.1-rt" },
   { name: "6.12-rt", profile: "rt-6.6-patched", mode: "threads", rt: true },
+  // Three more boots of each generic kernel, by `npm run ground-truth` (validate/reference/README.md).
+  ...[2, 3, 4].flatMap((n): KernelInfo[] => [
+    { name: `6.1-generic#run${n}`, profile: "6.6", mode: "ipi", rt: false, repeatOf: "6.1-generic" },
+    { name: `6.12-generic#run${n}`, profile: "6.6-patched", mode: "ipi", rt: false, repeatOf: "6.12-generic" },
+  ]),
 ];
 
 export const LOOPBACK_PHASES = ["p1", "p2", "p3", "p4", "p5", "p6", "p7"] as const;

@@ -72,6 +72,13 @@ export class ReferenceError extends Error {
 
 const REFERENCE_DIR = fileURLToPath(new URL("./reference/", import.meta.url));
 
+/** Loopback boots measured again (validate/reference/README.md): run number, file. */
+export const REBOOTS: ReadonlyArray<readonly [number, string]> = [
+  [2, "loopback-run2.json"],
+  [3, "loopback-run3.json"],
+  [4, "loopback-run4.json"],
+];
+
 export function loadReference(dir = REFERENCE_DIR): Reference {
   const read = (name: string): string => {
     try {
@@ -80,8 +87,17 @@ export function loadReference(dir = REFERENCE_DIR): Reference {
       throw new ReferenceError(`${name}: cannot read the reference data: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
   };
+  const loopback = parseLoopback(read("loopback.json"), "loopback.json");
+  // Later boots of the same kernels, by this repository's `npm run ground-truth`: `KERNEL#runN`.
+  for (const [n, file] of REBOOTS) {
+    for (const [kernel, phases] of Object.entries(parseLoopback(read(file), file))) {
+      const key = `${kernel}#run${n}`;
+      if (loopback[key]) throw new ReferenceError(`${file}: ${key} is also in loopback.json`);
+      loopback[key] = phases;
+    }
+  }
   return {
-    loopback: parseLoopback(read("loopback.json"), "loopback.json"),
+    loopback,
     nic: parseNicFlood(read("nic-flood.txt"), "nic-flood.txt"),
     hotplug: parseHotplug(read("hotplug-loopback.txt"), "hotplug-loopback.txt"),
   };

@@ -16,6 +16,8 @@ describe("validate reference data", () => {
       assert.deepEqual(Object.keys(ref.nic[k.name] ?? {}), ["p1", "p2", "p3", "p4", "p5"], k.name);
       assert.deepEqual(Object.keys(ref.hotplug[k.name] ?? {}), ["h1", "h2", "h3", "h4"], k.name);
     }
+    // The later boots (loopback-runN.json) load as KERNEL#runN, unchanged.
+    assert.deepEqual([ref.loopback["6.12-generic#run2"]!.p1!.sent, ref.loopback["6.1-generic#run4"]!.p1!.rate], [225088, 23613]);
     const p2 = ref.loopback["6.12-generic"]!.p2!;
     assert.deepEqual([p2.rps, p2.flows, p2.backlog, p2.flowLimit, p2.sent, p2.rate], ["e", 64, 1000, "0", 328960, 65774]);
     assert.deepEqual(ref.loopback["6.12-generic"]!.p7!.cpus[0], { proc: 0, drop: 0, sq: 0, rrps: 0, fl: 380775, netrx: 21254, bl: 0 });

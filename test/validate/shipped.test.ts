@@ -9,10 +9,19 @@ import { describe, it } from "node:test";
 import type { RelationRow } from "../../validate/relations.ts";
 import { cli } from "../cli/spawn.ts";
 
-/** The relations docs/CALIBRATION.md lists as not (always) reproduced, with why. */
-const LEFT_OVER = new Set(["loopback.rate.f/0"]);
+/**
+ * The rows docs/CALIBRATION.md lists as not reproduced, with why: the sender's rate ratios, on the
+ * boots where they differ from the model's (the later boots `#runN` moved them far more than their
+ * tolerance). Exact rows: every other row must pass.
+ */
+const LEFT_OVER: Record<string, string[]> = {
+  "loopback.rate.f/0": ["6.12-generic", "6.12-generic#run2", "6.12-generic#run3", "6.12-generic#run4", "6.1-generic#run3", "6.1-generic#run4"],
+  "loopback.rate.e/0": ["6.12-generic#run2", "6.12-generic#run3", "6.12-generic#run4", "6.1-generic#run4"],
+  "loopback.rate.0>e>f": ["6.12-generic#run2", "6.12-generic#run3", "6.12-generic#run4", "6.1-generic#run4"],
+};
+const leftOver = (r: RelationRow) => LEFT_OVER[r.id]?.includes(r.kernel) ?? false;
 
-/** What the patch claims and the kernels showed; these must hold on every kernel. */
+/** What the patch claims and the kernels showed; these must hold on every kernel (but the left-over rows above). */
 const MUST_HOLD = [
   "loopback.conservation",
   "nic.conservation",
@@ -54,16 +63,29 @@ describe("softnet-emu validate on the shipped reference", () => {
     // Every kernel and kind of phase is compared.
     assert.deepEqual(
       [...new Set(doc.relations.map((r) => r.kernel))].sort(),
-      ["6.1-generic", "6.1-rt", "6.1-rt#run2", "6.12-generic", "6.12-generic-threaded", "6.12-rt"],
+      [
+        "6.1-generic",
+        "6.1-generic#run2",
+        "6.1-generic#run3",
+        "6.1-generic#run4",
+        "6.1-rt",
+        "6.1-rt#run2",
+        "6.12-generic",
+        "6.12-generic#run2",
+        "6.12-generic#run3",
+        "6.12-generic#run4",
+        "6.12-generic-threaded",
+        "6.12-rt",
+      ],
     );
     // Every NIC phase of every kernel ran with its bursts replayed, to within 2 %.
     assert.equal(doc.nic_bursts.length, 25);
     for (const b of doc.nic_bursts)
       assert.ok(Math.abs(Math.log(b.model_packets_per_irq / b.kernel_packets_per_irq)) < Math.log(1.02), JSON.stringify(b));
-    const regressions = doc.relations.filter((r) => !r.pass && !LEFT_OVER.has(r.id));
+    const regressions = doc.relations.filter((r) => !r.pass && !leftOver(r));
     assert.deepEqual(regressions.map((r) => `${r.id} ${r.kernel}: kernel ${JSON.stringify(r.kernel_value)} model ${JSON.stringify(r.model_value)}`), []);
     for (const id of MUST_HOLD) {
-      const rows = doc.relations.filter((r) => r.id === id);
+      const rows = doc.relations.filter((r) => r.id === id && !leftOver(r));
       assert.ok(rows.length > 0, `${id} is compared`);
       for (const r of rows) assert.ok(r.pass, `${id} on ${r.kernel}: kernel ${JSON.stringify(r.kernel_value)} model ${JSON.stringify(r.model_value)}`);
     }

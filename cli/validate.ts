@@ -8,9 +8,11 @@ import { KINDS, modelSides, type Kind } from "../validate/plan.ts";
 import { runStages, stagedRuns } from "../validate/stages.ts";
 import { evaluateRelations } from "../validate/relations.ts";
 import { kernelSides } from "../validate/sides.ts";
-import { renderBursts, renderMarkdown, renderText } from "../validate/render.ts";
+import { formatValue, renderBursts, renderMarkdown, renderText } from "../validate/render.ts";
+import { burstChart, relationCharts, relationMatrix } from "../report/validate-report.ts";
+import { writeReport } from "../report/write-report.ts";
 import { UsageError } from "../config/errors.ts";
-import { checkOutputFile, copySomeRunOptions, parseJobs, runExperimentJobs, writeOutput } from "./experiment-common.ts";
+import { checkOutputFile, copySomeRunOptions, parseJobs, prepareReportDir, runExperimentJobs, writeOutput } from "./experiment-common.ts";
 import type { CliIo } from "./io.ts";
 import type { EngineName } from "./engines.ts";
 import { arg, positiveDuration } from "./run-options.ts";
@@ -23,6 +25,7 @@ interface ValidateOptions {
   only?: Kind[];
   json?: string;
   markdown?: boolean;
+  report?: string;
   jobs?: number;
   quiet?: boolean;
 }
@@ -54,6 +57,7 @@ Examples:
   $ softnet-emu validate --only loopback --kernels 6.12-generic,6.12-generic-threaded
   $ softnet-emu validate --json validate.json --quiet
   $ softnet-emu validate --markdown > table.md
+  $ softnet-emu validate --report validate-report/   # charts: open validate-report/index.html
 
 Exit status: 0 every relation holds, 1 one does not (or a run failed), 2 bad input.`;
 
@@ -77,6 +81,7 @@ export function registerValidate(program: Command, io: CliIo, setExit: (code: nu
     .option("--only <KINDS>", `comma-separated kinds of phases: ${KINDS.join(", ")} (default: all)`, listOf(KINDS, "kind"))
     .option("--json <FILE>", "write every relation with both figures, and every run's headline numbers, as JSON to FILE ('-' = stdout)")
     .option("--markdown", "print the table as Markdown (as in the README) instead of text")
+    .option("--report <DIR>", "write a report page (index.html) to DIR: a chart per relation (every kernel and boot, its tolerance band, the model), the NIC bursts, the table")
     .option("--jobs <N>", "runs at once (default: the cores available)", parseJobs)
     .option("--quiet", "no progress lines on stderr")
     .addHelpText("after", HELP)
@@ -85,6 +90,7 @@ export function registerValidate(program: Command, io: CliIo, setExit: (code: nu
 
 export async function validate(o: ValidateOptions, io: CliIo): Promise<number> {
   if (o.json !== undefined) checkOutputFile("--json", o.json);
+  if (o.report !== undefined) prepareReportDir("--report", o.report);
   let ref;
   try {
     ref = loadReference();
@@ -137,6 +143,29 @@ export async function validate(o: ValidateOptions, io: CliIo): Promise<number> {
       })),
     };
     writeOutput(io, "--json", o.json, `${JSON.stringify(doc, null, 2)}\n`);
+  }
+  if (o.report !== undefined) {
+    const written = await writeReport(
+      o.report,
+      {
+        title: "softnet-emu validate: the model against real kernels",
+        intro: [
+          "Each relation is one figure computed the same way on a real kernel's counters (validate/reference/: Debian 6.1 and 6.12 under QEMU TCG, and later boots of the generic kernels) and on the model's runs of the same phases.",
+          "In a chart, a dot is a kernel's (or boot's) figure, green when the model passes against it and red when not; the pale bar is the band the model's figure (the black diamond) must fall in.",
+        ],
+        meta: [
+          ["passed", `${rows.length - failed} of ${rows.length} relation rows`],
+          ["seed", o.seed !== undefined ? String(o.seed) : "each scenario's (1)"],
+          ["kernels", o.kernels?.join(", ") ?? "all"],
+          ["phases", kinds.join(", ")],
+          ["engine", o.engine],
+        ],
+        tables: [{ title: "Every relation", matrix: relationMatrix(rows) }],
+        notes: [{ title: "Failing", lines: rows.filter((r) => !r.pass).map((r) => `${r.id} ${r.kernel}: kernel ${formatValue(r.kernel_value)}, model ${formatValue(r.model_value)} (${r.tolerance})`) }],
+      },
+      [...(bursts.length > 0 ? [burstChart(bursts)] : []), ...relationCharts(rows)],
+    );
+    if (!o.quiet) io.err(`softnet-emu validate: report written to ${written.index}\n`);
   }
   if (o.json !== "-") io.out(o.markdown ? renderMarkdown(rows) : renderText(rows));
   return failed === 0 ? 0 : 1;

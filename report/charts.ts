@@ -38,7 +38,7 @@ function noneNote(subtitle: string, values: readonly (number | null)[]): string 
   return values.every((v) => v === null || v === 0) ? `${subtitle} · zero in every run` : subtitle;
 }
 
-function base(title: string, subtitle: string) {
+export function base(title: string, subtitle: string) {
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: title, subtitle, anchor: "start" as const, subtitleColor: "#555" },

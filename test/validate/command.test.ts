@@ -2,6 +2,9 @@
 // runs) prints the table and exits 0 only if every relation passes; --json has the numbers;
 // bad flags are one line and exit 2.
 import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { RelationRow } from "../../validate/relations.ts";
 import { cli, usageErrorLine } from "../cli/spawn.ts";
@@ -52,12 +55,33 @@ describe("softnet-emu validate", () => {
     assert.match(o.stdout, o.code === 0 ? /\nvalidate: all \d+ relations hold within their tolerances\n$/ : /\nvalidate: \d+ of \d+ relations FAIL: \S/);
   });
 
+  it("--report DIR: a page with a chart per relation and the NIC bursts, and the table", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "validate-report-"));
+    try {
+      const o = await cli(["validate", "--only", "nic", "--kernels", "6.12-generic-threaded", "--duration", "5ms", "--jobs", "1", "--report", dir], 120_000);
+      assert.ok(o.code === 0 || o.code === 1, o.stderr);
+      assert.match(o.stderr, /softnet-emu validate: report written to .*index\.html/);
+      const files = readdirSync(dir);
+      for (const f of ["index.html", "nic-bursts.svg", "relation-nic_conservation.svg", "relation-nic_p1_packets_per_netrx.svg"]) assert.ok(files.includes(f), `${f} in ${files.join(" ")}`);
+      const html = readFileSync(join(dir, "index.html"), "utf8");
+      assert.equal(html.match(/<svg/g)?.length, files.filter((f) => f.endsWith(".svg")).length, "every chart inline");
+      assert.match(html, /Every relation/);
+      assert.match(html, /nic\.threads\.no-ipi/, "yes/no relations are in the table");
+      const svg = readFileSync(join(dir, "relation-nic_p1_packets_per_netrx.svg"), "utf8");
+      assert.match(svg, /<title>nic\.p1\.packets-per-netrx<\/title>/);
+      assert.match(svg, /6\.12-generic-threaded/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("bad input: one line naming the flag, exit 2", async () => {
     for (const [args, re] of [
       [["validate", "--kernels", "6.2-generic"], /--kernels.*unknown kernel '6\.2-generic'/],
       [["validate", "--only", "loopback,disk"], /--only.*unknown kind 'disk'/],
       [["validate", "--duration", "5"], /--duration/],
       [["validate", "--json", "/nonexistent-dir/x.json"], /--json/],
+      [["validate", "--report", "/etc/hostname"], /--report .*not a directory/],
     ] as const) {
       const o = await cli([...args], 60_000);
       assert.equal(o.code, 2, `${args.join(" ")}: ${o.stderr}`);

@@ -4,19 +4,12 @@
 // runs replayed. Every row, vectors and yes/no relations included, is in the table.
 import type { TopLevelSpec } from "vega-lite";
 import type { ReplayedBurst } from "../validate/stages.ts";
-import type { RelationRow } from "../validate/relations.ts";
+import { RELATIONS, toleranceBand, type RelationRow } from "../validate/relations.ts";
 import { formatValue } from "../validate/render.ts";
 import { base, type ChartSpec } from "./charts.ts";
 import type { Matrix } from "./compare-table.ts";
 
-/** The tolerance band around a kernel figure, from the row's tolerance text (`±0.15`, `×/÷2`). */
-export function band(kernel: number, tolerance: string): [number, number] | undefined {
-  const abs = /^±([\d.]+)$/.exec(tolerance);
-  if (abs) return [kernel - Number(abs[1]), kernel + Number(abs[1])];
-  const factor = /^×\/÷([\d.]+)$/.exec(tolerance);
-  if (factor) return [kernel / Number(factor[1]), kernel * Number(factor[1])];
-  return undefined;
-}
+const TOLERANCES = new Map(RELATIONS.map((d) => [d.id, d.tol]));
 
 interface Point {
   kernel: string;
@@ -37,7 +30,8 @@ export function relationCharts(rows: readonly RelationRow[]): ChartSpec[] {
     const points: Point[] = [];
     for (const r of rs) {
       const k = r.kernel_value as number;
-      const b = band(k, r.tolerance);
+      const tol = TOLERANCES.get(r.id);
+      const b = tol ? toleranceBand(k, tol) : undefined;
       const verdict = r.pass ? "PASS" : "FAIL";
       points.push({ kernel: r.kernel, who: "kernel", value: k, ...(b ? { lo: b[0], hi: b[1] } : {}), verdict });
       if (typeof r.model_value === "number") points.push({ kernel: r.kernel, who: "model", value: r.model_value, verdict });

@@ -481,6 +481,13 @@ export function describeTolerance(t: Tolerance): string {
   }
 }
 
+/** The model figures within() accepts against a kernel figure, as a closed interval (none for "same"). */
+export function toleranceBand(kernel: number, t: Tolerance): [number, number] | undefined {
+  if (t.kind === "abs") return [kernel - t.abs, kernel + t.abs];
+  if (t.kind === "factor") return [kernel / t.factor, kernel * t.factor];
+  return undefined;
+}
+
 /** Does the model's figure match the kernel's within the tolerance? */
 export function within(kernel: Value, model: Value, t: Tolerance): boolean {
   if (typeof kernel === "boolean" || typeof model === "boolean") return kernel === model;

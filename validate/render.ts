@@ -1,6 +1,7 @@
 // The validate table: per relation, per kernel, the kernel's figure, the model's, the tolerance and
 // PASS/FAIL, as text for a terminal or as a Markdown table (the README's).
 import type { RelationRow, Value } from "./relations.ts";
+import type { ReplayedBurst } from "./stages.ts";
 
 export function formatValue(v: Value | null): string {
   if (v === null) return "n/a";
@@ -49,7 +50,7 @@ export function renderMarkdown(rows: readonly RelationRow[]): string {
 }
 
 /** The replayed NIC bursts, one line per kernel: `p1 14.6→14.5 @43us` per phase. */
-export function renderBursts(bursts: readonly { kernel_name: string; phase: string; rxUsecs: number; kernel: number; model: number }[]): string {
+export function renderBursts(bursts: readonly ReplayedBurst[]): string {
   const kernels = [...new Set(bursts.map((b) => b.kernel_name))];
   const kw = Math.max(...kernels.map((k) => k.length));
   return kernels

@@ -12,6 +12,12 @@ export interface KernelInfo {
   repeatOf?: string;
 }
 
+/**
+ * Later boots of 6.1-generic and 6.12-generic by `npm run ground-truth`, one file each
+ * (validate/reference/loopback-runN.json, read as KERNEL#runN; validate/reference/README.md).
+ */
+export const LATER_BOOT_RUNS = [2, 3, 4] as const;
+
 export const KERNELS: readonly KernelInfo[] = [
   { name: "6.1-generic", profile: "6.6", mode: "ipi", rt: false },
   { name: "6.12-generic", profile: "6.6-patched", mode: "ipi", rt: false },
@@ -19,8 +25,7 @@ export const KERNELS: readonly KernelInfo[] = [
   { name: "6.1-rt", profile: "rt-6.6", mode: "ipi", rt: true },
   { name: "6.1-rt#run2", profile: "rt-6.6", mode: "ipi", rt: true, repeatOf: "6.1-rt" },
   { name: "6.12-rt", profile: "rt-6.6-patched", mode: "threads", rt: true },
-  // Three more boots of each generic kernel, by `npm run ground-truth` (validate/reference/README.md).
-  ...[2, 3, 4].flatMap((n): KernelInfo[] => [
+  ...LATER_BOOT_RUNS.flatMap((n): KernelInfo[] => [
     { name: `6.1-generic#run${n}`, profile: "6.6", mode: "ipi", rt: false, repeatOf: "6.1-generic" },
     { name: `6.12-generic#run${n}`, profile: "6.6-patched", mode: "ipi", rt: false, repeatOf: "6.12-generic" },
   ]),

@@ -3,6 +3,7 @@
 // measurement script's text output, parsed here (pure functions, so tests feed them hand-made text).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { LATER_BOOT_RUNS } from "./kernels.ts";
 import type { CpuDelta as PhaseCounters } from "./relations.ts";
 
 /** One CPU's deltas over a phase (loopback and NIC), as the relations read them, and the backlog. */
@@ -72,13 +73,6 @@ export class ReferenceError extends Error {
 
 const REFERENCE_DIR = fileURLToPath(new URL("./reference/", import.meta.url));
 
-/** Loopback boots measured again (validate/reference/README.md): run number, file. */
-export const REBOOTS: ReadonlyArray<readonly [number, string]> = [
-  [2, "loopback-run2.json"],
-  [3, "loopback-run3.json"],
-  [4, "loopback-run4.json"],
-];
-
 export function loadReference(dir = REFERENCE_DIR): Reference {
   const read = (name: string): string => {
     try {
@@ -89,7 +83,8 @@ export function loadReference(dir = REFERENCE_DIR): Reference {
   };
   const loopback = parseLoopback(read("loopback.json"), "loopback.json");
   // Later boots of the same kernels, by this repository's `npm run ground-truth`: `KERNEL#runN`.
-  for (const [n, file] of REBOOTS) {
+  for (const n of LATER_BOOT_RUNS) {
+    const file = `loopback-run${n}.json`;
     for (const [kernel, phases] of Object.entries(parseLoopback(read(file), file))) {
       const key = `${kernel}#run${n}`;
       if (loopback[key]) throw new ReferenceError(`${file}: ${key} is also in loopback.json`);

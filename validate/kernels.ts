@@ -14,7 +14,7 @@ export interface KernelInfo {
 
 /**
  * Later boots of 6.1-generic and 6.12-generic by `npm run ground-truth`, one file each
- * (validate/reference/loopback-runN.json, read as KERNEL#runN; validate/reference/README.md).
+ * (loopback-run2.json … in validate/reference/, read as KERNEL#runN; validate/reference/README.md).
  */
 export const LATER_BOOT_RUNS = [2, 3, 4] as const;
 

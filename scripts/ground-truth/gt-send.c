@@ -2,8 +2,9 @@
  * usage: gt-send PORT FLOWS SECS
  * One connected socket per flow (source ports 30000.. so RPS hashes FLOWS distinct 4-tuples), sent
  * round-robin as fast as the CPU allows; the clock is read once per 64 sends so that reading it does
- * not dominate. Prints one line: "sent=N errors=E elapsed_ns=T cpu=C" (C: the CPU it ended on).
- * Exit 2 on bad arguments. */
+ * not dominate. Prints one line: "sent=N errors=E elapsed_ns=T cpu=C run_ns=R wait_ns=W" (C: the
+ * CPU it ended on; R and W from /proc/self/schedstat: time on the CPU and time runnable but waiting
+ * for it, left out when the kernel has no schedstat). Exit 2 on bad arguments. */
 #define _GNU_SOURCE /* sched_getcpu */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -70,6 +71,13 @@ int main(int argc, char **argv) {
     }
     t = now_ns();
   }
-  printf("sent=%llu errors=%llu elapsed_ns=%lld cpu=%d\n", sent, errors, t - start, sched_getcpu());
+  printf("sent=%llu errors=%llu elapsed_ns=%lld cpu=%d", sent, errors, t - start, sched_getcpu());
+  /* Where the sender's time went: on the CPU (its own work and the softirqs run in its context) or
+   * runnable behind another task (ksoftirqd on its CPU). */
+  FILE *ss = fopen("/proc/self/schedstat", "r");
+  unsigned long long run = 0, wait = 0;
+  if (ss && fscanf(ss, "%llu %llu", &run, &wait) == 2) printf(" run_ns=%llu wait_ns=%llu", run, wait);
+  if (ss) fclose(ss);
+  printf("\n");
   return 0;
 }

@@ -29,6 +29,11 @@ snap() { # $1 phase, $2 before|after
   sed "s/^/$t softirqs /" /proc/softirqs
   sed "s/^/$t interrupts /" /proc/interrupts
   sed "s/^/$t snmp /" /proc/net/snmp
+  grep '^cpu[0-9]' /proc/stat | sed "s/^/$t stat /"
+  for d in /proc/[0-9]*; do
+    c=$(cat "$d/comm" 2>/dev/null)
+    case "$c" in ksoftirqd/*) echo "$t ksoftirqd ${c#ksoftirqd/} $(cat "$d/schedstat")" ;; esac
+  done
   dmesg -c | sed "s/^/$t dmesg /"
 }
 

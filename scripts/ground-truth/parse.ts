@@ -16,6 +16,10 @@ export interface Snapshot {
   readonly interrupts: Map<string, Map<number, number>>;
   /** /proc/net/snmp: "Udp" → field → value. */
   readonly snmp: Map<string, Map<string, number>>;
+  /** /proc/stat: CPU number → its time columns (user nice system idle iowait irq softirq steal ...), in USER_HZ ticks. */
+  readonly stat: Map<number, number[]>;
+  /** ksoftirqd/N's /proc/PID/schedstat: CPU number → ns it ran. */
+  readonly ksoftirqdNs: Map<number, number>;
   readonly dmesg: string[];
 }
 
@@ -25,7 +29,7 @@ export interface ConsolePhase {
   settings?: string;
   before?: Snapshot;
   after?: Snapshot;
-  tx?: { sent: number; errors: number; elapsedNs: number; cpu?: number };
+  tx?: { sent: number; errors: number; elapsedNs: number; cpu?: number; runNs?: number; waitNs?: number };
   rx?: { received: number; cpu?: number };
   /** A hotplug phase's steps: seconds since its start and the softnet_stat rows then. */
   steps?: Map<string, { rel: number; softnet: Map<number, number[]> }>;
@@ -44,7 +48,7 @@ export interface ConsoleRecord {
 }
 
 function emptySnapshot(): Snapshot & { headers: Map<string, number[]>; snmpHeader: Map<string, string[]> } {
-  return { softnet: new Map(), softirqs: new Map(), interrupts: new Map(), snmp: new Map(), dmesg: [], headers: new Map(), snmpHeader: new Map() };
+  return { softnet: new Map(), softirqs: new Map(), interrupts: new Map(), snmp: new Map(), stat: new Map(), ksoftirqdNs: new Map(), dmesg: [], headers: new Map(), snmpHeader: new Map() };
 }
 
 /** Key=value pairs of a line ("sent=1 errors=0" → {sent: "1", errors: "0"}). */
@@ -103,6 +107,7 @@ export function parseConsole(text: string): ConsoleRecord {
         errors: int(kv.get("errors"), `${first} tx errors`),
         elapsedNs: int(kv.get("elapsed_ns"), `${first} tx elapsed_ns`),
         ...(kv.has("cpu") ? { cpu: int(kv.get("cpu"), `${first} tx cpu`) } : {}),
+        ...(kv.has("run_ns") ? { runNs: int(kv.get("run_ns"), `${first} tx run_ns`), waitNs: int(kv.get("wait_ns"), `${first} tx wait_ns`) } : {}),
       };
     } else if (second === "rx") {
       const kv = pairs(body.slice(first.length + 4));
@@ -176,6 +181,15 @@ function addLine(s: ReturnType<typeof emptySnapshot>, file: string, rest: string
       s.snmpHeader.delete(proto);
       return;
     }
+    case "stat": {
+      const m = /^cpu(\d+)$/.exec(tok[0] ?? "");
+      if (m && tok.length >= 9 && tok.slice(1).every((t) => /^\d+$/.test(t))) s.stat.set(Number(m[1]), tok.slice(1).map(Number));
+      return;
+    }
+    case "ksoftirqd":
+      // "N RUN_NS WAIT_NS SLICES"
+      if (tok.length >= 2 && tok.slice(0, 2).every((t) => /^\d+$/.test(t))) s.ksoftirqdNs.set(Number(tok[0]), Number(tok[1]));
+      return;
     case "dmesg":
       s.dmesg.push(rest);
       return;
@@ -218,12 +232,55 @@ export function phaseData(p: ConsolePhase, desc: string): PhaseData {
   return { desc, cpus, sent: tx.sent, rate };
 }
 
-/** What the fixture does not keep but a reader of one boot wants: the receiver's side and warnings. */
-export function phaseExtras(p: ConsolePhase): { received?: number; sendErrors?: number; rcvbufErrors?: number; dmesgWarnings: number } {
+/** One CPU's time over a phase, in ms (/proc/stat's ticks, tick-sampled), and ksoftirqd's (schedstat, exact). */
+export interface CpuTime {
+  readonly user: number;
+  readonly system: number;
+  readonly irq: number;
+  readonly softirq: number;
+  readonly idle: number;
+  readonly ksoftirqd?: number;
+}
+
+/** /proc/stat's columns (after "cpuN") that CpuTime keeps; USER_HZ is 100 on every Linux architecture we boot. */
+const STAT = { user: 0, nice: 1, system: 2, idle: 3, iowait: 4, irq: 5, softirq: 6 } as const;
+const MS_PER_TICK = 10;
+
+function cpuTimes(before: Snapshot | undefined, after: Snapshot | undefined): Map<number, CpuTime> {
+  const out = new Map<number, CpuTime>();
+  if (!before || !after) return out;
+  for (const [cpu, a] of after.stat) {
+    const b = before.stat.get(cpu);
+    if (!b) continue;
+    const ms = (...cols: number[]) => cols.reduce((sum, i) => sum + (a[i]! - b[i]!), 0) * MS_PER_TICK;
+    const ka = after.ksoftirqdNs.get(cpu), kb = before.ksoftirqdNs.get(cpu);
+    out.set(cpu, {
+      user: ms(STAT.user, STAT.nice),
+      system: ms(STAT.system),
+      irq: ms(STAT.irq),
+      softirq: ms(STAT.softirq),
+      idle: ms(STAT.idle, STAT.iowait),
+      ...(ka !== undefined && kb !== undefined ? { ksoftirqd: Math.round((ka - kb) / 1e6) } : {}),
+    });
+  }
+  return out;
+}
+
+/**
+ * What the fixture does not keep but a reader of one boot wants: the receiver's side, warnings, and
+ * where each CPU's time went (from "before" to "after", so the drain's idle time is in `idle`).
+ */
+export function phaseExtras(p: ConsolePhase): { received?: number; sendErrors?: number; rcvbufErrors?: number; dmesgWarnings: number; cpuTime: Map<number, CpuTime> } {
   const udp = (s: Snapshot | undefined) => s?.snmp.get("Udp")?.get("RcvbufErrors");
   const a = udp(p.after), b = udp(p.before);
   const dmesgWarnings = [...(p.before?.dmesg ?? []), ...(p.after?.dmesg ?? [])].filter((l) => /WARNING|BUG|Oops/.test(l)).length;
-  return { received: p.rx?.received, sendErrors: p.tx?.errors, rcvbufErrors: a !== undefined && b !== undefined ? a - b : undefined, dmesgWarnings };
+  return {
+    received: p.rx?.received,
+    sendErrors: p.tx?.errors,
+    rcvbufErrors: a !== undefined && b !== undefined ? a - b : undefined,
+    dmesgWarnings,
+    cpuTime: cpuTimes(p.before, p.after),
+  };
 }
 
 /**

@@ -113,6 +113,10 @@ export function summaryLines(run: KernelRun): string[] {
     const x = phaseExtras(run.record.phases.get(name)!);
     const cpus = Object.entries(d.cpus).map(([c, r]) => `cpu${c} proc=${r.proc} drop=${r.drop} rrps=${r.rrps} netrx=${r.netrx} fl=${r.fl}`);
     lines.push(`  ${name} sent=${d.sent} rate=${d.rate} received=${x.received ?? "?"} rcvbuf_errors=${x.rcvbufErrors ?? "?"} dmesg_warnings=${x.dmesgWarnings} | ${cpus.join(" | ")}`);
+    const tx = run.record.phases.get(name)!.tx;
+    const times = [...x.cpuTime].map(([c, t]) => `cpu${c} usr=${t.user} sys=${t.system} irq=${t.irq} sirq=${t.softirq} idle=${t.idle}${t.ksoftirqd !== undefined ? ` ksoftirqd=${t.ksoftirqd}` : ""}`);
+    const sender = tx?.runNs !== undefined ? `sender ran=${Math.round(tx.runNs / 1e6)} waited=${Math.round(tx.waitNs! / 1e6)} of ${Math.round(tx.elapsedNs / 1e6)} | ` : "";
+    if (times.length || sender) lines.push(`  ${name} time (ms): ${sender}${times.join(" | ")}`);
   }
   if (Object.keys(run.data).length) lines.push(`  sender rate (pps): ${Object.entries(run.data).map(([n, d]) => `${n} ${d.rate}`).join(", ")}`);
   if (run.hotplug) lines.push(...run.hotplug.trimEnd().split("\n").map((l) => `  ${l}`));

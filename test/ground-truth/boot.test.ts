@@ -83,6 +83,20 @@ describe("ground truth: one boot of Debian's 6.12 under QEMU (phase p2, 2 s)", {
       assert.equal(x.sendErrors, 0);
     })(t));
 
+  it("records where each CPU's time went: /proc/stat per CPU, ksoftirqd's and the sender's schedstat", (t) =>
+    live(() => {
+      const p = run.record.phases.get("p2")!;
+      const times = phaseExtras(p).cpuTime;
+      assert.deepEqual([...times.keys()], [0, 1, 2, 3]);
+      for (const [cpu, c] of times) assert.ok(c.ksoftirqd !== undefined && c.ksoftirqd >= 0, `CPU ${cpu}: ${JSON.stringify(c)}`);
+      // The sender is pinned to CPU 0 and never sleeps: on the CPU (its system calls and the
+      // softirqs run in its context) or runnable for the whole phase, and CPU 0 busy as long.
+      const tx = p.tx!;
+      assert.ok(tx.runNs !== undefined && tx.runNs + tx.waitNs! >= 0.9 * tx.elapsedNs, JSON.stringify(tx));
+      const c0 = times.get(0)!;
+      assert.ok(c0.user + c0.system + c0.softirq >= 0.8 * (tx.elapsedNs / 1e6), JSON.stringify(c0));
+    })(t));
+
   it("RPS to CPUs 1-3: nothing is processed on the sender, every target takes a share of the 64 flows", (t) =>
     live(() => {
       const [c0, ...targets] = ["0", "1", "2", "3"].map((c) => p2.cpus[c]!);

@@ -60,8 +60,25 @@ describe("ground-truth console parsing", () => {
     const sum = (f: (r: (typeof d.cpus)[string]) => number) => Object.values(d.cpus).reduce((a, r) => a + f(r), 0);
     assert.equal(sum((r) => r.proc + r.drop + r.bl), d.sent);
     assert.equal(d.cpus["0"]!.netrx, sum((r) => r.rrps));
-    assert.deepEqual(phaseExtras(parseConsole(CONSOLE).phases.get("p2")!), { received: 19466, sendErrors: 0, rcvbufErrors: 43681, dmesgWarnings: 0 });
+    // A console from before the script snapshotted /proc/stat: no CPU times, nothing invented.
+    assert.deepEqual(phaseExtras(parseConsole(CONSOLE).phases.get("p2")!), { received: 19466, sendErrors: 0, rcvbufErrors: 43681, dmesgWarnings: 0, cpuTime: new Map() });
     FixtureSchema.parse({ about: "t", runs: { "6.12-generic": { p2: d } } });
+  });
+
+  it("reads where each CPU's time went: /proc/stat's ticks, ksoftirqd's and the sender's schedstat", () => {
+    const p = parseConsole(readFileSync(join(import.meta.dirname, "fixtures/console-6.12-p3-times.txt"), "latin1")).phases.get("p3")!;
+    assert.deepEqual(p.tx, { sent: 151872, errors: 0, elapsedNs: 5000333433, cpu: 0, runNs: 5007433788, waitNs: 7011483 });
+    const t = phaseExtras(p).cpuTime;
+    assert.deepEqual([...t.keys()], [0, 1, 2, 3]);
+    // cpu0 after "112 0 1003 477 0 0 540" − before "85 0 836 406 0 0 267", in 10 ms ticks; ksoftirqd/0
+    // ran 15397944 − 10150034 ns.
+    assert.deepEqual(t.get(0), { user: 270, system: 1670, irq: 0, softirq: 2730, idle: 710, ksoftirqd: 5 });
+    assert.deepEqual(t.get(2), { user: 10, system: 340, irq: 0, softirq: 1540, idle: 2990, ksoftirqd: 73 });
+    // The sender's CPU was never idle while it sent (idle is the drain after it), and it spent more
+    // in softirq than in its own system calls: the four CPUs delivered to one socket (rps_cpus=f).
+    const cpu0 = t.get(0)!;
+    assert.ok(cpu0.user + cpu0.system + cpu0.softirq >= 0.9 * (p.tx!.elapsedNs / 1e6));
+    assert.ok(cpu0.softirq > cpu0.system);
   });
 
   it("keys CPUs by softnet_stat's index column, not by row (an offline CPU has no row)", () => {

@@ -148,7 +148,7 @@ export function addScenarioOptions(cmd: Command): Command {
     .option("--sysctl <KEY=VALUE>", `set a sysctl, overriding the scenario's (repeatable): ${SYSCTL_NAMES.join(", ")}`, repeated(parseSysctl))
     .option("--boot <ARG>", "kernel command-line switch, e.g. thread_backlog_napi (repeatable; replaces the scenario's boot list)", repeated((t) => t))
     .option("--stalls <SPEC>", "CPUs losing the processor now and then: every=D,mean=D[,max=D,cpus=HEXMASK,in_softirq=false] (replaces the scenario's stalls; off = none)", knobOption(stallsSchema))
-    .option("--receiver <SPEC>", "a receiving task reading one UDP socket: cpu=N[,rmem=BYTES|NKiB|Npackets,per_packet_ns=N,enqueue_ns=N] (replaces the scenario's receiver; off = none)", knobOption(receiverSchema));
+    .option("--receiver <SPEC>", "a receiving task reading one UDP socket: cpu=N[,rmem=BYTES|NKiB|Npackets,per_packet_ns=N,enqueue_ns=N,contention_ns=N] (replaces the scenario's receiver; off = none)", knobOption(receiverSchema));
 }
 
 /** The scenario options as RunFlags (config/resolve.ts); `durationNs` replaces --duration (chaos runs). */

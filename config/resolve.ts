@@ -295,6 +295,7 @@ function resolveReceiver(spec: ScenarioSpec, flags: RunFlags, cpus: number, blam
       rmem: r.rmem ?? { kind: "bytes", limit: DEFAULT_RMEM_BYTES },
       per_packet_ns: r.per_packet_ns ?? DEFAULT_RECV_PER_PACKET_NS,
       enqueue_ns: r.enqueue_ns ?? DEFAULT_SOCK_ENQUEUE_NS,
+      contention_ns: r.contention_ns ?? 0,
     },
   };
 }

@@ -247,12 +247,13 @@ const rmem = scalar((v): { kind: "bytes" | "packets"; limit: number } => {
   return { kind: "bytes", limit: bytes };
 });
 
-/** `receiver: { cpu: 1, rmem: 208KiB, per_packet_ns: 1000, enqueue_ns: 200 }` (model/receiver.ts). */
+/** `receiver: { cpu: 1, rmem: 208KiB, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 0 }` (model/receiver.ts). */
 const receiver = strict({
   cpu: int(0, MAX_CPUS - 1),
   rmem: rmem.optional(),
   per_packet_ns: int(0, 10e9).optional(),
   enqueue_ns: int(0, 10e9).optional(),
+  contention_ns: int(0, 10e9).optional(),
 });
 
 /** `stalls: { every: 20ms, mean: 2ms, max: 20ms, cpus: e, in_softirq: true }` (model/stall.ts). */

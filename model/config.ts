@@ -135,6 +135,8 @@ export interface ReceiverConfig {
   per_packet_ns: number;
   /** Queuing a packet on the socket, on the CPU that processed it (udp_queue_rcv_skb). */
   enqueue_ns: number;
+  /** On top of enqueue_ns, per pair of CPUs delivering to the socket (model/socket-contention.ts). */
+  contention_ns: number;
 }
 
 /** CPU stalls (model/stall.ts): the CPU loses the processor for a while, now and then. */

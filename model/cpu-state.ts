@@ -15,6 +15,7 @@ import type { CpuCounters, DropReason, ExecContext, RaiseSource } from "./result
 import { Socket } from "./socket.ts";
 import { SoftnetData } from "./softnet-data.ts";
 import { PacketSizes, sourceCount, type SourceState } from "./sources.ts";
+import { socketContentionNs } from "./socket-contention.ts";
 import type { StallSchedule } from "./stall.ts";
 import type { Task } from "./task.ts";
 
@@ -163,6 +164,8 @@ export class CpuState {
   nextStallNs = Infinity;
   stallLenNs = 0;
   stallId = 0;
+  /** CPUs delivering to the socket (model/socket-contention.ts); -1 until counted or after a change. */
+  socketDeliverers = -1;
 
   /** Virtual time of the last mask change applied here, and the longest irq_off section announced. */
   lastMaskChangeNs = -Infinity;
@@ -272,7 +275,7 @@ export class CpuState {
   processCostNs(source: number, injectNs: number): number {
     // With a receiving task the payload is copied by its recvmsg(); here the skb is queued on its socket.
     const rcv = this.cfg.receiver;
-    return this.costs.process_per_packet_ns + (rcv === undefined ? this.copyCostNs(source, injectNs) : rcv.enqueue_ns);
+    return this.costs.process_per_packet_ns + (rcv === undefined ? this.copyCostNs(source, injectNs) : rcv.enqueue_ns + socketContentionNs(this));
   }
 
   /** Copying one packet's payload (whole nanoseconds). */

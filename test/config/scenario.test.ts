@@ -97,9 +97,11 @@ describe("flags override the file", () => {
 
   test("receiver: rmem in bytes (default rmem_default), KiB, MiB or packets; its CPU may not go offline by flag either", () => {
     assert.equal(resolve(undefined).receiver, undefined);
-    assert.deepEqual(resolve("receiver: {cpu: 1}\n").receiver, { cpu: 1, rmem: { kind: "bytes", limit: 212_992 }, per_packet_ns: 1000, enqueue_ns: 200 });
+    assert.deepEqual(resolve("receiver: {cpu: 1}\n").receiver, { cpu: 1, rmem: { kind: "bytes", limit: 212_992 }, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 0 });
     assert.deepEqual(resolve("receiver: {cpu: 1, rmem: 208KiB}\n").receiver?.rmem, { kind: "bytes", limit: 212_992 });
-    assert.deepEqual(resolve("receiver: {cpu: 1, rmem: 256 packets, per_packet_ns: 700}\n").receiver, { cpu: 1, rmem: { kind: "packets", limit: 256 }, per_packet_ns: 700, enqueue_ns: 200 });
+    assert.deepEqual(resolve("receiver: {cpu: 1, rmem: 256 packets, per_packet_ns: 700}\n").receiver, { cpu: 1, rmem: { kind: "packets", limit: 256 }, per_packet_ns: 700, enqueue_ns: 200, contention_ns: 0 });
+    assert.equal(resolve("receiver: {cpu: 1, contention_ns: 4500}\n").receiver?.contention_ns, 4500);
+    assert.match(errorOf("receiver: {cpu: 1, contention_ns: -5}\n"), /receiver\.contention_ns/);
     assert.match(errorOf("receiver: {cpu: 3}\n", { offline: [{ cpu: 3, at_ns: 2e6 }] }), /receiver\.cpu: CPU 3 goes offline at 2ms \(--offline 3@2ms\)/);
   });
 

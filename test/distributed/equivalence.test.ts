@@ -55,9 +55,9 @@ test("loopback with backlog threads (6.6-patched-threads): wake-ups cross proces
   await bothEngines(cfg);
 });
 
-test("closed-loop sender, a receiving task on CPU 1 and stalls: socket records and stalls cross processes alike", { timeout: 60_000 }, async () => {
+test("closed-loop sender, a receiving task on CPU 1 with socket contention, and stalls: socket records and stalls cross processes alike", { timeout: 60_000 }, async () => {
   const cfg = scenario({ seed: 13, load: "loopback", rate_max: true, rps_cpus: [1, 2, 3], duration_ns: 2_000_000 });
-  cfg.receiver = { cpu: 1, rmem: { kind: "packets", limit: 64 }, per_packet_ns: 1000, enqueue_ns: 200 };
+  cfg.receiver = { cpu: 1, rmem: { kind: "packets", limit: 64 }, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 1500 };
   cfg.stalls = { every_ns: 300_000, mean_ns: 100_000, max_ns: 1_000_000, cpus: [0, 1, 2, 3], in_softirq: true };
   const expected = runInProcess(cfg);
   assert.ok(expected.totals.socket!.delivered > 0 && expected.totals.socket!.rcvbuf_errors > 0, "the socket fills");

@@ -121,7 +121,7 @@ describe("counters at a snapshot", () => {
 
   it("the socket accounts for what came in", () => {
     const cfg = idle();
-    cfg.receiver = { cpu: 0, rmem: { kind: "packets", limit: 100 }, per_packet_ns: 1000, enqueue_ns: 200 };
+    cfg.receiver = { cpu: 0, rmem: { kind: "packets", limit: 100 }, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 0 };
     const cpu = new Cpu(0, cfg);
     cpu.c.sock_in++;
     assert.throws(() => cpu.counters(), broken(/socket: in/));
@@ -129,7 +129,7 @@ describe("counters at a snapshot", () => {
 
   it("recvmsg() frees no more than was charged to the socket", () => {
     const cfg = idle();
-    cfg.receiver = { cpu: 0, rmem: { kind: "packets", limit: 100 }, per_packet_ns: 1000, enqueue_ns: 200 };
+    cfg.receiver = { cpu: 0, rmem: { kind: "packets", limit: 100 }, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 0 };
     const cpu = new Cpu(0, cfg);
     cpu.socket!.queue.push(7, 0, 0, 0, 0); // queued without sk_rmem_alloc
     assert.throws(() => receiverStep(cpu, cpu.socket!.task), broken(/sk_rmem_alloc/));

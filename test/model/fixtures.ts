@@ -54,7 +54,7 @@ export function config(o: Opts = {}): EmuConfig {
       },
     ],
     events: o.events ?? [],
-    ...(o.receiver === undefined ? {} : { receiver: { cpu: o.receiver, rmem: { kind: "bytes", limit: 212_992 }, per_packet_ns: 1000, enqueue_ns: 200 } }),
+    ...(o.receiver === undefined ? {} : { receiver: { cpu: o.receiver, rmem: { kind: "bytes", limit: 212_992 }, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 0 } }),
     softnet_stat_columns: 13,
   };
 }

@@ -13,7 +13,7 @@ const MS = 1_000_000;
 
 function withReceiver(o: Opts, r: Partial<ReceiverConfig> = {}): EmuConfig {
   const cfg = config({ load: "loopback", durationNs: 5 * MS, ...o });
-  cfg.receiver = { cpu: 1, rmem: { kind: "bytes", limit: 212_992 }, per_packet_ns: 1000, enqueue_ns: 200, ...r };
+  cfg.receiver = { cpu: 1, rmem: { kind: "bytes", limit: 212_992 }, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 0, ...r };
   return cfg;
 }
 

@@ -163,7 +163,7 @@ test("every kind of configuration union and optional field round-trips", () => {
   ];
   config.profile = { ...config.profile, threaded_wakeup: "conditional" };
   config.events = [{ at_ns: 5, cpu: 1, action: "offline" }, { at_ns: 9, cpu: 1, action: "online" }];
-  config.receiver = { cpu: 1, rmem: { kind: "packets", limit: 64 }, per_packet_ns: 1000, enqueue_ns: 200 };
+  config.receiver = { cpu: 1, rmem: { kind: "packets", limit: 64 }, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 2500 };
   config.queues = [{ id: 0, irq_affinity: [0], ring_size: 256, rps_cpus: [1], rps_flow_cnt: 0 }];
   const back = roundTrip({ kind: "welcome", welcome: welcome({ config }) });
   assert.ok(back.kind === "welcome");

@@ -3,9 +3,9 @@
 // CPUs deliver to it at once. Under a TCG guest on fewer host cores than vCPUs the lock's holder
 // loses its host processor now and then, and every other deliverer spins until it runs again.
 //
-// Measured (the kernels' /proc/stat, docs/CALIBRATION.md "Where the sender's time goes"): a packet
-// processed and delivered costs 4–5 µs of softirq when one CPU delivers (rps_cpus=0), 13–21 µs on
-// each of three (e), 30–46 µs on each of four (f) — about a constant per pair of deliverers, not per
+// Measured (the kernels' /proc/stat, docs/CALIBRATION.md "Where the CPUs' time goes"): a packet
+// processed and delivered costs 4–5 µs of CPU time when one CPU delivers (rps_cpus=0), 12–26 µs on
+// each of three (e), 27–57 µs on each of four (f) — about a constant per pair of deliverers, not per
 // other deliverer. So: `receiver.contention_ns` per delivery per pair of delivering CPUs.
 //
 // Which CPUs deliver is what get_rps_cpu() gives each source's flows (the hash over its online

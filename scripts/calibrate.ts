@@ -3,8 +3,8 @@
 //   node --import tsx scripts/calibrate.ts [--knobs a,b] [--factors 0.5,0.7,1.4,2] [--passes 3]
 //        [--duration 30ms] [--kernels K1,K2] [--only loopback,nic] [--phases loopback/p1,nic/p2]
 //        [--jobs 2] [--json FILE] [--set knob=value,...  (the starting point; default: the defaults)]
-// Knobs are costs (model/config.ts CostModel) or the validate scenarios' stall model
-// (stalls.every_ns, stalls.mean_ns).
+// Knobs are costs (model/config.ts CostModel), the validate scenarios' stall model
+// (stalls.every_ns, stalls.mean_ns) or their receiver's socket contention (receiver.contention_ns).
 // A deterministic coordinate search: each knob in turn is multiplied by each factor of the grid,
 // the whole reference subset is run (validate/stages.ts, as validate runs it), and the value with the smallest miss is
 // kept; passes repeat until one changes nothing. The miss of a relation is 0 when it passes, else
@@ -61,8 +61,9 @@ const { values: a } = parseArgs({
 });
 
 const STALL_KNOBS = ["stalls.every_ns", "stalls.mean_ns"] as const;
-type Knob = keyof CostModel | (typeof STALL_KNOBS)[number];
-const knobNames: string[] = [...Object.keys(DEFAULT_COSTS), ...STALL_KNOBS];
+const CONTENTION = "receiver.contention_ns";
+type Knob = keyof CostModel | (typeof STALL_KNOBS)[number] | typeof CONTENTION;
+const knobNames: string[] = [...Object.keys(DEFAULT_COSTS), ...STALL_KNOBS, CONTENTION];
 const knobs = (a.knobs ? a.knobs.split(",") : DEFAULT_KNOBS.filter((k) => knobNames.includes(k))) as Knob[];
 for (const k of knobs) if (!knobNames.includes(k)) fail(`--knobs: unknown knob '${k}' (known: ${knobNames.join(", ")})`);
 const factors = a.factors.split(",").map(Number);
@@ -112,13 +113,14 @@ function miss(row: RelationRow, tol: Tolerance): number {
   return 1 + Math.min(worst, 10);
 }
 
-/** The knobs' values: the costs, and the stall model's two means (absent: the scenarios' own). */
+/** The knobs' values: the costs, the stall model's two means and the socket's contention (absent: the scenarios' own). */
 type Values = Record<Knob, number>;
 
 function withValues(cfg: EmuConfig, v: Values): EmuConfig {
   const costs = Object.fromEntries(Object.keys(DEFAULT_COSTS).map((k) => [k, v[k as keyof CostModel]])) as unknown as CostModel;
   const stalls = cfg.stalls ? { ...cfg.stalls, every_ns: v["stalls.every_ns"], mean_ns: v["stalls.mean_ns"], max_ns: Math.max(cfg.stalls.max_ns, v["stalls.mean_ns"]) } : undefined;
-  return { ...cfg, costs, ...(stalls ? { stalls } : {}), window_ns: Math.min(cfg.window_ns, exactWindowNs(costs)) };
+  const receiver = cfg.receiver ? { ...cfg.receiver, contention_ns: v[CONTENTION] } : undefined;
+  return { ...cfg, costs, ...(stalls ? { stalls } : {}), ...(receiver ? { receiver } : {}), window_ns: Math.min(cfg.window_ns, exactWindowNs(costs)) };
 }
 
 let evaluations = 0;
@@ -139,7 +141,12 @@ const log = (t: string) => process.stderr.write(`${t}\n`);
 const stalls0 = plan.find((r) => r.cfg.stalls)?.cfg.stalls;
 // The costs' starting point: the scenarios' own (validate/scenarios carry the fitted TCG costs).
 const costs0 = plan[0]!.cfg.costs;
-const start: Values = { ...costs0, "stalls.every_ns": stalls0?.every_ns ?? 0, "stalls.mean_ns": stalls0?.mean_ns ?? 0 };
+const start: Values = {
+  ...costs0,
+  "stalls.every_ns": stalls0?.every_ns ?? 0,
+  "stalls.mean_ns": stalls0?.mean_ns ?? 0,
+  [CONTENTION]: plan.find((r) => r.cfg.receiver)?.cfg.receiver?.contention_ns ?? 0,
+};
 for (const kv of a.set ? a.set.split(",") : []) {
   const [k, v] = kv.split("=");
   if (!k || !knobNames.includes(k) || !(Number(v) >= 0)) fail(`--set: expected knob=value with a known knob, got '${kv}'`);

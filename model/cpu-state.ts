@@ -15,7 +15,6 @@ import type { CpuCounters, DropReason, ExecContext, RaiseSource } from "./result
 import { Socket } from "./socket.ts";
 import { SoftnetData } from "./softnet-data.ts";
 import { PacketSizes, sourceCount, type SourceState } from "./sources.ts";
-import { socketContentionNs } from "./socket-contention.ts";
 import type { StallSchedule } from "./stall.ts";
 import type { Task } from "./task.ts";
 
@@ -269,13 +268,6 @@ export class CpuState {
 
   flowLimited(enqueuer: number): boolean {
     return this.flowLimitCpus[enqueuer] === 1;
-  }
-
-  /** CPU time of __netif_receive_skb() and the stack up to the socket for one packet. */
-  processCostNs(source: number, injectNs: number): number {
-    // With a receiving task the payload is copied by its recvmsg(); here the skb is queued on its socket.
-    const rcv = this.cfg.receiver;
-    return this.costs.process_per_packet_ns + (rcv === undefined ? this.copyCostNs(source, injectNs) : rcv.enqueue_ns + socketContentionNs(this));
   }
 
   /** Copying one packet's payload (whole nanoseconds). */

@@ -13,6 +13,7 @@ import { LATENCY_BUCKETS_NS } from "./results.ts";
 import { socketDeliver } from "./receiver.ts";
 import { flowHash } from "./rng.ts";
 import { getRpsCpu, rfsPassed, rfsSaveTail, rpsCpusOf } from "./rps.ts";
+import { socketContentionNs } from "./socket-contention.ts";
 import { lowestOnline, type SourceState } from "./sources.ts";
 
 /** FLOW_LIMIT_HISTORY: the flow limiter remembers the last 128 enqueues. */
@@ -151,9 +152,16 @@ export function netifReceiveSkb(cpu: CpuState, s: SourceState, flow: number, seq
   if (target >= 0) {
     return enqueueTo(cpu, target, s, flow, seq, s.index, injectNs, atNs);
   }
-  const cost = cpu.processCostNs(s.index, injectNs);
+  const cost = processCostNs(cpu, s.index, injectNs);
   netifReceiveSkbCore(cpu, flow, seq, injectNs, atNs + cost);
   return cost;
+}
+
+/** CPU time of __netif_receive_skb() and the stack up to the socket for one packet. */
+export function processCostNs(cpu: CpuState, source: number, injectNs: number): number {
+  // With a receiving task the payload is copied by its recvmsg(); here the skb is queued on its socket.
+  const rcv = cpu.cfg.receiver;
+  return cpu.costs.process_per_packet_ns + (rcv === undefined ? cpu.copyCostNs(source, injectNs) : rcv.enqueue_ns + socketContentionNs(cpu));
 }
 
 /** __netif_receive_skb(): the packet is consumed on this CPU at atNs (latency, order, the socket). */

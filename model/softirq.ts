@@ -8,7 +8,7 @@ import { nicFillRing } from "./nic.ts";
 import type { ExecContext } from "./results.ts";
 import { flushRpsIpis, rpsTriggerSoftirq } from "./ipi.ts";
 import { napiScheduleDevice } from "./napi-schedule.ts";
-import { netifReceiveSkb, netifReceiveSkbCore } from "./receive.ts";
+import { netifReceiveSkb, netifReceiveSkbCore, processCostNs } from "./receive.ts";
 import { rfsPassed, rfsReport } from "./rps.ts";
 import { rehomeSources } from "./hotplug.ts";
 import type { Task } from "./task.ts";
@@ -285,7 +285,7 @@ function processBacklogStep(cpu: CpuState): boolean {
   let work = cpu.pollWork;
   let done = false;
   while (pq.length > 0) {
-    t += cpu.processCostNs(pq.peekSource(), pq.peekInject());
+    t += processCostNs(cpu, pq.peekSource(), pq.peekInject());
     netifReceiveSkbCore(cpu, pq.peekFlow(), pq.peekSeq(), pq.peekInject(), t);
     rfsPassed(cpu, pq.peekEnqueuer());
     pq.shift();

@@ -4,9 +4,11 @@
 // loses its host processor now and then, and every other deliverer spins until it runs again.
 //
 // Measured (the kernels' /proc/stat, docs/CALIBRATION.md "Where the CPUs' time goes"): a packet
-// processed and delivered costs 4–5 µs of CPU time when one CPU delivers (rps_cpus=0), 12–26 µs on
-// each of three (e), 27–57 µs on each of four (f) — about a constant per pair of deliverers, not per
-// other deliverer. So: `receiver.contention_ns` per delivery per pair of delivering CPUs.
+// processed and delivered costs 4–5 µs of CPU time when the sender's CPU alone delivers
+// (rps_cpus=0), 12–26 µs on each of three (e), 27–57 µs on each of four (f) — about a constant per
+// pair of deliverers, not per other deliverer. So: `receiver.contention_ns` per delivery per pair
+// of delivering CPUs. (A lone remote target paid 13–18 µs: remote processing is dearer by itself,
+// which rps_remote_enqueue_ns charges to the enqueuer instead.)
 //
 // Which CPUs deliver is what get_rps_cpu() gives each source's flows (the hash over its online
 // rps_cpus; without RPS, or on an offline target, the source's own CPU): known to every CPU from

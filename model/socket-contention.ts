@@ -13,7 +13,8 @@
 // Which CPUs deliver is what get_rps_cpu() gives each source's flows (the hash over its online
 // rps_cpus; without RPS, or on an offline target, the source's own CPU): known to every CPU from
 // the configuration and the commands it has seen, so both engines charge the same without asking
-// the socket's CPU. RFS's steering is left out (no reference phase uses it).
+// the socket's CPU. Left out: RFS's steering (no reference phase uses it), and a source's load
+// phases with fewer flows than its largest (all of its flows count for the whole run).
 import type { CpuState } from "./cpu-state.ts";
 import { FLOWS_PER_SOURCE } from "./load.ts";
 import { flowHash, reciprocalScale } from "./rng.ts";

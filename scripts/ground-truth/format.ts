@@ -37,6 +37,36 @@ export const FixtureSchema = z.strictObject({
   runs: z.record(z.string().min(1), z.record(z.string().regex(/^p\d+$/), PhaseSchema)),
 });
 
+/** Where one CPU's time went over a phase, in ms: /proc/stat (10 ms ticks) and ksoftirqd's schedstat. */
+export const CpuTimeSchema = z.strictObject({
+  user_ms: count,
+  system_ms: count,
+  irq_ms: count,
+  softirq_ms: count,
+  /** idle + iowait, the drain after the sender stopped included */
+  idle_ms: count,
+  ksoftirqd_ms: count.optional(),
+});
+
+/** The CPU times of one phase beside what they are per: the sender's count and clock. */
+export const PhaseTimesSchema = z.strictObject({
+  sent: count,
+  rate: count,
+  /** the sender's own clock, and from its schedstat the time it ran and waited runnable */
+  sender: z.strictObject({ elapsed_ns: count, run_ns: count.optional(), wait_ns: count.optional() }),
+  /** softnet_stat processed per CPU, delta (what the times are spent on) */
+  processed: z.record(z.string().regex(/^\d+$/), count),
+  cpus: z.record(z.string().regex(/^\d+$/), CpuTimeSchema),
+});
+
+/** `--times-out`: { about, runs: { <kernel key>: { <phase>: PhaseTimes } } } */
+export const TimesSchema = z.strictObject({
+  about: z.string(),
+  runs: z.record(z.string().min(1), z.record(z.string().regex(/^p\d+$/), PhaseTimesSchema)),
+});
+
 export type CpuRow = z.infer<typeof CpuRowSchema>;
+export type PhaseTimes = z.infer<typeof PhaseTimesSchema>;
+export type Times = z.infer<typeof TimesSchema>;
 export type PhaseData = z.infer<typeof PhaseSchema>;
 export type Fixture = z.infer<typeof FixtureSchema>;

@@ -1,15 +1,16 @@
-// npm run ground-truth [-- --kernels K,... --phases p1,...,h1,... --secs S --out FILE --hotplug-out FILE --cache DIR]
+// npm run ground-truth [-- --kernels K,... --phases p1,...,h1,... --secs S --out FILE --hotplug-out FILE --times-out FILE --cache DIR]
 // Boots Debian's own kernels under QEMU and measures the loopback phases (phases.ts) in each, writing
 // the results in the fixture format (format.ts), and the hotplug phases, if asked for, in the
 // reference's hotplug text. Not part of the test suite (a full run takes minutes);
 // test/ground-truth/boot.test.ts boots one kernel for one short phase.
 // Exit: 0 every boot gave every phase, 1 some boot failed or apt could not give a kernel (the others
 // are written), 2 bad input or a missing tool (one line naming it).
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { CommanderError } from "commander";
+import { writeFileAtomic } from "../../report/output-file.ts";
 import { GroundTruthUsage, KernelUnavailable } from "./errors.ts";
-import { FixtureSchema, type Fixture } from "./format.ts";
+import { FixtureSchema, TimesSchema, type Fixture, type Times } from "./format.ts";
 import { buildInitramfs } from "./initramfs.ts";
 import { aptImageNames, choosePackages, fetchKernel, type UnpackedKernel } from "./kernels.ts";
 import { parseOptions, type GroundTruthOptions } from "./options.ts";
@@ -17,7 +18,7 @@ import type { PhaseSelection } from "./phases.ts";
 import { SMP } from "./qemu.ts";
 import { checkTools, runKernel, summaryLines } from "./run.ts";
 
-export async function groundTruth(o: GroundTruthOptions, log: (line: string) => void): Promise<{ fixture: Fixture; hotplug: string; failed: boolean }> {
+export async function groundTruth(o: GroundTruthOptions, log: (line: string) => void): Promise<{ fixture: Fixture; times: Times; hotplug: string; failed: boolean }> {
   checkTools();
   mkdirSync(join(o.cache, "logs"), { recursive: true });
   // A kernel apt cannot give is reported and skipped; the others are still measured.
@@ -36,6 +37,7 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
   }
   const initramfs = buildInitramfs(o.cache, log);
   const fixture: Fixture = { about: "", runs: {} };
+  const times: Times = { about: "", runs: {} };
   let hotplug = "";
   for (const t of o.kernels) {
     const pkg = packages.get(t.key);
@@ -62,6 +64,7 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
       log(`  console: ${logFile}`);
       if (run.errors.length) failed = true;
       if (Object.keys(run.data).length) fixture.runs[t.key] = run.data;
+      if (Object.keys(run.times).length) times.runs[t.key] = run.times;
       if (run.hotplug) hotplug += run.hotplug;
     }
   }
@@ -72,29 +75,37 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
     measured.map((t) => `${t.key}=${packages.get(t.key)}${t.bootArgs.length ? `+${t.bootArgs.join("+")}` : ""}`).join(", ") +
     `. Per phase and CPU, deltas of /proc/net/softnet_stat, NET_RX runs and CAL IPIs; see scripts/ground-truth/README.md.`;
   FixtureSchema.parse(fixture);
-  return { fixture, hotplug, failed };
+  times.about =
+    `Where each CPU's time went in the loopback phases of the same boots (${new Date().toISOString().slice(0, 10)}): /proc/stat per CPU ` +
+    `(10 ms ticks; idle includes the drain after the sender stopped), ksoftirqd's and the sender's schedstat; see scripts/ground-truth/README.md.`;
+  TimesSchema.parse(times);
+  return { fixture, times, hotplug, failed };
+}
+
+/** An output written whole or not at all (its folder created first), and said so. */
+function writeOut(file: string, text: string, log: (line: string) => void): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileAtomic(file, text);
+  log(`wrote ${file}`);
 }
 
 /** Runs the command; progress and errors go to `log` (stderr), the JSON to --out. Returns the exit code. */
 export async function main(args: readonly string[], log: (line: string) => void = (l) => void process.stderr.write(`${l}\n`)): Promise<number> {
   try {
     const o = parseOptions(args);
-    const { fixture, hotplug, failed } = await groundTruth(o, log);
+    const { fixture, times, hotplug, failed } = await groundTruth(o, log);
     if (hotplug) {
-      mkdirSync(dirname(o.hotplugOut), { recursive: true });
-      writeFileSync(`${o.hotplugOut}.tmp`, hotplug);
-      renameSync(`${o.hotplugOut}.tmp`, o.hotplugOut);
-      log(`wrote ${o.hotplugOut}`);
+      writeOut(o.hotplugOut, hotplug, log);
+    }
+    if (Object.keys(times.runs).length) {
+      writeOut(o.timesOut, `${JSON.stringify(times, null, 1)}\n`, log);
     }
     const text = `${JSON.stringify(fixture, null, 1)}\n`;
     if (Object.keys(fixture.runs).length === 0) {
       if (o.phases.loopback.length) log(`nothing measured${o.out === "-" ? "" : `: ${o.out} left as it was`}`);
     } else if (o.out === "-") process.stdout.write(text);
     else {
-      mkdirSync(dirname(o.out), { recursive: true });
-      writeFileSync(`${o.out}.tmp`, text);
-      renameSync(`${o.out}.tmp`, o.out);
-      log(`wrote ${o.out}`);
+      writeOut(o.out, text, log);
     }
     return failed ? 1 : 0;
   } catch (e) {

@@ -19,6 +19,8 @@ export interface GroundTruthOptions {
   readonly out: string;
   /** The hotplug phases' text (hotplug-loopback.txt format), if any are run. */
   readonly hotplugOut: string;
+  /** Where the CPUs' time went per loopback phase (format.ts TimesSchema). */
+  readonly timesOut: string;
 }
 
 /** The command line → options; every mistake is a GroundTruthUsage naming the flag. */
@@ -31,6 +33,7 @@ export function parseOptions(args: readonly string[]): GroundTruthOptions {
     .option("--cache <dir>", "downloaded packages, unpacked kernels, initramfs, console logs", DEFAULT_CACHE)
     .option("--out <file>", "the JSON (default: <cache>/loopback.json; - for stdout)")
     .option("--hotplug-out <file>", "the hotplug phases' text (default: <cache>/hotplug-loopback.txt)")
+    .option("--times-out <file>", "where each CPU's time went per loopback phase, JSON (default: <cache>/cpu-times.json)")
     .exitOverride()
     .configureOutput({ writeErr: () => {} })
     .allowExcessArguments(false);
@@ -43,7 +46,7 @@ export function parseOptions(args: readonly string[]): GroundTruthOptions {
     }
     throw e;
   }
-  const o = program.opts<{ kernels: string; phases: string; secs: string; cache: string; out?: string; hotplugOut?: string }>();
+  const o = program.opts<{ kernels: string; phases: string; secs: string; cache: string; out?: string; hotplugOut?: string; timesOut?: string }>();
   if (!/^\d+$/.test(o.secs) || Number(o.secs) < 1 || Number(o.secs) > 600) throw new GroundTruthUsage(`--secs: '${o.secs}' is not a whole number of seconds from 1 to 600`);
   const kernels: KernelTarget[] = [];
   for (const k of o.kernels.split(",").map((s) => s.trim())) {
@@ -56,6 +59,7 @@ export function parseOptions(args: readonly string[]): GroundTruthOptions {
   if (existsSync(cache) && !statSync(cache).isDirectory()) throw new GroundTruthUsage(`--cache: ${cache} is not a directory`);
   const out = o.out === "-" ? "-" : resolve(o.out ?? join(cache, "loopback.json"));
   const hotplugOut = resolve(o.hotplugOut ?? join(cache, "hotplug-loopback.txt"));
+  const timesOut = resolve(o.timesOut ?? join(cache, "cpu-times.json"));
   const checkFile = (flag: string, file: string) => {
     const dir = dirname(file);
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GroundTruthUsage(`${flag}: folder ${dir} does not exist`);
@@ -63,5 +67,6 @@ export function parseOptions(args: readonly string[]): GroundTruthOptions {
   };
   if (out !== "-" && o.out !== undefined) checkFile("--out", out);
   if (o.hotplugOut !== undefined) checkFile("--hotplug-out", hotplugOut);
-  return { kernels, phases: selectPhases(o.phases), secs: Number(o.secs), cache, out, hotplugOut };
+  if (o.timesOut !== undefined) checkFile("--times-out", timesOut);
+  return { kernels, phases: selectPhases(o.phases), secs: Number(o.secs), cache, out, hotplugOut, timesOut };
 }

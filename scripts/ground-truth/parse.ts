@@ -1,7 +1,7 @@
 // Reads the guest's serial console (lines "GT <phase> <before|after> <file> <line of the file>",
 // "GT <phase> tx|rx ...", see init.sh) into snapshots, and the snapshots into the fixture's phase
 // deltas. Pure: text in, numbers out.
-import type { CpuRow, PhaseData } from "./format.ts";
+import type { CpuRow, PhaseData, PhaseTimes } from "./format.ts";
 import { HOTPLUG_STEPS, type HotplugPhase } from "./phases.ts";
 
 /** softnet_stat columns, 0-based, the same in 6.1 (13 columns) and 6.12 (15: input_qlen, process_qlen added). */
@@ -280,6 +280,25 @@ export function phaseExtras(p: ConsolePhase): { received?: number; sendErrors?: 
     rcvbufErrors: a !== undefined && b !== undefined ? a - b : undefined,
     dmesgWarnings,
     cpuTime: cpuTimes(p.before, p.after),
+  };
+}
+
+/** The `--times-out` record of a phase whose fixture data is `d`; undefined when the guest printed no CPU times. */
+export function phaseTimes(p: ConsolePhase, d: PhaseData): PhaseTimes | undefined {
+  const times = phaseExtras(p).cpuTime;
+  if (times.size === 0 || !p.tx) return undefined;
+  const tx = p.tx;
+  return {
+    sent: d.sent,
+    rate: d.rate,
+    sender: { elapsed_ns: tx.elapsedNs, ...(tx.runNs !== undefined ? { run_ns: tx.runNs, wait_ns: tx.waitNs } : {}) },
+    processed: Object.fromEntries(Object.entries(d.cpus).map(([c, r]) => [c, r.proc])),
+    cpus: Object.fromEntries(
+      [...times].map(([c, t]) => [
+        String(c),
+        { user_ms: t.user, system_ms: t.system, irq_ms: t.irq, softirq_ms: t.softirq, idle_ms: t.idle, ...(t.ksoftirqd !== undefined ? { ksoftirqd_ms: t.ksoftirqd } : {}) },
+      ]),
+    ),
   };
 }
 

@@ -3,9 +3,9 @@
 import { existsSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { GroundTruthUsage } from "./errors.ts";
-import type { PhaseData } from "./format.ts";
+import type { PhaseData, PhaseTimes } from "./format.ts";
 import type { KernelTarget, UnpackedKernel } from "./kernels.ts";
-import { hotplugText, parseConsole, phaseData, phaseExtras, type ConsoleRecord } from "./parse.ts";
+import { hotplugText, parseConsole, phaseData, phaseExtras, phaseTimes, type ConsoleRecord } from "./parse.ts";
 import { phaseDesc, type PhaseSelection } from "./phases.ts";
 import { bootKernel, QEMU, SMP, type Boot } from "./qemu.ts";
 
@@ -34,6 +34,8 @@ export interface KernelRun {
   readonly record: ConsoleRecord;
   /** The loopback phases the console gave whole, in the fixture format. */
   readonly data: Record<string, PhaseData>;
+  /** Where the CPUs' time went in those phases (`--times-out`), for the phases whose console has it. */
+  readonly times: Record<string, PhaseTimes>;
   /** The hotplug phases in hotplug-loopback.txt's format, when they were asked for and are whole. */
   readonly hotplug?: string;
   /** Why a phase is missing, or the boot failed. */
@@ -84,6 +86,7 @@ export async function runKernel(
   else if (!record.done) errors.push(`the guest stopped before its last phase (QEMU exit ${boot.exitCode}); see the console log`);
   if (record.cpus !== undefined && record.cpus !== SMP) errors.push(`the guest saw ${record.cpus} CPUs, not ${SMP}`);
   const data: Record<string, PhaseData> = {};
+  const times: Record<string, PhaseTimes> = {};
   for (const p of phases) {
     const cp = record.phases.get(p.name);
     if (!cp) {
@@ -92,6 +95,8 @@ export async function runKernel(
     }
     try {
       data[p.name] = phaseData(cp, phaseDesc(p, secs));
+      const t = phaseTimes(cp, data[p.name]!);
+      if (t) times[p.name] = t;
     } catch (e) {
       errors.push((e as Error).message);
     }
@@ -104,7 +109,7 @@ export async function runKernel(
       errors.push((e as Error).message);
     }
   }
-  return { target, kernel, boot, record, data, hotplug, errors, panics };
+  return { target, kernel, boot, record, data, times, hotplug, errors, panics };
 }
 
 export function summaryLines(run: KernelRun): string[] {

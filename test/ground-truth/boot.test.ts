@@ -5,7 +5,7 @@
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { KernelUnavailable } from "../../scripts/ground-truth/errors.ts";
-import { FixtureSchema, type PhaseData } from "../../scripts/ground-truth/format.ts";
+import { FixtureSchema, TimesSchema, type PhaseData } from "../../scripts/ground-truth/format.ts";
 import { buildInitramfs } from "../../scripts/ground-truth/initramfs.ts";
 import { choosePackages, fetchKernel, KERNELS, type UnpackedKernel } from "../../scripts/ground-truth/kernels.ts";
 import { DEFAULT_CACHE } from "../../scripts/ground-truth/options.ts";
@@ -95,6 +95,10 @@ describe("ground truth: one boot of Debian's 6.12 under QEMU (phase p2, 2 s)", {
       assert.ok(tx.runNs !== undefined && tx.runNs + tx.waitNs! >= 0.9 * tx.elapsedNs, JSON.stringify(tx));
       const c0 = times.get(0)!;
       assert.ok(c0.user + c0.system + c0.softirq >= 0.8 * (tx.elapsedNs / 1e6), JSON.stringify(c0));
+      // What --times-out writes for it.
+      TimesSchema.parse({ about: "boot test", runs: { [TARGET.key]: run.times } });
+      assert.deepEqual(Object.keys(run.times), ["p2"]);
+      assert.equal(run.times.p2!.sent, p2.sent);
     })(t));
 
   it("RPS to CPUs 1-3: nothing is processed on the sender, every target takes a share of the 64 flows", (t) =>

@@ -5,12 +5,12 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FixtureSchema } from "../../scripts/ground-truth/format.ts";
+import { FixtureSchema, TimesSchema } from "../../scripts/ground-truth/format.ts";
 import { isStaticElf, BUSYBOX } from "../../scripts/ground-truth/initramfs.ts";
 import { choosePackage, KERNELS } from "../../scripts/ground-truth/kernels.ts";
 import { main } from "../../scripts/ground-truth/main.ts";
 import { parseOptions } from "../../scripts/ground-truth/options.ts";
-import { hotplugText, parseConsole, phaseData, phaseExtras } from "../../scripts/ground-truth/parse.ts";
+import { hotplugText, parseConsole, phaseData, phaseExtras, phaseTimes } from "../../scripts/ground-truth/parse.ts";
 import { HOTPLUG_PHASES, phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
 import { GroundTruthUsage } from "../../scripts/ground-truth/errors.ts";
 import { qemuArgs } from "../../scripts/ground-truth/qemu.ts";
@@ -20,6 +20,7 @@ import { parseHotplug, parseLoopback } from "../../validate/reference.ts";
 const ROOT = join(import.meta.dirname, "../..");
 const CONSOLE = readFileSync(join(import.meta.dirname, "fixtures/console-6.12-p2.txt"), "latin1");
 const P2 = PHASES.find((p) => p.name === "p2")!;
+const P3 = PHASES.find((p) => p.name === "p3")!;
 /** The console's lines without the serial line's carriage returns, for the tests that edit it. */
 const LINES = CONSOLE.replace(/\r/g, "").split("\n");
 
@@ -79,6 +80,15 @@ describe("ground-truth console parsing", () => {
     const cpu0 = t.get(0)!;
     assert.ok(cpu0.user + cpu0.system + cpu0.softirq >= 0.9 * (p.tx!.elapsedNs / 1e6));
     assert.ok(cpu0.softirq > cpu0.system);
+    // The same in --times-out's format, beside the counts they are spent on.
+    const times = phaseTimes(p, phaseData(p, phaseDesc(P3, 5)))!;
+    TimesSchema.parse({ about: "t", runs: { "6.12-generic": { p3: times } } });
+    assert.deepEqual(times.sender, { elapsed_ns: 5000333433, run_ns: 5007433788, wait_ns: 7011483 });
+    assert.deepEqual(times.cpus["0"], { user_ms: 270, system_ms: 1670, irq_ms: 0, softirq_ms: 2730, idle_ms: 710, ksoftirqd_ms: 5 });
+    assert.equal(times.sent, 151872);
+    assert.deepEqual(times.processed, { "0": 42714, "1": 37968, "2": 33222, "3": 37968 });
+    // A console without CPU times gives none.
+    assert.equal(phaseTimes(parseConsole(CONSOLE).phases.get("p2")!, phaseData(parseConsole(CONSOLE).phases.get("p2")!, phaseDesc(P2, 2))), undefined);
   });
 
   it("keys CPUs by softnet_stat's index column, not by row (an offline CPU has no row)", () => {
@@ -227,6 +237,8 @@ describe("ground-truth phases, kernels and flags", () => {
       [["--phases", "p1,p1"], /^--phases: phase 'p1' given twice/],
       [["--phases", "h5"], /^--phases: unknown phase 'h5' \(known: p1,p2,p3,p4,p5,p6,p7,h1,h2,h3,h4\)/],
       [["--hotplug-out", "/nonexistent-dir/h.txt"], /^--hotplug-out: folder \/nonexistent-dir does not exist/],
+      [["--times-out", "/nonexistent-dir/t.json"], /^--times-out: folder \/nonexistent-dir does not exist/],
+      [["--times-out", "/tmp"], /^--times-out: \/tmp is a directory/],
       [["--kernels", "5.10-generic"], /^--kernels: unknown kernel '5.10-generic'/],
       [["--out", "/nonexistent-dir/x.json"], /^--out: folder \/nonexistent-dir does not exist/],
       [["--cache", "/etc/hostname"], /^--cache: \/etc\/hostname is not a directory/],

@@ -82,11 +82,20 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
   return { fixture, times, hotplug, failed };
 }
 
-/** An output written whole or not at all (its folder created first), and said so. */
-function writeOut(file: string, text: string, log: (line: string) => void): void {
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileAtomic(file, text);
+/**
+ * An output written whole or not at all (its folder created first), and said so. A write that
+ * fails (a full disk) is one line and false: the other outputs of the boots are still written.
+ */
+export function writeOut(file: string, text: string, log: (line: string) => void): boolean {
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileAtomic(file, text);
+  } catch (e) {
+    log(`ground-truth: could not write ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    return false;
+  }
   log(`wrote ${file}`);
+  return true;
 }
 
 /** Runs the command; progress and errors go to `log` (stderr), the JSON to --out. Returns the exit code. */
@@ -94,20 +103,16 @@ export async function main(args: readonly string[], log: (line: string) => void 
   try {
     const o = parseOptions(args);
     const { fixture, times, hotplug, failed } = await groundTruth(o, log);
-    if (hotplug) {
-      writeOut(o.hotplugOut, hotplug, log);
-    }
-    if (Object.keys(times.runs).length) {
-      writeOut(o.timesOut, `${JSON.stringify(times, null, 1)}\n`, log);
-    }
+    let written = true;
+    // The fixture first: it is what the boots were for.
     const text = `${JSON.stringify(fixture, null, 1)}\n`;
     if (Object.keys(fixture.runs).length === 0) {
       if (o.phases.loopback.length) log(`nothing measured${o.out === "-" ? "" : `: ${o.out} left as it was`}`);
     } else if (o.out === "-") process.stdout.write(text);
-    else {
-      writeOut(o.out, text, log);
-    }
-    return failed ? 1 : 0;
+    else written = writeOut(o.out, text, log);
+    if (hotplug) written = writeOut(o.hotplugOut, hotplug, log) && written;
+    if (Object.keys(times.runs).length) written = writeOut(o.timesOut, `${JSON.stringify(times, null, 1)}\n`, log) && written;
+    return failed || !written ? 1 : 0;
   } catch (e) {
     if (e instanceof CommanderError) return 0; // --help
     if (e instanceof GroundTruthUsage) {

@@ -2,8 +2,10 @@
 // naming the flag (main.ts prints it as one line and exits 2).
 import { existsSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { Command, CommanderError } from "commander";
+import { UsageError } from "../../config/errors.ts";
+import { checkOutputFile } from "../../report/output-file.ts";
 import { GroundTruthUsage } from "./errors.ts";
 import { KERNELS, type KernelTarget } from "./kernels.ts";
 import { HOTPLUG_PHASES, PHASES, selectPhases, type PhaseSelection } from "./phases.ts";
@@ -60,10 +62,13 @@ export function parseOptions(args: readonly string[]): GroundTruthOptions {
   const out = o.out === "-" ? "-" : resolve(o.out ?? join(cache, "loopback.json"));
   const hotplugOut = resolve(o.hotplugOut ?? join(cache, "hotplug-loopback.txt"));
   const timesOut = resolve(o.timesOut ?? join(cache, "cpu-times.json"));
+  // Found out before the boots, not after minutes of them (the project's own check: it creates a file there).
   const checkFile = (flag: string, file: string) => {
-    const dir = dirname(file);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new GroundTruthUsage(`${flag}: folder ${dir} does not exist`);
-    if (existsSync(file) && statSync(file).isDirectory()) throw new GroundTruthUsage(`${flag}: ${file} is a directory`);
+    try {
+      checkOutputFile(flag, file);
+    } catch (e) {
+      throw e instanceof UsageError ? new GroundTruthUsage(e.message) : e;
+    }
   };
   if (out !== "-" && o.out !== undefined) checkFile("--out", out);
   if (o.hotplugOut !== undefined) checkFile("--hotplug-out", hotplugOut);

@@ -104,6 +104,7 @@ export function resolveConfig(scenario: Scenario | undefined, flags: RunFlags = 
     ...resolveStalls(spec, flags, cpus, blame),
     ...resolveReceiver(spec, flags, cpus, blame),
     softnet_stat_columns: spec.softnet_stat_columns ?? 13,
+    ...resolveHost(spec, flags, window_ns, blame),
   };
   const down = cfg.receiver && cfg.events.find((e) => e.action === "offline" && e.cpu === cfg.receiver!.cpu);
   if (down) {
@@ -320,6 +321,30 @@ function resolveStalls(spec: ScenarioSpec, flags: RunFlags, cpus: number, blame:
   const outOfRange = list.find((c) => c >= cpus);
   if (outOfRange !== undefined) throw fail("cpus", `CPU ${outOfRange} is out of range: the host has ${cpuRange(cpus)}`);
   return { stalls: { every_ns: s.every, mean_ns: s.mean, max_ns, cpus: [...list], in_softirq: s.in_softirq ?? true } };
+}
+
+/** Default share of a slice a vCPU must be busy for to compete for the next (model/host.ts). */
+export const DEFAULT_HOST_BUSY_SHARE = 0.05;
+
+/**
+ * How long a waking vCPU may wait for a busy host's core by default: the host kernel's wake-up
+ * preemption granularity, CFS's sched_wakeup_granularity_ns (1 ms × (1 + log2 of the cores, at
+ * most 8): 2 ms on 2 cores).
+ */
+export function defaultWakeWaitNs(cores: number): number {
+  return 1_000_000 * (1 + Math.floor(Math.log2(Math.min(cores, 8))));
+}
+
+/** `host:` with its defaults; its words between CPUs must land within half a slice. */
+function resolveHost(spec: ScenarioSpec, flags: RunFlags, window_ns: number, blame: Blame): Pick<EmuConfig, "host"> {
+  const h = spec.host;
+  if (!h) return {};
+  const stalls = flags.stalls !== undefined ? flags.stalls : spec.stalls;
+  if (stalls)
+    throw blame.file(["host"], `cannot be combined with stalls${flags.stalls ? " (--stalls)" : ""}: both take the processor from a vCPU; the host decides who waits from who is busy`);
+  if (h.slice < 2 * window_ns)
+    throw blame.file(["host", "slice"], `${formatNs(h.slice)} is below twice the window (${formatNs(window_ns)}): every CPU's word for a slice must reach the others within half a slice`);
+  return { host: { cores: h.cores, slice_ns: h.slice, busy_share: h.busy_share ?? DEFAULT_HOST_BUSY_SHARE, wake_wait_ns: h.wake_wait ?? defaultWakeWaitNs(h.cores) } };
 }
 
 /** Hotplug events in time order, checked as sysfs would: no double offline, never the last CPU. */

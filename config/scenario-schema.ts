@@ -265,6 +265,21 @@ const stalls = strict({
   in_softirq: z.boolean().optional(),
 });
 
+/** A share of something, 0..1 (busy_share). */
+const fraction = scalar((v) => {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new UsageError(`expected a number from 0 to 1, got ${describe(v)}`);
+  if (v < 0 || v > 1) throw new UsageError(`must be from 0 to 1, got ${v}`);
+  return v;
+});
+
+/** `host: { cores: 2, slice: 6ms, busy_share: 0.05, wake_wait: 6ms }` (model/host.ts). */
+const host = strict({
+  cores: int(1, MAX_CPUS),
+  slice: duration,
+  busy_share: fraction.optional(),
+  wake_wait: duration.optional(),
+});
+
 const event = strict({
   at: duration,
   offline: int(0, MAX_CPUS - 1).optional(),
@@ -326,6 +341,8 @@ export const scenarioSchema = strict({
   receiver: receiver.optional(),
   /** CPUs losing the processor now and then (a vCPU on a busy host). */
   stalls: stalls.optional(),
+  /** The host's cores the vCPUs share, slice by slice (a guest with more vCPUs than host cores). */
+  host: host.optional(),
   /** Checked on the final results; a false one fails the run (exit 1). */
   assert: z.array(expression).optional(),
   /** Checked at every checkpoint; the first that holds stops the run (exit 1). */

@@ -153,6 +153,18 @@ export interface StallConfig {
   in_softirq: boolean;
 }
 
+/** The host the vCPUs share (model/host.ts): fewer cores than vCPUs, handed out in time slices. */
+export interface HostConfig {
+  /** The host's cores for this guest's vCPUs. */
+  cores: number;
+  /** The host scheduler's slice: who runs is decided per slice. */
+  slice_ns: number;
+  /** A vCPU busy for more than this share of a slice (or at its end) competes for the next. */
+  busy_share: number;
+  /** A vCPU leaving idle while every core runs another waits up to this long (uniform); 0: never. */
+  wake_wait_ns: number;
+}
+
 export interface HotplugEventConfig {
   at_ns: number;
   cpu: number;
@@ -178,6 +190,8 @@ export interface EmuConfig {
   events: HotplugEventConfig[];
   /** CPU stalls; absent = none. */
   stalls?: StallConfig;
+  /** The host's cores shared by the vCPUs; absent = every vCPU has its own. */
+  host?: HostConfig;
   /** The receiving task; absent = packets end in the stack (`processed`). */
   receiver?: ReceiverConfig;
   /** softnet_stat format: 13 columns (6.6) or 15 (6.12+: input_qlen, process_qlen). */

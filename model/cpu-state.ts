@@ -15,6 +15,7 @@ import type { CpuCounters, DropReason, ExecContext, RaiseSource } from "./result
 import { Socket } from "./socket.ts";
 import { SoftnetData } from "./softnet-data.ts";
 import { PacketSizes, sourceCount, type SourceState } from "./sources.ts";
+import { HostShare } from "./host.ts";
 import type { StallSchedule } from "./stall.ts";
 import type { Task } from "./task.ts";
 
@@ -22,7 +23,7 @@ export interface Timer {
   at: number;
   prio: number;
   seq: number;
-  kind: "command" | "wake" | "sender" | "ipi" | "stall";
+  kind: "command" | "wake" | "sender" | "ipi" | "stall" | "host-word" | "host-decide";
   command?: CpuCommand;
   task?: Task;
   /** Which stall (a timer of a stall stallInside() took is stale). */
@@ -163,6 +164,12 @@ export class CpuState {
   nextStallNs = Infinity;
   stallLenNs = 0;
   stallId = 0;
+  /** The host's scheduler as this CPU plays it (model/host.ts), when the vCPUs share a host. */
+  readonly host: HostShare | null = null;
+  /** Work charged in the current host slice, stalled time at its start; when the next word to peers is due (its HOST record). */
+  hostBusyNs = 0;
+  hostStalledMark = 0;
+  nextHostWordNs = Infinity;
   /** CPUs delivering to the socket (model/socket-contention.ts); -1 until counted or after a change. */
   socketDeliverers = -1;
 
@@ -215,7 +222,7 @@ export class CpuState {
     for (const c of cfg.sysctls.flow_limit_cpu_bitmap) if (c < n) this.flowLimitCpus[c] = 1;
     this.rfsOn = cfg.sysctls.rps_sock_flow_entries > 0;
     this.backlogBound = cfg.sysctls.netdev_max_backlog + 1;
-    this.inbound = new Inbox(n, cfg.costs, cfg.window_ns);
+    this.inbound = new Inbox(n, cfg.costs, cfg.window_ns, cfg.host ? HostShare.latencyNs(cfg.host) : 0);
     this.maxLatencyMin = exactWindowNs(cfg.costs);
     this.c = newCounters(id, n, cfg.queues.length);
     this.packetSizes = new PacketSizes(cfg);
@@ -225,6 +232,7 @@ export class CpuState {
       if (cfg.receiver.cpu === id) this.socket = new Socket();
       else this.remoteSocket = true;
     }
+    if (cfg.host) this.host = new HostShare(cfg.host, cfg.seed, n, id);
   }
 
   jiffies(atNs: number): number {
@@ -235,6 +243,7 @@ export class CpuState {
   charge(ctx: ExecContext, ns: number): void {
     this.busyUntil = Math.max(this.busyUntil, this.now) + ns;
     this.c.busy_ns[ctx] += ns;
+    this.hostBusyNs += ns;
     // A stall that starts inside this work lengthens it (and net_rx_action's look at the clock after it).
     if (this.busyUntil > this.nextStallNs) this.stallInside();
   }
@@ -321,8 +330,17 @@ export class CpuState {
     this.timers.push(t);
   }
 
-  /** The next stall after fromNs, unless it would start after the run. */
+  /** A stall may land inside net_rx_action (a host's vCPU is preempted anywhere). */
+  get stallInSoftirq(): boolean {
+    return this.cfg.stalls?.in_softirq ?? true;
+  }
+
+  /** The next stall after fromNs, unless it would start after the run. The host's are decided per slice (cpu.ts). */
   scheduleStall(fromNs: number): void {
+    if (!this.stalls) {
+      this.nextStallNs = Infinity;
+      return;
+    }
     const at = this.stalls!.nextStartNs(fromNs);
     this.stallLenNs = this.stalls!.lengthNs();
     this.nextStallNs = at < this.cfg.duration_ns ? at : Infinity;
@@ -336,7 +354,7 @@ export class CpuState {
    * limit. With in_softirq false it waits for the end of net_rx_action (cpu.ts stall()).
    */
   private stallInside(): void {
-    if (this.run !== null && !this.cfg.stalls!.in_softirq) return;
+    if (this.run !== null && !this.stallInSoftirq) return;
     const at = this.nextStallNs;
     const len = this.stallLenNs;
     this.busyUntil += len;

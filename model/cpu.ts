@@ -27,6 +27,7 @@ import { applyRecord } from "./records.ts";
 import { copyCounters, type CpuCounters } from "./results.ts";
 import { backlogThreadStep, hardirq, ksoftirqdStep, netRxAction, netRxActionPoll } from "./softirq.ts";
 import { newSource, sourceCount, sourceOwner } from "./sources.ts";
+import { HostShare } from "./host.ts";
 import { StallSchedule, stallsOn } from "./stall.ts";
 import type { Task } from "./task.ts";
 
@@ -45,6 +46,12 @@ export class Cpu extends CpuState {
         this.stalls = new StallSchedule(cfg.stalls, cfg.seed, id);
         this.scheduleStall(0);
       }
+    }
+    if (cfg.host) {
+      // A slice waited out (and a wake-up's wait for the next) delays hand-overs as a stall does.
+      this.maxIrqOffNs = Math.max(this.maxIrqOffNs, 2 * cfg.host.slice_ns);
+      this.pushHostTimer("host-word", cfg.host.slice_ns);
+      this.pushHostTimer("host-decide", cfg.host.slice_ns + HostShare.latencyNs(cfg.host));
     }
   }
 
@@ -186,9 +193,15 @@ export class Cpu extends CpuState {
     );
   }
 
-  /** Work that finds the CPU idle starts once it has left its idle state. */
+  /**
+   * Work that finds the CPU idle starts once it has left its idle state — and, on a host whose
+   * cores all run other vCPUs, once one is free (model/host.ts).
+   */
   private leaveIdle(wasIdle: boolean, at: number): void {
-    if (wasIdle && this.hasWork()) this.busyUntil = at + this.costs.idle_exit_ns;
+    if (!wasIdle || !this.hasWork()) return;
+    const wait = this.host ? this.host.wakeWaitNs() : 0;
+    this.c.busy_ns.stalled += wait;
+    this.busyUntil = at + wait + this.costs.idle_exit_ns;
   }
 
   private isIdleAt(at: number): boolean {
@@ -243,6 +256,10 @@ export class Cpu extends CpuState {
       }
     } else if (t.kind === "stall") {
       if (t.stallId === this.stallId) this.stall(t.at);
+    } else if (t.kind === "host-word") {
+      this.hostWord(t.at);
+    } else if (t.kind === "host-decide") {
+      this.hostDecide(t.at);
     } else if (t.command) {
       applyCommand(this, t.command);
     }
@@ -295,13 +312,56 @@ export class Cpu extends CpuState {
     }
   }
 
+  private pushHostTimer(kind: "host-word" | "host-decide", at: number): void {
+    if (at >= this.cfg.duration_ns) {
+      if (kind === "host-word") this.nextHostWordNs = Infinity;
+      return;
+    }
+    if (kind === "host-word") this.nextHostWordNs = at;
+    this.pushTimer({ at, prio: 1, seq: 0, kind });
+  }
+
+  /**
+   * A slice boundary: the slice decided last begins, and this CPU tells every peer its demand for
+   * the host's cores (model/host.ts). An offline vCPU is halted: it wants none.
+   */
+  private hostWord(at: number): void {
+    const host = this.host!;
+    const stalled = this.c.busy_ns.stalled;
+    const demand = this.online ? host.demandAt(this.hostBusyNs, stalled - this.hostStalledMark) : 0;
+    this.hostBusyNs = 0;
+    this.hostStalledMark = stalled;
+    host.sliceBegins();
+    host.word(this.id, at, demand);
+    for (let p = 0; p < this.cfg.cpus; p++) {
+      if (p === this.id) continue;
+      const b = this.batchTo(p);
+      b.host.at_ns.push(at);
+      b.host.demand.push(demand);
+    }
+    this.pushHostTimer("host-word", at + host.cfg.slice_ns);
+  }
+
+  /** Every word of the boundary is in: share the next slice; this CPU's wait in it is a stall. */
+  private hostDecide(at: number): void {
+    const host = this.host!;
+    host.decide();
+    if (host.waitNs > 0) {
+      this.nextStallNs = host.boundaryNs + host.waitOffsetNs;
+      this.stallLenNs = host.waitNs;
+      this.stallId++;
+      this.pushTimer({ at: this.nextStallNs, prio: 1, seq: 0, kind: "stall", stallId: this.stallId });
+    }
+    this.pushHostTimer("host-decide", at + host.cfg.slice_ns);
+  }
+
   /**
    * The stall's timer (unless stallInside() took that stall already): the CPU loses the processor.
    * Nothing runs here for its length, from the end of the step in progress (steps that charge
    * nothing); with in_softirq false, a stall that finds net_rx_action running waits for its end.
    */
   private stall(at: number): void {
-    if (this.online && this.run !== null && !this.cfg.stalls!.in_softirq) {
+    if (this.online && this.run !== null && !this.stallInSoftirq) {
       // After the step in progress: look again then (a timer at busyUntil would come before it).
       this.pushTimer({ at: Math.max(this.busyUntil, at) + 1, prio: 1, seq: 0, kind: "stall", stallId: this.stallId });
       return;

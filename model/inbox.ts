@@ -16,7 +16,7 @@ export interface Cursor {
   batch: PeerBatch;
 }
 
-const { CPU_DEAD: K_CPU_DEAD, QUEUE: K_QUEUE, FORWARD: K_FORWARD, ENQUEUE: K_ENQUEUE, FLUSH: K_FLUSH, RFS: K_RFS, CHARGE: K_CHARGE } = RECORD_KIND;
+const { CPU_DEAD: K_CPU_DEAD, QUEUE: K_QUEUE, FORWARD: K_FORWARD, ENQUEUE: K_ENQUEUE, FLUSH: K_FLUSH, RFS: K_RFS, CHARGE: K_CHARGE, HOST: K_HOST } = RECORD_KIND;
 
 export class Inbox {
   private readonly heap = new Heap<Cursor>(
@@ -32,6 +32,8 @@ export class Inbox {
     cpus: number,
     private readonly costs: CostModel,
     private readonly windowNs: number,
+    /** HOST records' latency (model/host.ts), when the vCPUs share a host. */
+    private readonly hostLatencyNs = 0,
   ) {
     this.batchSeqFrom = new Int32Array(cpus);
   }
@@ -49,6 +51,7 @@ export class Inbox {
     add(SOCKET_RECORD_KIND, batch.socket.flow.length);
     add(K_RFS, batch.rfs_heads.at_ns.length);
     add(K_CHARGE, batch.charges.at_ns.length);
+    add(K_HOST, batch.host.at_ns.length);
   }
 
   /** The cursor whose record takes effect first. */
@@ -95,6 +98,8 @@ export class Inbox {
         return deliverAt(b.cpu_dead[i]!.at_ns, L.hotplug_latency_ns, w);
       case K_CHARGE:
         return deliverAt(b.charges.at_ns[i]!, L.charge_latency_ns, w);
+      case K_HOST:
+        return deliverAt(b.host.at_ns[i]!, this.hostLatencyNs, w);
       default:
         return deliverAt(b.rfs_heads.at_ns[i]!, L.rps_latency_ns, w);
     }

@@ -24,7 +24,8 @@ import { lowestOnline, sourceCount, sourceOwner } from "./sources.ts";
  */
 export function promiseNs(cpu: CpuState, inputBoundNs: number, toSocketCpu = true): number {
   const socket = toSocketCpu && cpu.remoteSocket;
-  const t = Math.min(nextSendCapableNs(cpu, socket), sendsCausedByInputsNs(cpu, inputBoundNs, socket));
+  // Every slice boundary sends a HOST word to every peer (model/host.ts), busy or not.
+  const t = Math.min(nextSendCapableNs(cpu, socket), sendsCausedByInputsNs(cpu, inputBoundNs, socket), cpu.nextHostWordNs);
   const p = t === Infinity ? Infinity : deliverAt(t, cpu.maxLatencyMin, cpu.windowNs);
   // Charges (messages.ts) travel charge_latency_ns: an enqueuer may run that far ahead of us.
   const c = chargesCausedNs(cpu, inputBoundNs);

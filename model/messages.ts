@@ -74,6 +74,8 @@ export interface PeerBatch {
   /** Packets queued on the receiving task's socket by this CPU (model/receiver.ts), at send_ns. */
   socket: EnqueueRecords;
   charges: ChargeRecords;
+  /** The sender's demand for the host's cores at each slice boundary, 0..1 (model/host.ts). */
+  host: { at_ns: number[]; demand: number[] };
 }
 
 /**
@@ -130,6 +132,7 @@ export function emptyBatch(from: number, to: number): PeerBatch {
     rfs_heads: { at_ns: [], passed: [] },
     socket: emptyEnqueueRecords(),
     charges: { at_ns: [], kind: [], flush_id: [] },
+    host: { at_ns: [], demand: [] },
   };
 }
 
@@ -142,7 +145,8 @@ export function batchIsEmpty(b: PeerBatch): boolean {
     b.forwarded.flow.length === 0 &&
     b.rfs_heads.at_ns.length === 0 &&
     b.socket.flow.length === 0 &&
-    b.charges.at_ns.length === 0
+    b.charges.at_ns.length === 0 &&
+    b.host.at_ns.length === 0
   );
 }
 
@@ -150,9 +154,9 @@ export function batchIsEmpty(b: PeerBatch): boolean {
  * The kinds of record in a batch, in the order records of equal effect time apply: hand-overs and
  * forwards first, then enqueues, IPI flushes, RFS reports.
  */
-export const RECORD_KIND = { CPU_DEAD: 0, QUEUE: 1, FORWARD: 2, ENQUEUE: 3, FLUSH: 4, RFS: 5, CHARGE: 6 } as const;
+export const RECORD_KIND = { CPU_DEAD: 0, QUEUE: 1, FORWARD: 2, ENQUEUE: 3, FLUSH: 4, RFS: 5, CHARGE: 6, HOST: 8 } as const;
 
-/** Socket deliveries apply after every other kind at equal times (the stack has run by then). */
+/** Socket deliveries apply after every other kind at equal times (the stack has run by then); HOST words, which move no packet, come last. */
 export const SOCKET_RECORD_KIND = 7;
 
 /** Effect time of a cross-CPU record (docs/DESIGN.md §2.2). */

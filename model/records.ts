@@ -8,7 +8,7 @@ import { chargeArrived, ipiFlushArrived } from "./ipi.ts";
 import { enqueueFromRemote, forward } from "./receive.ts";
 import { socketEnqueue } from "./receiver.ts";
 
-const { CPU_DEAD: K_CPU_DEAD, QUEUE: K_QUEUE, FORWARD: K_FORWARD, ENQUEUE: K_ENQUEUE, FLUSH: K_FLUSH, RFS: K_RFS, CHARGE: K_CHARGE } = RECORD_KIND;
+const { CPU_DEAD: K_CPU_DEAD, QUEUE: K_QUEUE, FORWARD: K_FORWARD, ENQUEUE: K_ENQUEUE, FLUSH: K_FLUSH, RFS: K_RFS, CHARGE: K_CHARGE, HOST: K_HOST } = RECORD_KIND;
 
 /** Apply the record under the cursor, at cur.at. */
 export function applyRecord(cpu: CpuState, cur: Cursor): void {
@@ -47,6 +47,9 @@ export function applyRecord(cpu: CpuState, cur: Cursor): void {
       break;
     case K_CHARGE:
       chargeArrived(cpu, cur.at, b.charges.kind[i]!, b.charges.flush_id[i]!);
+      break;
+    case K_HOST:
+      cpu.host?.word(b.from, b.host.at_ns[i]!, b.host.demand[i]!);
       break;
   }
 }

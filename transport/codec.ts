@@ -33,6 +33,7 @@ export interface WireBatch {
   rfs_heads: PeerBatch["rfs_heads"];
   socket: WirePackets;
   charges: PeerBatch["charges"];
+  host: PeerBatch["host"];
   /** Crash evidence: see CrashStamp. */
   report_seq: number;
   inject_floor: number[];
@@ -207,6 +208,9 @@ function batch(b: any): WireBatch {
   if (charges.kind.length !== charges.at_ns.length || charges.flush_id.length !== charges.at_ns.length)
     throw new MalformedMessage("charge arrays of unequal length");
   if (charges.kind.some((k: number) => k > CHARGE_KIND_MAX)) throw new MalformedMessage("unknown charge kind");
+  const host = { at_ns: b.host?.at_ns ?? [], demand: b.host?.demand ?? [] };
+  if (host.demand.length !== host.at_ns.length) throw new MalformedMessage("host arrays of unequal length");
+  if (host.demand.some((v: number) => !(v >= 0 && v <= 1))) throw new MalformedMessage("host demand outside 0..1");
   return {
     to: b.to,
     enqueues: packets(b.enqueues, true),
@@ -219,6 +223,7 @@ function batch(b: any): WireBatch {
     rfs_heads,
     socket: packets(b.socket, true),
     charges,
+    host,
     report_seq: b.report_seq,
     inject_floor: b.inject_floor ?? [],
     unsure: b.unsure,
@@ -322,6 +327,7 @@ export function batchToWire(b: PeerBatch, stamp: CrashStamp): WireBatch {
     rfs_heads: b.rfs_heads,
     socket: wirePackets(b.socket),
     charges: b.charges,
+    host: b.host,
     ...stamp,
   };
 }
@@ -342,6 +348,7 @@ export function wireToBatch(from: number, w: WireBatch): PeerBatch {
     rfs_heads: w.rfs_heads,
     socket: w.socket,
     charges: w.charges,
+    host: w.host,
   };
 }
 

@@ -51,6 +51,8 @@ export function wireToConfig(m: any): EmuConfig {
   const cfg = fromWire(ConfigType, m, "config") as EmuConfig;
   if (cfg.cpus < 1 || cfg.cpus > MAX_CPU_ID + 1) throw new BadPayload(`config: ${cfg.cpus} cpus`);
   if (cfg.softnet_stat_columns !== 13 && cfg.softnet_stat_columns !== 15) throw new BadPayload(`config: softnet_stat_columns ${String(cfg.softnet_stat_columns)}`);
+  const h = cfg.host;
+  if (h && !(h.cores >= 1 && h.slice_ns >= 2 && h.busy_share >= 0 && h.busy_share <= 1 && h.wake_wait_ns >= 0)) throw new BadPayload(`config: host ${JSON.stringify(h)}`);
   return cfg;
 }
 

@@ -114,6 +114,13 @@ describe("flags override the file", () => {
     assert.equal(resolve(undefined, { receiver: { cpu: 3 } }).receiver?.cpu, 3);
   });
 
+  test("host: busy share 5 %, a waking vCPU waits up to the host's wake-up granularity (1 ms × (1 + log2 cores))", () => {
+    assert.equal(resolve(undefined).host, undefined);
+    assert.deepEqual(resolve("host: {cores: 2, slice: 6ms}\n").host, { cores: 2, slice_ns: 6e6, busy_share: 0.05, wake_wait_ns: 2e6 });
+    assert.deepEqual(resolve("host: {cores: 1, slice: 4ms, busy_share: 0.2, wake_wait: 0ms}\n").host, { cores: 1, slice_ns: 4e6, busy_share: 0.2, wake_wait_ns: 0 });
+    assert.equal(resolve("host: {cores: 16, slice: 6ms}\n").host?.wake_wait_ns, 4e6);
+  });
+
   test("stalls: every CPU, inside softirq too, max 10 x the mean unless given; a mask or a list of CPUs", () => {
     assert.equal(resolve(undefined).stalls, undefined);
     assert.deepEqual(resolve("stalls: {every: 20ms, mean: 2ms}\n").stalls, { every_ns: 20e6, mean_ns: 2e6, max_ns: 20e6, cpus: [0, 1, 2, 3], in_softirq: true });
@@ -237,6 +244,12 @@ describe("bad scenario files: one line naming the file, the field and the proble
     ["stalls: no mean", "stalls: {every: 10ms}\n", /^examples\/x\.yaml: stalls\.mean: expected a duration/],
     ["stalls: every 0", "stalls: {every: 0ms, mean: 1ms}\n", /^examples\/x\.yaml: stalls\.every: must be > 0/],
     ["stalls: unknown key", "stalls: {every: 10ms, mean: 1ms, often: 3}\n", /^examples\/x\.yaml: stalls: unknown key 'often' \(known: every, mean, max, cpus, in_softirq\)/],
+    ["host: no cores", "host: {slice: 6ms}\n", /^examples\/x\.yaml: host\.cores: expected a whole number/],
+    ["host: 0 cores", "host: {cores: 0, slice: 6ms}\n", /^examples\/x\.yaml: host\.cores: must be >= 1/],
+    ["host: a busy share above 1", "host: {cores: 2, slice: 6ms, busy_share: 2}\n", /^examples\/x\.yaml: host\.busy_share: must be from 0 to 1, got 2/],
+    ["host: a slice under twice the window", "window: 1ms\nhost: {cores: 2, slice: 1500us}\n", /^examples\/x\.yaml: host\.slice: 1\.5ms is below twice the window \(1ms\)/],
+    ["host with stalls", "stalls: {every: 10ms, mean: 1ms}\nhost: {cores: 2, slice: 6ms}\n", /^examples\/x\.yaml: host: cannot be combined with stalls/],
+    ["host: unknown key", "host: {cores: 2, slice: 6ms, quantum: 3}\n", /^examples\/x\.yaml: host: unknown key 'quantum' \(known: cores, slice, busy_share, wake_wait\)/],
     ["rate max with a pps", "senders: [{cpu: 0}]\nload: [{source: loopback, rate: {kind: max, pps: 5}}]\n", /^examples\/x\.yaml: load\[0\]\.rate\.pps: kind: max sends as fast as its CPU allows: it takes no 'pps'/],
     ["rate without pps", "senders: [{cpu: 0}]\nload: [{source: loopback, rate: {kind: poisson}}]\n", /^examples\/x\.yaml: load\[0\]\.rate\.pps: kind: poisson needs pps: .*kind: max/],
     ["rate max on a NIC queue", `${NIC}load: [{source: nic, rate: max}]\n`, /^examples\/x\.yaml: load\[0\]\.rate\.kind: max \(a closed-loop sender\) applies to loopback senders only: nic:0 is fed by the wire/],

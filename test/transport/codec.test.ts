@@ -38,6 +38,7 @@ function sampleBatch() {
   b.forwarded = { flow: [11], seq: [12], source: [0], inject_ns: [100], send_ns: [200] };
   b.rfs_heads = { at_ns: [6000], passed: [17] };
   b.charges = { at_ns: [7000, 7000], kind: [1, 2], flush_id: [4, 0] };
+  b.host = { at_ns: [6_000_000, 12_000_000], demand: [1, 0.25] };
   return b;
 }
 
@@ -263,6 +264,14 @@ test("a frame without a body, with an out-of-range sender or with uneven arrays 
   const b = batchToWire(sampleBatch(), NO_STAMP);
   b.enqueues.seq = [1];
   refused(EnvelopeType.encode({ version: PROTOCOL_VERSION, from: 0, vouch_ns: 0, batch: b }).finish());
+});
+
+test("host words: uneven arrays and demands outside 0..1 are refused", () => {
+  for (const host of [{ at_ns: [6e6], demand: [] }, { at_ns: [6e6], demand: [1.5] }, { at_ns: [6e6], demand: [-0.1] }, { at_ns: [6e6], demand: [NaN] }]) {
+    const b = batchToWire(sampleBatch(), NO_STAMP);
+    b.host = host;
+    refused(EnvelopeType.encode({ version: PROTOCOL_VERSION, from: 0, vouch_ns: 0, batch: b }).finish(), undefined, JSON.stringify(host));
+  }
 });
 
 test("every truncation of a valid batch frame is refused or decodes consistently", () => {

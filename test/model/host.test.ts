@@ -1,0 +1,146 @@
+// The host the vCPUs share (model/host.ts): fewer cores than vCPUs, shared slice by slice from
+// every CPU's demand, which the CPUs tell each other. A busy guest loses time, an idle one does
+// not; a host with a core per vCPU changes nothing; and the words between CPUs keep every promise.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { InProcessRun, runInProcess } from "../../engine/inprocess.ts";
+import type { EmuConfig, HostConfig } from "../../model/config.ts";
+import { atLeast, fairShares, HostShare } from "../../model/host.ts";
+import { config } from "./fixtures.ts";
+import { runSynchronised } from "./sync-harness.ts";
+
+const MS = 1_000_000;
+
+function withHost(cfg: EmuConfig, host: Partial<HostConfig> = {}): EmuConfig {
+  return { ...cfg, host: { cores: 2, slice_ns: 4 * MS, busy_share: 0.05, wake_wait_ns: 2 * MS, ...host } };
+}
+
+/** A closed-loop sender on CPU 0 with RPS to CPUs 1-3 and costly processing: every CPU busy. */
+function allBusy(): EmuConfig {
+  return config({ load: "loopback", rate: { kind: "max" }, rpsCpus: [1, 2, 3], durationNs: 80 * MS, costs: { process_per_packet_ns: 9000 } });
+}
+
+/** The same sender without RPS: only CPU 0 works. */
+function oneBusy(): EmuConfig {
+  return config({ load: "loopback", rate: { kind: "max" }, durationNs: 80 * MS });
+}
+
+const stalled = (r: ReturnType<typeof runInProcess>) => r.cpus.map((c) => c.busy_ns.stalled / r.virtual_ns);
+
+describe("fair shares of the host's cores", () => {
+  it("every demand is met when they fit", () => {
+    assert.deepEqual(fairShares([1, 0.5, 0.25, 0], 2), [1, 0.5, 0.25, 0]);
+  });
+  it("when they do not: the small ones met, the rest split equally, none above a whole core", () => {
+    assert.deepEqual(fairShares([1, 1, 1, 1], 2), [0.5, 0.5, 0.5, 0.5]);
+    assert.deepEqual(fairShares([1, 0.2, 0.2, 1], 2), [0.8, 0.2, 0.2, 0.8]);
+    assert.deepEqual(fairShares([1, 1, 1], 4), [1, 1, 1]);
+    const s = fairShares([0.9, 0.7, 0.6, 0.3, 0.1], 2);
+    assert.ok(Math.abs(s.reduce((a, b) => a + b, 0) - 2) < 1e-12, "the cores are all given");
+    assert.deepEqual(s.slice(3), [0.3, 0.1]);
+    for (const i of [0, 1, 2]) assert.ok(Math.abs(s[i]! - 1.6 / 3) < 1e-12, `share ${i}: ${s[i]}`);
+  });
+});
+
+describe("the chance that the others take every core", () => {
+  it("matches counting every case", () => {
+    const ps = [0.9, 0.3, 0.5, 0.7];
+    for (let k = 0; k <= 5; k++) {
+      let p = 0;
+      for (let m = 0; m < 1 << ps.length; m++) {
+        let pm = 1;
+        let n = 0;
+        ps.forEach((q, i) => {
+          const on = (m >> i) & 1;
+          n += on;
+          pm *= on ? q : 1 - q;
+        });
+        if (n >= k) p += pm;
+      }
+      assert.ok(Math.abs(atLeast(ps, k) - p) < 1e-12, `k ${k}: ${atLeast(ps, k)} vs ${p}`);
+    }
+  });
+});
+
+describe("a CPU's demand and its wait", () => {
+  const cfg: HostConfig = { cores: 2, slice_ns: 4 * MS, busy_share: 0.05, wake_wait_ns: 2 * MS };
+  it("is the share of the slice it worked while it had a core; below busy_share, none", () => {
+    const h = new HostShare(cfg, 1, 4, 0);
+    assert.equal(h.demandAt(4 * MS, 0), 1);
+    assert.equal(h.demandAt(1 * MS, 2 * MS), 0.5, "worked half the time it had a core");
+    assert.equal(h.demandAt(2 * MS, 2 * MS), 1, "worked all the time it had a core");
+    assert.equal(h.demandAt(0.1 * MS, 0), 0, "2.5 % of the slice");
+  });
+  it("every CPU reaches the same shares from the same words; the one given less waits the rest", () => {
+    const hosts = [0, 1, 2, 3].map((self) => new HostShare(cfg, 7, 4, self));
+    for (const h of hosts) [1, 1, 0.2, 0].forEach((d, cpu) => h.word(cpu, 4 * MS, d));
+    for (const h of hosts) h.decide();
+    // Shares 0.9, 0.9, 0.2, 0: CPUs 0 and 1 wait 10 % of the next slice each, somewhere in it.
+    assert.deepEqual(hosts.map((h) => h.waitNs), [0.4 * MS, 0.4 * MS, 0, 0]);
+    for (const h of hosts.slice(0, 2)) assert.ok(h.waitOffsetNs >= 0 && h.waitOffsetNs + h.waitNs <= 4 * MS);
+    assert.ok(hosts.every((h) => h.boundaryNs === 8 * MS));
+    // A word for another boundary (forged, or late) changes nothing.
+    hosts[0]!.word(1, 4 * MS, 1);
+    hosts[0]!.decide();
+    assert.equal(hosts[0]!.waitNs, 0);
+  });
+});
+
+describe("the host in a run", () => {
+  it("with a core per vCPU it changes nothing", () => {
+    const plain = runInProcess(allBusy());
+    const host = runInProcess(withHost(allBusy(), { cores: 4 }));
+    assert.deepEqual(host.cpus, plain.cpus);
+    assert.deepEqual(host.totals, plain.totals);
+  });
+
+  it("four busy vCPUs on two cores: each waits about half the time, and every packet is accounted for", () => {
+    const r = runInProcess(withHost(allBusy()));
+    assert.ok(r.checker.ok, r.checker.violations.join("; "));
+    const s = stalled(r);
+    for (const [cpu, share] of s.entries()) assert.ok(share > 0.3 && share < 0.6, `cpu ${cpu} waited ${share.toFixed(2)} of the run`);
+    assert.ok(r.totals.injected < runInProcess(allBusy()).totals.injected * 0.75, "the sender sends less");
+  });
+
+  it("one busy vCPU on two cores never waits, and the idle ones wait for nothing", () => {
+    const plain = runInProcess(oneBusy());
+    const r = runInProcess(withHost(oneBusy()));
+    assert.deepEqual(stalled(r), [0, 0, 0, 0]);
+    assert.equal(r.totals.injected, plain.totals.injected);
+  });
+
+  it("a busy guest loses time on one core where an idle one does not", () => {
+    const r = runInProcess(withHost(oneBusy(), { cores: 1 }));
+    assert.equal(stalled(r)[0], 0, "nothing else wants the core");
+    const busy = runInProcess(withHost(allBusy(), { cores: 1 }));
+    for (const [cpu, share] of stalled(busy).entries()) assert.ok(share > 0.55, `cpu ${cpu} waited ${share.toFixed(2)}`);
+  });
+
+  it("is a pure function of the seed", () => {
+    const a = runInProcess(withHost(allBusy()));
+    const b = runInProcess(withHost(allBusy()));
+    assert.deepEqual(a.cpus, b.cpus);
+    const c = runInProcess(withHost({ ...allBusy(), seed: 2 }));
+    assert.notDeepEqual(c.cpus.map((x) => x.busy_ns.stalled), a.cpus.map((x) => x.busy_ns.stalled));
+  });
+});
+
+describe("host words under adversarial schedules", () => {
+  const cases: [string, EmuConfig][] = [
+    ["loopback, RPS to 1-3, a receiving task on CPU 1", withHost(config({ load: "loopback", rate: { kind: "max" }, rpsCpus: [1, 2, 3], receiver: 1, durationNs: 20 * MS }))],
+    ["NIC at 600 kpps, RPS to all, CPU 2 offline for a while", withHost(config({ pps: 600_000, rpsCpus: [0, 1, 2, 3], durationNs: 20 * MS, events: [{ at_ns: 5 * MS, cpu: 2, action: "offline" }, { at_ns: 11 * MS, cpu: 2, action: "online" }] }), { cores: 1, slice_ns: 2 * MS })],
+  ];
+  for (const [name, cfg] of cases) {
+    it(`${name}: the in-process engine's counters, no record late`, () => {
+      const run = new InProcessRun(cfg, {});
+      while (!run.done) run.step();
+      const expected = JSON.stringify(run.cpus.map((c) => c.counters()));
+      assert.ok(run.cpus.some((c) => c.counters().busy_ns.stalled > 0), "some CPU waits for the host");
+      for (const seed of [1, 2]) {
+        const r = runSynchronised(cfg, seed);
+        assert.deepEqual(r.violations, [], `schedule seed ${seed}`);
+        assert.equal(JSON.stringify(r.counters), expected, `schedule seed ${seed}`);
+      }
+    });
+  }
+});

@@ -4,7 +4,8 @@
 //        [--duration 30ms] [--kernels K1,K2] [--only loopback,nic] [--phases loopback/p1,nic/p2]
 //        [--jobs 2] [--json FILE] [--set knob=value,...  (the starting point; default: the defaults)]
 // Knobs are costs (model/config.ts CostModel), the validate scenarios' stall model
-// (stalls.every_ns, stalls.mean_ns) or their receiver's socket contention (receiver.contention_ns).
+// (stalls.every_ns, stalls.mean_ns), their host's (host.slice_ns, host.wake_wait_ns, when the
+// scenarios have a host: section) or their receiver's socket contention (receiver.contention_ns).
 // A deterministic coordinate search: each knob in turn is multiplied by each factor of the grid,
 // the whole reference subset is run (validate/stages.ts, as validate runs it), and the value with the smallest miss is
 // kept; passes repeat until one changes nothing. The miss of a relation is 0 when it passes, else
@@ -61,9 +62,10 @@ const { values: a } = parseArgs({
 });
 
 const STALL_KNOBS = ["stalls.every_ns", "stalls.mean_ns"] as const;
+const HOST_KNOBS = ["host.slice_ns", "host.wake_wait_ns"] as const;
 const CONTENTION = "receiver.contention_ns";
-type Knob = keyof CostModel | (typeof STALL_KNOBS)[number] | typeof CONTENTION;
-const knobNames: string[] = [...Object.keys(DEFAULT_COSTS), ...STALL_KNOBS, CONTENTION];
+type Knob = keyof CostModel | (typeof STALL_KNOBS)[number] | (typeof HOST_KNOBS)[number] | typeof CONTENTION;
+const knobNames: string[] = [...Object.keys(DEFAULT_COSTS), ...STALL_KNOBS, ...HOST_KNOBS, CONTENTION];
 const knobs = (a.knobs ? a.knobs.split(",") : DEFAULT_KNOBS.filter((k) => knobNames.includes(k))) as Knob[];
 for (const k of knobs) if (!knobNames.includes(k)) fail(`--knobs: unknown knob '${k}' (known: ${knobNames.join(", ")})`);
 const factors = a.factors.split(",").map(Number);
@@ -120,7 +122,8 @@ function withValues(cfg: EmuConfig, v: Values): EmuConfig {
   const costs = Object.fromEntries(Object.keys(DEFAULT_COSTS).map((k) => [k, v[k as keyof CostModel]])) as unknown as CostModel;
   const stalls = cfg.stalls ? { ...cfg.stalls, every_ns: v["stalls.every_ns"], mean_ns: v["stalls.mean_ns"], max_ns: Math.max(cfg.stalls.max_ns, v["stalls.mean_ns"]) } : undefined;
   const receiver = cfg.receiver ? { ...cfg.receiver, contention_ns: v[CONTENTION] } : undefined;
-  return { ...cfg, costs, ...(stalls ? { stalls } : {}), ...(receiver ? { receiver } : {}), window_ns: Math.min(cfg.window_ns, exactWindowNs(costs)) };
+  const host = cfg.host ? { ...cfg.host, slice_ns: v["host.slice_ns"], wake_wait_ns: v["host.wake_wait_ns"] } : undefined;
+  return { ...cfg, costs, ...(stalls ? { stalls } : {}), ...(host ? { host } : {}), ...(receiver ? { receiver } : {}), window_ns: Math.min(cfg.window_ns, exactWindowNs(costs)) };
 }
 
 let evaluations = 0;
@@ -139,12 +142,15 @@ async function evaluate(values: Values): Promise<{ score: number; rows: Relation
 const log = (t: string) => process.stderr.write(`${t}\n`);
 // The stall model's starting point: the first planned run's (every validate scenario has the same).
 const stalls0 = plan.find((r) => r.cfg.stalls)?.cfg.stalls;
+const host0 = plan.find((r) => r.cfg.host)?.cfg.host;
 // The costs' starting point: the scenarios' own (validate/scenarios carry the fitted TCG costs).
 const costs0 = plan[0]!.cfg.costs;
 const start: Values = {
   ...costs0,
   "stalls.every_ns": stalls0?.every_ns ?? 0,
   "stalls.mean_ns": stalls0?.mean_ns ?? 0,
+  "host.slice_ns": host0?.slice_ns ?? 0,
+  "host.wake_wait_ns": host0?.wake_wait_ns ?? 0,
   [CONTENTION]: plan.find((r) => r.cfg.receiver)?.cfg.receiver?.contention_ns ?? 0,
 };
 for (const kv of a.set ? a.set.split(",") : []) {
@@ -160,8 +166,9 @@ for (let pass = 1; pass <= passes; pass++) {
   for (const knob of knobs) {
     const base = best[knob];
     for (const f of factors) {
-      const value = Math.max(knob.endsWith("latency_ns") || knob.startsWith("stalls.") ? 1 : 0, Math.round(base * f));
+      const value = Math.max(knob.endsWith("latency_ns") || knob.startsWith("stalls.") || knob === "host.slice_ns" ? 1 : 0, Math.round(base * f));
       if (knob.startsWith("stalls.") && !stalls0) continue;
+      if (knob.startsWith("host.") && !host0) continue;
       if (value === best[knob]) continue;
       const trial = { ...best, [knob]: value };
       const e = await evaluate(trial);

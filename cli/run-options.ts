@@ -8,7 +8,7 @@ import { ENGINES, type EngineName } from "./engines.ts";
 import { UsageError } from "../config/errors.ts";
 import type { RunFlags } from "../config/resolve.ts";
 import type { z } from "zod";
-import { MAX_FLOWS, receiverSchema, stallsSchema, type ScenarioSpec } from "../config/scenario-schema.ts";
+import { hostSchema, MAX_FLOWS, receiverSchema, stallsSchema, type ScenarioSpec } from "../config/scenario-schema.ts";
 import {
   MAX_CPUS,
   parseCount,
@@ -83,7 +83,7 @@ function knobOption<T>(schema: z.ZodType<T>): (text: string) => T | null {
       const m = /^\s*([a-z_]+)\s*=\s*(.+?)\s*$/.exec(part);
       if (!m) throw new InvalidArgumentError(`'${part}' is not KEY=VALUE (e.g. every=20ms,mean=2ms; off for none)`);
       const v = m[2]!;
-      map[m[1]!] = v === "true" ? true : v === "false" ? false : /^\d+$/.test(v) ? Number(v) : v;
+      map[m[1]!] = v === "true" ? true : v === "false" ? false : /^\d+(\.\d+)?$/.test(v) ? Number(v) : v;
     }
     const r = schema.safeParse(map);
     if (r.success) return r.data;
@@ -122,6 +122,7 @@ export interface ScenarioCliOptions {
   sysctl?: ReturnType<typeof parseSysctl>[];
   boot?: string[];
   stalls?: ScenarioSpec["stalls"] | null;
+  host?: ScenarioSpec["host"] | null;
   receiver?: ScenarioSpec["receiver"] | null;
 }
 
@@ -148,6 +149,7 @@ export function addScenarioOptions(cmd: Command): Command {
     .option("--sysctl <KEY=VALUE>", `set a sysctl, overriding the scenario's (repeatable): ${SYSCTL_NAMES.join(", ")}`, repeated(parseSysctl))
     .option("--boot <ARG>", "kernel command-line switch, e.g. thread_backlog_napi (repeatable; replaces the scenario's boot list)", repeated((t) => t))
     .option("--stalls <SPEC>", "CPUs losing the processor now and then: every=D,mean=D[,max=D,cpus=HEXMASK,in_softirq=false] (replaces the scenario's stalls; off = none)", knobOption(stallsSchema))
+    .option("--host <SPEC>", "the vCPUs share fewer host cores, slice by slice: cores=N,slice=D[,busy_share=0.05,wake_wait=D] (replaces the scenario's host; off = a core per vCPU; not with stalls)", knobOption(hostSchema))
     .option("--receiver <SPEC>", "a receiving task reading one UDP socket: cpu=N[,rmem=BYTES|NKiB|Npackets,per_packet_ns=N,enqueue_ns=N,contention_ns=N] (replaces the scenario's receiver; off = none)", knobOption(receiverSchema));
 }
 
@@ -169,6 +171,7 @@ export function runFlagsOf(o: ScenarioCliOptions, durationNs = o.duration): RunF
     sysctls: o.sysctl,
     boot: o.boot,
     ...(o.stalls !== undefined ? { stalls: o.stalls } : {}),
+    ...(o.host !== undefined ? { host: o.host } : {}),
     ...(o.receiver !== undefined ? { receiver: o.receiver } : {}),
   };
 }

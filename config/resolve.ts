@@ -32,8 +32,9 @@ export interface RunFlags {
   rate_pps?: number;
   /** --rate max: every load phase becomes a closed loop (loopback senders only). */
   rate_max?: boolean;
-  /** --stalls / --receiver replace the file's `stalls:` / `receiver:` (null: none). */
+  /** --stalls / --host / --receiver replace the file's `stalls:` / `host:` / `receiver:` (null: none). */
   stalls?: ScenarioSpec["stalls"] | null;
+  host?: ScenarioSpec["host"] | null;
   receiver?: ScenarioSpec["receiver"] | null;
   /** Applied to every load phase. */
   flows?: number;
@@ -301,12 +302,13 @@ function resolveReceiver(spec: ScenarioSpec, flags: RunFlags, cpus: number, blam
   };
 }
 
-/** `stalls:` with its defaults: every CPU, inside softirq too, none longer than 10 × the mean. */
-/** A problem with a field of `receiver`/`stalls`: at the flag (--receiver, --stalls) when it gave them, else at the file's field. */
-function knobError(key: "receiver" | "stalls", fromFlag: boolean, field: string, message: string, blame: Blame): UsageError {
-  return fromFlag ? new UsageError(`--${key}: ${field}: ${message}`) : blame.file([key, field], message);
+/** A problem with `receiver`/`stalls`/`host` (or a field of it): at the flag (--receiver, …) when it gave them, else at the file's key. */
+function knobError(key: "receiver" | "stalls" | "host", fromFlag: boolean, field: string | null, message: string, blame: Blame): UsageError {
+  if (fromFlag) return new UsageError(`--${key}: ${field === null ? "" : `${field}: `}${message}`);
+  return blame.file(field === null ? [key] : [key, field], message);
 }
 
+/** `stalls:` with its defaults: every CPU, inside softirq too, none longer than 10 × the mean. */
 function resolveStalls(spec: ScenarioSpec, flags: RunFlags, cpus: number, blame: Blame): Pick<EmuConfig, "stalls"> {
   const fromFlag = flags.stalls !== undefined;
   const s = fromFlag ? flags.stalls : spec.stalls;
@@ -337,13 +339,14 @@ export function defaultWakeWaitNs(cores: number): number {
 
 /** `host:` with its defaults; its words between CPUs must land within half a slice. */
 function resolveHost(spec: ScenarioSpec, flags: RunFlags, window_ns: number, blame: Blame): Pick<EmuConfig, "host"> {
-  const h = spec.host;
+  const fromFlag = flags.host !== undefined;
+  const h = fromFlag ? flags.host : spec.host;
   if (!h) return {};
   const stalls = flags.stalls !== undefined ? flags.stalls : spec.stalls;
   if (stalls)
-    throw blame.file(["host"], `cannot be combined with stalls${flags.stalls ? " (--stalls)" : ""}: both take the processor from a vCPU; the host decides who waits from who is busy`);
+    throw knobError("host", fromFlag, null, `cannot be combined with stalls${flags.stalls ? " (--stalls)" : ""}: both take the processor from a vCPU; the host decides who waits from who is busy`, blame);
   if (h.slice < 2 * window_ns)
-    throw blame.file(["host", "slice"], `${formatNs(h.slice)} is below twice the window (${formatNs(window_ns)}): every CPU's word for a slice must reach the others within half a slice`);
+    throw knobError("host", fromFlag, "slice", `${formatNs(h.slice)} is below twice the window (${formatNs(window_ns)}): every CPU's word for a slice must reach the others within half a slice`, blame);
   return { host: { cores: h.cores, slice_ns: h.slice, busy_share: h.busy_share ?? DEFAULT_HOST_BUSY_SHARE, wake_wait_ns: h.wake_wait ?? defaultWakeWaitNs(h.cores) } };
 }
 

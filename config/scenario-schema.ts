@@ -351,8 +351,8 @@ export const scenarioSchema = strict({
   nemesis: z.array(nemesis).optional(),
 });
 
-/** What --stalls and --receiver are checked with (cli/run-options.ts): the file's own rules. */
-export { stalls as stallsSchema, receiver as receiverSchema };
+/** What --stalls, --host and --receiver are checked with (cli/run-options.ts): the file's own rules. */
+export { stalls as stallsSchema, host as hostSchema, receiver as receiverSchema };
 
 /** A validated scenario: every field optional, durations in ns, masks as CPU lists. */
 export type ScenarioSpec = z.output<typeof scenarioSchema>;

@@ -114,6 +114,15 @@ describe("flags override the file", () => {
     assert.equal(resolve(undefined, { receiver: { cpu: 3 } }).receiver?.cpu, 3);
   });
 
+  test("--host replaces the file's host (off: none), and is checked like it", () => {
+    const file = "host: {cores: 2, slice: 6ms}\n";
+    assert.deepEqual(resolve(file, { host: { cores: 1, slice: 4e6 } }).host, { cores: 1, slice_ns: 4e6, busy_share: 0.05, wake_wait_ns: 1e6 });
+    assert.equal(resolve(file, { host: null }).host, undefined);
+    assert.equal(errorOf(undefined, { host: { cores: 2, slice: 1000 } }), "--host: slice: 1us is below twice the window (2us): every CPU's word for a slice must reach the others within half a slice");
+    assert.match(errorOf("stalls: {every: 10ms, mean: 1ms}\n", { host: { cores: 2, slice: 6e6 } }), /^--host: cannot be combined with stalls: /);
+    assert.equal(resolve("stalls: {every: 10ms, mean: 1ms}\n", { host: { cores: 2, slice: 6e6 }, stalls: null }).host?.cores, 2);
+  });
+
   test("host: busy share 5 %, a waking vCPU waits up to the host's wake-up granularity (1 ms × (1 + log2 cores))", () => {
     assert.equal(resolve(undefined).host, undefined);
     assert.deepEqual(resolve("host: {cores: 2, slice: 6ms}\n").host, { cores: 2, slice_ns: 6e6, busy_share: 0.05, wake_wait_ns: 2e6 });

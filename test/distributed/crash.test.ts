@@ -28,10 +28,10 @@ function assertBalanced(r: RunResults): void {
   assert.match(u.reason, /died .*no consistent cut/);
 }
 
-async function runWithFault(fault: (run: RunningRun) => void, cpuTimeoutMs: number) {
+async function runWithFault(fault: (run: RunningRun) => void, cpuTimeoutMs: number, config = cfg) {
   const sink = logSink();
   let pids: number[] = [];
-  const results = await runProcesses(cfg, {
+  const results = await runProcesses(config, {
     pace: PACE,
     heartbeatMs: 100,
     cpuTimeoutMs,
@@ -66,6 +66,17 @@ test("SIGKILL of a CPU mid-run: results written, lost_on_crash accounted, totals
   // The survivors went on processing after the crash.
   assert.ok(results.cpus[1]!.now_ns === cfg.duration_ns && results.cpus[1]!.processed > 0);
   assert.ok(lines.some((l) => /cpu 2 .*declared dead/.test(l)), "the coordinator logs the death");
+  for (const pid of pids) assert.ok(!alive(pid), `process ${pid} left behind`);
+});
+
+test("SIGKILL of a CPU on a shared host: the survivors share the cores without its word and run to the end", { timeout: 60_000 }, async () => {
+  // Every CPU waits for every CPU's word each half slice: a dead CPU's must not hold them.
+  const hosted = { ...cfg, host: { cores: 2, slice_ns: 2_000_000, busy_share: 0.05, wake_wait_ns: 1_000_000 } };
+  assert.ok(runInProcess(hosted).cpus.every((c) => c.busy_ns.stalled > 0), "every CPU waits for the host's cores");
+  const { results, pids } = await runWithFault((run) => process.kill(run.children[2]!.pid, "SIGKILL"), 2000, hosted);
+  assert.deepEqual(results.degraded?.dead_cpus, [2]);
+  assert.equal(results.virtual_ns, cfg.duration_ns, "the survivors ran to the end");
+  assertBalanced(results);
   for (const pid of pids) assert.ok(!alive(pid), `process ${pid} left behind`);
 });
 

@@ -1,5 +1,5 @@
 // The golden test (issue 13): the results JSON of a set of scenarios — every kernel profile, the NIC
-// and loopback, hotplug, chaos, stalls and a receiving task, the experiment commands — pinned byte for
+// and loopback, hotplug, chaos, stalls, a shared host and a receiving task, the experiment commands — pinned byte for
 // byte, through the real CLI and on both engines. A refactor that changes one byte of any of them
 // changes behaviour; a change that means to must update the pins (`npm run golden:update`) and say
 // why in its commit.
@@ -40,6 +40,7 @@ const CASES: Case[] = [
   run("flow-limit", ["--scenario", "examples/flow-limit.yaml", "--duration", "10ms"]),
   run("nic-coalescing", ["--scenario", "examples/nic-rps-e.yaml", "--duration", "10ms"]),
   run("receiver-stalls-rate-max", ["--scenario", "examples/loopback-flood-receiver.yaml", "--duration", "5ms", "--stalls", "every=300us,mean=100us,max=1ms"]),
+  run("oversubscribed-host", ["--scenario", "examples/oversubscribed-host.yaml", "--duration", "20ms"]),
   run("chaos", ["--scenario", "examples/chaos.yaml", "--chaos-duration", "20ms"]),
   run("eight-cpus-sysctl", ["--cpus", "8", "--rps-cpus", "fe", "--sysctl", "net.core.netdev_budget=64", "--sysctl", "net.core.netdev_max_backlog=256", "--duration", "5ms", "--seed", "9"]),
   { name: "compare", args: ["compare", "--load", "loopback", "--rps-cpus", "f", "--duration", "3ms", "--profiles", "6.6-patched,6.6-patched-threads,rt-6.6"], engines: ["inprocess"] },

@@ -15,6 +15,7 @@ import type { EmuConfig } from "./config.ts";
 import { assertCounters } from "./counters.ts";
 import { CpuState, type Timer } from "./cpu-state.ts";
 import { adoptSource, cpuOffline, cpuOnline } from "./hotplug.ts";
+import { HostShare } from "./host.ts";
 import type { Cursor } from "./inbox.ts";
 import { forwardTarget, hotplugRole, promiseNs } from "./lookahead.ts";
 import type { CpuCommand, PeerBatch } from "./messages.ts";
@@ -27,7 +28,6 @@ import { applyRecord } from "./records.ts";
 import { copyCounters, type CpuCounters } from "./results.ts";
 import { backlogThreadStep, hardirq, ksoftirqdStep, netRxAction, netRxActionPoll } from "./softirq.ts";
 import { newSource, sourceCount, sourceOwner } from "./sources.ts";
-import { HostShare } from "./host.ts";
 import { StallSchedule, stallsOn } from "./stall.ts";
 import type { Task } from "./task.ts";
 

@@ -80,6 +80,20 @@ test("SIGKILL of a CPU on a shared host: the survivors share the cores without i
   for (const pid of pids) assert.ok(!alive(pid), `process ${pid} left behind`);
 });
 
+test("SIGSTOP of a CPU on a shared host: everyone waits for its words, and after SIGCONT the run ends as in-process", { timeout: 60_000 }, async () => {
+  const hosted = { ...cfg, host: { cores: 2, slice_ns: 2_000_000, busy_share: 0.05, wake_wait_ns: 1_000_000 } };
+  const timeoutMs = 500;
+  const { results, pids, lines } = await runWithFault((run) => {
+    const pid = run.children[1]!.pid;
+    process.kill(pid, "SIGSTOP");
+    setTimeout(() => process.kill(pid, "SIGCONT"), 3 * timeoutMs);
+  }, timeoutMs, hosted);
+  assert.ok(!lines.some((l) => /declared dead/.test(l)), lines.join("\n"));
+  assert.equal(results.degraded, undefined);
+  assertEquivalent(runInProcess(hosted), results, cfg.seed);
+  for (const pid of pids) assert.ok(!alive(pid), `process ${pid} left behind`);
+});
+
 test("SIGSTOP of a child CPU longer than the timeout floor: slow, not dead; after SIGCONT the run ends as in-process", { timeout: 60_000 }, async () => {
   const timeoutMs = 500;
   const { results, pids, lines } = await runWithFault((run) => {

@@ -325,7 +325,7 @@ function resolveStalls(spec: ScenarioSpec, flags: RunFlags, cpus: number, blame:
   return { stalls: { every_ns: s.every, mean_ns: s.mean, max_ns, cpus: [...list], in_softirq: s.in_softirq ?? true } };
 }
 
-/** Default share of a slice a vCPU must be busy for to compete for the next (model/host.ts). */
+/** Default share of a slice below which a vCPU wants no share of the next (model/host.ts). */
 export const DEFAULT_HOST_BUSY_SHARE = 0.05;
 
 /**

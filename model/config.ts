@@ -159,7 +159,7 @@ export interface HostConfig {
   cores: number;
   /** The host scheduler's slice: who runs is decided per slice. */
   slice_ns: number;
-  /** A vCPU busy for more than this share of a slice (or at its end) competes for the next. */
+  /** A vCPU busy for less of a slice than this (while it had a core) wants no share of the next. */
   busy_share: number;
   /** A vCPU leaving idle while every core runs another waits up to this long (uniform); 0: never. */
   wake_wait_ns: number;

@@ -6,6 +6,7 @@ import type { CostModel, EmuConfig } from "./config.ts";
 import { newCounters } from "./counters.ts";
 import { exactWindowNs } from "./defaults.ts";
 import { Heap } from "./heap.ts";
+import { HostShare } from "./host.ts";
 import { Inbox } from "./inbox.ts";
 import { emptyBatch, type CpuCommand, type PeerBatch } from "./messages.ts";
 import { NAPI_STATE_THREADED, type Napi } from "./napi.ts";
@@ -15,7 +16,6 @@ import type { CpuCounters, DropReason, ExecContext, RaiseSource } from "./result
 import { Socket } from "./socket.ts";
 import { SoftnetData } from "./softnet-data.ts";
 import { PacketSizes, sourceCount, type SourceState } from "./sources.ts";
-import { HostShare } from "./host.ts";
 import type { StallSchedule } from "./stall.ts";
 import type { Task } from "./task.ts";
 
@@ -341,8 +341,8 @@ export class CpuState {
       this.nextStallNs = Infinity;
       return;
     }
-    const at = this.stalls!.nextStartNs(fromNs);
-    this.stallLenNs = this.stalls!.lengthNs();
+    const at = this.stalls.nextStartNs(fromNs);
+    this.stallLenNs = this.stalls.lengthNs();
     this.nextStallNs = at < this.cfg.duration_ns ? at : Infinity;
     this.stallId++;
     if (this.nextStallNs !== Infinity) this.pushTimer({ at, prio: 1, seq: 0, kind: "stall", stallId: this.stallId });

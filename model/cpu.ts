@@ -48,8 +48,8 @@ export class Cpu extends CpuState {
       }
     }
     if (cfg.host) {
-      // A slice waited out (and a wake-up's wait for the next) delays hand-overs as a stall does.
-      this.maxIrqOffNs = Math.max(this.maxIrqOffNs, 2 * cfg.host.slice_ns);
+      // A wait delays hand-overs as a stall does: at most a waking wait, then a slice's.
+      this.maxIrqOffNs = Math.max(this.maxIrqOffNs, cfg.host.wake_wait_ns + cfg.host.slice_ns);
       this.pushHostTimer("host-word", cfg.host.slice_ns);
       this.pushHostTimer("host-decide", cfg.host.slice_ns + HostShare.latencyNs(cfg.host));
     }

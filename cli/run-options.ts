@@ -149,7 +149,7 @@ export function addScenarioOptions(cmd: Command): Command {
     .option("--sysctl <KEY=VALUE>", `set a sysctl, overriding the scenario's (repeatable): ${SYSCTL_NAMES.join(", ")}`, repeated(parseSysctl))
     .option("--boot <ARG>", "kernel command-line switch, e.g. thread_backlog_napi (repeatable; replaces the scenario's boot list)", repeated((t) => t))
     .option("--stalls <SPEC>", "CPUs losing the processor now and then: every=D,mean=D[,max=D,cpus=HEXMASK,in_softirq=false] (replaces the scenario's stalls; off = none)", knobOption(stallsSchema))
-    .option("--host <SPEC>", "the vCPUs share fewer host cores, slice by slice: cores=N,slice=D[,busy_share=0.05,wake_wait=D] (replaces the scenario's host; off = a core per vCPU; not with stalls)", knobOption(hostSchema))
+    .option("--host <SPEC>", "the vCPUs share fewer host cores, slice by slice: cores=N,slice=D[,busy_share=0.05,wake_wait=D,slice_wait=0,others=0,lock_hold=0] (replaces the scenario's host; off = a core per vCPU; not with stalls)", knobOption(hostSchema))
     .option("--receiver <SPEC>", "a receiving task reading one UDP socket: cpu=N[,rmem=BYTES|NKiB|Npackets,per_packet_ns=N,enqueue_ns=N,contention_ns=N] (replaces the scenario's receiver; off = none)", knobOption(receiverSchema));
 }
 

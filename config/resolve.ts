@@ -347,7 +347,7 @@ function resolveHost(spec: ScenarioSpec, flags: RunFlags, window_ns: number, bla
     throw knobError("host", fromFlag, null, `cannot be combined with stalls${flags.stalls ? " (--stalls)" : ""}: both take the processor from a vCPU; the host decides who waits from who is busy`, blame);
   if (h.slice < 2 * window_ns)
     throw knobError("host", fromFlag, "slice", `${formatNs(h.slice)} is below twice the window (${formatNs(window_ns)}): every CPU's word for a slice must reach the others within half a slice`, blame);
-  return { host: { cores: h.cores, slice_ns: h.slice, busy_share: h.busy_share ?? DEFAULT_HOST_BUSY_SHARE, wake_wait_ns: h.wake_wait ?? defaultWakeWaitNs(h.cores) } };
+  return { host: { cores: h.cores, slice_ns: h.slice, busy_share: h.busy_share ?? DEFAULT_HOST_BUSY_SHARE, wake_wait_ns: h.wake_wait ?? defaultWakeWaitNs(h.cores), slice_wait: h.slice_wait ?? 0, others: h.others ?? 0, lock_hold: h.lock_hold ?? 0 } };
 }
 
 /** Hotplug events in time order, checked as sysfs would: no double offline, never the last CPU. */

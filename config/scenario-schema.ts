@@ -272,12 +272,22 @@ const fraction = scalar((v) => {
   return v;
 });
 
-/** `host: { cores: 2, slice: 6ms, busy_share: 0.05, wake_wait: 6ms }` (model/host.ts). */
+/** Cores' worth of work, 0..MAX_CPUS (host.others). */
+const cores = scalar((v) => {
+  if (typeof v !== "number" || !Number.isFinite(v)) throw new UsageError(`expected a number of cores (0 or more), got ${describe(v)}`);
+  if (v < 0 || v > MAX_CPUS) throw new UsageError(`must be from 0 to ${MAX_CPUS}, got ${v}`);
+  return v;
+});
+
+/** `host: { cores: 2, slice: 6ms, busy_share: 0.05, wake_wait: 6ms, slice_wait: 0.03, lock_hold: 0.3, others: 1 }` (model/host.ts). */
 const host = strict({
   cores: int(1, MAX_CPUS),
   slice: duration,
   busy_share: fraction.optional(),
   wake_wait: duration.optional(),
+  slice_wait: fraction.optional(),
+  lock_hold: fraction.optional(),
+  others: cores.optional(),
 });
 
 const event = strict({

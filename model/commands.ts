@@ -45,14 +45,14 @@ export function applyCommand(cpu: CpuState, cmd: CpuCommand): void {
       }
       return;
     case "rps": {
-      cpu.socketDeliverers = -1;
+      cpu.socketDeliverers = null;
       const nq = cpu.cfg.queues.length;
       if (cmd.source < nq) cpu.cfg.queues[cmd.source]!.rps_cpus = [...cmd.cpus];
       else if (cpu.cfg.senders[cmd.source - nq]) cpu.cfg.senders[cmd.source - nq]!.rps_cpus = [...cmd.cpus];
       return;
     }
     case "irq_affinity":
-      cpu.socketDeliverers = -1;
+      cpu.socketDeliverers = null;
       if (cpu.cfg.queues[cmd.queue]) cpu.cfg.queues[cmd.queue]!.irq_affinity = [...cmd.cpus];
       cpu.rehomeNeeded = true;
       dropPendingCommand(cpu, cmd.at_ns);
@@ -89,7 +89,7 @@ function applyHotplug(cpu: CpuState, cmd: Extract<CpuCommand, { kind: "offline" 
     cpu.downsAwaitedTotal++;
   }
   cpu.onlineMask[cmd.cpu] = cmd.kind === "online" ? 1 : 0;
-  cpu.socketDeliverers = -1;
+  cpu.socketDeliverers = null;
   cpu.rehomeNeeded = true;
   roleMayChange(cpu, cmd.at_ns);
   if (cmd.cpu === cpu.id) {

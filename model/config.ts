@@ -163,6 +163,12 @@ export interface HostConfig {
   busy_share: number;
   /** A vCPU leaving idle while every core runs another waits up to this long (uniform); 0: never. */
   wake_wait_ns: number;
+  /** The chance that such a waking vCPU waits for a running vCPU's slice to end instead (uniform up to slice_ns). */
+  slice_wait: number;
+  /** Host work besides the guest's vCPUs, in cores (QEMU's I/O thread, a load generator on the host): it competes for the cores too. */
+  others: number;
+  /** The chance that a vCPU made to wait holds the socket's lock meanwhile (its peers' deliveries spin); 0: never. */
+  lock_hold: number;
 }
 
 export interface HotplugEventConfig {

@@ -170,8 +170,8 @@ export class CpuState {
   hostBusyNs = 0;
   hostStalledMark = 0;
   nextHostWordNs = Infinity;
-  /** CPUs delivering to the socket (model/socket-contention.ts); -1 until counted or after a change. */
-  socketDeliverers = -1;
+  /** Which CPUs deliver to the socket (model/socket-contention.ts); null until known or after a change. */
+  socketDeliverers: { mask: Uint8Array; n: number } | null = null;
 
   /** Virtual time of the last mask change applied here, and the longest irq_off section announced. */
   lastMaskChangeNs = -Infinity;

@@ -1,8 +1,8 @@
 // The host the vCPUs run on: fewer cores than vCPUs, shared slice by slice (docs/MODEL.md, "The
 // host"). Under QEMU the guest's CPUs are host threads; when they want more than the host's
-// cores, some wait — a vCPU in the middle of NET_RX, or holding the socket's lock, or halted and
-// just sent an IPI. Unlike the fixed-rate stalls (stall.ts), who waits depends on who is busy: a
-// busy guest loses time, an idle one does not.
+// cores, some wait — a vCPU in the middle of NET_RX, or holding the socket's lock (its peers then
+// spin on it: lockSpinNs), or halted and just sent an IPI. Unlike the fixed-rate stalls
+// (stall.ts), who waits depends on who is busy: a busy guest loses time, an idle one does not.
 //
 // Every CPU plays the host scheduler for every CPU, from the same inputs, so all agree without a
 // referee. At each slice boundary k·S a CPU tells every peer its demand: the share of the slice it
@@ -10,13 +10,29 @@
 // k·S + S/2 every CPU has every CPU's word and shares slice k+1 as a fair scheduler does when the
 // demands exceed the cores: max-min fair (water-filling) — a vCPU that wants less than an equal
 // share gets what it wants, the rest split what is left. A vCPU given the fraction a of the slice
-// waits (1 − a)·S of it, at a seeded place in the slice. The slice of lag is what keeps the
+// while it wanted d waits (d − a)·S of it, at a place drawn from (seed, CPU, boundary) alone, so
+// every CPU knows every CPU's waits. The slice of lag is what keeps the
 // engines' synchronisation as it is: a promise never has to reach past the next boundary plus S/2.
 import type { HostConfig } from "./config.ts";
-import { Rng, subSeed } from "./rng.ts";
+import { flowHash, Rng, subSeed } from "./rng.ts";
 
-/** Seed streams of where in a slice a vCPU waits: one per CPU (apart from the stall and load streams). */
+/** Seed streams of the waking waits: one per CPU (apart from the stall and load streams). */
 const HOST_STREAM = 0x4057_0000;
+/** Where in a slice a vCPU waits, and whether it holds the socket's lock then: pure in (seed, CPU, boundary), so every CPU replays every CPU's. */
+const WAIT_PLACE_STREAM = 0x4058_0000;
+const LOCK_HELD_STREAM = 0x4059_0000;
+
+/** A uniform number in [0, 1) for (seed, stream, cpu, boundary index): every CPU draws the same. */
+function placeDraw(seed: number, stream: number, cpu: number, k: number): number {
+  return flowHash(k, subSeed(seed, stream + cpu)) / 4294967296;
+}
+
+/** A vCPU's wait in a slice, as every CPU knows it: [fromNs, toNs), and whether it holds the socket's lock meanwhile. */
+export interface HostWait {
+  fromNs: number;
+  toNs: number;
+  holdsLock: boolean;
+}
 
 /**
  * Max-min fair shares of `cores` among `demands` (each 0..1): every demand is met when they fit;
@@ -47,10 +63,13 @@ export class HostShare {
   /** Where this CPU waits in the slice decided last: from its start, for this long (0: not at all). */
   waitOffsetNs = 0;
   waitNs = 0;
+  /** Every CPU's wait in the current slice and the next (lockSpinNs). */
+  waitsNow: HostWait[] = [];
+  waitsNext: HostWait[] = [];
 
   constructor(
     readonly cfg: HostConfig,
-    seed: number,
+    private readonly seed: number,
     cpus: number,
     private readonly self: number,
   ) {
@@ -87,12 +106,24 @@ export class HostShare {
    */
   decide(): void {
     const S = this.cfg.slice_ns;
-    const shares = fairShares(this.demands, this.cfg.cores);
-    const mine = shares[this.self]!;
-    this.othersNext = shares.filter((_, i) => i !== this.self);
-    // A vCPU given less than it wants waits the difference, somewhere in the slice.
-    this.waitNs = Math.max(0, Math.round((this.demands[this.self]! - mine) * S));
-    this.waitOffsetNs = this.waitNs > 0 ? Math.floor(this.rng.next() * (S - this.waitNs + 1)) : 0;
+    // The host's own work competes as threads of its own: `others` cores' worth, a whole core each.
+    const own = hostWork(this.cfg.others);
+    const all = fairShares([...this.demands, ...own], this.cfg.cores);
+    const shares = all.slice(0, this.demands.length);
+    this.othersNext = all.filter((_, i) => i !== this.self);
+    // A vCPU given less than it wants waits the difference, somewhere in the slice; every CPU
+    // places every CPU's wait the same way, so a delivery can tell whose lock holder is away.
+    const k = Math.round(this.boundaryNs / S);
+    const start = this.boundaryNs + S;
+    this.waitsNext = shares.map((share, c) => {
+      const wait = Math.max(0, Math.round((this.demands[c]! - share) * S));
+      const offset = wait > 0 ? Math.floor(placeDraw(this.seed, WAIT_PLACE_STREAM, c, k) * (S - wait + 1)) : 0;
+      const holdsLock = wait > 0 && placeDraw(this.seed, LOCK_HELD_STREAM, c, k) < this.cfg.lock_hold;
+      return { fromNs: start + offset, toNs: start + offset + wait, holdsLock };
+    });
+    const mine = this.waitsNext[this.self]!;
+    this.waitNs = mine.toNs - mine.fromNs;
+    this.waitOffsetNs = mine.fromNs - start;
     this.demands.fill(0);
     this.boundaryNs += S;
   }
@@ -100,6 +131,22 @@ export class HostShare {
   /** At a boundary the slice decided last begins. */
   sliceBegins(): void {
     this.othersNow = this.othersNext;
+    this.waitsNow = this.waitsNext;
+    this.waitsNext = [];
+  }
+
+  /**
+   * How long a delivery to the socket at atNs spins on its lock: until the end of the wait of a
+   * CPU that delivers too (`delivers`) and was preempted holding the lock (lock-holder preemption).
+   */
+  lockSpinNs(atNs: number, delivers: Uint8Array): number {
+    let spin = 0;
+    for (const waits of [this.waitsNow, this.waitsNext])
+      for (let c = 0; c < waits.length; c++) {
+        const w = waits[c]!;
+        if (c !== this.self && w.holdsLock && delivers[c] && w.fromNs <= atNs && atNs < w.toNs) spin = Math.max(spin, w.toNs - atNs);
+      }
+    return spin;
   }
 
   /**
@@ -109,11 +156,21 @@ export class HostShare {
    * wake_wait_ns (the host's next tick or the running thread's slice end); else 0.
    */
   wakeWaitNs(): number {
-    if (this.cfg.wake_wait_ns === 0) return 0;
+    if (this.cfg.wake_wait_ns === 0 && this.cfg.slice_wait === 0) return 0;
     const p = atLeast(this.othersNow, this.cfg.cores);
     if (p === 0 || this.rng.next() >= p) return 0;
-    return Math.floor(this.rng.next() * this.cfg.wake_wait_ns) + 1;
+    // Now and then the running vCPUs cannot be preempted (they woke as recently): the waker waits
+    // for one of their slices to end.
+    const upTo = this.cfg.slice_wait > 0 && this.rng.next() < this.cfg.slice_wait ? this.cfg.slice_ns : this.cfg.wake_wait_ns;
+    return Math.floor(this.rng.next() * upTo) + 1;
   }
+}
+
+/** Host work besides the guest, `others` cores' worth, as threads: 1.5 → a busy thread and a half-busy one. */
+export function hostWork(others: number): number[] {
+  const whole = Math.floor(others);
+  const part = others - whole;
+  return [...new Array<number>(whole).fill(1), ...(part > 0 ? [part] : [])];
 }
 
 /** P(at least k of independent events with probabilities ps happen) (Poisson-binomial tail). */

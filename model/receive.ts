@@ -152,16 +152,19 @@ export function netifReceiveSkb(cpu: CpuState, s: SourceState, flow: number, seq
   if (target >= 0) {
     return enqueueTo(cpu, target, s, flow, seq, s.index, injectNs, atNs);
   }
-  const cost = processCostNs(cpu, s.index, injectNs);
+  const cost = processCostNs(cpu, s.index, injectNs, atNs);
   netifReceiveSkbCore(cpu, flow, seq, injectNs, atNs + cost);
   return cost;
 }
 
 /** CPU time of __netif_receive_skb() and the stack up to the socket for one packet. */
-export function processCostNs(cpu: CpuState, source: number, injectNs: number): number {
-  // With a receiving task the payload is copied by its recvmsg(); here the skb is queued on its socket.
+export function processCostNs(cpu: CpuState, source: number, injectNs: number, atNs: number): number {
+  // With a receiving task the payload is copied by its recvmsg(); here the skb is queued on its
+  // socket, under its lock, once the stack's part is done.
   const rcv = cpu.cfg.receiver;
-  return cpu.costs.process_per_packet_ns + (rcv === undefined ? cpu.copyCostNs(source, injectNs) : rcv.enqueue_ns + socketContentionNs(cpu));
+  if (rcv === undefined) return cpu.costs.process_per_packet_ns + cpu.copyCostNs(source, injectNs);
+  const lockAt = atNs + cpu.costs.process_per_packet_ns;
+  return cpu.costs.process_per_packet_ns + rcv.enqueue_ns + socketContentionNs(cpu, lockAt);
 }
 
 /** __netif_receive_skb(): the packet is consumed on this CPU at atNs (latency, order, the socket). */

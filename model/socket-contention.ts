@@ -21,11 +21,15 @@ import { flowHash, reciprocalScale } from "./rng.ts";
 import { rpsCpusOf } from "./rps.ts";
 import { phasesOf, sourceCount, sourceOwner } from "./sources.ts";
 
-/** How many CPUs process packets for the socket under the current rps_cpus and online CPUs. */
-export function socketDeliverers(cpu: CpuState): number {
+/**
+ * Which CPUs process packets for the socket (mask) and how many, under the current rps_cpus and
+ * online CPUs; cached on the CPU until an rps, IRQ affinity or hotplug change.
+ */
+export function socketDeliverers(cpu: CpuState): { mask: Uint8Array; n: number } {
+  if (cpu.socketDeliverers) return cpu.socketDeliverers;
   const cfg = cpu.cfg;
   const online = cpu.onlineMask;
-  const delivers = new Uint8Array(cfg.cpus);
+  const mask = new Uint8Array(cfg.cpus);
   for (let s = 0; s < sourceCount(cfg); s++) {
     const flows = Math.max(0, ...phasesOf(cfg, s).map((p) => p.flows));
     if (flows === 0) continue;
@@ -37,17 +41,20 @@ export function socketDeliverers(cpu: CpuState): number {
         const t = rps[reciprocalScale(flowHash(s * FLOWS_PER_SOURCE + f, cfg.seed), rps.length)]!;
         if (online[t]) target = t;
       }
-      if (target >= 0) delivers[target] = 1;
+      if (target >= 0) mask[target] = 1;
     }
   }
-  return delivers.reduce((n, d) => n + d, 0);
+  return (cpu.socketDeliverers = { mask, n: mask.reduce((n, d) => n + d, 0) });
 }
 
-/** The contention part of one delivery: contention_ns per pair of delivering CPUs (0 for one). */
-export function socketContentionNs(cpu: CpuState): number {
+/**
+ * The contention part of one delivery at atNs: contention_ns per pair of delivering CPUs (0 for
+ * one), and on a host, the spin on the lock while its holder waits for a core (model/host.ts).
+ */
+export function socketContentionNs(cpu: CpuState, atNs: number): number {
   const perPair = cpu.cfg.receiver?.contention_ns ?? 0;
-  if (perPair === 0) return 0;
-  if (cpu.socketDeliverers < 0) cpu.socketDeliverers = socketDeliverers(cpu);
-  const n = cpu.socketDeliverers;
-  return (perPair * n * (n - 1)) / 2;
+  const host = cpu.host;
+  if (perPair === 0 && (host === null || host.cfg.lock_hold === 0)) return 0;
+  const { mask, n } = socketDeliverers(cpu);
+  return (perPair * n * (n - 1)) / 2 + (host !== null && n > 1 ? host.lockSpinNs(atNs, mask) : 0);
 }

@@ -285,7 +285,7 @@ function processBacklogStep(cpu: CpuState): boolean {
   let work = cpu.pollWork;
   let done = false;
   while (pq.length > 0) {
-    t += processCostNs(cpu, pq.peekSource(), pq.peekInject());
+    t += processCostNs(cpu, pq.peekSource(), pq.peekInject(), t);
     netifReceiveSkbCore(cpu, pq.peekFlow(), pq.peekSeq(), pq.peekInject(), t);
     rfsPassed(cpu, pq.peekEnqueuer());
     pq.shift();

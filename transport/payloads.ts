@@ -52,7 +52,7 @@ export function wireToConfig(m: any): EmuConfig {
   if (cfg.cpus < 1 || cfg.cpus > MAX_CPU_ID + 1) throw new BadPayload(`config: ${cfg.cpus} cpus`);
   if (cfg.softnet_stat_columns !== 13 && cfg.softnet_stat_columns !== 15) throw new BadPayload(`config: softnet_stat_columns ${String(cfg.softnet_stat_columns)}`);
   const h = cfg.host;
-  if (h && !(h.cores >= 1 && h.slice_ns >= 2 && h.busy_share >= 0 && h.busy_share <= 1 && h.wake_wait_ns >= 0)) throw new BadPayload(`config: host ${JSON.stringify(h)}`);
+  if (h && !(h.cores >= 1 && h.slice_ns >= 2 && h.busy_share >= 0 && h.busy_share <= 1 && h.wake_wait_ns >= 0 && h.lock_hold >= 0 && h.lock_hold <= 1 && h.slice_wait >= 0 && h.slice_wait <= 1 && h.others >= 0 && h.others <= MAX_CPU_ID + 1)) throw new BadPayload(`config: host ${JSON.stringify(h)}`);
   return cfg;
 }
 

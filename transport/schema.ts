@@ -5,8 +5,8 @@
 import { fileURLToPath } from "node:url";
 import protobuf from "protobufjs";
 
-/** 3: host words (Batch.host) and the host's configuration; 2: counters, configuration and commands as protobuf messages (1 carried them as JSON strings). */
-export const PROTOCOL_VERSION = 3;
+/** 4: the host's slice_wait, others and lock_hold; 3: host words (Batch.host) and the host's configuration; 2: counters, configuration and commands as protobuf messages (1 carried them as JSON strings). */
+export const PROTOCOL_VERSION = 4;
 /** `from` of the coordinator's messages. */
 export const COORDINATOR_ID = 65535;
 /** The largest CPU id a message may name (the coordinator id excluded). */

@@ -59,7 +59,7 @@ describe("examples/", () => {
     assert.deepEqual([fl.sysctls.netdev_max_backlog, fl.sysctls.flow_limit_cpu_bitmap, fl.load[0]?.flows], [64, [0], 1]);
     const stall = resolveExample("threaded-backlog-stall.yaml").profile;
     assert.deepEqual([stall.backlog_threads, stall.threaded_wakeup], [true, "conditional"]);
-    assert.deepEqual(resolveExample("oversubscribed-host.yaml").host, { cores: 2, slice_ns: 6e6, busy_share: 0.05, wake_wait_ns: 2e6 });
+    assert.deepEqual(resolveExample("oversubscribed-host.yaml").host, { cores: 2, slice_ns: 6e6, busy_share: 0.05, wake_wait_ns: 2e6, slice_wait: 0, others: 0, lock_hold: 0 });
     const hp = resolveExample("hotplug-under-load.yaml").events;
     assert.deepEqual(hp.map((e) => `${e.action} ${e.cpu}`), ["offline 2", "online 2", "offline 0", "online 0"]);
   });

@@ -116,7 +116,7 @@ describe("flags override the file", () => {
 
   test("--host replaces the file's host (off: none), and is checked like it", () => {
     const file = "host: {cores: 2, slice: 6ms}\n";
-    assert.deepEqual(resolve(file, { host: { cores: 1, slice: 4e6 } }).host, { cores: 1, slice_ns: 4e6, busy_share: 0.05, wake_wait_ns: 1e6 });
+    assert.deepEqual(resolve(file, { host: { cores: 1, slice: 4e6 } }).host, { cores: 1, slice_ns: 4e6, busy_share: 0.05, wake_wait_ns: 1e6, slice_wait: 0, others: 0, lock_hold: 0 });
     assert.equal(resolve(file, { host: null }).host, undefined);
     assert.equal(errorOf(undefined, { host: { cores: 2, slice: 1000 } }), "--host: slice: 1us is below twice the window (2us): every CPU's word for a slice must reach the others within half a slice");
     assert.match(errorOf("stalls: {every: 10ms, mean: 1ms}\n", { host: { cores: 2, slice: 6e6 } }), /^--host: cannot be combined with stalls: /);
@@ -125,8 +125,8 @@ describe("flags override the file", () => {
 
   test("host: busy share 5 %, a waking vCPU waits up to the host's wake-up granularity (1 ms × (1 + log2 cores))", () => {
     assert.equal(resolve(undefined).host, undefined);
-    assert.deepEqual(resolve("host: {cores: 2, slice: 6ms}\n").host, { cores: 2, slice_ns: 6e6, busy_share: 0.05, wake_wait_ns: 2e6 });
-    assert.deepEqual(resolve("host: {cores: 1, slice: 4ms, busy_share: 0.2, wake_wait: 0ms}\n").host, { cores: 1, slice_ns: 4e6, busy_share: 0.2, wake_wait_ns: 0 });
+    assert.deepEqual(resolve("host: {cores: 2, slice: 6ms}\n").host, { cores: 2, slice_ns: 6e6, busy_share: 0.05, wake_wait_ns: 2e6, slice_wait: 0, others: 0, lock_hold: 0 });
+    assert.deepEqual(resolve("host: {cores: 1, slice: 4ms, busy_share: 0.2, wake_wait: 0ms}\n").host, { cores: 1, slice_ns: 4e6, busy_share: 0.2, wake_wait_ns: 0, slice_wait: 0, others: 0, lock_hold: 0 });
     assert.equal(resolve("host: {cores: 16, slice: 6ms}\n").host?.wake_wait_ns, 4e6);
   });
 
@@ -258,7 +258,10 @@ describe("bad scenario files: one line naming the file, the field and the proble
     ["host: a busy share above 1", "host: {cores: 2, slice: 6ms, busy_share: 2}\n", /^examples\/x\.yaml: host\.busy_share: must be from 0 to 1, got 2/],
     ["host: a slice under twice the window", "window: 1ms\nhost: {cores: 2, slice: 1500us}\n", /^examples\/x\.yaml: host\.slice: 1\.5ms is below twice the window \(1ms\)/],
     ["host with stalls", "stalls: {every: 10ms, mean: 1ms}\nhost: {cores: 2, slice: 6ms}\n", /^examples\/x\.yaml: host: cannot be combined with stalls/],
-    ["host: unknown key", "host: {cores: 2, slice: 6ms, quantum: 3}\n", /^examples\/x\.yaml: host: unknown key 'quantum' \(known: cores, slice, busy_share, wake_wait\)/],
+    ["host: unknown key", "host: {cores: 2, slice: 6ms, quantum: 3}\n", /^examples\/x\.yaml: host: unknown key 'quantum' \(known: cores, slice, busy_share, wake_wait, slice_wait, lock_hold, others\)/],
+    ["host: a lock_hold above 1", "host: {cores: 2, slice: 6ms, lock_hold: 1.5}\n", /^examples\/x\.yaml: host\.lock_hold: must be from 0 to 1, got 1\.5/],
+    ["host: others beyond the machine", "host: {cores: 2, slice: 6ms, others: 5000}\n", /^examples\/x\.yaml: host\.others: must be from 0 to \d+, got 5000/],
+    ["host: a negative slice_wait", "host: {cores: 2, slice: 6ms, slice_wait: -0.1}\n", /^examples\/x\.yaml: host\.slice_wait: must be from 0 to 1, got -0\.1/],
     ["rate max with a pps", "senders: [{cpu: 0}]\nload: [{source: loopback, rate: {kind: max, pps: 5}}]\n", /^examples\/x\.yaml: load\[0\]\.rate\.pps: kind: max sends as fast as its CPU allows: it takes no 'pps'/],
     ["rate without pps", "senders: [{cpu: 0}]\nload: [{source: loopback, rate: {kind: poisson}}]\n", /^examples\/x\.yaml: load\[0\]\.rate\.pps: kind: poisson needs pps: .*kind: max/],
     ["rate max on a NIC queue", `${NIC}load: [{source: nic, rate: max}]\n`, /^examples\/x\.yaml: load\[0\]\.rate\.kind: max \(a closed-loop sender\) applies to loopback senders only: nic:0 is fed by the wire/],

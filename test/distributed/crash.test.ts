@@ -71,7 +71,7 @@ test("SIGKILL of a CPU mid-run: results written, lost_on_crash accounted, totals
 
 test("SIGKILL of a CPU on a shared host: the survivors share the cores without its word and run to the end", { timeout: 60_000 }, async () => {
   // Every CPU waits for every CPU's word each half slice: a dead CPU's must not hold them.
-  const hosted = { ...cfg, host: { cores: 2, slice_ns: 2_000_000, busy_share: 0.05, wake_wait_ns: 1_000_000 } };
+  const hosted = { ...cfg, host: { cores: 2, slice_ns: 2_000_000, busy_share: 0.05, wake_wait_ns: 1_000_000, slice_wait: 0, others: 0, lock_hold: 0 } };
   assert.ok(runInProcess(hosted).cpus.every((c) => c.busy_ns.stalled > 0), "every CPU waits for the host's cores");
   const { results, pids } = await runWithFault((run) => process.kill(run.children[2]!.pid, "SIGKILL"), 2000, hosted);
   assert.deepEqual(results.degraded?.dead_cpus, [2]);
@@ -81,7 +81,7 @@ test("SIGKILL of a CPU on a shared host: the survivors share the cores without i
 });
 
 test("SIGSTOP of a CPU on a shared host: everyone waits for its words, and after SIGCONT the run ends as in-process", { timeout: 60_000 }, async () => {
-  const hosted = { ...cfg, host: { cores: 2, slice_ns: 2_000_000, busy_share: 0.05, wake_wait_ns: 1_000_000 } };
+  const hosted = { ...cfg, host: { cores: 2, slice_ns: 2_000_000, busy_share: 0.05, wake_wait_ns: 1_000_000, slice_wait: 0, others: 0, lock_hold: 0 } };
   const timeoutMs = 500;
   const { results, pids, lines } = await runWithFault((run) => {
     const pid = run.children[1]!.pid;

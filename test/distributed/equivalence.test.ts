@@ -65,10 +65,10 @@ test("closed-loop sender, a receiving task on CPU 1 with socket contention, and 
   await bothEngines(cfg);
 });
 
-test("four vCPUs on a host of two cores: every CPU's demand crosses processes and the shares agree", { timeout: 60_000 }, async () => {
+test("four vCPUs on a host of two cores, with host work and a lock held while waiting: every CPU's demand crosses processes and the shares and spins agree", { timeout: 60_000 }, async () => {
   const cfg = scenario({ seed: 17, load: "loopback", rate_max: true, rps_cpus: [1, 2, 3], duration_ns: 12_000_000 });
   cfg.receiver = { cpu: 1, rmem: { kind: "packets", limit: 64 }, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 0 };
-  cfg.host = { cores: 2, slice_ns: 2_000_000, busy_share: 0.05, wake_wait_ns: 1_000_000 };
+  cfg.host = { cores: 2, slice_ns: 2_000_000, busy_share: 0.05, wake_wait_ns: 1_000_000, slice_wait: 0.1, others: 0.5, lock_hold: 0.5 };
   const expected = runInProcess(cfg);
   assert.ok(expected.cpus.filter((c) => c.busy_ns.stalled > 0).length >= 2, "vCPUs wait for the host's cores");
   await bothEngines(cfg);

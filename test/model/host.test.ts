@@ -5,14 +5,14 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { InProcessRun, runInProcess } from "../../engine/inprocess.ts";
 import type { EmuConfig, HostConfig } from "../../model/config.ts";
-import { atLeast, fairShares, HostShare } from "../../model/host.ts";
+import { atLeast, fairShares, HostShare, hostWork } from "../../model/host.ts";
 import { config } from "./fixtures.ts";
 import { runSynchronised } from "./sync-harness.ts";
 
 const MS = 1_000_000;
 
 function withHost(cfg: EmuConfig, host: Partial<HostConfig> = {}): EmuConfig {
-  return { ...cfg, host: { cores: 2, slice_ns: 4 * MS, busy_share: 0.05, wake_wait_ns: 2 * MS, ...host } };
+  return { ...cfg, host: { cores: 2, slice_ns: 4 * MS, busy_share: 0.05, wake_wait_ns: 2 * MS, slice_wait: 0, others: 0, lock_hold: 0, ...host } };
 }
 
 /** A closed-loop sender on CPU 0 with RPS to CPUs 1-3 and costly processing: every CPU busy. */
@@ -63,7 +63,7 @@ describe("the chance that the others take every core", () => {
 });
 
 describe("a CPU's demand and its wait", () => {
-  const cfg: HostConfig = { cores: 2, slice_ns: 4 * MS, busy_share: 0.05, wake_wait_ns: 2 * MS };
+  const cfg: HostConfig = { cores: 2, slice_ns: 4 * MS, busy_share: 0.05, wake_wait_ns: 2 * MS, slice_wait: 0, others: 0, lock_hold: 0 };
   it("is the share of the slice it worked while it had a core; below busy_share, none", () => {
     const h = new HostShare(cfg, 1, 4, 0);
     assert.equal(h.demandAt(4 * MS, 0), 1);
@@ -83,6 +83,60 @@ describe("a CPU's demand and its wait", () => {
     hosts[0]!.word(1, 4 * MS, 1);
     hosts[0]!.decide();
     assert.equal(hosts[0]!.waitNs, 0);
+  });
+});
+
+describe("every CPU's waits, as every CPU knows them", () => {
+  const cfg: HostConfig = { cores: 2, slice_ns: 4 * MS, busy_share: 0.05, wake_wait_ns: 2 * MS, slice_wait: 0, others: 0, lock_hold: 0.5 };
+  function decided(words: number[], seed = 7): HostShare[] {
+    const hosts = [0, 1, 2, 3].map((self) => new HostShare(cfg, seed, 4, self));
+    for (const h of hosts) words.forEach((d, cpu) => h.word(cpu, 4 * MS, d));
+    for (const h of hosts) h.decide();
+    for (const h of hosts) h.sliceBegins();
+    return hosts;
+  }
+
+  it("are the same on every CPU, each CPU's own among them, inside the slice", () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const hosts = decided([1, 1, 1, 0.6], seed);
+      for (const h of hosts) assert.deepEqual(h.waitsNow, hosts[0]!.waitsNow, `seed ${seed}`);
+      hosts.forEach((h, cpu) => {
+        const w = h.waitsNow[cpu]!;
+        assert.equal(w.toNs - w.fromNs, h.waitNs);
+        assert.equal(w.fromNs, 8 * MS + h.waitOffsetNs);
+        assert.ok(w.fromNs >= 8 * MS && w.toNs <= 12 * MS, `seed ${seed} cpu ${cpu}: ${w.fromNs}..${w.toNs}`);
+      });
+    }
+  });
+
+  it("hold the lock about lock_hold of the time, and never when the CPU does not wait", () => {
+    let held = 0;
+    let waits = 0;
+    for (let seed = 1; seed <= 200; seed++) {
+      const w = decided([1, 1, 1, 0], seed)[0]!.waitsNow;
+      assert.equal(w[3]!.holdsLock, false, "CPU 3 wants nothing, waits for nothing");
+      for (const x of w.slice(0, 3)) {
+        waits++;
+        if (x.holdsLock) held++;
+      }
+    }
+    assert.ok(Math.abs(held / waits - 0.5) < 0.08, `${held} of ${waits}`);
+  });
+
+  it("make a delivery spin until the end of the wait of another deliverer that holds the lock", () => {
+    const h = decided([1, 1, 1, 1])[0]!;
+    // CPU 2 waits holding the lock, CPU 3 without it, CPU 1 not at all; CPU 0 is this one.
+    h.waitsNow = [
+      { fromNs: 8 * MS, toNs: 12 * MS, holdsLock: true },
+      { fromNs: 8 * MS, toNs: 8 * MS, holdsLock: false },
+      { fromNs: 9 * MS, toNs: 11 * MS, holdsLock: true },
+      { fromNs: 8 * MS, toNs: 10 * MS, holdsLock: false },
+    ];
+    const all = Uint8Array.of(1, 1, 1, 1);
+    assert.equal(h.lockSpinNs(9.5 * MS, all), 1.5 * MS, "CPU 2 holds it until 11 ms");
+    assert.equal(h.lockSpinNs(11 * MS, all), 0, "CPU 2 runs again");
+    assert.equal(h.lockSpinNs(8.5 * MS, all), 0, "CPU 3 waits without the lock; this CPU's own wait is not a spin");
+    assert.equal(h.lockSpinNs(9.5 * MS, Uint8Array.of(1, 1, 0, 1)), 0, "CPU 2 delivers nothing to this socket");
   });
 });
 
@@ -113,7 +167,41 @@ describe("the host in a run", () => {
     const r = runInProcess(withHost(oneBusy(), { cores: 1 }));
     assert.equal(stalled(r)[0], 0, "nothing else wants the core");
     const busy = runInProcess(withHost(allBusy(), { cores: 1 }));
-    for (const [cpu, share] of stalled(busy).entries()) assert.ok(share > 0.55, `cpu ${cpu} waited ${share.toFixed(2)}`);
+    for (const [cpu, share] of stalled(busy).entries()) assert.ok(share > 0.5, `cpu ${cpu} waited ${share.toFixed(2)}`);
+  });
+
+  it("slice_wait: a waking vCPU now and then waits out a running vCPU's slice, far beyond wake_wait", () => {
+    const cfg = config({ load: "loopback", rate: { kind: "max" }, rpsCpus: [1, 2, 3], receiver: 1, durationNs: 80 * MS });
+    const short = runInProcess(withHost(cfg, { wake_wait_ns: 0.1 * MS }));
+    const long = runInProcess(withHost(cfg, { wake_wait_ns: 0.1 * MS, slice_wait: 0.2 }));
+    const targetsStalled = (r: ReturnType<typeof runInProcess>) => r.cpus.slice(2).reduce((a, c) => a + c.busy_ns.stalled, 0);
+    assert.ok(targetsStalled(long) > 1.3 * targetsStalled(short), `${targetsStalled(long)} vs ${targetsStalled(short)} ns`);
+    assert.ok(long.checker.ok && short.checker.ok);
+  });
+
+  it("lock_hold: with rps f the sender's CPU delivers too and spins while a preempted deliverer holds the lock", () => {
+    const cfg = config({ load: "loopback", rate: { kind: "max" }, rpsCpus: [0, 1, 2, 3], receiver: 1, durationNs: 80 * MS, costs: { process_per_packet_ns: 9000 } });
+    const free = runInProcess(withHost(cfg));
+    const held = runInProcess(withHost(cfg, { lock_hold: 1 }));
+    assert.ok(held.checker.ok, held.checker.violations.join("; "));
+    assert.ok(held.totals.injected < free.totals.injected * 0.9, `sent ${held.totals.injected} vs ${free.totals.injected}`);
+    assert.ok(held.cpus[0]!.busy_ns.softirq > free.cpus[0]!.busy_ns.softirq, "the spinning is CPU 0's softirq time");
+  });
+
+  it("lock_hold changes nothing where one CPU delivers", () => {
+    const plain = runInProcess(withHost(oneBusy()));
+    const held = runInProcess(withHost(oneBusy(), { lock_hold: 1 }));
+    assert.deepEqual(held.cpus, plain.cpus);
+  });
+
+  it("others: the host's own work takes its share of the cores, so one busy vCPU waits too", () => {
+    assert.deepEqual(hostWork(1.5), [1, 0.5]);
+    assert.deepEqual(hostWork(0), []);
+    const r = runInProcess(withHost(oneBusy(), { others: 2 }));
+    // Three busy threads on two cores: two thirds of each slice for CPU 0.
+    const s = stalled(r);
+    assert.ok(s[0]! > 0.25 && s[0]! < 0.4, `cpu 0 waited ${s[0]!.toFixed(2)} of the run`);
+    assert.deepEqual(s.slice(1), [0, 0, 0], "the idle vCPUs want nothing and never wake");
   });
 
   it("is a pure function of the seed", () => {
@@ -128,6 +216,10 @@ describe("the host in a run", () => {
 describe("host words under adversarial schedules", () => {
   const cases: [string, EmuConfig][] = [
     ["loopback, RPS to 1-3, a receiving task on CPU 1", withHost(config({ load: "loopback", rate: { kind: "max" }, rpsCpus: [1, 2, 3], receiver: 1, durationNs: 20 * MS }))],
+    [
+      "loopback, RPS to all, host work, long waking waits and the socket's lock held while waiting",
+      withHost(config({ load: "loopback", rate: { kind: "max" }, rpsCpus: [0, 1, 2, 3], receiver: 1, durationNs: 20 * MS }), { slice_wait: 0.2, others: 0.5, lock_hold: 0.7 }),
+    ],
     ["NIC at 600 kpps, RPS to all, CPU 2 offline for a while", withHost(config({ pps: 600_000, rpsCpus: [0, 1, 2, 3], durationNs: 20 * MS, events: [{ at_ns: 5 * MS, cpu: 2, action: "offline" }, { at_ns: 11 * MS, cpu: 2, action: "online" }] }), { cores: 1, slice_ns: 2 * MS })],
   ];
   for (const [name, cfg] of cases) {

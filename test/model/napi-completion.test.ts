@@ -40,7 +40,7 @@ function threePacketsAndTheirIpi(cpu: Cpu): { pollStart: number; drained: number
   cpu.deliver(flushAt(L.ipi_latency_ns, 1));
   // The IPI finds the CPU polling in idle (do_idle's flush), which leaves idle, then runs NET_RX.
   const pollStart = L.ipi_latency_ns + L.idle_exit_ns + L.irq_entry_ns + L.softirq_entry_ns;
-  return { pollStart, drained: pollStart + 3 * processCostNs(cpu, 0, 0) };
+  return { pollStart, drained: pollStart + 3 * processCostNs(cpu, 0, 0, 0) };
 }
 
 describe("process_backlog completes when the input queue is empty as the process queue drains", () => {
@@ -91,7 +91,7 @@ describe("a device poll looks at its ring again before napi_complete_done()", ()
     const cpu = new Cpu(0, cfg);
     cpu.advance(1_000_000);
     const pollStart = L.idle_exit_ns + L.irq_entry_ns + L.softirq_entry_ns;
-    assert.ok(pollStart < 12_000 && pollStart + L.nic_rx_per_packet_ns + processCostNs(cpu, 0, 0) > 12_000, "the second packet lands mid-poll");
+    assert.ok(pollStart < 12_000 && pollStart + L.nic_rx_per_packet_ns + processCostNs(cpu, 0, 0, 0) > 12_000, "the second packet lands mid-poll");
     assert.equal(cpu.sd.processed, 2);
     assert.equal(cpu.c.net_rx_softirqs, 1);
     assert.equal(cpu.c.busy_ns.hardirq, L.irq_entry_ns, "the IRQ stayed masked: one interrupt");

@@ -19,7 +19,7 @@ function withContention(o: Opts, contentionNs: number): EmuConfig {
 }
 
 test("the delivering CPUs are where get_rps_cpu() sends the socket's flows: the sender's CPU without RPS", () => {
-  const deliverers = (o: Opts) => socketDeliverers(new Cpu(0, withContention(o, 1000)));
+  const deliverers = (o: Opts) => socketDeliverers(new Cpu(0, withContention(o, 1000))).n;
   assert.equal(deliverers({}), 1, "rps_cpus 0: CPU 0 processes every packet");
   assert.equal(deliverers({ rpsCpus: [1, 2, 3] }), 3);
   assert.equal(deliverers({ rpsCpus: [0, 1, 2, 3] }), 4);
@@ -32,15 +32,15 @@ test("the delivering CPUs are where get_rps_cpu() sends the socket's flows: the 
 
 test("recounted after hotplug and an rps change: an offline target's flows are delivered by the sender's CPU", () => {
   const cpu = new Cpu(0, withContention({ rpsCpus: [1, 2, 3] }, 1000));
-  assert.equal(socketContentionNs(cpu), 3 * 1000, "three CPUs: three pairs");
+  assert.equal(socketContentionNs(cpu, 0), 3 * 1000, "three CPUs: three pairs");
   applyCommand(cpu, { kind: "offline", cpu: 2, at_ns: 0 });
-  assert.equal(socketContentionNs(cpu), 3 * 1000, "CPUs 1, 3 and the sender's CPU 0");
+  assert.equal(socketContentionNs(cpu, 0), 3 * 1000, "CPUs 1, 3 and the sender's CPU 0");
   applyCommand(cpu, { kind: "rps", source: 0, cpus: [3], at_ns: 0 });
-  assert.equal(socketContentionNs(cpu), 0, "one target left: nobody to contend with");
+  assert.equal(socketContentionNs(cpu, 0), 0, "one target left: nobody to contend with");
   applyCommand(cpu, { kind: "rps", source: 0, cpus: [0, 1, 2, 3], at_ns: 0 });
-  assert.equal(socketContentionNs(cpu), 3 * 1000, "CPU 2 still offline: 0, 1, 3");
+  assert.equal(socketContentionNs(cpu, 0), 3 * 1000, "CPU 2 still offline: 0, 1, 3");
   applyCommand(cpu, { kind: "online", cpu: 2, at_ns: 0 });
-  assert.equal(socketContentionNs(cpu), 6 * 1000);
+  assert.equal(socketContentionNs(cpu, 0), 6 * 1000);
 });
 
 test("a lone deliverer pays nothing: contention_ns changes no figure of a run without RPS", () => {

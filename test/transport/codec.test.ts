@@ -166,6 +166,7 @@ test("every kind of configuration union and optional field round-trips", () => {
   config.events = [{ at_ns: 5, cpu: 1, action: "offline" }, { at_ns: 9, cpu: 1, action: "online" }];
   config.receiver = { cpu: 1, rmem: { kind: "packets", limit: 64 }, per_packet_ns: 1000, enqueue_ns: 200, contention_ns: 2500 };
   config.queues = [{ id: 0, irq_affinity: [0], ring_size: 256, rps_cpus: [1], rps_flow_cnt: 0 }];
+  config.host = { cores: 2, slice_ns: 4e6, busy_share: 0.05, wake_wait_ns: 1e6, slice_wait: 0.03, others: 0, lock_hold: 0.5 };
   const back = roundTrip({ kind: "welcome", welcome: welcome({ config }) });
   assert.ok(back.kind === "welcome");
   assert.deepEqual(back.welcome.config, config);
@@ -246,6 +247,11 @@ test("a configuration with a missing part, an unknown enum value or no union mem
   refused(spoil((c) => (c.load[0].rate = {})), "unexpected");
   refused(spoil((c) => (c.softnet_stat_columns = 14)));
   refused(spoil((c) => (c.cpus = 0)));
+  const host = { cores: 2, slice_ns: 4e6, busy_share: 0.05, wake_wait_ns: 1e6, slice_wait: 0.03, others: 0, lock_hold: 0.5 };
+  assert.equal(decode(spoil((c) => (c.host = host))).body.kind, "welcome");
+  refused(spoil((c) => (c.host = { ...host, lock_hold: 2 })));
+  refused(spoil((c) => (c.host = { ...host, slice_wait: -1 })));
+  refused(spoil((c) => (c.host = { ...host, cores: 0 })));
 });
 
 test("an error without a known code is refused", () => {

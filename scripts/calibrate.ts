@@ -3,9 +3,11 @@
 //   node --import tsx scripts/calibrate.ts [--knobs a,b] [--factors 0.5,0.7,1.4,2] [--passes 3]
 //        [--duration 30ms] [--kernels K1,K2] [--only loopback,nic] [--phases loopback/p1,nic/p2]
 //        [--jobs 2] [--json FILE] [--set knob=value,...  (the starting point; default: the defaults)]
+//        [--seeds 1,2,3  (the miss summed over these seeds: each hashes the flows as another boot would)]
 // Knobs are costs (model/config.ts CostModel), the validate scenarios' stall model
-// (stalls.every_ns, stalls.mean_ns), their host's (host.slice_ns, host.wake_wait_ns, when the
-// scenarios have a host: section) or their receiver's socket contention (receiver.contention_ns).
+// (stalls.every_ns, stalls.mean_ns), their host's (host.slice_ns, host.wake_wait_ns, host.slice_wait,
+// host.lock_hold — the last two fractions, tried to 0.001 and at most 1 — when the scenarios have a
+// host: section) or their receiver's socket contention (receiver.contention_ns).
 // A deterministic coordinate search: each knob in turn is multiplied by each factor of the grid,
 // the whole reference subset is run (validate/stages.ts, as validate runs it), and the value with the smallest miss is
 // kept; passes repeat until one changes nothing. The miss of a relation is 0 when it passes, else
@@ -58,11 +60,13 @@ const { values: a } = parseArgs({
     set: { type: "string" },
     jobs: { type: "string", default: "2" },
     json: { type: "string" },
+    seeds: { type: "string", default: "1" },
   },
 });
 
 const STALL_KNOBS = ["stalls.every_ns", "stalls.mean_ns"] as const;
-const HOST_KNOBS = ["host.slice_ns", "host.wake_wait_ns"] as const;
+const HOST_KNOBS = ["host.slice_ns", "host.wake_wait_ns", "host.slice_wait", "host.lock_hold"] as const;
+const FRACTION_KNOBS: ReadonlySet<string> = new Set(["host.slice_wait", "host.lock_hold"]);
 const CONTENTION = "receiver.contention_ns";
 type Knob = keyof CostModel | (typeof STALL_KNOBS)[number] | (typeof HOST_KNOBS)[number] | typeof CONTENTION;
 const knobNames: string[] = [...Object.keys(DEFAULT_COSTS), ...STALL_KNOBS, ...HOST_KNOBS, CONTENTION];
@@ -80,6 +84,8 @@ try {
 } catch {
   fail(`--duration: expected a duration such as 30ms, got '${a.duration}'`);
 }
+const seeds = a.seeds.split(",").map(Number);
+if (seeds.some((n) => !Number.isInteger(n) || n < 0)) fail("--seeds: whole numbers ≥ 0, comma-separated");
 const kernelNames = a.kernels.split(",");
 for (const k of kernelNames) if (!KERNELS.some((x) => x.name === k)) fail(`--kernels: unknown kernel '${k}'`);
 const kinds = a.only.split(",") as Kind[];
@@ -122,21 +128,28 @@ function withValues(cfg: EmuConfig, v: Values): EmuConfig {
   const costs = Object.fromEntries(Object.keys(DEFAULT_COSTS).map((k) => [k, v[k as keyof CostModel]])) as unknown as CostModel;
   const stalls = cfg.stalls ? { ...cfg.stalls, every_ns: v["stalls.every_ns"], mean_ns: v["stalls.mean_ns"], max_ns: Math.max(cfg.stalls.max_ns, v["stalls.mean_ns"]) } : undefined;
   const receiver = cfg.receiver ? { ...cfg.receiver, contention_ns: v[CONTENTION] } : undefined;
-  const host = cfg.host ? { ...cfg.host, slice_ns: v["host.slice_ns"], wake_wait_ns: v["host.wake_wait_ns"] } : undefined;
+  const host = cfg.host ? { ...cfg.host, slice_ns: v["host.slice_ns"], wake_wait_ns: v["host.wake_wait_ns"], slice_wait: v["host.slice_wait"], lock_hold: v["host.lock_hold"] } : undefined;
   return { ...cfg, costs, ...(stalls ? { stalls } : {}), ...(host ? { host } : {}), ...(receiver ? { receiver } : {}), window_ns: Math.min(cfg.window_ns, exactWindowNs(costs)) };
 }
 
 let evaluations = 0;
 async function evaluate(values: Values): Promise<{ score: number; rows: RelationRow[] }> {
   evaluations++;
-  const job = (label: string, cfg: EmuConfig, seriesIntervalNs?: number) => ({ label, cfg: withValues(cfg, values), ...(seriesIntervalNs ? { seriesIntervalNs } : {}) });
-  // The same stages as `softnet-emu validate`: the NIC phases' rate and bursts follow the trial's costs.
-  const { runs, results } = await runStages(ref, stageOptions, {
-    run: (rs) => runJobs(rs.map((r) => job(r.label, r.cfg, r.seriesIntervalNs)), { parallel: jobs }),
-    trial: (cfgs) => runJobs(cfgs.map((c, i) => job(`burst fit ${i}`, c)), { parallel: 1 }),
-  });
-  const rows = evaluateRelations(KERNELS, kernels, modelSides(runs, results));
-  return { score: rows.reduce((s, r) => s + miss(r, tolOf.get(r.id)!), 0), rows };
+  let score = 0;
+  let rows: RelationRow[] = [];
+  for (const seed of seeds) {
+    const job = (label: string, cfg: EmuConfig, seriesIntervalNs?: number) => ({ label, cfg: withValues(cfg, values), ...(seriesIntervalNs ? { seriesIntervalNs } : {}) });
+    // The same stages as `softnet-emu validate`: the NIC phases' rate and bursts follow the trial's costs.
+    const { runs, results } = await runStages(ref, { ...stageOptions, seed }, {
+      run: (rs) => runJobs(rs.map((r) => job(r.label, r.cfg, r.seriesIntervalNs)), { parallel: jobs }),
+      trial: (cfgs) => runJobs(cfgs.map((c, i) => job(`burst fit ${i}`, c)), { parallel: 1 }),
+    });
+    const seedRows = evaluateRelations(KERNELS, kernels, modelSides(runs, results));
+    score += seedRows.reduce((s, r) => s + miss(r, tolOf.get(r.id)!), 0);
+    // The rows shown are the first seed's; the score is every seed's.
+    if (rows.length === 0) rows = seedRows;
+  }
+  return { score, rows };
 }
 
 const log = (t: string) => process.stderr.write(`${t}\n`);
@@ -151,12 +164,19 @@ const start: Values = {
   "stalls.mean_ns": stalls0?.mean_ns ?? 0,
   "host.slice_ns": host0?.slice_ns ?? 0,
   "host.wake_wait_ns": host0?.wake_wait_ns ?? 0,
+  "host.slice_wait": host0?.slice_wait ?? 0,
+  "host.lock_hold": host0?.lock_hold ?? 0,
   [CONTENTION]: plan.find((r) => r.cfg.receiver)?.cfg.receiver?.contention_ns ?? 0,
 };
 for (const kv of a.set ? a.set.split(",") : []) {
   const [k, v] = kv.split("=");
   if (!k || !knobNames.includes(k) || !(Number(v) >= 0)) fail(`--set: expected knob=value with a known knob, got '${kv}'`);
   start[k as Knob] = Number(v);
+}
+/** A knob's trial value: nanoseconds whole (latencies and stall or slice lengths at least 1), fractions to 0.001 and at most 1. */
+function knobValue(knob: Knob, v: number): number {
+  if (FRACTION_KNOBS.has(knob)) return Math.min(1, Math.round(v * 1000) / 1000);
+  return Math.max(knob.endsWith("latency_ns") || knob.startsWith("stalls.") || knob === "host.slice_ns" ? 1 : 0, Math.round(v));
 }
 let best: Values = { ...start };
 let bestEval = await evaluate(best);
@@ -166,7 +186,7 @@ for (let pass = 1; pass <= passes; pass++) {
   for (const knob of knobs) {
     const base = best[knob];
     for (const f of factors) {
-      const value = Math.max(knob.endsWith("latency_ns") || knob.startsWith("stalls.") || knob === "host.slice_ns" ? 1 : 0, Math.round(base * f));
+      const value = knobValue(knob, base * f);
       if (knob.startsWith("stalls.") && !stalls0) continue;
       if (knob.startsWith("host.") && !host0) continue;
       if (value === best[knob]) continue;

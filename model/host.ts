@@ -150,10 +150,11 @@ export class HostShare {
   }
 
   /**
-   * How long a vCPU leaving idle now waits for a core: when every core runs another vCPU — drawn
-   * with the chance that at least `cores` of the others are busy at a random moment of the slice,
-   * each busy for its share, independently — until one of them is preempted, uniform up to
-   * wake_wait_ns (the host's next tick or the running thread's slice end); else 0.
+   * How long a vCPU leaving idle now waits for a core: when every core runs another vCPU or host
+   * work — drawn with the chance that at least `cores` of the others are busy at a random moment
+   * of the slice, each busy for its share, independently — until one of them is preempted, uniform
+   * up to wake_wait_ns (the host's wake-up granularity), or with the chance slice_wait uniform up
+   * to a slice (until a running thread's slice ends); else 0.
    */
   wakeWaitNs(): number {
     if (this.cfg.wake_wait_ns === 0 && this.cfg.slice_wait === 0) return 0;

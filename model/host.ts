@@ -140,12 +140,16 @@ export class HostShare {
    * CPU that delivers too (`delivers`) and was preempted holding the lock (lock-holder preemption).
    */
   lockSpinNs(atNs: number, delivers: Uint8Array): number {
+    // Per delivered packet: no allocation, the two slices' waits in turn.
+    return Math.max(this.spinIn(this.waitsNow, atNs, delivers), this.spinIn(this.waitsNext, atNs, delivers));
+  }
+
+  private spinIn(waits: readonly HostWait[], atNs: number, delivers: Uint8Array): number {
     let spin = 0;
-    for (const waits of [this.waitsNow, this.waitsNext])
-      for (let c = 0; c < waits.length; c++) {
-        const w = waits[c]!;
-        if (c !== this.self && w.holdsLock && delivers[c] && w.fromNs <= atNs && atNs < w.toNs) spin = Math.max(spin, w.toNs - atNs);
-      }
+    for (let c = 0; c < waits.length; c++) {
+      const w = waits[c]!;
+      if (c !== this.self && w.holdsLock && delivers[c] && w.fromNs <= atNs && atNs < w.toNs) spin = Math.max(spin, w.toNs - atNs);
+    }
     return spin;
   }
 

@@ -49,7 +49,9 @@ runs before the NIC runs; the fit is printed, and in --json as nic_bursts).
 Relations are ratios, shares, orderings and yes/no facts, never absolute rates (QEMU's emulated
 CPUs are far slower than hardware): conservation, per-CPU shares, NET_RX runs per packet and per
 received_rps, packets per IPI, the sender's rate ordering rps 0 > e > f and IPI ≈ threads at f,
-where drops and flow_limit_count land, squeezes, backlog-32 drops, hotplug rows and hand-over. Their
+where drops and flow_limit_count land, squeezes, backlog-32 drops, hotplug rows and hand-over. The
+sender's rates, which move from boot to boot under TCG, are compared as each kernel's median boot
+over its seven boots (6.1 and 6.12 generic), the tolerance widened to their spread. Their
 tolerances, and why, are in docs/CALIBRATION.md.
 
 Examples:
@@ -151,7 +153,7 @@ export async function validate(o: ValidateOptions, io: CliIo): Promise<number> {
         title: "softnet-emu validate: the model against real kernels",
         intro: [
           "Each relation is one figure computed the same way on a real kernel's counters (validate/reference/: Debian 6.1 and 6.12 under QEMU TCG, and later boots of the generic kernels) and on the model's runs of the same phases.",
-          "In a chart, a dot is a kernel's (or boot's) figure, green when the model passes against it and red when not; the pale bar is the band the model's figure (the black diamond) must fall in.",
+          "In a chart, a dot is a kernel's (or boot's) figure, green when the model passes against it and red when not; the pale bar is the band the model's figure (the black diamond) must fall in. A relation over several boots (the sender's rates) has the median boot's figure as its dot and each boot's as a tick.",
         ],
         meta: [
           ["passed", `${rows.length - failed} of ${rows.length} relation rows`],

@@ -1,19 +1,18 @@
-// What `validate --report DIR` draws: per relation with one number per kernel, each kernel's (and
-// each later boot's) figure with its tolerance band, and the model's figure beside it — where the
-// model sits against the kernels and against how far their boots spread; then the NIC bursts the
+// What `validate --report DIR` draws: per relation with one number per kernel, each kernel's figure
+// with its tolerance band (a relation over a kernel's boots: their median, and each boot's figure as
+// a tick), and the model's figure beside it — where the model sits against the kernels and against
+// how far their boots spread; then the NIC bursts the
 // runs replayed. Every row, vectors and yes/no relations included, is in the table.
 import type { TopLevelSpec } from "vega-lite";
 import type { ReplayedBurst } from "../validate/stages.ts";
-import { RELATIONS, toleranceBand, type RelationRow } from "../validate/relations.ts";
-import { formatValue } from "../validate/render.ts";
+import type { RelationRow } from "../validate/relations.ts";
+import { formatValue, kernelLabel } from "../validate/render.ts";
 import { base, type ChartSpec } from "./charts.ts";
 import type { Matrix } from "./compare-table.ts";
 
-const TOLERANCES = new Map(RELATIONS.map((d) => [d.id, d.tol]));
-
 interface Point {
   kernel: string;
-  who: "kernel" | "model";
+  who: "kernel" | "boot" | "model";
   value: number;
   lo?: number;
   hi?: number;
@@ -29,22 +28,22 @@ export function relationCharts(rows: readonly RelationRow[]): ChartSpec[] {
     if (rs.length === 0) continue;
     const points: Point[] = [];
     for (const r of rs) {
-      const k = r.kernel_value as number;
-      const tol = TOLERANCES.get(r.id);
-      const b = tol ? toleranceBand(k, tol) : undefined;
       const verdict = r.pass ? "PASS" : "FAIL";
-      points.push({ kernel: r.kernel, who: "kernel", value: k, ...(b ? { lo: b[0], hi: b[1] } : {}), verdict });
+      points.push({ kernel: r.kernel, who: "kernel", value: r.kernel_value as number, ...(r.band ? { lo: r.band[0], hi: r.band[1] } : {}), verdict });
+      // A relation over a kernel's boots: each boot's figure beside the median compared.
+      for (const b of r.boots ?? []) if (typeof b.value === "number") points.push({ kernel: r.kernel, who: "boot", value: b.value, verdict });
       if (typeof r.model_value === "number") points.push({ kernel: r.kernel, who: "model", value: r.model_value, verdict });
     }
     const log = rs[0]!.tolerance.startsWith("×") && points.every((p) => p.value > 0);
     const y = { type: "quantitative" as const, title: id, scale: log ? { type: "log" as const } : { zero: false } };
     const x = { field: "kernel", type: "nominal" as const, title: null, sort: null, axis: { labelAngle: -30, labelLimit: 200 } };
     const failed = rs.filter((r) => !r.pass).length;
+    const tolerances = [...new Set(rs.map((r) => r.tolerance))];
     charts.push({
       name: `relation-${id.replace(/[^A-Za-z0-9]+/g, "_")}`,
       title: id,
       spec: {
-        ...base(id, `${rs[0]!.what} · ◆ the model · tolerance ${rs[0]!.tolerance} · ${failed === 0 ? "every kernel passes" : `${failed} of ${rs.length} fail`}`),
+        ...base(id, `${rs[0]!.what} · ◆ the model${rs.some((r) => r.boots) ? " · – each boot" : ""} · tolerance ${tolerances.length === 1 ? tolerances[0] : "per kernel (the band)"} · ${failed === 0 ? "every kernel passes" : `${failed} of ${rs.length} fail`}`),
         data: { values: points },
         layer: [
           // The band a model figure must fall in to pass against that kernel.
@@ -54,6 +53,7 @@ export function relationCharts(rows: readonly RelationRow[]): ChartSpec[] {
             mark: { type: "point", filled: true, size: 70 },
             encoding: { x, y: { ...y, field: "value" }, color: { field: "verdict", type: "nominal", title: "model vs kernel", scale: { domain: ["PASS", "FAIL"], range: ["#1b7f2a", "#b00020"] }, legend: { orient: "bottom" } } },
           },
+          { transform: [{ filter: "datum.who === 'boot'" }], mark: { type: "tick", color: "#4c78a8", opacity: 0.8 }, encoding: { x, y: { ...y, field: "value" } } },
           { transform: [{ filter: "datum.who === 'model'" }], mark: { type: "point", shape: "diamond", filled: true, size: 90, color: "#222" }, encoding: { x, y: { ...y, field: "value" } } },
         ],
       } as TopLevelSpec,
@@ -90,6 +90,6 @@ export function burstChart(bursts: readonly ReplayedBurst[]): ChartSpec {
 export function relationMatrix(rows: readonly RelationRow[]): Matrix {
   return {
     head: ["kernel (profile)", "kernel", "model", "tolerance", "verdict"],
-    rows: rows.map((r) => [r.id, `${r.kernel} (${r.profile})`, formatValue(r.kernel_value), formatValue(r.model_value), r.tolerance, r.pass ? "PASS" : "FAIL"]),
+    rows: rows.map((r) => [r.id, kernelLabel(r), formatValue(r.kernel_value), formatValue(r.model_value), r.tolerance, r.pass ? "PASS" : "FAIL"]),
   };
 }

@@ -100,8 +100,10 @@ for (const side of Object.values(kernels)) for (const kind of KINDS) if (!kinds.
 const tolOf = new Map(RELATIONS.map((r) => [r.id, r.tol]));
 
 /** How far a row misses, in units of its tolerance (0 = passes). */
-function miss(row: RelationRow, tol: Tolerance): number {
+function miss(row: RelationRow, declared: Tolerance): number {
   if (row.pass) return 0;
+  // A relation over a kernel's boots may have widened its tolerance to their spread: the row's band is the one applied.
+  const tol: Tolerance = declared.kind === "abs" && row.band ? { kind: "abs", abs: (row.band[1] - row.band[0]) / 2 } : declared;
   const k = row.kernel_value;
   const m = row.model_value;
   if (m === null || typeof k === "boolean" || typeof m === "boolean" || tol.kind === "same") return 3;

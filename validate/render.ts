@@ -12,6 +12,11 @@ export function formatValue(v: Value | null): string {
   return a >= 100 ? v.toFixed(0) : a >= 10 ? v.toFixed(1) : v.toFixed(2);
 }
 
+/** "6.12-generic (6.6-patched)"; a row over several boots says how many (its kernel figure is their median). */
+export function kernelLabel(r: RelationRow): string {
+  return `${r.kernel}${r.boots ? `, ${r.boots.length} boots` : ""} (${r.profile})`;
+}
+
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + " ".repeat(n - s.length);
 }
@@ -19,15 +24,16 @@ function pad(s: string, n: number): string {
 export function renderText(rows: readonly RelationRow[]): string {
   const out: string[] = [];
   let current = "";
-  const kw = Math.max(...rows.map((r) => `${r.kernel} (${r.profile})`.length), 10);
+  const kw = Math.max(...rows.map((r) => kernelLabel(r).length), 10);
   const vw = Math.max(...rows.flatMap((r) => [formatValue(r.kernel_value).length, formatValue(r.model_value).length]), 6);
+  const tw = Math.max(...rows.map((r) => r.tolerance.length), 7);
   for (const r of rows) {
     if (r.id !== current) {
       current = r.id;
       out.push(`${r.id}: ${r.what}`);
     }
     out.push(
-      `  ${pad(`${r.kernel} (${r.profile})`, kw)}  kernel ${pad(formatValue(r.kernel_value), vw)}  model ${pad(formatValue(r.model_value), vw)}  ${pad(r.tolerance, 7)} ${r.pass ? "PASS" : "FAIL"}`,
+      `  ${pad(kernelLabel(r), kw)}  kernel ${pad(formatValue(r.kernel_value), vw)}  model ${pad(formatValue(r.model_value), vw)}  ${pad(r.tolerance, tw)} ${r.pass ? "PASS" : "FAIL"}`,
     );
   }
   const failed = rows.filter((r) => !r.pass);
@@ -44,7 +50,7 @@ export function renderMarkdown(rows: readonly RelationRow[]): string {
   const out = ["| relation | kernel (profile) | kernel | model | tolerance | |", "|---|---|---|---|---|---|"];
   for (const r of rows)
     out.push(
-      `| \`${r.id}\` | ${r.kernel} (${r.profile}) | ${formatValue(r.kernel_value)} | ${formatValue(r.model_value)} | ${r.tolerance} | ${r.pass ? "PASS" : "**FAIL**"} |`,
+      `| \`${r.id}\` | ${kernelLabel(r)} | ${formatValue(r.kernel_value)} | ${formatValue(r.model_value)} | ${r.tolerance} | ${r.pass ? "PASS" : "**FAIL**"} |`,
     );
   return `${out.join("\n")}\n`;
 }

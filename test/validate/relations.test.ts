@@ -112,6 +112,46 @@ describe("validate relations", () => {
     assert.equal(row(rows, "loopback.rate.e>f").pass, true);
   });
 
+  it("the sender's rate over a kernel's boots: one row, the median boot, the tolerance widened to the boots' spread", () => {
+    const mk = (r1: number, r2: number, r3: number) =>
+      side({ p1: phase(r1, [cpu({ proc: 1, netrx: 1 })]), p2: phase(r2, [cpu({ proc: 1 })]), p3: phase(r3, [cpu({ proc: 1 })]) });
+    const boots: KernelInfo[] = [IPI, ...[2, 3, 4, 5].map((n) => ({ ...IPI, name: `${IPI.name}#run${n}`, repeatOf: IPI.name }))];
+    // e/0 per boot: 0.8, 1.1, 0.9, 1.2, 0.7 → median 0.9; deviations 0.1, 0.2, 0, 0.3, 0.2 → MAD 0.2.
+    const e0 = [0.8, 1.1, 0.9, 1.2, 0.7];
+    const kernels = Object.fromEntries(boots.map((b, i) => [b.name, mk(100, 100 * e0[i]!, 50)]));
+    const model = mk(100, 62, 40);
+    const models = Object.fromEntries(boots.map((b) => [b.name, model]));
+    const rows = evaluateRelations(boots, kernels, models);
+    const e = rows.filter((r) => r.id === "loopback.rate.e/0");
+    assert.deepEqual(e.map((r) => r.kernel), [IPI.name], "one row, on the first boot");
+    assert.ok(Math.abs((e[0]!.kernel_value as number) - 0.9) < 1e-12);
+    assert.deepEqual(e[0]!.boots!.map((b) => b.kernel), boots.map((b) => b.name));
+    // 2 × 1.4826 × 0.2 = 0.593 → ±0.6: 0.62 passes (it would fail at ±0.15).
+    assert.equal(e[0]!.tolerance, "±0.6 (2σ of 5 boots)");
+    assert.deepEqual(e[0]!.band!.map((x) => Math.round(x * 100) / 100), [0.3, 1.5]);
+    assert.equal(e[0]!.model_value, 0.62);
+    assert.equal(e[0]!.pass, true);
+    // f/0 is 0.5 on every boot: no spread, the tolerance stays ±0.15, and the model's 0.40 passes.
+    const f = row(rows, "loopback.rate.f/0");
+    assert.equal(f.tolerance, "±0.15");
+    assert.equal(f.pass, true);
+    // The ordering is the median boot's: e/0 0.9 < 1 and f/0 0.5 < 0.9, though two boots had e > 0.
+    const order = rows.filter((r) => r.id === "loopback.rate.0>e>f");
+    assert.equal(order.length, 1);
+    assert.equal(order[0]!.kernel_value, true);
+    assert.deepEqual(order[0]!.boots!.map((b) => b.value), [true, false, true, false, true]);
+    // e > f likewise, as the median boot's f/e; relations of one boot each keep a row per boot.
+    assert.equal(rows.filter((r) => r.id === "loopback.rate.e>f").length, 1);
+    assert.equal(rows.filter((r) => r.id === "loopback.p1.sender-netrx-per-packet").length, 5);
+    // A later boot selected alone is its own group of one: its own figure, the tolerance as declared.
+    const alone = evaluateRelations(boots, { [boots[3]!.name]: kernels[boots[3]!.name]! }, models);
+    const a = alone.find((r) => r.id === "loopback.rate.e/0")!;
+    assert.equal(a.kernel, boots[3]!.name);
+    assert.equal(a.kernel_value, 1.2);
+    assert.equal(a.tolerance, "±0.15");
+    assert.equal(a.boots, undefined);
+  });
+
   it("IPI ≈ threads at f and the local shortcut compare two kernels' runs on each side", () => {
     const K12: KernelInfo = { name: "6.12-generic", profile: "6.6-patched", mode: "ipi", rt: false };
     const K12T: KernelInfo = { name: "6.12-generic-threaded", profile: "6.6-patched-threads", mode: "threads", rt: false };

@@ -31,8 +31,8 @@ describe("validate report", () => {
 
   it("charts relations with one number per kernel, tables every row", () => {
     const rows = [
-      row("loopback.rate.f/0", "k1", 0.5, 0.78, "±0.15", false),
-      row("loopback.rate.f/0", "k1#run2", 0.7, 0.78, "±0.15", true),
+      { ...row("loopback.rate.f/0", "k1", 0.5, 0.78, "±0.3 (2σ of 2 boots)", false), band: [0.2, 0.8], boots: [{ kernel: "k1", value: 0.4 }, { kernel: "k1#run2", value: 0.6 }] } satisfies RelationRow,
+      { ...row("loopback.rate.f/0", "k2", 0.7, 0.78, "±0.15", true), band: [0.55, 0.85] } satisfies RelationRow,
       row("b.shares", "k1", [0.2, 0.8], [0.3, 0.7], "±0.15", true),
       row("c.yes", "k1", true, false, "same", false),
     ];
@@ -42,14 +42,18 @@ describe("validate report", () => {
     assert.deepEqual(
       values.map((v) => [v.kernel, v.who, v.value, v.lo === undefined ? null : Number(v.lo.toFixed(2)), v.verdict]),
       [
-        ["k1", "kernel", 0.5, 0.35, "FAIL"],
+        ["k1", "kernel", 0.5, 0.2, "FAIL"],
+        ["k1", "boot", 0.4, null, "FAIL"],
+        ["k1", "boot", 0.6, null, "FAIL"],
         ["k1", "model", 0.78, null, "FAIL"],
-        ["k1#run2", "kernel", 0.7, 0.55, "PASS"],
-        ["k1#run2", "model", 0.78, null, "PASS"],
+        ["k2", "kernel", 0.7, 0.55, "PASS"],
+        ["k2", "model", 0.78, null, "PASS"],
       ],
     );
+    assert.match(charts[0]!.title + JSON.stringify(charts[0]!.spec), /each boot · tolerance per kernel \(the band\)/);
     const m = relationMatrix(rows);
     assert.equal(m.rows.length, 4);
+    assert.deepEqual(m.rows[0]!.slice(0, 2), ["loopback.rate.f/0", "k1, 2 boots (6.6)"]);
     assert.deepEqual(m.rows[3], ["c.yes", "k1 (6.6)", "yes", "no", "same", "FAIL"]);
   });
 });

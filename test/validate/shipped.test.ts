@@ -10,16 +10,17 @@ import type { RelationRow } from "../../validate/relations.ts";
 import { cli } from "../cli/spawn.ts";
 
 /**
- * The rows docs/CALIBRATION.md lists as not reproduced, with why: the sender's rate ratios on later
- * boots (`#runN`) that contradict the first boot of the same kernel (6.12's boots 2–4 had rps e as
- * fast as no RPS or faster, the first one slower; 6.1's fourth had a slow p1 that put every ratio
- * over it above 1.6, its third an f/0 of 0.40). Exact rows: every other row must pass.
+ * The rows docs/CALIBRATION.md lists as not reproduced, with why. The sender's rate over 6.12's
+ * seven boots: rps e was as fast as rps 0 or faster on six of them (median e/0 1.08), the model's
+ * 0.78 is slower, as 6.1's median boot (0.93) and the first boots were. The flow limiter's start-up
+ * transient on a boot that dropped little (6.12's fifth: 586 of its 3384 drops came before the
+ * limiter's history filled). The NIC targets' NET_RX runs beyond their IPIs on 6.1-rt (1.58, the
+ * highest of the kernels). Exact rows: every other row must pass.
  */
 const LEFT_OVER: Record<string, string[]> = {
-  "loopback.rate.f/0": ["6.1-generic#run3", "6.1-generic#run4"],
-  "loopback.rate.e/0": ["6.12-generic#run2", "6.12-generic#run3", "6.12-generic#run4", "6.1-generic#run4"],
-  "loopback.rate.0>e>f": ["6.12-generic#run2", "6.12-generic#run3", "6.12-generic#run4", "6.1-generic#run4"],
-  // The NIC targets' NET_RX runs beyond their IPIs: 6.1-rt's 1.58 is the highest of the kernels.
+  "loopback.rate.e/0": ["6.12-generic"],
+  "loopback.rate.0>e>f": ["6.12-generic"],
+  "loopback.p7.flow-limit-per-drop": ["6.12-generic#run5"],
   "nic.p2.target-netrx-per-rrps": ["6.1-rt"],
 };
 const leftOver = (r: RelationRow) => LEFT_OVER[r.id]?.includes(r.kernel) ?? false;
@@ -71,12 +72,18 @@ describe("softnet-emu validate on the shipped reference", () => {
         "6.1-generic#run2",
         "6.1-generic#run3",
         "6.1-generic#run4",
+        "6.1-generic#run5",
+        "6.1-generic#run6",
+        "6.1-generic#run7",
         "6.1-rt",
         "6.1-rt#run2",
         "6.12-generic",
         "6.12-generic#run2",
         "6.12-generic#run3",
         "6.12-generic#run4",
+        "6.12-generic#run5",
+        "6.12-generic#run6",
+        "6.12-generic#run7",
         "6.12-generic-threaded",
         "6.12-rt",
       ],
@@ -89,10 +96,17 @@ describe("softnet-emu validate on the shipped reference", () => {
     for (const b of doc.nic_bursts) assert.ok(off(b) < Math.log(1.1), JSON.stringify(b));
     assert.ok(doc.nic_bursts.filter((b) => off(b) >= Math.log(1.02)).length <= 2);
     // On the first measurement (every kernel's first boot and 6.1-rt's second), the reference the
-    // project started from, one row is left over; the sender's rate rows are on later boots only.
-    const firstBoots = doc.relations.filter((r) => !/-generic#run/.test(r.kernel));
+    // project started from, one row is left over (the rows over several boots aside).
+    const firstBoots = doc.relations.filter((r) => !/-generic#run/.test(r.kernel) && !r.boots);
     assert.ok(firstBoots.length > 150);
     assert.deepEqual(firstBoots.filter((r) => !r.pass).map((r) => `${r.id} ${r.kernel}`), ["nic.p2.target-netrx-per-rrps 6.1-rt"]);
+    // The sender's rates are compared over every boot of 6.1 and 6.12 generic: one row each.
+    for (const id of ["loopback.rate.e/0", "loopback.rate.f/0", "loopback.rate.0>e>f", "loopback.rate.e>f"])
+      for (const k of ["6.1-generic", "6.12-generic"]) {
+        const rows = doc.relations.filter((r) => r.id === id && r.kernel.startsWith(`${k}#`));
+        assert.deepEqual(rows, [], `${id}: no row per later boot`);
+        assert.equal(doc.relations.find((r) => r.id === id && r.kernel === k)?.boots?.length, 7, `${id} over ${k}'s 7 boots`);
+      }
     const regressions = doc.relations.filter((r) => !r.pass && !leftOver(r));
     assert.deepEqual(regressions.map((r) => `${r.id} ${r.kernel}: kernel ${JSON.stringify(r.kernel_value)} model ${JSON.stringify(r.model_value)}`), []);
     for (const id of MUST_HOLD) {

@@ -35,6 +35,8 @@ export function renderText(rows: readonly RelationRow[]): string {
     out.push(
       `  ${pad(kernelLabel(r), kw)}  kernel ${pad(formatValue(r.kernel_value), vw)}  model ${pad(formatValue(r.model_value), vw)}  ${pad(r.tolerance, tw)} ${r.pass ? "PASS" : "FAIL"}`,
     );
+    // A row over several boots compares their median: each boot's own figure beneath it.
+    if (r.boots) out.push(`  ${" ".repeat(kw)}  boots  ${r.boots.map((b) => formatValue(b.value)).join(" ")}`);
   }
   const failed = rows.filter((r) => !r.pass);
   out.push("");

@@ -1,5 +1,6 @@
-/* gt-recv: the receiving task of the ground-truth guest: drains one UDP socket on 127.0.0.1:PORT.
- * usage: gt-recv PORT READY_FILE
+/* gt-recv: the receiving task of the ground-truth guest: drains one UDP socket on 127.0.0.1:PORT
+ * (loopback phases), or on every address with "any" (NIC phases: the flood arrives on eth0).
+ * usage: gt-recv PORT READY_FILE [any]
  * Creates READY_FILE once bound (the init script waits for it before the sender starts). On SIGTERM
  * prints one line "received=N cpu=C" (the CPU it ended on) and exits 0. A receive timeout lets the loop notice the signal. */
 #define _GNU_SOURCE /* sched_getcpu */
@@ -20,8 +21,8 @@ static volatile sig_atomic_t stop;
 static void on_term(int sig) { (void)sig; stop = 1; }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: gt-recv PORT READY_FILE\n");
+  if (argc != 3 && !(argc == 4 && strcmp(argv[3], "any") == 0)) {
+    fprintf(stderr, "usage: gt-recv PORT READY_FILE [any]\n");
     return 2;
   }
   char *end;
@@ -34,7 +35,7 @@ int main(int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_addr.s_addr = htonl(argc == 4 ? INADDR_ANY : INADDR_LOOPBACK);
   struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
   if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {

@@ -1,7 +1,9 @@
 #!/bin/busybox sh
 # /init of the ground-truth guest (busybox sh, PID 1). Reads its phases from the kernel command line
 #   gt_secs=S gt_phases=NAME:RPS_CPUS:FLOWS:NETDEV_MAX_BACKLOG:FLOW_LIMIT_CPU_BITMAP,...
-#   [gt_hotplug=NAME:RPS_CPUS:CPU:NETDEV_MAX_BACKLOG,...]   (the hotplug loop at the end)
+#   [gt_hotplug=NAME:RPS_CPUS:CPU:NETDEV_MAX_BACKLOG,...]   (the hotplug loop after them)
+#   [gt_nic=NAME:RPS_CPUS:NETDEV_MAX_BACKLOG:NETDEV_BUDGET,...]   (the NIC loop at the end: the flood
+#    comes from the host through QEMU's user-mode network; see "GT NAME flood" below)
 # and, per phase: sets the sysctls and lo's rps_cpus, starts the receiver on CPU 1, snapshots the
 # counters, runs the sender on CPU 0 for S seconds, waits for the backlogs to drain, snapshots again.
 # Every line it prints for the host starts with "GT " (the console can interleave kernel messages);
@@ -19,6 +21,7 @@ arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p" | tail -n 1; }
 secs=$(arg gt_secs)
 phases=$(arg gt_phases)
 hotplug=$(arg gt_hotplug)
+nic=$(arg gt_nic)
 budget=$(arg gt_budget)
 [ -n "$budget" ] || budget=300
 port=15000
@@ -30,6 +33,11 @@ snap() { # $1 phase, $2 before|after
   sed "s/^/$t interrupts /" /proc/interrupts
   sed "s/^/$t snmp /" /proc/net/snmp
   grep '^cpu[0-9]' /proc/stat | sed "s/^/$t stat /"
+  if [ -n "$dev" ]; then
+    for f in rx_packets rx_dropped rx_missed_errors rx_fifo_errors rx_errors rx_bytes; do
+      echo "$t netdev $f=$(cat "/sys/class/net/$dev/statistics/$f")"
+    done
+  fi
   for d in /proc/[0-9]*; do
     c=$(cat "$d/comm" 2>/dev/null)
     case "$c" in ksoftirqd/*) echo "$t ksoftirqd ${c#ksoftirqd/} $(cat "$d/schedstat")" ;; esac
@@ -120,6 +128,53 @@ SPEC
   drain "$name"
   hstep "$name" final
   dmesg -c | sed "s/^/GT $name after dmesg /"
+  kill "$rx"
+  wait "$rx"
+  echo "GT $name rx $(cat /tmp/rx.out)"
+done
+# NIC phases, gt_nic=NAME:RPS_CPUS:NETDEV_MAX_BACKLOG:NETDEV_BUDGET,...: virtio-net's modules (the
+# initramfs carries them, in load order), the device up as QEMU's user network expects (10.0.2.15),
+# its RX IRQ on CPU 0. Per phase the receiver listens on every address; "GT NAME flood" asks the
+# host to flood for S seconds; the phase ends once the device's rx_packets stand still.
+if [ -n "$nic" ]; then
+  while read -r m; do insmod "/lib/modules/gt/$m" || echo "GT warn insmod $m failed"; done </lib/modules/gt/order
+  dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+  [ -n "$dev" ] || echo "GT warn no network device"
+  ip addr add 10.0.2.15/24 dev "$dev"
+  ip link set "$dev" up
+  irq=$(awk '/virtio[0-9]+-input\.0/ { sub(":", "", $1); print $1; exit }' /proc/interrupts)
+  [ -n "$irq" ] || echo "GT warn no virtio input IRQ in /proc/interrupts"
+  echo 1 >"/proc/irq/$irq/smp_affinity" || echo "GT warn cannot pin IRQ $irq to CPU 0"
+fi
+rx_packets() { cat "/sys/class/net/$dev/statistics/rx_packets"; }
+for spec in $(echo "$nic" | tr ',' ' '); do
+  IFS=: read -r name rps backlog nbudget <<SPEC
+$spec
+SPEC
+  echo "$backlog" >/proc/sys/net/core/netdev_max_backlog
+  echo "$nbudget" >/proc/sys/net/core/netdev_budget
+  echo 0 >/proc/sys/net/core/flow_limit_cpu_bitmap
+  echo "$rps" >"/sys/class/net/$dev/queues/rx-0/rps_cpus"
+  echo "GT $name nic rps_cpus=$(cat "/sys/class/net/$dev/queues/rx-0/rps_cpus") netdev_max_backlog=$(cat /proc/sys/net/core/netdev_max_backlog) netdev_budget=$(cat /proc/sys/net/core/netdev_budget) irq=$irq affinity=$(cat "/proc/irq/$irq/smp_affinity") receiver_cpu=1 dev=$dev"
+  rm -f /tmp/rx.ready
+  taskset -c 1 /bin/gt-recv $port /tmp/rx.ready any >/tmp/rx.out 2>&1 &
+  rx=$!
+  while [ ! -e /tmp/rx.ready ]; do usleep 10000; done
+  snap "$name" before
+  echo "GT $name flood secs=$secs"
+  sleep "$secs"
+  # The host started late or runs slow: wait (bounded) until nothing arrives for 300 ms.
+  i=0
+  prev=$(rx_packets)
+  while [ $i -lt 60 ]; do
+    usleep 300000
+    now=$(rx_packets)
+    [ "$now" = "$prev" ] && break
+    prev=$now
+    i=$((i + 1))
+  done
+  drain "$name"
+  snap "$name" after
   kill "$rx"
   wait "$rx"
   echo "GT $name rx $(cat /tmp/rx.out)"

@@ -3,9 +3,10 @@
 // everything that goes in, so a changed source rebuilds it and nothing else does.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import { GroundTruthUsage } from "./errors.ts";
+import type { UnpackedKernel } from "./kernels.ts";
 
 const HERE = import.meta.dirname;
 export const BUSYBOX = "/bin/busybox";
@@ -59,5 +60,61 @@ export function buildInitramfs(cacheDir: string, log: (line: string) => void = (
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
+  return out;
+}
+
+/** virtio-net over PCI and what it needs, in load order (dependencies first); one the kernel has built in is skipped. */
+export const NIC_MODULES = ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "failover", "net_failover", "virtio_net"] as const;
+
+/**
+ * The initramfs for a NIC boot of `kernel`: `base` with a second cpio archive appended (the kernel
+ * unpacks concatenated archives in turn) holding NIC_MODULES as /lib/modules/gt/NAME.ko, unpacked
+ * (xz) on the host, and /lib/modules/gt/order for init.sh's insmod loop. Cached per kernel and base.
+ */
+export function withNicModules(base: string, kernel: UnpackedKernel, cacheDir: string, log: (line: string) => void = () => {}): string {
+  const out = join(cacheDir, "initramfs", `${basename(base, ".cpio")}-nic-${kernel.release}.cpio`);
+  if (existsSync(out)) return out;
+  log(`building ${out}`);
+  const modDir = join(kernel.root, "lib", "modules", kernel.release);
+  const builtin = new Set(readFileSync(join(modDir, "modules.builtin"), "utf8").split("\n").map((l) => basename(l).replace(/\.ko$/, "")));
+  const files = new Map<string, string>();
+  for (const f of readdirSync(join(modDir, "kernel"), { recursive: true, encoding: "utf8" })) {
+    const m = /^(.*)\.ko(\.xz)?$/.exec(basename(f));
+    if (m) files.set(m[1]!, join(modDir, "kernel", f));
+  }
+  const stage = join(cacheDir, "initramfs", `stage-nic-${process.pid}`);
+  rmSync(stage, { recursive: true, force: true });
+  mkdirSync(join(stage, "lib", "modules", "gt"), { recursive: true });
+  try {
+    const order: string[] = [];
+    for (const m of NIC_MODULES) {
+      if (builtin.has(m)) continue;
+      const src = files.get(m);
+      if (!src) throw new Error(`${kernel.pkg} has no ${m} module and does not build it in: no virtio-net for the NIC phases`);
+      const ko = join(stage, "lib", "modules", "gt", `${m}.ko`);
+      if (src.endsWith(".xz")) writeFileSync(ko, run("xz", ["-dc", src]));
+      else copyFileSync(src, ko);
+      order.push(`${m}.ko`);
+    }
+    writeFileSync(join(stage, "lib", "modules", "gt", "order"), `${order.join("\n")}\n`);
+    const list = [".", "lib", "lib/modules", "lib/modules/gt", "lib/modules/gt/order", ...order.map((k) => `lib/modules/gt/${k}`)].join("\n") + "\n";
+    const cpio = run("cpio", ["-o", "-H", "newc", "-R", "0:0", "--quiet"], { cwd: stage, input: Buffer.from(list) });
+    writeFileSync(`${out}.tmp-${process.pid}`, Buffer.concat([readFileSync(base), cpio]));
+    renameSync(`${out}.tmp-${process.pid}`, out);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+  return out;
+}
+
+/** gt-send built for the host (the NIC phases' flood through QEMU's forwarded port); cached by its source's hash. */
+export function buildHostSender(cacheDir: string): string {
+  const src = join(HERE, "gt-send.c");
+  const hash = createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 16);
+  const out = join(cacheDir, "host", `gt-send-${hash}`);
+  if (existsSync(out)) return out;
+  mkdirSync(join(cacheDir, "host"), { recursive: true });
+  run("gcc", ["-O2", "-Wall", "-Wextra", "-Werror", "-o", `${out}.tmp-${process.pid}`, src]);
+  renameSync(`${out}.tmp-${process.pid}`, out);
   return out;
 }

@@ -11,14 +11,14 @@ import { CommanderError } from "commander";
 import { writeFileAtomic } from "../../report/output-file.ts";
 import { GroundTruthUsage, KernelUnavailable } from "./errors.ts";
 import { FixtureSchema, TimesSchema, type Fixture, type Times } from "./format.ts";
-import { buildInitramfs } from "./initramfs.ts";
+import { buildHostSender, buildInitramfs, withNicModules } from "./initramfs.ts";
 import { aptImageNames, choosePackages, fetchKernel, type UnpackedKernel } from "./kernels.ts";
 import { parseOptions, type GroundTruthOptions } from "./options.ts";
 import type { PhaseSelection } from "./phases.ts";
 import { SMP } from "./qemu.ts";
 import { checkTools, runKernel, summaryLines } from "./run.ts";
 
-export async function groundTruth(o: GroundTruthOptions, log: (line: string) => void): Promise<{ fixture: Fixture; times: Times; hotplug: string; failed: boolean }> {
+export async function groundTruth(o: GroundTruthOptions, log: (line: string) => void): Promise<{ fixture: Fixture; times: Times; hotplug: string; nic: string; failed: boolean }> {
   checkTools();
   mkdirSync(join(o.cache, "logs"), { recursive: true });
   // A kernel apt cannot give is reported and skipped; the others are still measured.
@@ -36,9 +36,11 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
     }
   }
   const initramfs = buildInitramfs(o.cache, log);
+  const hostSender = o.phases.nic.length ? buildHostSender(o.cache) : undefined;
   const fixture: Fixture = { about: "", runs: {} };
   const times: Times = { about: "", runs: {} };
   let hotplug = "";
+  let nic = "";
   for (const t of o.kernels) {
     const pkg = packages.get(t.key);
     if (!pkg) continue;
@@ -51,13 +53,26 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
       failed = true;
       continue;
     }
-    // Loopback and hotplug phases boot separately: a hotplug phase's counters start from its boot.
+    // Loopback, hotplug and NIC phases boot separately: a hotplug phase's counters start from its
+    // boot, and only the NIC boot has a network device (and its modules).
     const boots: Array<[string, PhaseSelection]> = [];
-    if (o.phases.loopback.length) boots.push(["", { loopback: o.phases.loopback, hotplug: [] }]);
-    if (o.phases.hotplug.length) boots.push(["-hotplug", { loopback: [], hotplug: o.phases.hotplug }]);
+    if (o.phases.loopback.length) boots.push(["", { loopback: o.phases.loopback, hotplug: [], nic: [] }]);
+    if (o.phases.hotplug.length) boots.push(["-hotplug", { loopback: [], hotplug: o.phases.hotplug, nic: [] }]);
+    if (o.phases.nic.length) boots.push(["-nic", { loopback: [], hotplug: [], nic: o.phases.nic }]);
     for (const [suffix, sel] of boots) {
-      log(`booting ${t.key} (${sel.loopback.length ? `${sel.loopback.length} phase(s) of ${o.secs} s` : `${sel.hotplug.length} hotplug phase(s) of 6 s`})`);
-      const run = await runKernel(t, kernel, initramfs, sel, o.secs, log);
+      const what = sel.loopback.length ? `${sel.loopback.length} phase(s) of ${o.secs} s` : sel.hotplug.length ? `${sel.hotplug.length} hotplug phase(s) of 6 s` : `${sel.nic.length} NIC phase(s) of ${o.secs} s`;
+      log(`booting ${t.key} (${what})`);
+      let image = initramfs;
+      if (sel.nic.length) {
+        try {
+          image = withNicModules(initramfs, kernel, o.cache, log);
+        } catch (e) {
+          log(`${t.key}: ${(e as Error).message}`);
+          failed = true;
+          continue;
+        }
+      }
+      const run = await runKernel(t, kernel, image, sel, o.secs, log, hostSender);
       const logFile = join(o.cache, "logs", `${t.key}${suffix}.log`);
       writeFileSync(logFile, run.boot.console);
       for (const l of summaryLines(run)) log(l);
@@ -66,6 +81,7 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
       if (Object.keys(run.data).length) fixture.runs[t.key] = run.data;
       if (Object.keys(run.times).length) times.runs[t.key] = run.times;
       if (run.hotplug) hotplug += run.hotplug;
+      if (run.nic) nic += run.nic;
     }
   }
   const measured = o.kernels.filter((t) => fixture.runs[t.key]);
@@ -79,7 +95,7 @@ export async function groundTruth(o: GroundTruthOptions, log: (line: string) => 
     `Where each CPU's time went in the loopback phases of the same boots (${new Date().toISOString().slice(0, 10)}): /proc/stat per CPU ` +
     `(10 ms ticks; idle includes the drain after the sender stopped), ksoftirqd's and the sender's schedstat; see scripts/ground-truth/README.md.`;
   TimesSchema.parse(times);
-  return { fixture, times, hotplug, failed };
+  return { fixture, times, hotplug, nic, failed };
 }
 
 /**
@@ -102,7 +118,7 @@ export function writeOut(file: string, text: string, log: (line: string) => void
 export async function main(args: readonly string[], log: (line: string) => void = (l) => void process.stderr.write(`${l}\n`)): Promise<number> {
   try {
     const o = parseOptions(args);
-    const { fixture, times, hotplug, failed } = await groundTruth(o, log);
+    const { fixture, times, hotplug, nic, failed } = await groundTruth(o, log);
     let written = true;
     // The fixture first: it is what the boots were for.
     const text = `${JSON.stringify(fixture, null, 1)}\n`;
@@ -111,6 +127,7 @@ export async function main(args: readonly string[], log: (line: string) => void 
     } else if (o.out === "-") process.stdout.write(text);
     else written = writeOut(o.out, text, log);
     if (hotplug) written = writeOut(o.hotplugOut, hotplug, log) && written;
+    if (nic) written = writeOut(o.nicOut, nic, log) && written;
     if (Object.keys(times.runs).length) written = writeOut(o.timesOut, `${JSON.stringify(times, null, 1)}\n`, log) && written;
     return failed || !written ? 1 : 0;
   } catch (e) {

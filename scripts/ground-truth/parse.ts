@@ -2,7 +2,7 @@
 // "GT <phase> tx|rx ...", see init.sh) into snapshots, and the snapshots into the fixture's phase
 // deltas. Pure: text in, numbers out.
 import type { CpuRow, PhaseData, PhaseTimes } from "./format.ts";
-import { HOTPLUG_STEPS, type HotplugPhase } from "./phases.ts";
+import { HOTPLUG_STEPS, NIC_FLOWS, type HotplugPhase, type NicPhase } from "./phases.ts";
 
 /** softnet_stat columns, 0-based, the same in 6.1 (13 columns) and 6.12 (15: input_qlen, process_qlen added). */
 export const SOFTNET = { processed: 0, dropped: 1, timeSqueeze: 2, receivedRps: 9, flowLimitCount: 10, backlogLen: 11, index: 12 } as const;
@@ -20,6 +20,8 @@ export interface Snapshot {
   readonly stat: Map<number, number[]>;
   /** ksoftirqd/N's /proc/PID/schedstat: CPU number → ns it ran. */
   readonly ksoftirqdNs: Map<number, number>;
+  /** The NIC's /sys/class/net/DEV/statistics (NIC phases): rx_packets, rx_dropped... */
+  readonly netdev: Map<string, number>;
   readonly dmesg: string[];
 }
 
@@ -31,6 +33,8 @@ export interface ConsolePhase {
   after?: Snapshot;
   tx?: { sent: number; errors: number; elapsedNs: number; cpu?: number; runNs?: number; waitNs?: number };
   rx?: { received: number; cpu?: number };
+  /** A NIC phase's flood, as the host's sender reported it. */
+  host?: { sent: number; errors: number; elapsedNs: number };
   /** A hotplug phase's steps: seconds since its start and the softnet_stat rows then. */
   steps?: Map<string, { rel: number; softnet: Map<number, number[]> }>;
 }
@@ -48,7 +52,7 @@ export interface ConsoleRecord {
 }
 
 function emptySnapshot(): Snapshot & { headers: Map<string, number[]>; snmpHeader: Map<string, string[]> } {
-  return { softnet: new Map(), softirqs: new Map(), interrupts: new Map(), snmp: new Map(), stat: new Map(), ksoftirqdNs: new Map(), dmesg: [], headers: new Map(), snmpHeader: new Map() };
+  return { softnet: new Map(), softirqs: new Map(), interrupts: new Map(), snmp: new Map(), stat: new Map(), ksoftirqdNs: new Map(), netdev: new Map(), dmesg: [], headers: new Map(), snmpHeader: new Map() };
 }
 
 /** Key=value pairs of a line ("sent=1 errors=0" → {sent: "1", errors: "0"}). */
@@ -112,7 +116,12 @@ export function parseConsole(text: string): ConsoleRecord {
     } else if (second === "rx") {
       const kv = pairs(body.slice(first.length + 4));
       phase(first).rx = { received: int(kv.get("received"), `${first} rx received`), ...(kv.has("cpu") ? { cpu: int(kv.get("cpu"), `${first} rx cpu`) } : {}) };
+    } else if (second === "host") {
+      const kv = pairs(body.slice(first.length + 6));
+      phase(first).host = { sent: int(kv.get("sent"), `${first} host sent`), errors: int(kv.get("errors"), `${first} host errors`), elapsedNs: int(kv.get("elapsed_ns"), `${first} host elapsed_ns`) };
     } else if (second === "hotplug") phase(first).settings = body.slice(first.length + 9);
+    else if (second === "nic") phase(first).settings = body.slice(first.length + 5);
+    else if (second === "flood") return;
     else if (second === "step") {
       const m = /^(\w+) rel=(-?[\d.]+)$/.exec(body.slice(first.length + 6).trim());
       if (!m) throw new Error(`console: bad step line '${body}'`);
@@ -193,6 +202,11 @@ function addLine(s: ReturnType<typeof emptySnapshot>, file: string, rest: string
     case "dmesg":
       s.dmesg.push(rest);
       return;
+    case "netdev": {
+      const m = /^(\w+)=(\d+)$/.exec(rest.trim());
+      if (m) s.netdev.set(m[1]!, Number(m[2]));
+      return;
+    }
   }
 }
 
@@ -325,6 +339,57 @@ export function hotplugText(kernelKey: string, phases: readonly HotplugPhase[], 
     }
     out.push(`  TX sent=${p.tx.sent} on_cpu_end=${p.tx.cpu ?? "?"}`);
     out.push(`  RX received=${p.rx.received} on_cpu_end=${p.rx.cpu ?? "?"}`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+/**
+ * The NIC phases of one boot in the text format of the reference's nic-flood.txt, which validate
+ * reads (validate/reference.ts parseNicFlood): "=== KERNEL: RELEASE ...", then per phase "## pN:"
+ * with the settings the guest read back, the host sender's HOST line, the receiver's RX line, a row
+ * per CPU — processed, dropped, time_squeeze, received_rps, flow_limit_count, backlog at the end,
+ * NET_RX runs, the virtio input IRQ's interrupts, CAL and RES IPIs — their sum, and the device's and
+ * UDP's deltas. Throws naming what the console lacks.
+ */
+export function nicText(kernelKey: string, release: string, bootArgs: readonly string[], phases: readonly NicPhase[], secs: number, rec: ConsoleRecord): string {
+  const spec = phases.map((n) => `${n.rpsCpus}:${n.backlog}:${n.budget}`).join(",");
+  const out = [`=== ${kernelKey}: ${release} extra='${bootArgs.join(" ")}' phases=${spec} secs=${secs} flows=${NIC_FLOWS}`];
+  for (const n of phases) {
+    const p = rec.phases.get(n.name);
+    const missing = !p?.settings ? "settings line" : !p.before ? "'before' snapshot" : !p.after ? "'after' snapshot" : !p.host ? "host sender result" : !p.rx ? "receiver result" : undefined;
+    if (missing || !p?.before || !p.after || !p.host || !p.rx || !p.settings) throw new Error(`nic ${n.name}: the console has no ${missing}`);
+    const { before, after, host, rx } = p;
+    const kv = pairs(p.settings);
+    const irq = kv.get("irq");
+    if (!irq) throw new Error(`nic ${n.name}: the guest found no virtio input IRQ`);
+    const rows = (s: Snapshot, name: string, file: "softirqs" | "interrupts") => {
+      const r = s[file].get(name);
+      if (!r) throw new Error(`nic ${n.name}: no ${name} row in /proc/${file}`);
+      return r;
+    };
+    const col = (name: string, file: "softirqs" | "interrupts", cpu: number) => delta(rows(after, name, file).get(cpu) ?? 0, rows(before, name, file).get(cpu) ?? 0);
+    const dev = (k: string) => delta(after.netdev.get(k) ?? 0, before.netdev.get(k) ?? 0);
+    const udp = (k: string) => (after.snmp.get("Udp")?.get(k) ?? 0) - (before.snmp.get("Udp")?.get(k) ?? 0);
+    if (!after.netdev.has("rx_packets") || !before.netdev.has("rx_packets")) throw new Error(`nic ${n.name}: no rx_packets of the device`);
+    const elapsed = host.elapsedNs / 1e9;
+    out.push(`## ${n.textName}: ${["rps_cpus", "netdev_max_backlog", "netdev_budget", "irq", "affinity", "receiver_cpu", "dev"].map((k) => `${k}=${kv.get(k) ?? "?"}`).join(" ")}`);
+    out.push(`   HOST sent=${host.sent} send_errors=${host.errors} elapsed=${elapsed.toFixed(3)}s rate=${Math.round(host.sent / elapsed)} pps flows=${NIC_FLOWS}`);
+    out.push(`   RX cpu=1 received=${rx.received} on_cpu_end=${rx.cpu ?? "?"}`);
+    out.push(`   cpu${["processed", "dropped", "time_squeeze", "received_rps", "flow_limit_c", "backlog_end"].map((h) => h.padStart(13)).join("")}${["NET_RX", "virtioIRQ", "CAL", "RES"].map((h) => h.padStart(10)).join("")}`);
+    const sums = new Array<number>(10).fill(0);
+    for (const [cpu, a] of [...after.softnet].sort((x, y) => x[0] - y[0])) {
+      const b = before.softnet.get(cpu);
+      if (!b) throw new Error(`nic ${n.name}: CPU ${cpu} is in the 'after' softnet_stat only`);
+      const d = (c: number) => delta(a[c]!, b[c]!);
+      const v = [d(SOFTNET.processed), d(SOFTNET.dropped), d(SOFTNET.timeSqueeze), d(SOFTNET.receivedRps), d(SOFTNET.flowLimitCount), a[SOFTNET.backlogLen]!, col("NET_RX", "softirqs", cpu), col(irq, "interrupts", cpu), col("CAL", "interrupts", cpu), col("RES", "interrupts", cpu)];
+      v.forEach((x, i) => (sums[i]! += x));
+      out.push(`${String(cpu).padStart(6)}${v.slice(0, 6).map((x) => String(x).padStart(13)).join("")}${v.slice(6).map((x) => String(x).padStart(10)).join("")}`);
+    }
+    out.push(`   sum${sums.slice(0, 5).map((x) => String(x).padStart(13)).join("")}${"".padStart(13)}${sums.slice(6).map((x) => String(x).padStart(10)).join("")}`);
+    out.push(`   eth0 delta: ${["rx_packets", "rx_dropped", "rx_missed_errors", "rx_fifo_errors", "rx_errors", "rx_bytes"].map((k) => `${k}=${dev(k)}`).join(" ")}`);
+    out.push(`   guest UDP delta: InDatagrams=${udp("InDatagrams")} RcvbufErrors=${udp("RcvbufErrors")}`);
+    const warnings = after.dmesg.filter((l) => /WARNING/.test(l)).length;
+    out.push(`   WARNING count in the phase: ${warnings}`);
   }
   return `${out.join("\n")}\n`;
 }

@@ -59,30 +59,62 @@ export const HOTPLUG_PHASES: readonly HotplugPhase[] = [
 /** The steps of a hotplug phase, in order (the names of the reference's hotplug-loopback.txt). */
 export const HOTPLUG_STEPS = ["t0_before_start", "imm_before_off", "imm_after_off", "off_mid", "imm_before_on", "imm_after_on", "final"] as const;
 
+/**
+ * The NIC path (nic-flood.txt of the reference): a virtio-net queue behind QEMU's user-mode
+ * network, its IRQ pinned to CPU 0, the receiver on CPU 1, a sender on the host flooding the
+ * forwarded UDP port with 64 flows. Named n1..n5 here, p1..p5 in the text they are written as.
+ */
+export interface NicPhase {
+  readonly name: string;
+  /** The name in nic-flood.txt. */
+  readonly textName: string;
+  /** eth0's rx-0 rps_cpus, hex. */
+  readonly rpsCpus: string;
+  readonly backlog: number;
+  /** net.core.netdev_budget */
+  readonly budget: number;
+}
+
+export const NIC_PHASES: readonly NicPhase[] = [
+  { name: "n1", textName: "p1", rpsCpus: "0", backlog: 1000, budget: 300 },
+  { name: "n2", textName: "p2", rpsCpus: "e", backlog: 1000, budget: 300 },
+  { name: "n3", textName: "p3", rpsCpus: "f", backlog: 1000, budget: 300 },
+  { name: "n4", textName: "p4", rpsCpus: "e", backlog: 32, budget: 300 },
+  // A budget of 8: net_rx_action() runs out after one poll, the IRQ CPU squeezes.
+  { name: "n5", textName: "p5", rpsCpus: "e", backlog: 1000, budget: 8 },
+];
+
+/** Flows of the host's flood (source ports 30000..30063, as the reference's). */
+export const NIC_FLOWS = 64;
+
 export interface PhaseSelection {
   readonly loopback: Phase[];
   readonly hotplug: HotplugPhase[];
+  readonly nic: NicPhase[];
 }
 
-/** `--phases p1,p3,h2` → those phases, in the order given; unknown or repeated names are refused. */
+/** `--phases p1,p3,h2,n1` → those phases, in the order given; unknown or repeated names are refused. */
 export function selectPhases(list: string): PhaseSelection {
   const names = list.split(",").map((s) => s.trim());
-  const out: PhaseSelection = { loopback: [], hotplug: [] };
-  const known = [...PHASES, ...HOTPLUG_PHASES].map((q) => q.name);
+  const out: PhaseSelection = { loopback: [], hotplug: [], nic: [] };
+  const known = [...PHASES, ...HOTPLUG_PHASES, ...NIC_PHASES].map((q) => q.name);
   for (const n of names) {
     if (names.indexOf(n) !== names.lastIndexOf(n)) throw new GroundTruthUsage(`--phases: phase '${n}' given twice`);
     const p = PHASES.find((q) => q.name === n);
     const h = HOTPLUG_PHASES.find((q) => q.name === n);
+    const nic = NIC_PHASES.find((q) => q.name === n);
     if (p) out.loopback.push(p);
     else if (h) out.hotplug.push(h);
+    else if (nic) out.nic.push(nic);
     else throw new GroundTruthUsage(`--phases: unknown phase '${n}' (known: ${known.join(",")})`);
   }
   return out;
 }
 
 /** The guest's instructions, on the kernel command line (init.sh reads them from /proc/cmdline). */
-export function phasesCmdline(phases: readonly Phase[], secs: number, hotplug: readonly HotplugPhase[] = []): string {
+export function phasesCmdline(phases: readonly Phase[], secs: number, hotplug: readonly HotplugPhase[] = [], nic: readonly NicPhase[] = []): string {
   const spec = phases.map((p) => [p.name, p.rpsCpus, p.flows, p.backlog, p.flowLimitBitmap].join(":")).join(",");
   const hspec = hotplug.map((h) => [h.name, h.rpsCpus, h.offlineCpu, h.backlog].join(":")).join(",");
-  return `gt_secs=${secs} gt_phases=${spec}${hotplug.length ? ` gt_hotplug=${hspec}` : ""}`;
+  const nspec = nic.map((n) => [n.name, n.rpsCpus, n.backlog, n.budget].join(":")).join(",");
+  return `gt_secs=${secs} gt_phases=${spec}${hotplug.length ? ` gt_hotplug=${hspec}` : ""}${nic.length ? ` gt_nic=${nspec}` : ""}`;
 }

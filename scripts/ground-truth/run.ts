@@ -5,9 +5,9 @@ import { delimiter, join } from "node:path";
 import { GroundTruthUsage } from "./errors.ts";
 import type { PhaseData, PhaseTimes } from "./format.ts";
 import type { KernelTarget, UnpackedKernel } from "./kernels.ts";
-import { hotplugText, parseConsole, phaseData, phaseExtras, phaseTimes, type ConsoleRecord } from "./parse.ts";
+import { hotplugText, nicText, parseConsole, phaseData, phaseExtras, phaseTimes, type ConsoleRecord } from "./parse.ts";
 import { phaseDesc, type PhaseSelection } from "./phases.ts";
-import { bootKernel, QEMU, SMP, type Boot } from "./qemu.ts";
+import { bootKernel, freeUdpPort, QEMU, SMP, type Boot } from "./qemu.ts";
 
 const TOOLS: ReadonlyArray<readonly [string, string]> = [
   [QEMU, "qemu-system-x86"],
@@ -16,6 +16,8 @@ const TOOLS: ReadonlyArray<readonly [string, string]> = [
   ["apt-get", "apt"],
   ["apt-cache", "apt"],
   ["dpkg-deb", "dpkg"],
+  // 6.12's modules are xz-compressed (the NIC phases' virtio-net).
+  ["xz", "xz-utils"],
 ];
 
 function onPath(tool: string): boolean {
@@ -38,6 +40,8 @@ export interface KernelRun {
   readonly times: Record<string, PhaseTimes>;
   /** The hotplug phases in hotplug-loopback.txt's format, when they were asked for and are whole. */
   readonly hotplug?: string;
+  /** The NIC phases in nic-flood.txt's format, when they were asked for and are whole. */
+  readonly nic?: string;
   /** Why a phase is missing, or the boot failed. */
   readonly errors: string[];
   /** Earlier boots of this run whose guest kernel panicked before its last phase: their first Oops line each. */
@@ -67,13 +71,17 @@ export async function runKernel(
   sel: PhaseSelection,
   secs: number,
   log: (line: string) => void = () => {},
+  /** gt-send built for the host: needed for NIC phases. */
+  hostSender?: string,
 ): Promise<KernelRun> {
   const phases = sel.loopback;
   const panics: string[] = [];
   let boot: Boot;
   let record: ConsoleRecord;
+  if (sel.nic.length && !hostSender) throw new Error("NIC phases need the host's sender");
   for (;;) {
-    boot = await bootKernel({ vmlinuz: kernel.vmlinuz, initramfs, bootArgs: target.bootArgs, phases, secs, hotplug: sel.hotplug, onLine: (l) => log(`  [${target.key}] ${l}`) });
+    const nic = sel.nic.length ? { phases: sel.nic, hostSender: hostSender!, hostPort: await freeUdpPort() } : undefined;
+    boot = await bootKernel({ vmlinuz: kernel.vmlinuz, initramfs, bootArgs: target.bootArgs, phases, secs, hotplug: sel.hotplug, nic, onLine: (l) => log(`  [${target.key}] ${l}`) });
     record = parseConsole(boot.console);
     const panic = boot.timedOut ? undefined : guestPanic(boot.console, record.done);
     if (panic === undefined || panics.length === PANIC_RETRIES) break;
@@ -109,7 +117,15 @@ export async function runKernel(
       errors.push((e as Error).message);
     }
   }
-  return { target, kernel, boot, record, data, times, hotplug, errors, panics };
+  let nic: string | undefined;
+  if (sel.nic.length) {
+    try {
+      nic = nicText(target.key, kernel.release, target.bootArgs, sel.nic, secs, record);
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  return { target, kernel, boot, record, data, times, hotplug, nic, errors, panics };
 }
 
 export function summaryLines(run: KernelRun): string[] {
@@ -125,6 +141,7 @@ export function summaryLines(run: KernelRun): string[] {
   }
   if (Object.keys(run.data).length) lines.push(`  sender rate (pps): ${Object.entries(run.data).map(([n, d]) => `${n} ${d.rate}`).join(", ")}`);
   if (run.hotplug) lines.push(...run.hotplug.trimEnd().split("\n").map((l) => `  ${l}`));
+  if (run.nic) lines.push(...run.nic.trimEnd().split("\n").map((l) => `  ${l}`));
   for (const w of run.record.warnings) lines.push(`  guest: ${w}`);
   for (const p of run.panics) lines.push(`  an earlier boot's guest kernel crashed: ${p}`);
   for (const e of run.errors) lines.push(`  error: ${e}`);

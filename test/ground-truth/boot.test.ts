@@ -37,7 +37,7 @@ describe("ground truth: one boot of Debian's 6.12 under QEMU (phase p2, 2 s)", {
       return;
     }
     const initramfs = buildInitramfs(CACHE);
-    run = await runKernel(TARGET, kernel, initramfs, { loopback: [P2], hotplug: [] }, SECS);
+    run = await runKernel(TARGET, kernel, initramfs, { loopback: [P2], hotplug: [], nic: [] }, SECS);
     p2 = run.data.p2!;
   });
 

@@ -10,12 +10,12 @@ import { isStaticElf, BUSYBOX } from "../../scripts/ground-truth/initramfs.ts";
 import { choosePackage, KERNELS } from "../../scripts/ground-truth/kernels.ts";
 import { main } from "../../scripts/ground-truth/main.ts";
 import { parseOptions } from "../../scripts/ground-truth/options.ts";
-import { hotplugText, parseConsole, phaseData, phaseExtras, phaseTimes } from "../../scripts/ground-truth/parse.ts";
-import { HOTPLUG_PHASES, phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
+import { hotplugText, nicText, parseConsole, phaseData, phaseExtras, phaseTimes } from "../../scripts/ground-truth/parse.ts";
+import { HOTPLUG_PHASES, NIC_PHASES, phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
 import { GroundTruthUsage } from "../../scripts/ground-truth/errors.ts";
 import { qemuArgs } from "../../scripts/ground-truth/qemu.ts";
 import { guestPanic } from "../../scripts/ground-truth/run.ts";
-import { parseHotplug, parseLoopback } from "../../validate/reference.ts";
+import { parseHotplug, parseLoopback, parseNicFlood } from "../../validate/reference.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const CONSOLE = readFileSync(join(import.meta.dirname, "fixtures/console-6.12-p2.txt"), "latin1");
@@ -185,6 +185,36 @@ describe("ground-truth hotplug phases", () => {
   });
 });
 
+describe("ground-truth NIC phases", () => {
+  const NIC = readFileSync(join(import.meta.dirname, "fixtures/console-6.12-nic-n2.txt"), "utf8");
+  const N2 = NIC_PHASES.find((n) => n.name === "n2")!;
+
+  it("writes the reference's nic-flood.txt format, which validate's reader reads back (values off the console by hand)", () => {
+    const text = nicText("6.12-generic", "6.12.118+deb12-amd64", [], [N2], 2, parseConsole(NIC));
+    assert.match(text, /^=== 6\.12-generic: 6\.12\.118\+deb12-amd64 extra='' phases=e:1000:300 secs=2 flows=64\n## p2: rps_cpus=e netdev_max_backlog=1000 netdev_budget=300 irq=25 affinity=1 receiver_cpu=1 dev=eth0\n {3}HOST sent=315712 send_errors=0 elapsed=2\.001s /);
+    const p2 = parseNicFlood(text, "ours.txt")["6.12-generic"]!.p2!;
+    assert.deepEqual([p2.rps, p2.backlog, p2.budget, p2.rxPackets, p2.virtioIrqs, p2.seconds], ["e", 1000, 300, 142622 - 63803, 876 - 390, 2.001]);
+    // Per CPU: softnet_stat deltas, NET_RX from /proc/softirqs; CPU 0 takes the interrupts, the targets the IPIs.
+    assert.deepEqual(p2.cpus[0], { proc: 0, drop: 0, sq: 12, rrps: 0, fl: 0, bl: 0, netrx: 3005 - 1342 });
+    assert.deepEqual([p2.cpus[1]!.rrps, p2.cpus[3]!.netrx], [583, 720 - 1]);
+    assert.equal(p2.cpus.reduce((s, c) => s + c.proc, 0), p2.rxPackets, "every packet the device took was processed");
+    assert.match(text, /\n +1 +23398 +0 +4 +583 +0 +0 +757 +0 +931 +52\n/);
+    assert.match(text, /\n {3}guest UDP delta: InDatagrams=59686 RcvbufErrors=19133\n/);
+  });
+
+  it("a NIC phase without the host's flood result is refused, naming it", () => {
+    const cut = NIC.split("\n").filter((l) => !/^GT n2 host /.test(l)).join("\n");
+    assert.throws(() => nicText("k", "r", [], [N2], 2, parseConsole(cut)), /nic n2: the console has no host sender result/);
+  });
+
+  it("asks QEMU for the reference's NIC: virtio-net on user-mode networking, the host's port forwarded", () => {
+    const args = qemuArgs({ vmlinuz: "/k", initramfs: "/i", bootArgs: [], phases: [], secs: 5, nic: { phases: [N2], hostSender: "/s", hostPort: 40000 } });
+    assert.deepEqual(args.slice(8, 12), ["-netdev", "user,id=n0,hostfwd=udp:127.0.0.1:40000-:15000", "-device", "virtio-net-pci,netdev=n0"]);
+    assert.match(args.at(-1)!, / gt_secs=5 gt_phases= gt_nic=n2:e:1000:300$/);
+    assert.deepEqual(selectPhases("n5,p1").nic.map((n) => [n.name, n.textName, n.rpsCpus, n.backlog, n.budget]), [["n5", "p5", "e", 1000, 8]]);
+  });
+});
+
 describe("ground-truth phases, kernels and flags", () => {
   it("describes a phase in the reference's words and passes the table to the guest", () => {
     assert.equal(phaseDesc(P2, 5), "rps_cpus=e flows=64 secs=5 netdev_max_backlog=1000 flow_limit_cpu_bitmap=0 sender_cpu=0 receiver_cpu=1");
@@ -235,13 +265,14 @@ describe("ground-truth phases, kernels and flags", () => {
       [["--secs", "2.5"], /^--secs: '2.5'/],
       [["--phases", "p1,p9"], /^--phases: unknown phase 'p9'/],
       [["--phases", "p1,p1"], /^--phases: phase 'p1' given twice/],
-      [["--phases", "h5"], /^--phases: unknown phase 'h5' \(known: p1,p2,p3,p4,p5,p6,p7,h1,h2,h3,h4\)/],
+      [["--phases", "h5"], /^--phases: unknown phase 'h5' \(known: p1,p2,p3,p4,p5,p6,p7,h1,h2,h3,h4,n1,n2,n3,n4,n5\)/],
       [["--hotplug-out", "/nonexistent-dir/h.txt"], /^--hotplug-out \/nonexistent-dir\/h.txt: directory '\/nonexistent-dir' does not exist/],
       [["--times-out", "/nonexistent-dir/t.json"], /^--times-out \/nonexistent-dir\/t.json: directory '\/nonexistent-dir' does not exist/],
       [["--times-out", "/tmp"], /^--times-out \/tmp: is a directory/],
       // Not writable, even for root: found before any boot, not when the results are written.
       [["--times-out", "/proc/t.json"], /^--times-out \/proc\/t.json: (cannot create a file in '\/proc'|directory '\/proc' is not writable)/],
       [["--hotplug-out", "/proc/h.txt"], /^--hotplug-out \/proc\/h.txt: (cannot create a file in '\/proc'|directory '\/proc' is not writable)/],
+      [["--nic-out", "/proc/n.txt"], /^--nic-out \/proc\/n.txt: (cannot create a file in '\/proc'|directory '\/proc' is not writable)/],
       [["--kernels", "5.10-generic"], /^--kernels: unknown kernel '5.10-generic'/],
       [["--out", "/nonexistent-dir/x.json"], /^--out \/nonexistent-dir\/x.json: directory '\/nonexistent-dir' does not exist/],
       [["--out", "/proc/x.json"], /^--out \/proc\/x.json: (cannot create a file in '\/proc'|directory '\/proc' is not writable)/],
@@ -257,7 +288,7 @@ describe("ground-truth phases, kernels and flags", () => {
   it("main() on a bad flag: exit code 2 and one line, before anything is checked or started", async () => {
     const lines: string[] = [];
     assert.equal(await main(["--kernels", "6.12-generic", "--phases", "p0"], (l) => lines.push(l)), 2);
-    assert.deepEqual(lines, ["ground-truth: error: --phases: unknown phase 'p0' (known: p1,p2,p3,p4,p5,p6,p7,h1,h2,h3,h4)"]);
+    assert.deepEqual(lines, ["ground-truth: error: --phases: unknown phase 'p0' (known: p1,p2,p3,p4,p5,p6,p7,h1,h2,h3,h4,n1,n2,n3,n4,n5)"]);
   });
 
   it("npm run ground-truth with a bad flag: one line on stderr, exit 2, nothing started", () => {

@@ -63,13 +63,24 @@ export function buildInitramfs(cacheDir: string, log: (line: string) => void = (
   return out;
 }
 
-/** virtio-net over PCI and what it needs, in load order (dependencies first); one the kernel has built in is skipped. */
-export const NIC_MODULES = ["virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "failover", "net_failover", "virtio_net"] as const;
+/** What the NIC phases load: virtio-net and its PCI transport (their dependencies come first, from each module's own `depends=`). */
+export const NIC_MODULES = ["virtio_pci", "virtio_net"] as const;
+
+/** A module's `depends=` (its .modinfo section: NUL-separated key=value strings). */
+export function moduleDepends(ko: Buffer): string[] {
+  const at = ko.indexOf("\0depends=");
+  if (at < 0) return [];
+  const end = ko.indexOf(0, at + 1);
+  const list = ko.subarray(at + 9, end < 0 ? undefined : end).toString("latin1");
+  return list ? list.split(",") : [];
+}
 
 /**
  * The initramfs for a NIC boot of `kernel`: `base` with a second cpio archive appended (the kernel
- * unpacks concatenated archives in turn) holding NIC_MODULES as /lib/modules/gt/NAME.ko, unpacked
- * (xz) on the host, and /lib/modules/gt/order for init.sh's insmod loop. Cached per kernel and base.
+ * unpacks concatenated archives in turn) holding NIC_MODULES and what they depend on, unpacked (xz)
+ * on the host, as /lib/modules/gt/NAME.ko, and /lib/modules/gt/order — dependencies first — for
+ * init.sh's insmod loop (the package has no modules.dep: depmod runs at install). A module the
+ * kernel builds in is skipped. Cached per kernel and base.
  */
 export function withNicModules(base: string, kernel: UnpackedKernel, cacheDir: string, log: (line: string) => void = () => {}): string {
   const out = join(cacheDir, "initramfs", `${basename(base, ".cpio")}-nic-${kernel.release}.cpio`);
@@ -80,22 +91,25 @@ export function withNicModules(base: string, kernel: UnpackedKernel, cacheDir: s
   const files = new Map<string, string>();
   for (const f of readdirSync(join(modDir, "kernel"), { recursive: true, encoding: "utf8" })) {
     const m = /^(.*)\.ko(\.xz)?$/.exec(basename(f));
-    if (m) files.set(m[1]!, join(modDir, "kernel", f));
+    if (m) files.set(m[1]!.replace(/-/g, "_"), join(modDir, "kernel", f));
   }
   const stage = join(cacheDir, "initramfs", `stage-nic-${process.pid}`);
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(join(stage, "lib", "modules", "gt"), { recursive: true });
   try {
     const order: string[] = [];
-    for (const m of NIC_MODULES) {
-      if (builtin.has(m)) continue;
+    const visit = (name: string, chain: readonly string[]) => {
+      const m = name.replace(/-/g, "_");
+      if (builtin.has(m) || order.includes(`${m}.ko`)) return;
+      if (chain.includes(m)) throw new Error(`${kernel.pkg}: modules depend on each other in a circle: ${[...chain, m].join(" → ")}`);
       const src = files.get(m);
       if (!src) throw new Error(`${kernel.pkg} has no ${m} module and does not build it in: no virtio-net for the NIC phases`);
-      const ko = join(stage, "lib", "modules", "gt", `${m}.ko`);
-      if (src.endsWith(".xz")) writeFileSync(ko, run("xz", ["-dc", src]));
-      else copyFileSync(src, ko);
+      const ko = src.endsWith(".xz") ? run("xz", ["-dc", src]) : readFileSync(src);
+      for (const d of moduleDepends(ko)) visit(d, [...chain, m]);
+      writeFileSync(join(stage, "lib", "modules", "gt", `${m}.ko`), ko);
       order.push(`${m}.ko`);
-    }
+    };
+    for (const m of NIC_MODULES) visit(m, []);
     writeFileSync(join(stage, "lib", "modules", "gt", "order"), `${order.join("\n")}\n`);
     const list = [".", "lib", "lib/modules", "lib/modules/gt", "lib/modules/gt/order", ...order.map((k) => `lib/modules/gt/${k}`)].join("\n") + "\n";
     const cpio = run("cpio", ["-o", "-H", "newc", "-R", "0:0", "--quiet"], { cwd: stage, input: Buffer.from(list) });

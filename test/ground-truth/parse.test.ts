@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FixtureSchema, TimesSchema } from "../../scripts/ground-truth/format.ts";
-import { isStaticElf, BUSYBOX } from "../../scripts/ground-truth/initramfs.ts";
+import { isStaticElf, BUSYBOX, moduleDepends } from "../../scripts/ground-truth/initramfs.ts";
 import { choosePackage, KERNELS } from "../../scripts/ground-truth/kernels.ts";
 import { main } from "../../scripts/ground-truth/main.ts";
 import { parseOptions } from "../../scripts/ground-truth/options.ts";
@@ -205,6 +205,13 @@ describe("ground-truth NIC phases", () => {
   it("a NIC phase without the host's flood result is refused, naming it", () => {
     const cut = NIC.split("\n").filter((l) => !/^GT n2 host /.test(l)).join("\n");
     assert.throws(() => nicText("k", "r", [], [N2], 2, parseConsole(cut)), /nic n2: the console has no host sender result/);
+  });
+
+  it("reads a module's dependencies from its .modinfo strings (the package ships no modules.dep)", () => {
+    const ko = (info: string) => Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from(info, "latin1"), Buffer.from([0, 0])]);
+    assert.deepEqual(moduleDepends(ko("license=GPL\0depends=virtio_ring,virtio,net_failover\0retpoline=Y")), ["virtio_ring", "virtio", "net_failover"]);
+    assert.deepEqual(moduleDepends(ko("license=GPL\0depends=\0intree=Y")), []);
+    assert.deepEqual(moduleDepends(ko("license=GPL")), []);
   });
 
   it("asks QEMU for the reference's NIC: virtio-net on user-mode networking, the host's port forwarded", () => {

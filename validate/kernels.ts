@@ -18,17 +18,30 @@ export interface KernelInfo {
  */
 export const LATER_BOOT_RUNS = [2, 3, 4, 5, 6, 7] as const;
 
-export const KERNELS: readonly KernelInfo[] = [
+/**
+ * Later NIC boots of every kernel by `npm run ground-truth -- --phases n1,...,n5`, one file each
+ * (nic-flood-run2.txt … in validate/reference/, read as KERNEL#nicN: a boot of its own, not the
+ * loopback boot of the same number).
+ */
+export const LATER_NIC_BOOTS = [2] as const;
+
+const FIRST_BOOTS: readonly KernelInfo[] = [
   { name: "6.1-generic", profile: "6.6", mode: "ipi", rt: false },
   { name: "6.12-generic", profile: "6.6-patched", mode: "ipi", rt: false },
   { name: "6.12-generic-threaded", profile: "6.6-patched-threads", mode: "threads", rt: false },
   { name: "6.1-rt", profile: "rt-6.6", mode: "ipi", rt: true },
-  { name: "6.1-rt#run2", profile: "rt-6.6", mode: "ipi", rt: true, repeatOf: "6.1-rt" },
   { name: "6.12-rt", profile: "rt-6.6-patched", mode: "threads", rt: true },
-  ...LATER_BOOT_RUNS.flatMap((n): KernelInfo[] => [
-    { name: `6.1-generic#run${n}`, profile: "6.6", mode: "ipi", rt: false, repeatOf: "6.1-generic" },
-    { name: `6.12-generic#run${n}`, profile: "6.6-patched", mode: "ipi", rt: false, repeatOf: "6.12-generic" },
-  ]),
+];
+
+/** A later boot of `k`, read as `k.name` + `suffix`. */
+const later = (k: KernelInfo, suffix: string): KernelInfo => ({ ...k, name: `${k.name}${suffix}`, repeatOf: k.name });
+const first = (name: string): KernelInfo => FIRST_BOOTS.find((k) => k.name === name)!;
+
+export const KERNELS: readonly KernelInfo[] = [
+  ...FIRST_BOOTS,
+  later(first("6.1-rt"), "#run2"),
+  ...LATER_BOOT_RUNS.flatMap((n) => [later(first("6.1-generic"), `#run${n}`), later(first("6.12-generic"), `#run${n}`)]),
+  ...LATER_NIC_BOOTS.flatMap((n) => FIRST_BOOTS.map((k) => later(k, `#nic${n}`))),
 ];
 
 export const LOOPBACK_PHASES = ["p1", "p2", "p3", "p4", "p5", "p6", "p7"] as const;

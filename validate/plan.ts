@@ -97,14 +97,14 @@ export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
   for (const k of kernels) {
     if (kinds.includes("loopback") && ref.loopback[k.name])
       for (const p of LOOPBACK_PHASES) if (ref.loopback[k.name]![p]) add(k, "loopback", p);
-    if (k.repeatOf) continue;
-    // The NIC's arrival rate was set by QEMU's user-mode network: each kernel's is replayed, at the
-    // same load relative to the side's own speed.
+    // The NIC's arrival rate was set by QEMU's user-mode network: each kernel's (each boot's) is
+    // replayed, at the same load relative to the side's own speed.
     if (kinds.includes("nic") && ref.nic[k.name])
       for (const p of NIC_PHASES) {
         const ph = ref.nic[k.name]![p];
         if (ph) add(k, "nic", p, nicRate(ref, k, ph.rxPackets / ph.seconds, o.loopbackP1Rate?.[k.profile]));
       }
+    if (k.repeatOf) continue;
     if (kinds.includes("hotplug") && ref.hotplug[k.name]) for (const p of HOTPLUG_PHASES) if (ref.hotplug[k.name]![p]) add(k, "hotplug", p);
   }
   return [...runs.values()];
@@ -117,7 +117,9 @@ export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
  * at the same load: kernel arrivals / kernel p1 rate × the model's p1 rate for that profile.
  */
 export function nicRate(ref: Reference, k: KernelInfo, kernelPps: number, modelP1Pps: number | undefined): number {
-  const kernelP1 = ref.loopback[k.name]?.p1?.rate;
+  // The NIC phases were always a boot of their own: a later NIC boot is read against the same
+  // loopback p1 as the kernel's first (its first boot's).
+  const kernelP1 = ref.loopback[k.name]?.p1?.rate ?? (k.repeatOf ? ref.loopback[k.repeatOf]?.p1?.rate : undefined);
   if (modelP1Pps === undefined || !kernelP1) return kernelPps;
   return (kernelPps / kernelP1) * modelP1Pps;
 }

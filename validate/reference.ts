@@ -3,7 +3,7 @@
 // measurement script's text output, parsed here (pure functions, so tests feed them hand-made text).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { LATER_BOOT_RUNS } from "./kernels.ts";
+import { LATER_BOOT_RUNS, LATER_NIC_BOOTS } from "./kernels.ts";
 import type { CpuDelta as PhaseCounters } from "./relations.ts";
 
 /** One CPU's deltas over a phase (loopback and NIC), as the relations read them, and the backlog. */
@@ -91,9 +91,15 @@ export function loadReference(dir = REFERENCE_DIR): Reference {
       loopback[key] = phases;
     }
   }
+  const nic = parseNicFlood(read("nic-flood.txt"), "nic-flood.txt");
+  // Later NIC boots, each a boot of its own: `KERNEL#nicN`.
+  for (const n of LATER_NIC_BOOTS) {
+    const file = `nic-flood-run${n}.txt`;
+    for (const [kernel, phases] of Object.entries(parseNicFlood(read(file), file))) nic[`${kernel}#nic${n}`] = phases;
+  }
   return {
     loopback,
-    nic: parseNicFlood(read("nic-flood.txt"), "nic-flood.txt"),
+    nic,
     hotplug: parseHotplug(read("hotplug-loopback.txt"), "hotplug-loopback.txt"),
   };
 }

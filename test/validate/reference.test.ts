@@ -11,6 +11,11 @@ describe("validate reference data", () => {
 
   it("has every kernel's loopback, NIC and hotplug phases", () => {
     for (const k of KERNELS) {
+      // A later NIC boot (KERNEL#nicN) is NIC phases only; a later loopback boot, loopback only.
+      if (/#nic\d+$/.test(k.name)) {
+        assert.deepEqual([Object.keys(ref.nic[k.name] ?? {}), ref.loopback[k.name], ref.hotplug[k.name]], [["p1", "p2", "p3", "p4", "p5"], undefined, undefined], k.name);
+        continue;
+      }
       assert.deepEqual(Object.keys(ref.loopback[k.name] ?? {}), ["p1", "p2", "p3", "p4", "p5", "p6", "p7"], k.name);
       if (k.repeatOf) continue;
       assert.deepEqual(Object.keys(ref.nic[k.name] ?? {}), ["p1", "p2", "p3", "p4", "p5"], k.name);

@@ -69,6 +69,7 @@ describe("softnet-emu validate on the shipped reference", () => {
       [...new Set(doc.relations.map((r) => r.kernel))].sort(),
       [
         "6.1-generic",
+        "6.1-generic#nic2",
         "6.1-generic#run2",
         "6.1-generic#run3",
         "6.1-generic#run4",
@@ -76,8 +77,10 @@ describe("softnet-emu validate on the shipped reference", () => {
         "6.1-generic#run6",
         "6.1-generic#run7",
         "6.1-rt",
+        "6.1-rt#nic2",
         "6.1-rt#run2",
         "6.12-generic",
+        "6.12-generic#nic2",
         "6.12-generic#run2",
         "6.12-generic#run3",
         "6.12-generic#run4",
@@ -85,19 +88,21 @@ describe("softnet-emu validate on the shipped reference", () => {
         "6.12-generic#run6",
         "6.12-generic#run7",
         "6.12-generic-threaded",
+        "6.12-generic-threaded#nic2",
         "6.12-rt",
+        "6.12-rt#nic2",
       ],
     );
-    // Every NIC phase of every kernel ran with its bursts replayed: to within 2 % but for the phases
-    // where a long host wait of the IRQ's CPU makes the figure jump with rx_usecs (3–7 % at seeds
-    // 1–5, docs/CALIBRATION.md "NIC bursts"), at most two of them.
-    assert.equal(doc.nic_bursts.length, 25);
+    // Every NIC phase of every kernel and boot ran with its bursts replayed: to within 2 % but for
+    // the phases where a long host wait of the IRQ's CPU makes the figure jump with rx_usecs (3–9 %
+    // at seeds 1–5, docs/CALIBRATION.md "NIC bursts"), at most one in ten.
+    assert.equal(doc.nic_bursts.length, 50);
     const off = (b: (typeof doc.nic_bursts)[number]) => Math.abs(Math.log(b.model_packets_per_irq / b.kernel_packets_per_irq));
     for (const b of doc.nic_bursts) assert.ok(off(b) < Math.log(1.1), JSON.stringify(b));
-    assert.ok(doc.nic_bursts.filter((b) => off(b) >= Math.log(1.02)).length <= 2);
+    assert.ok(doc.nic_bursts.filter((b) => off(b) >= Math.log(1.02)).length <= 5);
     // On the first measurement (every kernel's first boot and 6.1-rt's second), the reference the
     // project started from, one row is left over (the rows over several boots aside).
-    const firstBoots = doc.relations.filter((r) => !/-generic#run/.test(r.kernel) && !r.boots);
+    const firstBoots = doc.relations.filter((r) => !/-generic#run|#nic/.test(r.kernel) && !r.boots);
     assert.ok(firstBoots.length > 150);
     assert.deepEqual(firstBoots.filter((r) => !r.pass).map((r) => `${r.id} ${r.kernel}`), ["nic.p2.target-netrx-per-rrps 6.1-rt"]);
     // The sender's rates are compared over every boot of 6.1 and 6.12 generic: one row each.

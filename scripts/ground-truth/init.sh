@@ -63,21 +63,31 @@ drain() {
   echo "GT warn $1: backlog not drained after 10 s"
 }
 
+# A phase's settings: $1 netdev_max_backlog, $2 netdev_budget, $3 flow_limit_cpu_bitmap, $4 the
+# receive queue's rps_cpus file, $5 its mask.
+set_phase() {
+  echo "$1" >/proc/sys/net/core/netdev_max_backlog
+  echo "$2" >/proc/sys/net/core/netdev_budget
+  echo "$3" >/proc/sys/net/core/flow_limit_cpu_bitmap
+  echo "$5" >"$4"
+}
+# The receiving task on CPU 1 ($rx), bound before this returns; "any" binds every address (NIC).
+start_rx() {
+  rm -f /tmp/rx.ready
+  taskset -c 1 /bin/gt-recv $port /tmp/rx.ready "$@" >/tmp/rx.out 2>&1 &
+  rx=$!
+  while [ ! -e /tmp/rx.ready ]; do usleep 10000; done
+}
+
 echo "GT boot kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo) cmdline=$(cat /proc/cmdline)"
 dmesg -c >/dev/null
 for spec in $(echo "$phases" | tr ',' ' '); do
   IFS=: read -r name rps flows backlog bitmap <<SPEC
 $spec
 SPEC
-  echo "$backlog" >/proc/sys/net/core/netdev_max_backlog
-  echo "$budget" >/proc/sys/net/core/netdev_budget
-  echo "$bitmap" >/proc/sys/net/core/flow_limit_cpu_bitmap
-  echo "$rps" >/sys/class/net/lo/queues/rx-0/rps_cpus
+  set_phase "$backlog" "$budget" "$bitmap" /sys/class/net/lo/queues/rx-0/rps_cpus "$rps"
   echo "GT $name phase rps_cpus=$(cat /sys/class/net/lo/queues/rx-0/rps_cpus) flows=$flows secs=$secs netdev_max_backlog=$(cat /proc/sys/net/core/netdev_max_backlog) netdev_budget=$(cat /proc/sys/net/core/netdev_budget) flow_limit_cpu_bitmap=$(cat /proc/sys/net/core/flow_limit_cpu_bitmap)"
-  rm -f /tmp/rx.ready
-  taskset -c 1 /bin/gt-recv $port /tmp/rx.ready >/tmp/rx.out 2>&1 &
-  rx=$!
-  while [ ! -e /tmp/rx.ready ]; do usleep 10000; done
+  start_rx
   snap "$name" before
   taskset -c 0 /bin/gt-send $port "$flows" "$secs" >/tmp/tx.out 2>&1
   echo "GT $name tx $(cat /tmp/tx.out)"
@@ -100,15 +110,9 @@ for spec in $(echo "$hotplug" | tr ',' ' '); do
   IFS=: read -r name rps cpu backlog <<SPEC
 $spec
 SPEC
-  echo "$backlog" >/proc/sys/net/core/netdev_max_backlog
-  echo "$budget" >/proc/sys/net/core/netdev_budget
-  echo 0 >/proc/sys/net/core/flow_limit_cpu_bitmap
-  echo "$rps" >/sys/class/net/lo/queues/rx-0/rps_cpus
+  set_phase "$backlog" "$budget" 0 /sys/class/net/lo/queues/rx-0/rps_cpus "$rps"
   echo "GT $name hotplug rps_cpus=$(cat /sys/class/net/lo/queues/rx-0/rps_cpus) offline_cpu=$cpu netdev_max_backlog=$(cat /proc/sys/net/core/netdev_max_backlog)"
-  rm -f /tmp/rx.ready
-  taskset -c 1 /bin/gt-recv $port /tmp/rx.ready >/tmp/rx.out 2>&1 &
-  rx=$!
-  while [ ! -e /tmp/rx.ready ]; do usleep 10000; done
+  start_rx
   t0=$(now_cs)
   hstep "$name" t0_before_start
   taskset -c 0 /bin/gt-send $port 64 6 >/tmp/tx.out 2>&1 &
@@ -169,15 +173,9 @@ for spec in $(echo "$nic" | tr ',' ' '); do
   IFS=: read -r name rps backlog nbudget <<SPEC
 $spec
 SPEC
-  echo "$backlog" >/proc/sys/net/core/netdev_max_backlog
-  echo "$nbudget" >/proc/sys/net/core/netdev_budget
-  echo 0 >/proc/sys/net/core/flow_limit_cpu_bitmap
-  echo "$rps" >"/sys/class/net/$dev/queues/rx-0/rps_cpus"
+  set_phase "$backlog" "$nbudget" 0 "/sys/class/net/$dev/queues/rx-0/rps_cpus" "$rps"
   echo "GT $name nic rps_cpus=$(cat "/sys/class/net/$dev/queues/rx-0/rps_cpus") netdev_max_backlog=$(cat /proc/sys/net/core/netdev_max_backlog) netdev_budget=$(cat /proc/sys/net/core/netdev_budget) irq=$irq affinity=$(cat "/proc/irq/$irq/smp_affinity") receiver_cpu=1 dev=$dev"
-  rm -f /tmp/rx.ready
-  taskset -c 1 /bin/gt-recv $port /tmp/rx.ready any >/tmp/rx.out 2>&1 &
-  rx=$!
-  while [ ! -e /tmp/rx.ready ]; do usleep 10000; done
+  start_rx any
   snap "$name" before
   echo "GT $name flood secs=$secs"
   sleep "$secs"

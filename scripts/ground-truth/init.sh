@@ -78,6 +78,12 @@ start_rx() {
   rx=$!
   while [ ! -e /tmp/rx.ready ]; do usleep 10000; done
 }
+# Stop it; its count goes to the host as "GT $1 rx ...".
+stop_rx() {
+  kill "$rx"
+  wait "$rx"
+  echo "GT $1 rx $(cat /tmp/rx.out)"
+}
 
 echo "GT boot kernel=$(uname -r) cpus=$(grep -c ^processor /proc/cpuinfo) cmdline=$(cat /proc/cmdline)"
 dmesg -c >/dev/null
@@ -93,9 +99,7 @@ SPEC
   echo "GT $name tx $(cat /tmp/tx.out)"
   drain "$name"
   snap "$name" after
-  kill "$rx"
-  wait "$rx"
-  echo "GT $name rx $(cat /tmp/rx.out)"
+  stop_rx "$name"
 done
 # Hotplug phases, gt_hotplug=NAME:RPS_CPUS:CPU:NETDEV_MAX_BACKLOG,...: a 6 s flood of 64 flows, CPU
 # offline at 2 s and online at 4 s; cumulative softnet_stat rows at each step, with the seconds since
@@ -132,9 +136,7 @@ SPEC
   drain "$name"
   hstep "$name" final
   dmesg -c | sed "s/^/GT $name after dmesg /"
-  kill "$rx"
-  wait "$rx"
-  echo "GT $name rx $(cat /tmp/rx.out)"
+  stop_rx "$name"
 done
 # NIC phases, gt_nic=NAME:RPS_CPUS:NETDEV_MAX_BACKLOG:NETDEV_BUDGET,...: virtio-net's modules (the
 # initramfs carries them, in load order), the device up as QEMU's user network expects (10.0.2.15),
@@ -183,9 +185,7 @@ SPEC
   quiet_rx
   drain "$name"
   snap "$name" after
-  kill "$rx"
-  wait "$rx"
-  echo "GT $name rx $(cat /tmp/rx.out)"
+  stop_rx "$name"
 done
 echo "GT done"
 # The host stops QEMU when it reads "GT done": everything before it has crossed the serial line by

@@ -10,6 +10,7 @@ import type { RunResults } from "../model/results.ts";
 import { fitRxUsecs, kernelPacketsPerIrq, type BurstFit } from "./bursts.ts";
 import { planRuns, type Kind, type PlanOptions, type PlannedRun } from "./plan.ts";
 import type { Reference } from "./reference.ts";
+import { KERNELS } from "./kernels.ts";
 
 export interface Runners {
   /** Runs planned runs (the chosen engine, with progress). */
@@ -33,7 +34,15 @@ export interface Staged {
 
 type StageOptions = PlanOptions & { kinds: readonly Kind[] };
 
-const stageOne = (ref: Reference, o: StageOptions) => (o.kinds.includes("nic") ? planRuns(ref, { ...o, kinds: ["loopback"], phases: ["loopback/p1"] }) : []);
+/**
+ * The model's loopback p1 per profile, which NIC rates are scaled by — for the kernels selected and
+ * the first boots of those selected (a later NIC boot has no loopback phase of its own).
+ */
+const stageOne = (ref: Reference, o: StageOptions) => {
+  if (!o.kinds.includes("nic")) return [];
+  const kernels = o.kernels && [...o.kernels, ...KERNELS.filter((k) => k.repeatOf && o.kernels!.includes(k.name)).map((k) => k.repeatOf!)];
+  return planRuns(ref, { ...o, ...(kernels ? { kernels } : {}), kinds: ["loopback"], phases: ["loopback/p1"] });
+};
 
 /** The runs runStages() makes (their rates and bursts aside): for a count and the profiles. */
 export function stagedRuns(ref: Reference, o: StageOptions): PlannedRun[] {

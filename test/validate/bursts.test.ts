@@ -7,6 +7,7 @@ import { runJobs } from "../../report/pool.ts";
 import { fitRxUsecs, kernelPacketsPerIrq, modelPacketsPerIrq, RX_USECS_MIN, withRxUsecs } from "../../validate/bursts.ts";
 import { planRuns } from "../../validate/plan.ts";
 import { loadReference } from "../../validate/reference.ts";
+import { stagedRuns } from "../../validate/stages.ts";
 
 const ref = loadReference();
 const runAll = (cfgs: EmuConfig[]) => runJobs(cfgs.map((cfg, i) => ({ label: `t${i}`, cfg })), { parallel: 1 });
@@ -14,6 +15,12 @@ const runAll = (cfgs: EmuConfig[]) => runJobs(cfgs.map((cfg, i) => ({ label: `t$
 const [p1, p2] = planRuns(ref, { kernels: ["6.12-generic"], kinds: ["nic"], phases: ["nic/p1", "nic/p2"], durationNs: 50e6 }).map((r) => r.cfg);
 
 describe("NIC bursts", () => {
+  it("a later NIC boot selected alone still gets the loopback p1 run its rates are scaled by (its first boot's profile)", () => {
+    const runs = stagedRuns(ref, { kernels: ["6.1-rt#nic2"], kinds: ["nic"] });
+    assert.deepEqual(runs.filter((r) => r.kind === "loopback").map((r) => [r.phase, r.profile]), [["p1", "rt-6.6"]]);
+    assert.equal(runs.filter((r) => r.kind === "nic" && r.kernels.includes("6.1-rt#nic2")).length, 5);
+  });
+
   it("reads the kernel's packets per interrupt: rx_packets over virtio interrupts", () => {
     assert.equal(kernelPacketsPerIrq(ref.nic["6.12-generic"]!.p1!), 238359 / 16309);
     assert.equal(kernelPacketsPerIrq({ ...ref.nic["6.12-generic"]!.p1!, virtioIrqs: 0 }), undefined);

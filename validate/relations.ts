@@ -597,6 +597,8 @@ export function evaluateRelations(
       const modelPerBoot = ms.map((s) => def.value(s, (n) => models[n]));
       const mv = ms.length < boots.length ? null : ((def.overBoots ? pool(def.overBoots, ms, modelPerBoot) : modelPerBoot[0]) ?? null);
       const samples = perBoot.filter((v): v is number => typeof v === "number");
+      // The boots with a figure of their own (a later NIC boot has no loopback phase to give one).
+      const figures = boots.flatMap((n, i) => (perBoot[i] === undefined ? [] : [{ kernel: n, value: perBoot[i]! }]));
       const tol = def.overBoots ? bootsTolerance(def.tol, samples) : def.tol;
       const band = typeof kv === "number" ? toleranceBand(kv, tol) : undefined;
       rows.push({
@@ -609,7 +611,7 @@ export function evaluateRelations(
         tolerance: describeTolerance(tol) + (tol !== def.tol ? ` (2σ of ${samples.length} boots)` : ""),
         pass: mv !== null && within(kv, mv, tol),
         ...(band ? { band } : {}),
-        ...(boots.length > 1 ? { boots: boots.flatMap((n, i) => (perBoot[i] === undefined ? [] : [{ kernel: n, value: perBoot[i]! }])) } : {}),
+        ...(figures.length > 1 ? { boots: figures } : {}),
       });
     }
   return rows;

@@ -143,6 +143,11 @@ describe("validate relations", () => {
     // e > f likewise, as the median boot's f/e; relations of one boot each keep a row per boot.
     assert.equal(rows.filter((r) => r.id === "loopback.rate.e>f").length, 1);
     assert.equal(rows.filter((r) => r.id === "loopback.p1.sender-netrx-per-packet").length, 5);
+    // A later boot without the phases (a NIC boot) adds no figure: one boot with a figure lists none.
+    const nicOnly: KernelInfo = { ...IPI, name: "k-other", repeatOf: "k-other0" };
+    const first: KernelInfo = { ...IPI, name: "k-other0" };
+    const lone = evaluateRelations([first, nicOnly], { [first.name]: mk(100, 80, 50), [nicOnly.name]: side() }, { [first.name]: model, [nicOnly.name]: model });
+    assert.equal(lone.find((r) => r.id === "loopback.rate.e/0")!.boots, undefined);
     // A later boot selected alone is its own group of one: its own figure, the tolerance as declared.
     const alone = evaluateRelations(boots, { [boots[3]!.name]: kernels[boots[3]!.name]! }, models);
     const a = alone.find((r) => r.id === "loopback.rate.e/0")!;

@@ -16,7 +16,7 @@ export interface KernelInfo {
  * Later boots of 6.1-generic and 6.12-generic by `npm run ground-truth`, one file each
  * (loopback-run2.json … in validate/reference/, read as KERNEL#runN; validate/reference/README.md).
  */
-export const LATER_BOOT_RUNS = [2, 3, 4, 5, 6, 7] as const;
+export const LATER_BOOT_RUNS = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] as const;
 
 /**
  * Later NIC boots of every kernel by `npm run ground-truth -- --phases n1,...,n5`, one file each

@@ -24,6 +24,7 @@ describe("validate reference data", () => {
     // The later boots (loopback-runN.json) load as KERNEL#runN, unchanged.
     assert.deepEqual([ref.loopback["6.12-generic#run2"]!.p1!.sent, ref.loopback["6.1-generic#run4"]!.p1!.rate], [225088, 23613]);
     assert.deepEqual([ref.loopback["6.12-generic#run7"]!.p1!.sent, ref.loopback["6.1-generic#run7"]!.p3!.rate], [385600, 26532]);
+    assert.deepEqual([ref.loopback["6.12-generic#run12"]!.p1!.sent, ref.loopback["6.1-generic#run12"]!.p3!.rate], [149120, 15142]);
     const p2 = ref.loopback["6.12-generic"]!.p2!;
     assert.deepEqual([p2.rps, p2.flows, p2.backlog, p2.flowLimit, p2.sent, p2.rate], ["e", 64, 1000, "0", 328960, 65774]);
     assert.deepEqual(ref.loopback["6.12-generic"]!.p7!.cpus[0], { proc: 0, drop: 0, sq: 0, rrps: 0, fl: 380775, netrx: 21254, bl: 0 });

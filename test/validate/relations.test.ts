@@ -182,7 +182,17 @@ describe("validate relations", () => {
     assert.equal(row(rows, "loopback.p6.drops-on-target").model_value, false, "flow_limit_count on the sender in p6 is wrong");
     assert.equal(row(rows, "loopback.p7.flow-limit-on-sender").kernel_value, true);
     assert.equal(row(rows, "loopback.p7.flow-limit-on-sender").model_value, false, "counted on the target, not the enqueuer");
-    assert.equal(row(rows, "loopback.p7.flow-limit-per-drop").kernel_value, 1);
+    assert.equal(row(rows, "loopback.p7.drops-before-limiter").kernel_value, 0, "the limiter counted every drop");
+  });
+
+  it("p7: the drops the limiter did not count, in ms of sending — a start-up transient, not a share of the drops", () => {
+    // 400 of 1000 drops uncounted at 100 kpps: 4 ms, a warm-up; a model whose limiter never
+    // counts (every drop a backlog overflow) is 10 ms of drops here and 1000 ms at a million.
+    const kernel = phase(100_000, [cpu({ fl: 600 }), cpu({ proc: 10, drop: 1000 }), cpu(), cpu()]);
+    const unlimited = phase(100_000, [cpu(), cpu({ proc: 10, drop: 100_000 }), cpu(), cpu()]);
+    const rows = evaluateRelations([IPI], { [IPI.name]: side({ p7: kernel }) }, { [IPI.name]: side({ p7: unlimited }) });
+    const r = row(rows, "loopback.p7.drops-before-limiter");
+    assert.deepEqual([r.kernel_value, r.model_value, r.pass], [4, 1000, false]);
   });
 
   it("conservation: the worst phase's unaccounted packets, exactly 0 to pass", () => {

@@ -54,6 +54,11 @@ export const PhaseTimesSchema = z.strictObject({
   rate: count,
   /** the sender's own clock, and from its schedstat the time it ran and waited runnable */
   sender: z.strictObject({ elapsed_ns: count, run_ns: count.optional(), wait_ns: count.optional() }),
+  /**
+   * the host's view while the sender ran: wall ms, host CPU ms of each vCPU thread (index = CPU) and
+   * of QEMU's other threads — what each vCPU cost, which the guest's own times (no steal time) cannot say
+   */
+  host: z.strictObject({ wall_ms: count, vcpu_ms: z.array(count), other_ms: count }).optional(),
   /** softnet_stat processed per CPU, delta (what the times are spent on) */
   processed: z.record(z.string().regex(/^\d+$/), count),
   cpus: z.record(z.string().regex(/^\d+$/), CpuTimeSchema),

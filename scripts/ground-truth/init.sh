@@ -95,6 +95,7 @@ SPEC
   echo "GT $name phase rps_cpus=$(cat /sys/class/net/lo/queues/rx-0/rps_cpus) flows=$flows secs=$secs netdev_max_backlog=$(cat /proc/sys/net/core/netdev_max_backlog) netdev_budget=$(cat /proc/sys/net/core/netdev_budget) flow_limit_cpu_bitmap=$(cat /proc/sys/net/core/flow_limit_cpu_bitmap)"
   start_rx
   snap "$name" before
+  echo "GT $name go" # the host samples its vCPU threads' CPU time from here to the tx line
   taskset -c 0 /bin/gt-send $port "$flows" "$secs" >/tmp/tx.out 2>&1
   echo "GT $name tx $(cat /tmp/tx.out)"
   drain "$name"

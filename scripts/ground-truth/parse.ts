@@ -35,6 +35,8 @@ export interface ConsolePhase {
   rx?: { received: number; cpu?: number };
   /** A NIC phase's flood, as the host's sender reported it. */
   host?: { sent: number; errors: number; elapsedNs: number };
+  /** A loopback phase's host CPU per vCPU thread while the sender ran (qemu.ts, host-cpu.ts). */
+  hostCpu?: { wallMs: number; vcpuMs: number[]; otherMs: number };
   /** A hotplug phase's steps: seconds since its start and the softnet_stat rows then. */
   steps?: Map<string, { rel: number; softnet: Map<number, number[]> }>;
 }
@@ -119,6 +121,10 @@ export function parseConsole(text: string): ConsoleRecord {
     } else if (second === "host") {
       const kv = pairs(body.slice(first.length + 6));
       phase(first).host = { sent: int(kv.get("sent"), `${first} host sent`), errors: int(kv.get("errors"), `${first} host errors`), elapsedNs: int(kv.get("elapsed_ns"), `${first} host elapsed_ns`) };
+    } else if (second === "hostcpu") {
+      const kv = pairs(body.slice(first.length + 9));
+      const vcpuMs = (kv.get("vcpu_ms") ?? "").split(",").map((v) => int(v, `${first} hostcpu vcpu_ms`));
+      phase(first).hostCpu = { wallMs: int(kv.get("wall_ms"), `${first} hostcpu wall_ms`), vcpuMs, otherMs: int(kv.get("other_ms"), `${first} hostcpu other_ms`) };
     } else if (second === "hotplug") phase(first).settings = body.slice(first.length + 9);
     else if (second === "nic") phase(first).settings = body.slice(first.length + 5);
     else if (second === "flood") return;
@@ -306,6 +312,7 @@ export function phaseTimes(p: ConsolePhase, d: PhaseData): PhaseTimes | undefine
     sent: d.sent,
     rate: d.rate,
     sender: { elapsed_ns: tx.elapsedNs, ...(tx.runNs !== undefined ? { run_ns: tx.runNs, wait_ns: tx.waitNs } : {}) },
+    ...(p.hostCpu ? { host: { wall_ms: p.hostCpu.wallMs, vcpu_ms: p.hostCpu.vcpuMs, other_ms: p.hostCpu.otherMs } } : {}),
     processed: Object.fromEntries(Object.entries(d.cpus).map(([c, r]) => [c, r.proc])),
     cpus: Object.fromEntries(
       [...times].map(([c, t]) => [

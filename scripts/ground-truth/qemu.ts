@@ -2,6 +2,7 @@
 // its command line. The console is returned whole; parse.ts reads it.
 import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
+import { hostCpuLine, sampleThreads, type ThreadSample } from "./host-cpu.ts";
 import { NIC_FLOWS, phasesCmdline, type HotplugPhase, type NicPhase, type Phase } from "./phases.ts";
 
 export const QEMU = "qemu-system-x86_64";
@@ -43,7 +44,8 @@ export function qemuArgs(o: Pick<BootOptions, "vmlinuz" | "initramfs" | "bootArg
   const append = ["console=ttyS0", "panic=-1", "quiet", "loglevel=1", ...o.bootArgs, phasesCmdline(o.phases, o.secs, o.hotplug, o.nic?.phases)].join(" ");
   // The reference's NIC: virtio-net behind user-mode networking, the host's port forwarded to the guest's.
   const net = o.nic ? ["-netdev", `user,id=n0,hostfwd=udp:127.0.0.1:${o.nic.hostPort}-:${GUEST_PORT}`, "-device", "virtio-net-pci,netdev=n0"] : [];
-  return ["-accel", "tcg", "-smp", String(SMP), "-m", "1024", "-nographic", "-no-reboot", ...net, "-kernel", o.vmlinuz, "-initrd", o.initramfs, "-append", append];
+  // debug-threads: the vCPU threads are named "CPU N/TCG", which host-cpu.ts reads per phase.
+  return ["-accel", "tcg", "-smp", String(SMP), "-m", "1024", "-nographic", "-no-reboot", "-name", "gt,debug-threads=on", ...net, "-kernel", o.vmlinuz, "-initrd", o.initramfs, "-append", append];
 }
 
 /** A liveness limit only: a boot that hangs (a kernel that never reaches /init) is ended. */
@@ -88,6 +90,21 @@ export function bootKernel(o: BootOptions): Promise<Boot> {
       }),
     );
   };
+  // A loopback phase's host CPU per vCPU thread, from "GT NAME go" (the sender starts) to "GT NAME tx"
+  // (it stopped), written into the console as "GT NAME hostcpu ..." for parse.ts.
+  const phaseStart = new Map<string, ThreadSample>();
+  const hostCpu = (l: string) => {
+    const m = /GT (\S+) (go|tx)\b/.exec(l);
+    if (!m || child.pid === undefined) return;
+    try {
+      const now = sampleThreads(child.pid, Date.now());
+      const before = phaseStart.get(m[1]!);
+      if (m[2] === "go") phaseStart.set(m[1]!, now);
+      else if (before) out += `\nGT ${m[1]} hostcpu ${hostCpuLine(before, now, SMP)}\n`;
+    } catch (e) {
+      out += `\nGT warn host CPU of ${m[1]}: ${(e as Error).message}\n`;
+    }
+  };
   let out = "";
   let pending = "";
   let timedOut = false;
@@ -105,6 +122,7 @@ export function bootKernel(o: BootOptions): Promise<Boot> {
       if (/GT \S+ (phase|hotplug|nic|flood|tx|rx)\b|GT (boot|done|warn)\b/.test(l)) o.onLine?.(l.replace(/^.*?GT /, "GT ").trimEnd());
       const f = /GT (\S+) flood secs=(\d+)/.exec(l);
       if (f && o.nic) flood(f[1]!, f[2]!);
+      hostCpu(l);
       // The guest's last line: all its output is here, so QEMU can go (the guest does not reboot
       // itself at once, which could cut the output still buffered in its tty).
       if (/GT done\b/.test(l)) child.kill("SIGTERM");

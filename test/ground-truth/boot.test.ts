@@ -4,6 +4,7 @@
 // network and nothing cached); a missing QEMU, gcc or busybox-static fails (.ci/setup installs them).
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { availableParallelism } from "node:os";
 import { KernelUnavailable } from "../../scripts/ground-truth/errors.ts";
 import { FixtureSchema, TimesSchema, type PhaseData } from "../../scripts/ground-truth/format.ts";
 import { buildInitramfs } from "../../scripts/ground-truth/initramfs.ts";
@@ -99,6 +100,13 @@ describe("ground truth: one boot of Debian's 6.12 under QEMU (phase p2, 2 s)", {
       TimesSchema.parse({ about: "boot test", runs: { [TARGET.key]: run.times } });
       assert.deepEqual(Object.keys(run.times), ["p2"]);
       assert.equal(run.times.p2!.sent, p2.sent);
+      // The host's view of the same seconds: every vCPU thread found, the sender's busy, and no
+      // more host CPU used than the host's cores had in that time.
+      const host = run.times.p2!.host!;
+      assert.ok(host && host.vcpu_ms.length === 4 && host.wall_ms >= 0.9 * SECS * 1000, JSON.stringify(host));
+      assert.ok(host.vcpu_ms[0]! > 0 && host.vcpu_ms.every((ms) => ms > 0), JSON.stringify(host));
+      const used = host.vcpu_ms.reduce((a, b) => a + b, 0) + host.other_ms;
+      assert.ok(used <= host.wall_ms * availableParallelism() + 50, `${used} ms of host CPU in ${host.wall_ms} ms`);
     })(t));
 
   it("RPS to CPUs 1-3: nothing is processed on the sender, every target takes a share of the 64 flows", (t) =>

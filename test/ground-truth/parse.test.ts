@@ -13,6 +13,7 @@ import { parseOptions } from "../../scripts/ground-truth/options.ts";
 import { hotplugText, nicText, parseConsole, phaseData, phaseExtras, phaseTimes } from "../../scripts/ground-truth/parse.ts";
 import { HOTPLUG_PHASES, NIC_PHASES, phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
 import { GroundTruthUsage } from "../../scripts/ground-truth/errors.ts";
+import { hostCpuLine, sampleThreads, taskCpuMs, type ThreadSample } from "../../scripts/ground-truth/host-cpu.ts";
 import { qemuArgs } from "../../scripts/ground-truth/qemu.ts";
 import { guestPanic } from "../../scripts/ground-truth/run.ts";
 import { parseHotplug, parseLoopback, parseNicFlood } from "../../validate/reference.ts";
@@ -87,8 +88,34 @@ describe("ground-truth console parsing", () => {
     assert.deepEqual(times.cpus["0"], { user_ms: 270, system_ms: 1670, irq_ms: 0, softirq_ms: 2730, idle_ms: 710, ksoftirqd_ms: 5 });
     assert.equal(times.sent, 151872);
     assert.deepEqual(times.processed, { "0": 42714, "1": 37968, "2": 33222, "3": 37968 });
+    assert.equal(times.host, undefined, "this console predates the host's per-vCPU line");
     // A console without CPU times gives none.
     assert.equal(phaseTimes(parseConsole(CONSOLE).phases.get("p2")!, phaseData(parseConsole(CONSOLE).phases.get("p2")!, phaseDesc(P2, 2))), undefined);
+  });
+
+  it("reads the host's view of a phase: each vCPU thread's host CPU while the sender ran", () => {
+    // A /proc/PID/task/TID/stat line of a QEMU vCPU thread: its comm has a space and a slash, utime
+    // and stime are fields 14 and 15 (USER_HZ ticks).
+    const stat = (utime: number, stime: number) =>
+      `27394 (CPU 0/TCG) R 1 27394 27394 0 -1 4194368 300 0 0 0 ${utime} ${stime} 0 0 20 0 7 0 100 0 0 18446744073709551615`;
+    assert.equal(taskCpuMs(stat(420, 80)), 5000);
+    assert.throws(() => taskCpuMs("garbage"), /not a \/proc task stat line/);
+    const at = (ms: number, cpu: Record<string, number>): ThreadSample => ({ atMs: ms, cpuMs: new Map(Object.entries(cpu)) });
+    const before = at(1000, { "qemu-system-x86#1": 50, "CPU 0/TCG#2": 100, "CPU 1/TCG#3": 0, "CPU 2/TCG#4": 0, "CPU 3/TCG#5": 10 });
+    // A thread that appeared meanwhile (QEMU's worker) counts from zero.
+    const after = at(6020, { "qemu-system-x86#1": 90, "CPU 0/TCG#2": 4900, "CPU 1/TCG#3": 2500, "CPU 2/TCG#4": 1700, "CPU 3/TCG#5": 1790, "worker#9": 30 });
+    const line = hostCpuLine(before, after, 4);
+    assert.equal(line, "wall_ms=5020 vcpu_ms=4800,2500,1700,1780 other_ms=70");
+    // parse.ts takes it from the console (qemu.ts writes it there) into --times-out's record.
+    const text = readFileSync(join(import.meta.dirname, "fixtures/console-6.12-p3-times.txt"), "latin1") + `\nGT p3 go\nGT p3 hostcpu ${line}\n`;
+    const p = parseConsole(text).phases.get("p3")!;
+    assert.deepEqual(p.hostCpu, { wallMs: 5020, vcpuMs: [4800, 2500, 1700, 1780], otherMs: 70 });
+    const times = phaseTimes(p, phaseData(p, phaseDesc(P3, 5)))!;
+    TimesSchema.parse({ about: "t", runs: { "6.12-generic": { p3: times } } });
+    assert.deepEqual(times.host, { wall_ms: 5020, vcpu_ms: [4800, 2500, 1700, 1780], other_ms: 70 });
+    // On a real process: this one's threads, each with what it has used so far.
+    const self = sampleThreads(process.pid, Date.now());
+    assert.ok(self.cpuMs.size >= 1 && [...self.cpuMs.values()].every((ms) => ms >= 0), JSON.stringify([...self.cpuMs]));
   });
 
   it("keys CPUs by softnet_stat's index column, not by row (an offline CPU has no row)", () => {
@@ -216,7 +243,7 @@ describe("ground-truth NIC phases", () => {
 
   it("asks QEMU for the reference's NIC: virtio-net on user-mode networking, the host's port forwarded", () => {
     const args = qemuArgs({ vmlinuz: "/k", initramfs: "/i", bootArgs: [], phases: [], secs: 5, nic: { phases: [N2], hostSender: "/s", hostPort: 40000 } });
-    assert.deepEqual(args.slice(8, 12), ["-netdev", "user,id=n0,hostfwd=udp:127.0.0.1:40000-:15000", "-device", "virtio-net-pci,netdev=n0"]);
+    assert.deepEqual(args.slice(10, 14), ["-netdev", "user,id=n0,hostfwd=udp:127.0.0.1:40000-:15000", "-device", "virtio-net-pci,netdev=n0"]);
     assert.match(args.at(-1)!, / gt_secs=5 gt_phases= gt_nic=n2:e:1000:300$/);
     assert.deepEqual(selectPhases("n5,p1").nic.map((n) => [n.name, n.textName, n.rpsCpus, n.backlog, n.budget]), [["n5", "p5", "e", 1000, 8]]);
   });

@@ -8,7 +8,7 @@ import { UsageError } from "../../config/errors.ts";
 import { checkOutputFile } from "../../report/output-file.ts";
 import { GroundTruthUsage } from "./errors.ts";
 import { KERNELS, type KernelTarget } from "./kernels.ts";
-import { HOTPLUG_PHASES, NIC_PHASES, PHASES, selectPhases, type PhaseSelection } from "./phases.ts";
+import { EXTRA_PHASES, HOTPLUG_PHASES, NIC_PHASES, PHASES, selectPhases, type PhaseSelection } from "./phases.ts";
 
 export const DEFAULT_CACHE = join(homedir(), ".cache", "softnet-emu", "ground-truth");
 
@@ -32,7 +32,7 @@ export function parseOptions(args: readonly string[]): GroundTruthOptions {
   const program = new Command("ground-truth")
     .description("Boot Debian's kernels under QEMU and measure the loopback phases (fixture format)")
     .option("--kernels <list>", `kernel keys (${KERNELS.map((k) => k.key).join(",")})`, KERNELS.map((k) => k.key).join(","))
-    .option("--phases <list>", `phases (${PHASES.map((p) => p.name).join(",")}; hotplug: ${HOTPLUG_PHASES.map((p) => p.name).join(",")}; NIC: ${NIC_PHASES.map((p) => p.name).join(",")})`, PHASES.map((p) => p.name).join(","))
+    .option("--phases <list>", `phases (${PHASES.map((p) => p.name).join(",")}; beyond the reference's, RPS masks 6, 7, 3: ${EXTRA_PHASES.map((p) => p.name).join(",")}; hotplug: ${HOTPLUG_PHASES.map((p) => p.name).join(",")}; NIC: ${NIC_PHASES.map((p) => p.name).join(",")})`, PHASES.map((p) => p.name).join(","))
     .option("--secs <n>", "seconds of sending per phase (1-600)", "5")
     .option("--cache <dir>", "downloaded packages, unpacked kernels, initramfs, console logs", DEFAULT_CACHE)
     .option("--out <file>", "the JSON (default: <cache>/loopback.json; - for stdout)")

@@ -28,6 +28,18 @@ export const PHASES: readonly Phase[] = [
   { name: "p7", rpsCpus: "e", flows: 1, backlog: 64, flowLimitBitmap: "1" },
 ];
 
+/**
+ * Phases beyond the reference's, run only when named in --phases: which CPUs deliver to the socket,
+ * one mask at a time — two remote targets (6), the sender's CPU and two targets (7), the sender's
+ * and the receiver's CPUs (3) — to tell the number of CPUs delivering from the sender's CPU being
+ * one of them (docs/CALIBRATION.md, "The host's view").
+ */
+export const EXTRA_PHASES: readonly Phase[] = [
+  { name: "p8", rpsCpus: "6", flows: 64, backlog: 1000, flowLimitBitmap: "0" },
+  { name: "p9", rpsCpus: "7", flows: 64, backlog: 1000, flowLimitBitmap: "0" },
+  { name: "p10", rpsCpus: "3", flows: 64, backlog: 1000, flowLimitBitmap: "0" },
+];
+
 /** The `desc` of a phase in the fixture: the exact settings, in the reference's words. */
 export function phaseDesc(p: Phase, secs: number): string {
   return (
@@ -97,10 +109,10 @@ export interface PhaseSelection {
 export function selectPhases(list: string): PhaseSelection {
   const names = list.split(",").map((s) => s.trim());
   const out: PhaseSelection = { loopback: [], hotplug: [], nic: [] };
-  const known = [...PHASES, ...HOTPLUG_PHASES, ...NIC_PHASES].map((q) => q.name);
+  const known = [...PHASES, ...EXTRA_PHASES, ...HOTPLUG_PHASES, ...NIC_PHASES].map((q) => q.name);
   for (const n of names) {
     if (names.indexOf(n) !== names.lastIndexOf(n)) throw new GroundTruthUsage(`--phases: phase '${n}' given twice`);
-    const p = PHASES.find((q) => q.name === n);
+    const p = [...PHASES, ...EXTRA_PHASES].find((q) => q.name === n);
     const h = HOTPLUG_PHASES.find((q) => q.name === n);
     const nic = NIC_PHASES.find((q) => q.name === n);
     if (p) out.loopback.push(p);

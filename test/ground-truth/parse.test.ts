@@ -261,6 +261,9 @@ describe("ground-truth phases, kernels and flags", () => {
       ["p6", "e", 1, 64, "e"],
       ["p7", "e", 1, 64, "1"],
     ]);
+    // The extra masks run only when named; the default is the reference's seven.
+    assert.deepEqual(selectPhases("p9,p10").loopback.map((p) => [p.name, p.rpsCpus]), [["p9", "7"], ["p10", "3"]]);
+    assert.deepEqual(parseOptions([]).phases.loopback.map((p) => p.name), ["p1", "p2", "p3", "p4", "p5", "p6", "p7"]);
     const sel = selectPhases("p7,h3,p1");
     assert.deepEqual([sel.loopback.map((p) => p.name), sel.hotplug.map((h) => h.name)], [["p7", "p1"], ["h3"]]);
     assert.equal(phasesCmdline(sel.loopback, 3), "gt_secs=3 gt_phases=p7:e:1:64:1,p1:0:64:1000:0");
@@ -297,9 +300,9 @@ describe("ground-truth phases, kernels and flags", () => {
     const bad: Array<[string[], RegExp]> = [
       [["--secs", "0"], /^--secs: '0'/],
       [["--secs", "2.5"], /^--secs: '2.5'/],
-      [["--phases", "p1,p9"], /^--phases: unknown phase 'p9'/],
+      [["--phases", "p1,p11"], /^--phases: unknown phase 'p11'/],
       [["--phases", "p1,p1"], /^--phases: phase 'p1' given twice/],
-      [["--phases", "h5"], /^--phases: unknown phase 'h5' \(known: p1,p2,p3,p4,p5,p6,p7,h1,h2,h3,h4,n1,n2,n3,n4,n5\)/],
+      [["--phases", "h5"], /^--phases: unknown phase 'h5' \(known: p1,p2,p3,p4,p5,p6,p7,p8,p9,p10,h1,h2,h3,h4,n1,n2,n3,n4,n5\)/],
       [["--hotplug-out", "/nonexistent-dir/h.txt"], /^--hotplug-out \/nonexistent-dir\/h.txt: directory '\/nonexistent-dir' does not exist/],
       [["--times-out", "/nonexistent-dir/t.json"], /^--times-out \/nonexistent-dir\/t.json: directory '\/nonexistent-dir' does not exist/],
       [["--times-out", "/tmp"], /^--times-out \/tmp: is a directory/],
@@ -322,7 +325,7 @@ describe("ground-truth phases, kernels and flags", () => {
   it("main() on a bad flag: exit code 2 and one line, before anything is checked or started", async () => {
     const lines: string[] = [];
     assert.equal(await main(["--kernels", "6.12-generic", "--phases", "p0"], (l) => lines.push(l)), 2);
-    assert.deepEqual(lines, ["ground-truth: error: --phases: unknown phase 'p0' (known: p1,p2,p3,p4,p5,p6,p7,h1,h2,h3,h4,n1,n2,n3,n4,n5)"]);
+    assert.deepEqual(lines, ["ground-truth: error: --phases: unknown phase 'p0' (known: p1,p2,p3,p4,p5,p6,p7,p8,p9,p10,h1,h2,h3,h4,n1,n2,n3,n4,n5)"]);
   });
 
   it("npm run ground-truth with a bad flag: one line on stderr, exit 2, nothing started", () => {

@@ -3,7 +3,7 @@
 // the kernel's figure with the model's. Exit 0 only if every relation holds within its tolerance.
 import { InvalidArgumentError, type Command } from "commander";
 import { ReferenceError, loadReference } from "../validate/reference.ts";
-import { KERNELS } from "../validate/kernels.ts";
+import { KERNELS, LATER_BOOT_RUNS } from "../validate/kernels.ts";
 import { KINDS, modelSides, type Kind } from "../validate/plan.ts";
 import { runStages, stagedRuns } from "../validate/stages.ts";
 import { evaluateRelations } from "../validate/relations.ts";
@@ -51,7 +51,7 @@ CPUs are far slower than hardware): conservation, per-CPU shares, NET_RX runs pe
 received_rps, packets per IPI, the sender's rate ordering rps 0 > e > f and IPI ≈ threads at f,
 where drops and flow_limit_count land, squeezes, backlog-32 drops, hotplug rows and hand-over. The
 sender's rates, which move from boot to boot under TCG, are compared as each kernel's median boot
-over its seven boots (6.1 and 6.12 generic), the tolerance widened to their spread. Their
+over its ${LATER_BOOT_RUNS.length + 1} boots (6.1 and 6.12 generic), the tolerance widened to their spread. Their
 tolerances, and why, are in docs/CALIBRATION.md.
 
 Examples:

@@ -112,6 +112,22 @@ describe("validate relations", () => {
     assert.equal(row(rows, "loopback.rate.e>f").pass, true);
   });
 
+  it("one remote target (p4) speeds the sender up: a model that charges it as much as doing the work itself fails", () => {
+    const mk = (r1: number, r4: number) => side({ p1: phase(r1, [cpu({ proc: 1, netrx: 1 })]), p4: phase(r4, [cpu(), cpu({ proc: 1 })]) });
+    const rows = (model: number) => evaluateRelations([IPI], { [IPI.name]: mk(76.8, 130.56) }, { [IPI.name]: mk(100, model) });
+    const faster = row(rows(158), "loopback.rate.e-one-flow/0");
+    assert.ok(Math.abs((faster.kernel_value as number) - 1.7) < 1e-9);
+    assert.equal(faster.model_value, 1.58);
+    assert.equal(faster.pass, true);
+    assert.equal(row(rows(100), "loopback.rate.e-one-flow/0").pass, false, "no gain from RPS to one target");
+    assert.equal(row(rows(238), "loopback.rate.e-one-flow/0").pass, false, "a remote enqueue as cheap as 6.12's RPS path would need for rps e");
+    assert.equal(
+      evaluateRelations([THREADS], { [THREADS.name]: mk(1, 2) }, { [THREADS.name]: mk(1, 2) }).some((r) => r.id === "loopback.rate.e-one-flow/0"),
+      false,
+      "IPI mode, generic kernels: the ones measured over many boots",
+    );
+  });
+
   it("the sender's rate over a kernel's boots: one row, the median boot, the tolerance widened to the boots' spread", () => {
     const mk = (r1: number, r2: number, r3: number) =>
       side({ p1: phase(r1, [cpu({ proc: 1, netrx: 1 })]), p2: phase(r2, [cpu({ proc: 1 })]), p3: phase(r3, [cpu({ proc: 1 })]) });

@@ -30,6 +30,7 @@ const MUST_HOLD = [
   "hotplug.conservation",
   "loopback.rate.0>e>f",
   "loopback.rate.e/0",
+  "loopback.rate.e-one-flow/0",
   "loopback.rate.e>f",
   "loopback.ipi≈threads@f",
   "loopback.local-shortcut",
@@ -115,7 +116,7 @@ describe("softnet-emu validate on the shipped reference", () => {
     assert.ok(firstBoots.length > 150);
     assert.deepEqual(firstBoots.filter((r) => !r.pass).map((r) => `${r.id} ${r.kernel}`), ["nic.p2.target-netrx-per-rrps 6.1-rt"]);
     // The sender's rates are compared over every boot of 6.1 and 6.12 generic: one row each.
-    for (const id of ["loopback.rate.e/0", "loopback.rate.f/0", "loopback.rate.0>e>f", "loopback.rate.e>f"])
+    for (const id of ["loopback.rate.e/0", "loopback.rate.f/0", "loopback.rate.e-one-flow/0", "loopback.rate.0>e>f", "loopback.rate.e>f"])
       for (const k of ["6.1-generic", "6.12-generic"]) {
         const rows = doc.relations.filter((r) => r.id === id && r.kernel.startsWith(`${k}#`));
         assert.deepEqual(rows, [], `${id}: no row per later boot`);

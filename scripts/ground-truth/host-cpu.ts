@@ -49,3 +49,31 @@ export function hostCpuLine(before: ThreadSample, after: ThreadSample, cpus: num
   }
   return `wall_ms=${Math.round(after.atMs - before.atMs)} vcpu_ms=${vcpu.map(Math.round).join(",")} other_ms=${Math.round(other)}`;
 }
+
+/** The host's view of one phase as parse.ts reads it back from the console. */
+export interface HostCpu {
+  wallMs: number;
+  vcpuMs: number[];
+  otherMs: number;
+}
+
+/**
+ * Every loopback phase keeps two vCPUs busy at least (the sender's and the receiver's): on a
+ * quiet 2-core host the vCPU threads used 1.70–1.94 cores in every phase of nine boots of ten, and
+ * 0.86 and 1.14 on the tenth, whose rates were off (docs/CALIBRATION.md "One remote target"). Less than
+ * this share of min(host cores, 2) means the host was busy elsewhere, and the phase's rates say
+ * more about that than about the guest.
+ */
+export const STARVED_SHARE = 0.6;
+
+/** The summary lines of a phase's host view: per vCPU thread, and a warning if the host starved the guest. */
+export function hostSummary(phase: string, h: HostCpu, hostCores: number): string[] {
+  const cores = h.wallMs > 0 ? h.vcpuMs.reduce((a, b) => a + b, 0) / h.wallMs : 0;
+  const lines = [
+    `  ${phase} host (ms of host CPU): ${h.vcpuMs.map((ms, c) => `cpu${c}=${ms}`).join(" ")} qemu-other=${h.otherMs} of ${h.wallMs} wall: ${cores.toFixed(2)} cores`,
+  ];
+  const floor = STARVED_SHARE * Math.min(hostCores, 2);
+  if (cores < floor)
+    lines.push(`  warning: ${phase}: the guest's vCPU threads got ${cores.toFixed(2)} host cores (under ${floor.toFixed(1)}): the host was busy elsewhere, this phase's rates are not comparable`);
+  return lines;
+}

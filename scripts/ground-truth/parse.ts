@@ -2,6 +2,7 @@
 // "GT <phase> tx|rx ...", see init.sh) into snapshots, and the snapshots into the fixture's phase
 // deltas. Pure: text in, numbers out.
 import type { CpuRow, PhaseData, PhaseTimes } from "./format.ts";
+import type { HostCpu } from "./host-cpu.ts";
 import { HOTPLUG_STEPS, NIC_FLOWS, type HotplugPhase, type NicPhase } from "./phases.ts";
 
 /** softnet_stat columns, 0-based, the same in 6.1 (13 columns) and 6.12 (15: input_qlen, process_qlen added). */
@@ -36,7 +37,7 @@ export interface ConsolePhase {
   /** A NIC phase's flood, as the host's sender reported it. */
   host?: { sent: number; errors: number; elapsedNs: number };
   /** A loopback phase's host CPU per vCPU thread while the sender ran (qemu.ts, host-cpu.ts). */
-  hostCpu?: { wallMs: number; vcpuMs: number[]; otherMs: number };
+  hostCpu?: HostCpu;
   /** A hotplug phase's steps: seconds since its start and the softnet_stat rows then. */
   steps?: Map<string, { rel: number; softnet: Map<number, number[]> }>;
 }

@@ -1,8 +1,10 @@
 // One kernel's boot, read: QEMU with the phases, the console parsed into the fixture's phases and
 // the hotplug text, and why anything is missing. Also the host tools it needs.
 import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { delimiter, join } from "node:path";
 import { GroundTruthUsage } from "./errors.ts";
+import { hostSummary } from "./host-cpu.ts";
 import type { PhaseData, PhaseTimes } from "./format.ts";
 import type { KernelTarget, UnpackedKernel } from "./kernels.ts";
 import { hotplugText, nicText, parseConsole, phaseData, phaseExtras, phaseTimes, type ConsoleRecord } from "./parse.ts";
@@ -138,6 +140,8 @@ export function summaryLines(run: KernelRun): string[] {
     const times = [...x.cpuTime].map(([c, t]) => `cpu${c} usr=${t.user} sys=${t.system} irq=${t.irq} sirq=${t.softirq} idle=${t.idle}${t.ksoftirqd !== undefined ? ` ksoftirqd=${t.ksoftirqd}` : ""}`);
     const sender = tx?.runNs !== undefined ? `sender ran=${Math.round(tx.runNs / 1e6)} waited=${Math.round(tx.waitNs! / 1e6)} of ${Math.round(tx.elapsedNs / 1e6)} | ` : "";
     if (times.length || sender) lines.push(`  ${name} time (ms): ${sender}${times.join(" | ")}`);
+    const host = run.record.phases.get(name)!.hostCpu;
+    if (host) lines.push(...hostSummary(name, host, availableParallelism()));
   }
   if (Object.keys(run.data).length) lines.push(`  sender rate (pps): ${Object.entries(run.data).map(([n, d]) => `${n} ${d.rate}`).join(", ")}`);
   if (run.hotplug) lines.push(...run.hotplug.trimEnd().split("\n").map((l) => `  ${l}`));

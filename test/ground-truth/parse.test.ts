@@ -13,7 +13,7 @@ import { parseOptions } from "../../scripts/ground-truth/options.ts";
 import { hotplugText, nicText, parseConsole, phaseData, phaseExtras, phaseTimes } from "../../scripts/ground-truth/parse.ts";
 import { HOTPLUG_PHASES, NIC_PHASES, phaseDesc, PHASES, phasesCmdline, selectPhases } from "../../scripts/ground-truth/phases.ts";
 import { GroundTruthUsage } from "../../scripts/ground-truth/errors.ts";
-import { hostCpuLine, sampleThreads, taskCpuMs, type ThreadSample } from "../../scripts/ground-truth/host-cpu.ts";
+import { hostCpuLine, hostSummary, sampleThreads, taskCpuMs, type ThreadSample } from "../../scripts/ground-truth/host-cpu.ts";
 import { qemuArgs } from "../../scripts/ground-truth/qemu.ts";
 import { guestPanic } from "../../scripts/ground-truth/run.ts";
 import { parseHotplug, parseLoopback, parseNicFlood } from "../../validate/reference.ts";
@@ -116,6 +116,19 @@ describe("ground-truth console parsing", () => {
     // On a real process: this one's threads, each with what it has used so far.
     const self = sampleThreads(process.pid, Date.now());
     assert.ok(self.cpuMs.size >= 1 && [...self.cpuMs.values()].every((ms) => ms >= 0), JSON.stringify([...self.cpuMs]));
+  });
+
+  it("prints the host's view per phase, and warns when the host starved the guest", () => {
+    // 6.1's #host4 p2: four busy vCPU threads on the 2-core host, 1.87 cores.
+    const quiet = { wallMs: 5027, vcpuMs: [3290, 2520, 1820, 1790], otherMs: 90 };
+    assert.deepEqual(hostSummary("p2", quiet, 2), ["  p2 host (ms of host CPU): cpu0=3290 cpu1=2520 cpu2=1820 cpu3=1790 qemu-other=90 of 5027 wall: 1.87 cores"]);
+    // 6.12's #host5 p1: the host ran the guest on 0.86 cores, busy elsewhere.
+    const starved = hostSummary("p1", { wallMs: 5187, vcpuMs: [2630, 1690, 100, 20], otherMs: 130 }, 2);
+    assert.equal(starved.length, 2);
+    assert.match(starved[1]!, /warning: p1: the guest's vCPU threads got 0\.86 host cores \(under 1\.2\).*not comparable/);
+    // On a one-core host two busy vCPUs get one core at most: 0.86 is no starvation there.
+    assert.equal(hostSummary("p1", { wallMs: 5187, vcpuMs: [2630, 1690, 100, 20], otherMs: 130 }, 1).length, 1);
+    assert.equal(hostSummary("p1", { wallMs: 0, vcpuMs: [0, 0, 0, 0], otherMs: 0 }, 2)[1]?.includes("0.00 host cores"), true);
   });
 
   it("keys CPUs by softnet_stat's index column, not by row (an offline CPU has no row)", () => {

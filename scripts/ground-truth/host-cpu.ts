@@ -64,7 +64,7 @@ export interface HostCpu {
  * this share of min(host cores, 2) means the host was busy elsewhere, and the phase's rates say
  * more about that than about the guest.
  */
-export const STARVED_SHARE = 0.6;
+const STARVED_SHARE = 0.6;
 
 /** The summary lines of a phase's host view: per vCPU thread, and a warning if the host starved the guest. */
 export function hostSummary(phase: string, h: HostCpu, hostCores: number): string[] {

@@ -109,10 +109,11 @@ export interface PhaseSelection {
 export function selectPhases(list: string): PhaseSelection {
   const names = list.split(",").map((s) => s.trim());
   const out: PhaseSelection = { loopback: [], hotplug: [], nic: [] };
-  const known = [...PHASES, ...EXTRA_PHASES, ...HOTPLUG_PHASES, ...NIC_PHASES].map((q) => q.name);
+  const loopback = [...PHASES, ...EXTRA_PHASES];
+  const known = [...loopback, ...HOTPLUG_PHASES, ...NIC_PHASES].map((q) => q.name);
   for (const n of names) {
     if (names.indexOf(n) !== names.lastIndexOf(n)) throw new GroundTruthUsage(`--phases: phase '${n}' given twice`);
-    const p = [...PHASES, ...EXTRA_PHASES].find((q) => q.name === n);
+    const p = loopback.find((q) => q.name === n);
     const h = HOTPLUG_PHASES.find((q) => q.name === n);
     const nic = NIC_PHASES.find((q) => q.name === n);
     if (p) out.loopback.push(p);

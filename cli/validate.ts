@@ -119,10 +119,8 @@ export async function validate(o: ValidateOptions, io: CliIo): Promise<number> {
       if (!o.quiet) io.err(`softnet-emu validate: NIC bursts replayed (packets per interrupt, kernel → model at rx_usecs):\n${renderBursts(bursts)}`);
     },
   });
-  const selected = (name: string) => !o.kernels || o.kernels.includes(name);
-  const kernels = Object.fromEntries(Object.entries(kernelSides(ref)).filter(([k]) => selected(k)));
   // Kinds left out of the run are left out of the comparison too.
-  for (const side of Object.values(kernels)) for (const kind of KINDS) if (o.only && !o.only.includes(kind)) side[kind] = {};
+  const kernels = kernelSides(ref, { kernels: o.kernels, kinds });
   const models = modelSides(runs, results);
   const rows = evaluateRelations(KERNELS, kernels, models);
   const failed = rows.filter((r) => !r.pass).length;

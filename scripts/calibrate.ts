@@ -95,8 +95,7 @@ const ref = loadReference();
 const stageOptions = { kernels: kernelNames, kinds, durationNs, ...(a.phases ? { phases: a.phases.split(",") } : {}) };
 const plan = planRuns(ref, stageOptions);
 if (plan.length === 0) fail("--kernels/--only/--phases: no reference phase matches");
-const kernels = Object.fromEntries(Object.entries(kernelSides(ref)).filter(([k]) => kernelNames.includes(k)));
-for (const side of Object.values(kernels)) for (const kind of KINDS) if (!kinds.includes(kind)) side[kind] = {};
+const kernels = kernelSides(ref, { kernels: kernelNames, kinds });
 const tolOf = new Map(RELATIONS.map((r) => [r.id, r.tol]));
 
 /** How far a row misses, in units of its tolerance (0 = passes). */

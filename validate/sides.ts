@@ -58,14 +58,26 @@ export function kernelHotplugPhase(h: HotplugPhase): HotplugData {
   };
 }
 
-/** The reference, kernel by kernel (a kernel missing from a file has no phases of that kind). */
-export function kernelSides(ref: Reference): Record<string, Side> {
+/**
+ * The reference, kernel by kernel (a kernel missing from a file has no phases of that kind); with
+ * `only`, just those kernels and kinds — and a kernel with no phase of them is left out, so a
+ * relation over a kernel's boots does not wait for a model side no run gives it (a later NIC boot
+ * under `--only loopback`).
+ */
+export function kernelSides(ref: Reference, only: { kernels?: readonly string[]; kinds?: readonly (keyof Side)[] } = {}): Record<string, Side> {
   const names = new Set([...Object.keys(ref.loopback), ...Object.keys(ref.nic), ...Object.keys(ref.hotplug)]);
   const out: Record<string, Side> = {};
+  const wanted = (kind: keyof Side) => !only.kinds || only.kinds.includes(kind);
   for (const k of names) {
-    const map = <P, D>(phases: Record<string, P> | undefined, f: (p: P) => D) =>
-      Object.fromEntries(Object.entries(phases ?? {}).map(([name, p]) => [name, f(p)]));
-    out[k] = { loopback: map(ref.loopback[k], kernelLoopbackPhase), nic: map(ref.nic[k], kernelNicPhase), hotplug: map(ref.hotplug[k], kernelHotplugPhase) };
+    if (only.kernels && !only.kernels.includes(k)) continue;
+    const map = <P, D>(kind: keyof Side, phases: Record<string, P> | undefined, f: (p: P) => D) =>
+      Object.fromEntries(wanted(kind) ? Object.entries(phases ?? {}).map(([name, p]) => [name, f(p)]) : []);
+    const side: Side = {
+      loopback: map("loopback", ref.loopback[k], kernelLoopbackPhase),
+      nic: map("nic", ref.nic[k], kernelNicPhase),
+      hotplug: map("hotplug", ref.hotplug[k], kernelHotplugPhase),
+    };
+    if (Object.values(side).some((phases) => Object.keys(phases).length > 0)) out[k] = side;
   }
   return out;
 }

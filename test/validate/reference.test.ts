@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { KERNELS } from "../../validate/kernels.ts";
 import { loadReference, parseHotplug, parseNicFlood, ReferenceError } from "../../validate/reference.ts";
+import { evaluateRelations } from "../../validate/relations.ts";
 import { kernelSides } from "../../validate/sides.ts";
 
 describe("validate reference data", () => {
@@ -48,6 +49,18 @@ describe("validate reference data", () => {
         assert.equal(h!.countersKept, true, `${name} hotplug ${p}`);
       }
     }
+  });
+
+  it("keeps only the kinds asked for: a kernel with none of them is left out, and every relation over boots gets its figure", () => {
+    const loopback = kernelSides(ref, { kinds: ["loopback"] });
+    assert.ok(!("6.1-generic#nic2" in loopback), "a later NIC boot has no loopback phase");
+    assert.ok(Object.values(loopback).every((s) => Object.keys(s.nic).length === 0 && Object.keys(s.hotplug).length === 0));
+    // The reference as its own model: every row has a model figure and passes (under --only
+    // loopback the rates over boots once had none: a later NIC boot's model side never came).
+    const rows = evaluateRelations(KERNELS, loopback, loopback);
+    assert.ok(rows.some((r) => r.id === "loopback.rate.e/0" && r.kernel === "6.12-generic"));
+    assert.deepEqual(rows.filter((r) => r.model_value === null || !r.pass).map((r) => `${r.id} ${r.kernel}`), []);
+    assert.deepEqual(Object.keys(kernelSides(ref, { kernels: ["6.1-rt"], kinds: ["nic"] })), ["6.1-rt"]);
   });
 
   it("parses hand-made NIC and hotplug text", () => {

@@ -1,7 +1,7 @@
 // Fit the cost model to the real kernels (docs/CALIBRATION.md), starting from the validate
 // scenarios' costs (or --set):
 //   node --import tsx scripts/calibrate.ts [--knobs a,b] [--factors 0.5,0.7,1.4,2] [--passes 3]
-//        [--duration 30ms] [--kernels K1,K2] [--only loopback,nic] [--phases loopback/p1,nic/p2]
+//        [--duration 30ms|scenario] [--kernels K1,K2] [--only loopback,nic] [--phases loopback/p1,nic/p2]
 //        [--jobs 2] [--json FILE] [--set knob=value,...  (the starting point; default: the defaults)]
 //        [--seeds 1,2,3  (the miss summed over these seeds: each hashes the flows as another boot would)]
 // Knobs are costs (model/config.ts CostModel), the validate scenarios' stall model
@@ -78,11 +78,12 @@ const passes = Number(a.passes);
 if (!Number.isInteger(passes) || passes < 1) fail("--passes: a whole number ≥ 1");
 const jobs = Number(a.jobs);
 if (!Number.isInteger(jobs) || jobs < 1) fail("--jobs: a whole number ≥ 1");
-let durationNs: number;
+// "scenario": each scenario's own duration, as validate runs them (loopback 1 s, NIC 300 ms).
+let durationNs: number | undefined;
 try {
-  durationNs = parseDurationNs(a.duration);
+  durationNs = a.duration === "scenario" ? undefined : parseDurationNs(a.duration);
 } catch {
-  fail(`--duration: expected a duration such as 30ms, got '${a.duration}'`);
+  fail(`--duration: expected a duration such as 30ms, or 'scenario', got '${a.duration}'`);
 }
 const seeds = a.seeds.split(",").map(Number);
 if (seeds.some((n) => !Number.isInteger(n) || n < 0)) fail("--seeds: whole numbers ≥ 0, comma-separated");

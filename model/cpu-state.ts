@@ -337,6 +337,8 @@ export class CpuState {
 
   /** The next stall after fromNs, unless it would start after the run. The host's are decided per slice (cpu.ts). */
   scheduleStall(fromNs: number): void {
+    // The stall just taken is done: its timer, if still pending (stallInside took it first), is stale.
+    this.stallId++;
     if (!this.stalls) {
       this.nextStallNs = Infinity;
       return;
@@ -344,7 +346,6 @@ export class CpuState {
     const at = this.stalls.nextStartNs(fromNs);
     this.stallLenNs = this.stalls.lengthNs();
     this.nextStallNs = at < this.cfg.duration_ns ? at : Infinity;
-    this.stallId++;
     if (this.nextStallNs !== Infinity) this.pushTimer({ at, prio: 1, seq: 0, kind: "stall", stallId: this.stallId });
   }
 

@@ -15,7 +15,7 @@ import type { EmuConfig } from "./config.ts";
 import { assertCounters } from "./counters.ts";
 import { CpuState, type Timer } from "./cpu-state.ts";
 import { adoptSource, cpuOffline, cpuOnline } from "./hotplug.ts";
-import { HostShare } from "./host.ts";
+import { HostShare, type HostWait } from "./host.ts";
 import type { Cursor } from "./inbox.ts";
 import { forwardTarget, hotplugRole, promiseNs } from "./lookahead.ts";
 import type { CpuCommand, PeerBatch } from "./messages.ts";
@@ -332,6 +332,7 @@ export class Cpu extends CpuState {
     this.hostBusyNs = 0;
     this.hostStalledMark = stalled;
     host.sliceBegins();
+    this.hostWait(host.waitsNow[this.id]);
     host.word(this.id, at, demand);
     for (let p = 0; p < this.cfg.cpus; p++) {
       if (p === this.id) continue;
@@ -342,17 +343,24 @@ export class Cpu extends CpuState {
     this.pushHostTimer("host-word", at + host.cfg.slice_ns);
   }
 
-  /** Every word of the boundary is in: share the next slice; this CPU's wait in it is a stall. */
+  /** Every word of the boundary is in: share the next slice. */
   private hostDecide(at: number): void {
     const host = this.host!;
     host.decide();
-    if (host.waitNs > 0) {
-      this.nextStallNs = host.boundaryNs + host.waitOffsetNs;
-      this.stallLenNs = host.waitNs;
-      this.stallId++;
-      this.pushTimer({ at: this.nextStallNs, prio: 1, seq: 0, kind: "stall", stallId: this.stallId });
-    }
     this.pushHostTimer("host-decide", at + host.cfg.slice_ns);
+  }
+
+  /**
+   * This CPU's wait in the slice that begins, a stall. Armed when the slice begins, not when it was
+   * decided half a slice earlier: the stall due in the second half of the current slice is still
+   * pending then, and arming the next one would replace it (waits placed late in a slice were lost).
+   */
+  private hostWait(w: HostWait | undefined): void {
+    if (!w || w.toNs <= w.fromNs) return;
+    this.nextStallNs = w.fromNs;
+    this.stallLenNs = w.toNs - w.fromNs;
+    this.stallId++;
+    this.pushTimer({ at: w.fromNs, prio: 1, seq: 0, kind: "stall", stallId: this.stallId });
   }
 
   /**

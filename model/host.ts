@@ -60,9 +60,6 @@ export class HostShare {
   /** The shares other CPUs are given in the current slice and the next (wake_wait). */
   othersNow: number[] = [];
   othersNext: number[] = [];
-  /** Where this CPU waits in the slice decided last: from its start, for this long (0: not at all). */
-  waitOffsetNs = 0;
-  waitNs = 0;
   /** Every CPU's wait in the current slice and the next (lockSpinNs). */
   waitsNow: HostWait[] = [];
   waitsNext: HostWait[] = [];
@@ -121,9 +118,6 @@ export class HostShare {
       const holdsLock = wait > 0 && placeDraw(this.seed, LOCK_HELD_STREAM, c, k) < this.cfg.lock_hold;
       return { fromNs: start + offset, toNs: start + offset + wait, holdsLock };
     });
-    const mine = this.waitsNext[this.self]!;
-    this.waitNs = mine.toNs - mine.fromNs;
-    this.waitOffsetNs = mine.fromNs - start;
     this.demands.fill(0);
     this.boundaryNs += S;
   }

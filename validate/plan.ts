@@ -68,7 +68,8 @@ export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
     if (o.phases && !o.phases.includes(`${kind}/${phase}`)) return;
     const file = scenarioFile(kind, phase, o.scenarioDir);
     const rxUsecs = kind === "nic" ? o.nicRxUsecs?.[`${k.name}/${phase}`] : undefined;
-    const key = `${kind}/${phase}/${k.profile}${ratePps !== undefined ? `@${Math.round(ratePps)}` : ""}${rxUsecs !== undefined ? `~${rxUsecs}us` : ""}`;
+    const build = k.buildCosts ? `+${Object.entries(k.buildCosts).map(([c, v]) => `${c}=${v}`).join(",")}` : "";
+    const key = `${kind}/${phase}/${k.profile}${build}${ratePps !== undefined ? `@${Math.round(ratePps)}` : ""}${rxUsecs !== undefined ? `~${rxUsecs}us` : ""}`;
     const existing = runs.get(key);
     if (existing) {
       existing.kernels.push(k.name);
@@ -76,6 +77,8 @@ export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
     }
     let scenario = scenarios.get(file);
     if (!scenario) scenarios.set(file, (scenario = loadScenario(file)));
+    // The build's own costs on top of the scenario's: the window then follows the latencies of both.
+    if (k.buildCosts) scenario = { ...scenario, spec: { ...scenario.spec, costs: { ...scenario.spec.costs, ...k.buildCosts } } };
     const resolved = resolveConfig(scenario, {
       profile: k.profile,
       ...(o.seed !== undefined ? { seed: o.seed } : {}),
@@ -85,7 +88,7 @@ export function planRuns(ref: Reference, o: PlanOptions = {}): PlannedRun[] {
     const cfg = rxUsecs !== undefined ? withRxUsecs(resolved, rxUsecs) : resolved;
     runs.set(key, {
       key,
-      label: `${kind} ${phase} ${k.profile}${ratePps !== undefined ? ` ${Math.round(ratePps / 1000)}kpps` : ""}${rxUsecs !== undefined ? ` rx_usecs ${rxUsecs}` : ""}`,
+      label: `${kind} ${phase} ${k.profile}${build ? ` (${build.slice(1)})` : ""}${ratePps !== undefined ? ` ${Math.round(ratePps / 1000)}kpps` : ""}${rxUsecs !== undefined ? ` rx_usecs ${rxUsecs}` : ""}`,
       kind,
       phase,
       profile: k.profile,

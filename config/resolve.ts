@@ -115,15 +115,19 @@ export function resolveConfig(scenario: Scenario | undefined, flags: RunFlags = 
   return cfg;
 }
 
-function resolveCosts(spec: ScenarioSpec, blame: Blame): CostModel {
-  const costs: CostModel = { ...DEFAULT_COSTS, ...spec.costs };
+/** What is wrong with a cost model the engine cannot run, or undefined (scripts/calibrate.ts asks too). */
+export function costsProblem(costs: CostModel): string | undefined {
   // A remote enqueue must be visible on the target before the IPI announcing it is handled;
   // the model relies on it (an IPI never finds an empty backlog it was sent for).
   if (costs.rps_latency_ns > costs.ipi_latency_ns)
-    throw blame.file(
-      ["costs", spec.costs?.rps_latency_ns !== undefined ? "rps_latency_ns" : "ipi_latency_ns"],
-      `rps_latency_ns (${costs.rps_latency_ns}) must be <= ipi_latency_ns (${costs.ipi_latency_ns}): an enqueue is visible before its IPI`,
-    );
+    return `rps_latency_ns (${costs.rps_latency_ns}) must be <= ipi_latency_ns (${costs.ipi_latency_ns}): an enqueue is visible before its IPI`;
+  return undefined;
+}
+
+function resolveCosts(spec: ScenarioSpec, blame: Blame): CostModel {
+  const costs: CostModel = { ...DEFAULT_COSTS, ...spec.costs };
+  const problem = costsProblem(costs);
+  if (problem) throw blame.file(["costs", spec.costs?.rps_latency_ns !== undefined ? "rps_latency_ns" : "ipi_latency_ns"], problem);
   return costs;
 }
 

@@ -7,7 +7,8 @@
 // Knobs are costs (model/config.ts CostModel), the validate scenarios' stall model
 // (stalls.every_ns, stalls.mean_ns), their host's (host.slice_ns, host.wake_wait_ns, host.slice_wait,
 // host.lock_hold — the last two fractions, tried to 0.001 and at most 1 — when the scenarios have a
-// host: section) or their receiver's socket contention (receiver.contention_ns).
+// host: section) or their receiver's (receiver.per_packet_ns: its recvmsg, receiver.contention_ns: the
+// socket's contention). A build's own costs (validate/kernels.ts BUILD_COSTS) stay as they are.
 // A deterministic coordinate search: each knob in turn is multiplied by each factor of the grid,
 // the whole reference subset is run (validate/stages.ts, as validate runs it), and the value with the smallest miss is
 // kept; passes repeat until one changes nothing. The miss of a relation is 0 when it passes, else
@@ -19,7 +20,13 @@ import type { CostModel, EmuConfig } from "../model/config.ts";
 import { DEFAULT_COSTS, exactWindowNs } from "../model/defaults.ts";
 import { runJobs } from "../report/pool.ts";
 import { parseDurationNs } from "../config/units.ts";
+import { costsProblem } from "../config/resolve.ts";
 import { KERNELS } from "../validate/kernels.ts";
+
+/** The build costs of the kernels a profile stands for (one build per profile in KERNELS). */
+function buildCostsOf(profile: string): Partial<CostModel> | undefined {
+  return KERNELS.find((k) => k.profile === profile)?.buildCosts;
+}
 import { KINDS, modelSides, planRuns, type Kind } from "../validate/plan.ts";
 import { runStages } from "../validate/stages.ts";
 import { loadReference } from "../validate/reference.ts";
@@ -67,9 +74,9 @@ const { values: a } = parseArgs({
 const STALL_KNOBS = ["stalls.every_ns", "stalls.mean_ns"] as const;
 const HOST_KNOBS = ["host.slice_ns", "host.wake_wait_ns", "host.slice_wait", "host.lock_hold"] as const;
 const FRACTION_KNOBS: ReadonlySet<string> = new Set(["host.slice_wait", "host.lock_hold"]);
-const CONTENTION = "receiver.contention_ns";
-type Knob = keyof CostModel | (typeof STALL_KNOBS)[number] | (typeof HOST_KNOBS)[number] | typeof CONTENTION;
-const knobNames: string[] = [...Object.keys(DEFAULT_COSTS), ...STALL_KNOBS, ...HOST_KNOBS, CONTENTION];
+const RECEIVER_KNOBS = ["receiver.per_packet_ns", "receiver.contention_ns"] as const;
+type Knob = keyof CostModel | (typeof STALL_KNOBS)[number] | (typeof HOST_KNOBS)[number] | (typeof RECEIVER_KNOBS)[number];
+const knobNames: string[] = [...Object.keys(DEFAULT_COSTS), ...STALL_KNOBS, ...HOST_KNOBS, ...RECEIVER_KNOBS];
 const knobs = (a.knobs ? a.knobs.split(",") : DEFAULT_KNOBS.filter((k) => knobNames.includes(k))) as Knob[];
 for (const k of knobs) if (!knobNames.includes(k)) fail(`--knobs: unknown knob '${k}' (known: ${knobNames.join(", ")})`);
 const factors = a.factors.split(",").map(Number);
@@ -126,10 +133,17 @@ function miss(row: RelationRow, declared: Tolerance): number {
 /** The knobs' values: the costs, the stall model's two means and the socket's contention (absent: the scenarios' own). */
 type Values = Record<Knob, number>;
 
+/** The cost model of a trial's values. */
+function costsOf(v: Values): CostModel {
+  return Object.fromEntries(Object.keys(DEFAULT_COSTS).map((k) => [k, v[k as keyof CostModel]])) as unknown as CostModel;
+}
+
 function withValues(cfg: EmuConfig, v: Values): EmuConfig {
-  const costs = Object.fromEntries(Object.keys(DEFAULT_COSTS).map((k) => [k, v[k as keyof CostModel]])) as unknown as CostModel;
+  // A build's own costs (validate/kernels.ts BUILD_COSTS) stay on top of the trial's, as validate puts them on the scenario's.
+  const build = buildCostsOf(cfg.profile.name);
+  const costs = { ...costsOf(v), ...build };
   const stalls = cfg.stalls ? { ...cfg.stalls, every_ns: v["stalls.every_ns"], mean_ns: v["stalls.mean_ns"], max_ns: Math.max(cfg.stalls.max_ns, v["stalls.mean_ns"]) } : undefined;
-  const receiver = cfg.receiver ? { ...cfg.receiver, contention_ns: v[CONTENTION] } : undefined;
+  const receiver = cfg.receiver ? { ...cfg.receiver, per_packet_ns: v["receiver.per_packet_ns"], contention_ns: v["receiver.contention_ns"] } : undefined;
   const host = cfg.host ? { ...cfg.host, slice_ns: v["host.slice_ns"], wake_wait_ns: v["host.wake_wait_ns"], slice_wait: v["host.slice_wait"], lock_hold: v["host.lock_hold"] } : undefined;
   return { ...cfg, costs, ...(stalls ? { stalls } : {}), ...(host ? { host } : {}), ...(receiver ? { receiver } : {}), window_ns: Math.min(cfg.window_ns, exactWindowNs(costs)) };
 }
@@ -158,8 +172,9 @@ const log = (t: string) => process.stderr.write(`${t}\n`);
 // The stall model's starting point: the first planned run's (every validate scenario has the same).
 const stalls0 = plan.find((r) => r.cfg.stalls)?.cfg.stalls;
 const host0 = plan.find((r) => r.cfg.host)?.cfg.host;
-// The costs' starting point: the scenarios' own (validate/scenarios carry the fitted TCG costs).
-const costs0 = plan[0]!.cfg.costs;
+const receiver0 = plan.find((r) => r.cfg.receiver)?.cfg.receiver;
+// The costs' starting point: the scenarios' own (validate/scenarios carry the fitted TCG costs), not a build's.
+const costs0 = (plan.find((r) => !buildCostsOf(r.profile)) ?? fail("--kernels: name at least one kernel without build costs (validate/kernels.ts BUILD_COSTS): the scenarios' own costs are the starting point")).cfg.costs;
 const start: Values = {
   ...costs0,
   "stalls.every_ns": stalls0?.every_ns ?? 0,
@@ -168,7 +183,8 @@ const start: Values = {
   "host.wake_wait_ns": host0?.wake_wait_ns ?? 0,
   "host.slice_wait": host0?.slice_wait ?? 0,
   "host.lock_hold": host0?.lock_hold ?? 0,
-  [CONTENTION]: plan.find((r) => r.cfg.receiver)?.cfg.receiver?.contention_ns ?? 0,
+  "receiver.per_packet_ns": receiver0?.per_packet_ns ?? 0,
+  "receiver.contention_ns": receiver0?.contention_ns ?? 0,
 };
 for (const kv of a.set ? a.set.split(",") : []) {
   const [k, v] = kv.split("=");
@@ -193,6 +209,12 @@ for (let pass = 1; pass <= passes; pass++) {
       if (knob.startsWith("host.") && !host0) continue;
       if (value === best[knob]) continue;
       const trial = { ...best, [knob]: value };
+      // A trial the engine cannot run (the scenarios would be refused) is not tried.
+      const problem = costsProblem(costsOf(trial));
+      if (problem) {
+        log(`  pass ${pass} ${knob}=${value}: not tried (${problem})`);
+        continue;
+      }
       const e = await evaluate(trial);
       log(`  pass ${pass} ${knob}=${value}: miss ${e.score.toFixed(2)}${e.score < bestEval.score - 1e-9 ? "  (better)" : ""}`);
       if (e.score < bestEval.score - 1e-9) {
